@@ -1,0 +1,32 @@
+// How every command reports: a short human summary saying what happened and what to do next,
+// or with --json one JSON document on stdout. Exit codes are documented in docs/cli.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "warmboot/status.h"
+
+namespace warmboot::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitError = 1,    // error; nothing was changed
+  kExitUsage = 2,    // bad command line
+  kExitPartial = 3,  // damaged segments named; the rest verified or restored
+  kExitNoImage = 4,  // no valid image: none, unsealed, unknown version, consumed
+};
+
+int ExitCodeFor(const Status& status);
+
+// Prints the error (to stderr, or as {"ok":false,...} on stdout with --json) and returns its
+// exit code.
+int ReportError(const Status& status, bool json, const std::string& command);
+
+// Prints a successful JSON result with "ok" and "exit_code" fields added.
+void PrintJson(nlohmann::json result, int exit_code);
+
+std::string HumanBytes(uint64_t n);
+std::string Rate(uint64_t bytes, double seconds);
+
+}  // namespace warmboot::cli

@@ -1,0 +1,32 @@
+// Reads one chunk from the medium and proves it: bounds and known bad ranges first (never read
+// poison), then decompression, then the XXH3 of the raw bytes. One loader per worker thread.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "image/aligned_buffer.h"
+#include "image/codec.h"
+#include "warmboot/format.h"
+#include "warmboot/media.h"
+
+namespace warmboot {
+
+class ChunkLoader {
+ public:
+  ChunkLoader(Media& media, uint32_t chunk_size, std::vector<ByteRange> bad_ranges);
+
+  // On success *out holds the chunk's raw bytes, or is empty for a zero chunk (the caller
+  // leaves a hole). On failure the Status says why the chunk is damaged.
+  Status Load(const format::ChunkRecord& chunk, std::span<const uint8_t>* out);
+
+ private:
+  Media& media_;
+  std::vector<ByteRange> bad_ranges_;
+  AlignedBuffer stored_;
+  AlignedBuffer raw_;
+  ChunkDecompressor decompressor_;
+};
+
+}  // namespace warmboot

@@ -1,0 +1,53 @@
+// inspect: describe an image from its header, seal and tables, without reading chunk data.
+#include "image/image_reader.h"
+#include "warmboot/image.h"
+
+namespace warmboot {
+
+const char* ImageStateName(ImageState state) {
+  switch (state) {
+    case ImageState::kSealed: return "sealed";
+    case ImageState::kConsumed: return "consumed";
+    case ImageState::kUnsealed: return "unsealed";
+  }
+  return "unknown";
+}
+
+Result<InspectReport> InspectImage(Media& media) {
+  WB_ASSIGN_OR_RETURN(LoadedImage img, LoadImage(media, SealRequirement::kAnyState));
+  InspectReport report;
+  report.header = img.header;
+  report.state = img.state;
+  if (img.state != ImageState::kUnsealed) report.seal = img.seal;
+  report.seal_problem = img.seal_problem;
+  report.tables_ok = img.tables_ok;
+  for (uint64_t i = 0; i < img.segments.size(); ++i) {
+    const LoadedSegment& s = img.segments[i];
+    SegmentInfo info;
+    info.index = i;
+    info.record_ok = s.ok;
+    info.problem = s.problem;
+    if (s.ok) {
+      const format::SegmentRecord& r = s.record;
+      info.path = s.path;
+      info.type = r.type;
+      info.target = s.target;
+      info.mode = r.mode;
+      info.uid = r.uid;
+      info.gid = r.gid;
+      info.mtime_ns = r.mtime_ns;
+      info.size = r.size;
+      info.chunks = r.chunk_count;
+      for (uint64_t k = 0; k < r.chunk_count; ++k) {
+        const format::ChunkRecord& c = img.chunks[r.first_chunk + k];
+        info.stored_bytes += c.stored_length;
+        if (c.codec == format::Codec::kZero) ++info.zero_chunks;
+        if (c.codec == format::Codec::kZstd) ++info.zstd_chunks;
+      }
+    }
+    report.segments.push_back(std::move(info));
+  }
+  return report;
+}
+
+}  // namespace warmboot

@@ -1,0 +1,347 @@
+// pack: state directory -> image. See include/warmboot/image.h for the contract.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "image/aligned_buffer.h"
+#include "image/checksum.h"
+#include "image/codec.h"
+#include "image/layout.h"
+#include "image/ordered_pipeline.h"
+#include "image/safe_path.h"
+#include "image/state_tree.h"
+#include "image/zero.h"
+#include "platform/host_info.h"
+#include "warmboot/image.h"
+
+namespace warmboot {
+namespace {
+
+using format::ChunkRecord;
+using format::Codec;
+
+struct PlannedChunk {
+  uint32_t entry;
+  uint32_t length;
+  uint64_t file_offset;
+  bool hole;
+};
+
+struct Plan {
+  std::vector<StateEntry> entries;
+  std::vector<PlannedChunk> chunks;
+  std::vector<uint64_t> first_chunk;  // per entry
+  uint64_t names_length = 0;
+  uint64_t worst_data = 0;  // every non-hole chunk stored raw
+  uint64_t raw_bytes = 0;
+};
+
+Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size) {
+  Plan plan;
+  WB_ASSIGN_OR_RETURN(plan.entries, ScanStateTree(state_dir, chunk_size));
+  plan.first_chunk.resize(plan.entries.size());
+  for (size_t i = 0; i < plan.entries.size(); ++i) {
+    const StateEntry& e = plan.entries[i];
+    if (e.path == ".quarantine" || e.path.starts_with(".quarantine/")) {
+      return InvalidArgument(state_dir + "/" + e.path +
+                             ": the name .quarantine is reserved for damaged segments at restore; "
+                             "rename it");
+    }
+    if (plan.entries.size() > UINT32_MAX) return InvalidArgument("too many entries");
+    plan.names_length += e.path.size() + e.target.size();
+    plan.first_chunk[i] = plan.chunks.size();
+    if (e.type != format::EntryType::kFile) continue;
+    plan.raw_bytes += e.size;
+    for (uint64_t off = 0, c = 0; off < e.size; off += chunk_size, ++c) {
+      uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(chunk_size, e.size - off));
+      bool hole = !e.hole_chunks.empty() && e.hole_chunks[c];
+      plan.chunks.push_back({static_cast<uint32_t>(i), len, off, hole});
+      if (!hole) plan.worst_data += len;
+    }
+  }
+  return plan;
+}
+
+std::string Bytes(uint64_t n) {
+  char buf[64];
+  if (n >= (1ull << 30)) {
+    std::snprintf(buf, sizeof buf, "%llu bytes (%.2f GiB)", static_cast<unsigned long long>(n),
+                  n / double(1ull << 30));
+  } else if (n >= (1ull << 20)) {
+    std::snprintf(buf, sizeof buf, "%llu bytes (%.1f MiB)", static_cast<unsigned long long>(n),
+                  n / double(1ull << 20));
+  } else {
+    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(n));
+  }
+  return buf;
+}
+
+struct Slot {
+  AlignedBuffer raw;
+  AlignedBuffer packed;
+  ChunkRecord record;
+  const uint8_t* stored = nullptr;  // raw or packed, record.stored_length bytes
+};
+
+class Packer {
+ public:
+  Packer(const std::string& state_dir, Media& media, const PackOptions& options)
+      : state_dir_(state_dir), media_(media), options_(options) {}
+
+  Result<PackReport> Run() {
+    auto start = std::chrono::steady_clock::now();
+    const uint32_t cs = options_.chunk_size;
+    if (cs < format::kMinChunkSize || cs > format::kMaxChunkSize || cs % 4096 != 0) {
+      return UsageError("--chunk-size must be a multiple of 4096 from 4 KiB to 64 MiB, not " +
+                        std::to_string(cs));
+    }
+    WB_ASSIGN_OR_RETURN(plan_, MakePlan(state_dir_, cs));
+
+    // Everything that can be checked is checked before the first write.
+    layout_ = ComputeLayout(plan_.entries.size(), plan_.chunks.size(), plan_.names_length,
+                            plan_.worst_data);
+    if (layout_.image_end > media_.capacity()) {
+      return NoSpace("state needs up to " + Bytes(layout_.image_end) + " (every chunk stored raw), " +
+                     media_.name() + " holds " + Bytes(media_.capacity()) + ": short by " +
+                     Bytes(layout_.image_end - media_.capacity()) + "; nothing was written");
+    }
+    root_ = UniqueFd(::open(state_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_.valid()) return ErrnoError("cannot open state directory " + state_dir_, errno);
+
+    format::Header h;
+    h.generation = PreviousGeneration() + 1;
+    h.image_uuid = RandomUuid();
+    h.writer_boot_id = CurrentBootId();
+    h.kernel_release = KernelRelease();
+    h.created_ns = NowUnixNanos();
+    h.chunk_size = cs;
+    h.capacity = media_.capacity();
+
+    // Invalidate any earlier image first, so a crash from here on leaves no valid seal.
+    std::vector<uint8_t> zero_block(format::kBlockSize, 0);
+    WB_RETURN_IF_ERROR(media_.WriteAt(format::kSealOffset, zero_block));
+    WB_RETURN_IF_ERROR(media_.Flush());
+
+    WB_RETURN_IF_ERROR(WriteData());
+    WB_RETURN_IF_ERROR(WriteTablesAndHeader(h));
+    WB_RETURN_IF_ERROR(media_.Flush());
+
+    format::Seal seal;
+    seal.image_uuid = h.image_uuid;
+    seal.generation = h.generation;
+    seal.header_checksum = header_checksum_;
+    seal.image_end = h.image_end;
+    seal.sealed_ns = NowUnixNanos();
+    std::vector<uint8_t> block(format::kBlockSize);
+    format::EncodeSeal(seal, std::span<uint8_t, format::kBlockSize>(block.data(), block.size()));
+    WB_RETURN_IF_ERROR(media_.WriteAt(format::kSealOffset, block));
+    WB_RETURN_IF_ERROR(media_.Flush());
+
+    report_.image_uuid = h.image_uuid;
+    report_.generation = h.generation;
+    report_.raw_bytes = plan_.raw_bytes;
+    report_.image_bytes = h.image_end;
+    report_.capacity = media_.capacity();
+    report_.chunks = plan_.chunks.size();
+    for (const StateEntry& e : plan_.entries) {
+      if (e.type == format::EntryType::kFile) ++report_.files;
+      if (e.type == format::EntryType::kDirectory) ++report_.directories;
+      if (e.type == format::EntryType::kSymlink) ++report_.symlinks;
+    }
+    report_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report_;
+  }
+
+ private:
+  // The generation counts images written to this medium; 0 when there was no readable header.
+  uint64_t PreviousGeneration() {
+    if (media_.size() < format::kBlockSize) return 0;
+    std::vector<uint8_t> block(format::kBlockSize);
+    if (!media_.ReadAt(format::kHeaderOffset, block).ok()) return 0;
+    auto h = format::DecodeHeader(std::span<const uint8_t, format::kBlockSize>(block.data(), block.size()));
+    return h.ok() ? h->generation : 0;
+  }
+
+  Status ProduceChunk(size_t index, Slot& slot, ChunkCompressor& compressor) {
+    const PlannedChunk& pc = plan_.chunks[index];
+    const StateEntry& e = plan_.entries[pc.entry];
+    ChunkRecord& r = slot.record;
+    r = ChunkRecord{};
+    r.raw_length = pc.length;
+    if (pc.hole) {
+      r.codec = Codec::kZero;
+      r.hash = ZeroHash(pc.length);
+      return Status::Ok();
+    }
+    if (slot.raw.size() < pc.length) slot.raw.Reset(options_.chunk_size);
+    auto [parent, name] = SplitParent(e.path);
+    WB_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirBeneath(root_.get(), parent, false));
+    UniqueFd fd(::openat(dir.get(), std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoError("cannot open " + e.path, errno);
+    size_t done = 0;
+    while (done < pc.length) {
+      ssize_t n = ::pread(fd.get(), slot.raw.data() + done, pc.length - done,
+                          static_cast<off_t>(pc.file_offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return ErrnoError("cannot read " + e.path, errno);
+      if (n == 0) {
+        return InvalidArgument(e.path + " shrank while being packed; quiesce the application "
+                               "that owns it and pack again");
+      }
+      done += static_cast<size_t>(n);
+    }
+    const uint8_t* raw = slot.raw.data();
+    if (IsAllZero(raw, pc.length)) {
+      r.codec = Codec::kZero;
+      r.hash = ZeroHash(pc.length);
+      return Status::Ok();
+    }
+    r.hash = Hash64(raw, pc.length);
+    r.codec = Codec::kRaw;
+    r.stored_length = pc.length;
+    slot.stored = raw;
+    if (options_.compression.mode != CompressionPolicy::Mode::kNone) {
+      size_t bound = CompressBound(options_.chunk_size);
+      if (slot.packed.size() < bound) slot.packed.Reset(bound);
+      size_t n = compressor.Compress({raw, pc.length}, {slot.packed.data(), slot.packed.size()});
+      if (n != 0) {
+        r.codec = Codec::kZstd;
+        r.stored_length = static_cast<uint32_t>(n);
+        slot.stored = slot.packed.data();
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status WriteData() {
+    const unsigned threads = EffectiveThreads(options_.threads);
+    const bool compress = options_.compression.mode != CompressionPolicy::Mode::kNone;
+    // Bound the memory in flight: ~24 MiB of slot buffers, at least two slots per worker.
+    const uint64_t per_slot = uint64_t{options_.chunk_size} * (compress ? 2 : 1);
+    size_t depth = std::clamp<uint64_t>((24ull << 20) / per_slot, threads + 2, 64);
+    std::vector<Slot> slots(depth);
+    std::vector<std::unique_ptr<ChunkCompressor>> compressors;
+    for (unsigned w = 0; w < threads; ++w) {
+      compressors.push_back(std::make_unique<ChunkCompressor>(options_.compression));
+    }
+    chunks_.resize(plan_.chunks.size());
+    uint64_t cursor = format::kDataOffset;
+    std::vector<struct iovec> iov;
+    OrderedPipeline<Slot> pipeline(slots, threads);
+    Status s = pipeline.Run(
+        plan_.chunks.size(),
+        [&](size_t i, Slot& slot, unsigned w) { return ProduceChunk(i, slot, *compressors[w]); },
+        [&](size_t first, std::span<Slot*> run) {
+          iov.clear();
+          uint64_t start = cursor;
+          for (size_t k = 0; k < run.size(); ++k) {
+            ChunkRecord r = run[k]->record;
+            if (r.codec == Codec::kZero) {
+              ++report_.zero_chunks;
+            } else {
+              r.offset = cursor;
+              cursor += r.stored_length;
+              iov.push_back({const_cast<uint8_t*>(run[k]->stored), r.stored_length});
+              ++(r.codec == Codec::kZstd ? report_.zstd_chunks : report_.raw_chunks);
+            }
+            chunks_[first + k] = r;
+          }
+          if (iov.empty()) return Status::Ok();
+          return media_.WriteAt(start, iov.data(), static_cast<int>(iov.size()));
+        });
+    WB_RETURN_IF_ERROR(s);
+    report_.stored_bytes = cursor - format::kDataOffset;
+    return Status::Ok();
+  }
+
+  Status WriteTablesAndHeader(format::Header& h) {
+    Layout final_layout = ComputeLayout(plan_.entries.size(), plan_.chunks.size(),
+                                        plan_.names_length, report_.stored_bytes);
+    std::vector<uint8_t> names;
+    names.reserve(plan_.names_length);
+    std::vector<uint8_t> segs(plan_.entries.size() * format::kSegmentRecordSize);
+    for (size_t i = 0; i < plan_.entries.size(); ++i) {
+      const StateEntry& e = plan_.entries[i];
+      format::SegmentRecord r;
+      r.type = e.type;
+      r.path_length = static_cast<uint16_t>(e.path.size());
+      r.target_length = static_cast<uint32_t>(e.target.size());
+      r.mode = e.mode;
+      r.uid = e.uid;
+      r.gid = e.gid;
+      r.mtime_ns = e.mtime_ns;
+      r.size = e.size;
+      r.first_chunk = plan_.first_chunk[i];
+      r.chunk_count = (e.type == format::EntryType::kFile)
+                          ? (e.size + options_.chunk_size - 1) / options_.chunk_size
+                          : 0;
+      r.name_offset = names.size();
+      names.insert(names.end(), e.path.begin(), e.path.end());
+      names.insert(names.end(), e.target.begin(), e.target.end());
+      std::span<uint8_t, format::kSegmentRecordSize> rec(segs.data() + i * format::kSegmentRecordSize,
+                                                          format::kSegmentRecordSize);
+      format::EncodeSegment(r, rec);
+      r.checksum = format::SegmentChecksum(
+          rec, std::span<const uint8_t>(names.data() + r.name_offset, names.size() - r.name_offset));
+      format::EncodeSegment(r, rec);
+    }
+    std::vector<uint8_t> chunk_table(chunks_.size() * format::kChunkRecordSize);
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      format::EncodeChunk(chunks_[i], std::span<uint8_t, format::kChunkRecordSize>(
+                                          chunk_table.data() + i * format::kChunkRecordSize,
+                                          format::kChunkRecordSize));
+    }
+    h.data_offset = format::kDataOffset;
+    h.data_length = report_.stored_bytes;
+    h.segment_count = plan_.entries.size();
+    h.segment_table_offset = final_layout.segment_table_offset;
+    h.chunk_count = chunks_.size();
+    h.chunk_table_offset = final_layout.chunk_table_offset;
+    h.names_offset = final_layout.names_offset;
+    h.names_length = names.size();
+    h.segment_table_checksum = Hash64(segs.data(), segs.size());
+    h.chunk_table_checksum = Hash64(chunk_table.data(), chunk_table.size());
+    h.names_checksum = Hash64(names.data(), names.size());
+    h.total_raw_bytes = plan_.raw_bytes;
+    h.total_stored_bytes = report_.stored_bytes;
+    h.image_end = final_layout.image_end;
+
+    // The gap between data and tables is zeroed so an image's bytes are fully determined.
+    uint64_t data_end = format::kDataOffset + report_.stored_bytes;
+    std::vector<uint8_t> pad(final_layout.segment_table_offset - data_end, 0);
+    struct iovec v[4] = {{pad.data(), pad.size()},
+                         {segs.data(), segs.size()},
+                         {chunk_table.data(), chunk_table.size()},
+                         {names.data(), names.size()}};
+    WB_RETURN_IF_ERROR(media_.WriteAt(data_end, v, 4));
+
+    std::vector<uint8_t> block(format::kBlockSize);
+    std::span<uint8_t, format::kBlockSize> hb(block.data(), block.size());
+    format::EncodeHeader(h, hb);
+    header_checksum_ = format::BlockChecksum(hb);
+    return media_.WriteAt(format::kHeaderOffset, block);
+  }
+
+  const std::string& state_dir_;
+  Media& media_;
+  PackOptions options_;
+  Plan plan_;
+  Layout layout_;
+  UniqueFd root_;
+  std::vector<ChunkRecord> chunks_;
+  uint64_t header_checksum_ = 0;
+  PackReport report_;
+};
+
+}  // namespace
+
+Result<PackReport> PackImage(const std::string& state_dir, Media& media, const PackOptions& options) {
+  return Packer(state_dir, media, options).Run();
+}
+
+}  // namespace warmboot

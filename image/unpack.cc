@@ -1,0 +1,365 @@
+// unpack: sealed image -> directory tree. Files are written under temporary names and renamed
+// into place once complete; damaged files go to .quarantine/ instead; nothing is created or
+// followed outside the destination.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "image/chunk_loader.h"
+#include "image/damage.h"
+#include "image/image_reader.h"
+#include "image/ordered_pipeline.h"
+#include "image/safe_path.h"
+#include "platform/host_info.h"
+#include "warmboot/image.h"
+#include "warmboot/report_json.h"
+
+namespace warmboot {
+namespace {
+
+constexpr const char* kQuarantine = ".quarantine";
+// A file is split into tasks of at most this many chunks so one large file uses every worker.
+constexpr uint64_t kChunksPerTask = 16;
+
+struct timespec ToTimespec(int64_t ns) {
+  struct timespec t;
+  t.tv_sec = ns / 1000000000;
+  t.tv_nsec = ns % 1000000000;
+  if (t.tv_nsec < 0) {
+    t.tv_nsec += 1000000000;
+    t.tv_sec -= 1;
+  }
+  return t;
+}
+
+Result<bool> IsEmptyDir(int fd) {
+  int d = ::dup(fd);
+  if (d < 0) return ErrnoError("dup", errno);
+  DIR* dir = ::fdopendir(d);
+  if (dir == nullptr) {
+    ::close(d);
+    return ErrnoError("cannot read destination", errno);
+  }
+  bool empty = true;
+  while (struct dirent* de = ::readdir(dir)) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return empty;
+}
+
+class Unpacker {
+ public:
+  Unpacker(Media& media, const std::string& dest, const UnpackOptions& options)
+      : media_(media), dest_(dest), options_(options) {}
+
+  Result<UnpackReport> Run() {
+    auto start = std::chrono::steady_clock::now();
+    WB_ASSIGN_OR_RETURN(img_, LoadImage(media_, SealRequirement::kSealed));
+    WB_RETURN_IF_ERROR(OpenDestination());
+    damage_ = std::make_unique<DamageLog>(img_);
+    auto token = RandomUuid();
+    tmp_prefix_ = ".wb-tmp." + format::UuidToString(token).substr(0, 8) + ".";
+
+    MakeDirectories();
+    WB_RETURN_IF_ERROR(WriteFiles());
+    MakeSymlinks();
+    FinishDirectories();
+
+    report_.header = img_.header;
+    report_.seal = img_.seal;
+    report_.segments = img_.segments.size();
+    report_.chunks_verified = chunks_.load();
+    report_.bytes_verified = report_.bytes_written = bytes_.load();
+    report_.image_problems = img_.image_problems;
+    report_.damaged = damage_->Take();
+    if (report_.partial()) WB_RETURN_IF_ERROR(WriteQuarantineReport());
+    if (::syncfs(root_.get()) != 0) return ErrnoError("cannot sync " + dest_, errno);
+    if (options_.consume) {
+      WB_RETURN_IF_ERROR(ConsumeImage(media_));
+      report_.consumed = true;
+    }
+    report_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return std::move(report_);
+  }
+
+ private:
+  Status OpenDestination() {
+    if (::mkdir(dest_.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoError("cannot create destination " + dest_, errno);
+    }
+    root_ = UniqueFd(::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_.valid()) return ErrnoError("cannot open destination " + dest_, errno);
+    if (!options_.merge) {
+      WB_ASSIGN_OR_RETURN(bool empty, IsEmptyDir(root_.get()));
+      if (!empty) {
+        return InvalidArgument("destination " + dest_ +
+                               " is not empty; restore into an empty directory, or pass --merge "
+                               "to replace files in it");
+      }
+    }
+    return Status::Ok();
+  }
+
+  void Fail(uint64_t i, const std::string& why) { damage_->Add(i, {}, why); }
+
+  void MakeDirectories() {
+    for (uint64_t i = 0; i < img_.segments.size(); ++i) {
+      const LoadedSegment& s = img_.segments[i];
+      if (!s.ok || s.record.type != format::EntryType::kDirectory) continue;
+      if (s.path == kQuarantine) {
+        Fail(i, "the name .quarantine is reserved");
+        continue;
+      }
+      auto [parent, name] = SplitParent(s.path);
+      auto dir = OpenDirBeneath(root_.get(), parent, true);
+      if (!dir.ok()) {
+        Fail(i, dir.status().message());
+        continue;
+      }
+      std::string n(name);
+      if (::mkdirat(dir->get(), n.c_str(), 0700) != 0) {
+        struct stat st;
+        if (errno != EEXIST || ::fstatat(dir->get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISDIR(st.st_mode)) {
+          Fail(i, "cannot create directory: " + std::string(std::strerror(errno ? errno : EEXIST)));
+          continue;
+        }
+      }
+      ++report_.directories;
+    }
+  }
+
+  struct Task {
+    uint64_t segment, begin, end;
+    bool create;  // the segment's only task creates the temporary file itself
+  };
+
+  Status WriteFiles() {
+    std::vector<Task> tasks;
+    remaining_ = std::make_unique<std::atomic<uint32_t>[]>(img_.segments.size());
+    for (uint64_t i = 0; i < img_.segments.size(); ++i) {
+      const LoadedSegment& s = img_.segments[i];
+      if (!s.ok || s.record.type != format::EntryType::kFile) continue;
+      if (s.path == kQuarantine || s.path.starts_with(".quarantine/")) {
+        Fail(i, "the name .quarantine is reserved");
+        continue;
+      }
+      uint64_t n = std::max<uint64_t>(1, (s.record.chunk_count + kChunksPerTask - 1) / kChunksPerTask);
+      if (n > 1) {
+        // Several workers will open the file: create it now, once.
+        auto fd = CreateTemp(i);
+        if (!fd.ok()) {
+          Fail(i, fd.status().message());
+          continue;
+        }
+      }
+      remaining_[i] = static_cast<uint32_t>(n);
+      for (uint64_t t = 0; t < n; ++t) {
+        tasks.push_back({i, t * kChunksPerTask,
+                         std::min(s.record.chunk_count, (t + 1) * kChunksPerTask), n == 1});
+      }
+    }
+    const unsigned threads = EffectiveThreads(options_.threads);
+    std::vector<std::unique_ptr<ChunkLoader>> loaders;
+    for (unsigned w = 0; w < threads; ++w) {
+      loaders.push_back(std::make_unique<ChunkLoader>(media_, img_.header.chunk_size,
+                                                      media_.KnownBadRanges()));
+    }
+    return ParallelFor(tasks.size(), threads,
+                       [&](size_t n, unsigned w) { return RunTask(tasks[n], *loaders[w]); });
+  }
+
+  std::string TempName(uint64_t i) const { return tmp_prefix_ + std::to_string(i); }
+
+  Result<UniqueFd> CreateTemp(uint64_t i) {
+    const LoadedSegment& s = img_.segments[i];
+    auto [parent, name] = SplitParent(s.path);
+    WB_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirBeneath(root_.get(), parent, true));
+    UniqueFd fd(::openat(dir.get(), TempName(i).c_str(),
+                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) return ErrnoError("cannot create " + s.path, errno);
+    if (::ftruncate(fd.get(), static_cast<off_t>(s.record.size)) != 0) {
+      return ErrnoError("cannot size " + s.path, errno);
+    }
+    return fd;
+  }
+
+  Status RunTask(const Task& t, ChunkLoader& loader) {
+    const LoadedSegment& s = img_.segments[t.segment];
+    auto [parent, name] = SplitParent(s.path);
+    auto dir = OpenDirBeneath(root_.get(), parent, true);
+    if (!dir.ok()) {
+      Fail(t.segment, dir.status().message());
+      return Status::Ok();
+    }
+    UniqueFd fd;
+    if (t.create) {
+      auto created = CreateTemp(t.segment);
+      if (!created.ok()) {
+        Fail(t.segment, created.status().message());
+        return Status::Ok();
+      }
+      fd = std::move(*created);
+    } else {
+      fd = UniqueFd(::openat(dir->get(), TempName(t.segment).c_str(),
+                             O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd.valid()) return ErrnoError("cannot reopen " + s.path, errno);
+    }
+    for (uint64_t k = t.begin; k < t.end; ++k) {
+      uint64_t c = s.record.first_chunk + k;
+      ByteRange range = ChunkFileRange(img_.header, s.record, k);
+      if (!img_.chunk_problems[c].empty()) {
+        damage_->Add(t.segment, range, "chunk " + std::to_string(c) + ": " + img_.chunk_problems[c]);
+        continue;
+      }
+      std::span<const uint8_t> data;
+      Status ls = loader.Load(img_.chunks[c], &data);
+      if (!ls.ok()) {
+        damage_->Add(t.segment, range, "chunk " + std::to_string(c) + ": " + ls.message());
+        continue;
+      }
+      chunks_.fetch_add(1, std::memory_order_relaxed);
+      if (data.empty()) continue;  // zero chunk: the file was sized with a hole there
+      size_t done = 0;
+      while (done < data.size()) {
+        ssize_t n = ::pwrite(fd.get(), data.data() + done, data.size() - done,
+                             static_cast<off_t>(range.offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return ErrnoError("cannot write " + dest_ + "/" + s.path, errno);
+        done += static_cast<size_t>(n);
+      }
+      bytes_.fetch_add(data.size(), std::memory_order_relaxed);
+    }
+    if (remaining_[t.segment].fetch_sub(1) == 1) return Finish(t.segment, dir->get(), fd.get());
+    return Status::Ok();
+  }
+
+  // The last task of a file sets its metadata and renames it into place (or into quarantine).
+  Status Finish(uint64_t i, int dirfd, int fd) {
+    const LoadedSegment& s = img_.segments[i];
+    const format::SegmentRecord& r = s.record;
+    auto [parent, name] = SplitParent(s.path);
+    // chown before chmod: chown clears set-id bits.
+    if (options_.restore_owner && ::fchown(fd, r.uid, r.gid) != 0) {
+      return ErrnoError("cannot set the owner of " + s.path, errno);
+    }
+    if (::fchmod(fd, r.mode) != 0) return ErrnoError("cannot set the mode of " + s.path, errno);
+    struct timespec times[2] = {ToTimespec(r.mtime_ns), ToTimespec(r.mtime_ns)};
+    if (::futimens(fd, times) != 0) return ErrnoError("cannot set the time of " + s.path, errno);
+    std::string tmp = TempName(i), final_name(name);
+    if (damage_->IsDamaged(i)) {
+      std::string qparent = parent.empty() ? kQuarantine : std::string(kQuarantine) + "/" + std::string(parent);
+      WB_ASSIGN_OR_RETURN(UniqueFd qdir, OpenDirBeneath(root_.get(), qparent, true));
+      if (::renameat(dirfd, tmp.c_str(), qdir.get(), final_name.c_str()) != 0) {
+        return ErrnoError("cannot quarantine " + s.path, errno);
+      }
+      damage_->SetQuarantined(i, std::string(kQuarantine) + "/" + s.path);
+      return Status::Ok();
+    }
+    if (::renameat(dirfd, tmp.c_str(), dirfd, final_name.c_str()) != 0) {
+      int err = errno;
+      ::unlinkat(dirfd, tmp.c_str(), 0);
+      Fail(i, "cannot put the file in place: " + std::string(std::strerror(err)));
+      return Status::Ok();
+    }
+    files_.fetch_add(1, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+
+  void MakeSymlinks() {
+    for (uint64_t i = 0; i < img_.segments.size(); ++i) {
+      const LoadedSegment& s = img_.segments[i];
+      if (!s.ok || s.record.type != format::EntryType::kSymlink) continue;
+      if (s.path == kQuarantine || s.path.starts_with(".quarantine/")) {
+        Fail(i, "the name .quarantine is reserved");
+        continue;
+      }
+      auto [parent, name] = SplitParent(s.path);
+      auto dir = OpenDirBeneath(root_.get(), parent, true);
+      if (!dir.ok()) {
+        Fail(i, dir.status().message());
+        continue;
+      }
+      std::string tmp = TempName(i), final_name(name);
+      // The link is created, never followed: its target may point anywhere.
+      if (::symlinkat(s.target.c_str(), dir->get(), tmp.c_str()) != 0) {
+        Fail(i, "cannot create symlink: " + std::string(std::strerror(errno)));
+        continue;
+      }
+      if (options_.restore_owner) {
+        ::fchownat(dir->get(), tmp.c_str(), s.record.uid, s.record.gid, AT_SYMLINK_NOFOLLOW);
+      }
+      struct timespec times[2] = {ToTimespec(s.record.mtime_ns), ToTimespec(s.record.mtime_ns)};
+      ::utimensat(dir->get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
+      if (::renameat(dir->get(), tmp.c_str(), dir->get(), final_name.c_str()) != 0) {
+        int err = errno;
+        ::unlinkat(dir->get(), tmp.c_str(), 0);
+        Fail(i, "cannot put the symlink in place: " + std::string(std::strerror(err)));
+        continue;
+      }
+      ++report_.symlinks;
+    }
+  }
+
+  // Directory metadata last (creating entries changes a directory's mtime), children first.
+  void FinishDirectories() {
+    for (uint64_t i = img_.segments.size(); i-- > 0;) {
+      const LoadedSegment& s = img_.segments[i];
+      if (!s.ok || s.record.type != format::EntryType::kDirectory || damage_->IsDamaged(i)) continue;
+      auto dir = OpenDirBeneath(root_.get(), s.path, false);
+      if (!dir.ok()) {
+        Fail(i, dir.status().message());
+        continue;
+      }
+      if (options_.restore_owner) ::fchown(dir->get(), s.record.uid, s.record.gid);
+      ::fchmod(dir->get(), s.record.mode);
+      struct timespec times[2] = {ToTimespec(s.record.mtime_ns), ToTimespec(s.record.mtime_ns)};
+      ::futimens(dir->get(), times);
+    }
+    report_.files = files_.load();
+  }
+
+  Status WriteQuarantineReport() {
+    WB_ASSIGN_OR_RETURN(UniqueFd qdir, OpenDirBeneath(root_.get(), kQuarantine, true));
+    std::string text = DamageReportJson(report_).dump(2) + "\n";
+    UniqueFd fd(::openat(qdir.get(), "report.json",
+                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd.valid()) return ErrnoError("cannot write the quarantine report", errno);
+    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      return ErrnoError("cannot write the quarantine report", errno);
+    }
+    report_.quarantine_report = dest_ + "/" + kQuarantine + "/report.json";
+    return Status::Ok();
+  }
+
+  Media& media_;
+  std::string dest_;
+  UnpackOptions options_;
+  LoadedImage img_;
+  UniqueFd root_;
+  std::unique_ptr<DamageLog> damage_;
+  std::unique_ptr<std::atomic<uint32_t>[]> remaining_;
+  std::string tmp_prefix_;
+  std::atomic<uint64_t> chunks_{0}, bytes_{0}, files_{0};
+  UnpackReport report_;
+};
+
+}  // namespace
+
+Result<UnpackReport> UnpackImage(Media& media, const std::string& dest, const UnpackOptions& options) {
+  return Unpacker(media, dest, options).Run();
+}
+
+}  // namespace warmboot

@@ -1,0 +1,133 @@
+// The image library: pack a state directory into an image, verify it, unpack it, inspect it,
+// consume its seal. The CLI, the preserve/restore orchestration and the tests all drive these.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "warmboot/format.h"
+#include "warmboot/media.h"
+#include "warmboot/status.h"
+
+namespace warmboot {
+
+struct CompressionPolicy {
+  enum class Mode { kNone, kZstd, kAuto };
+  Mode mode = Mode::kNone;
+  int level = 0;  // zstd level; 0 picks the mode's default (zstd: 3, auto: 1)
+};
+// "none", "zstd", "zstd:LEVEL" (1..19), "auto".
+Result<CompressionPolicy> ParseCompression(std::string_view text);
+std::string CompressionName(const CompressionPolicy& policy);
+
+// 0 threads means one per online CPU.
+unsigned EffectiveThreads(unsigned requested);
+
+struct PackOptions {
+  uint32_t chunk_size = format::kDefaultChunkSize;
+  CompressionPolicy compression;
+  unsigned threads = 0;
+};
+
+struct PackReport {
+  format::Uuid image_uuid{};
+  uint64_t generation = 0;
+  uint64_t files = 0, directories = 0, symlinks = 0;
+  uint64_t chunks = 0, zero_chunks = 0, zstd_chunks = 0, raw_chunks = 0;
+  uint64_t raw_bytes = 0;     // file contents
+  uint64_t stored_bytes = 0;  // chunk bytes on media
+  uint64_t image_bytes = 0;   // whole image, metadata included
+  uint64_t capacity = 0;
+  double seconds = 0;
+};
+
+// Plans the whole image first: fails with kNoSpace before writing a byte when the worst case
+// (every chunk stored raw) does not fit. Then invalidates any old seal, writes data, tables and
+// header, flushes, and writes the seal last.
+Result<PackReport> PackImage(const std::string& state_dir, Media& media, const PackOptions& options);
+
+// What is wrong with one segment, in file byte ranges where known.
+struct DamagedSegment {
+  uint64_t index = 0;
+  std::string path;  // empty when the segment record itself is unreadable
+  std::string reason;
+  std::vector<ByteRange> damaged_ranges;  // within the file
+  std::string quarantined_as;             // unpack: where the salvaged bytes went
+};
+
+struct VerifyOptions {
+  unsigned threads = 0;
+};
+
+struct VerifyReport {
+  format::Header header;
+  format::Seal seal;
+  uint64_t segments = 0;
+  uint64_t chunks_verified = 0;
+  uint64_t bytes_verified = 0;  // raw bytes checked against their hashes
+  std::vector<DamagedSegment> damaged;
+  // Damage that no segment can be blamed for (a table checksum that fails while every record
+  // and chunk checks out): the data verified, but the image is reported partial.
+  std::vector<std::string> image_problems;
+  double seconds = 0;
+  bool partial() const { return !damaged.empty() || !image_problems.empty(); }
+};
+
+// kNoImage when there is no sealed image (none, unsealed, consumed, unknown version, damaged
+// header). Damaged segments do not fail the call: they are listed in the report.
+Result<VerifyReport> VerifyImage(Media& media, const VerifyOptions& options);
+
+struct UnpackOptions {
+  unsigned threads = 0;
+  bool consume = false;        // mark the seal consumed once everything is on disk
+  bool merge = false;          // allow a non-empty destination (files are replaced atomically)
+  bool restore_owner = false;  // chown to the recorded uid/gid (needs root)
+};
+
+struct UnpackReport : VerifyReport {
+  uint64_t files = 0, directories = 0, symlinks = 0;
+  uint64_t bytes_written = 0;
+  std::string quarantine_report;  // path of .quarantine/report.json, if anything was damaged
+  bool consumed = false;
+};
+
+// Restores into dest (created if missing). Never writes outside dest, whatever the image says.
+Result<UnpackReport> UnpackImage(Media& media, const std::string& dest, const UnpackOptions& options);
+
+struct SegmentInfo {
+  uint64_t index = 0;
+  bool record_ok = true;
+  std::string problem;
+  std::string path;
+  format::EntryType type = format::EntryType::kFile;
+  std::string target;
+  uint32_t mode = 0, uid = 0, gid = 0;
+  int64_t mtime_ns = 0;
+  uint64_t size = 0;
+  uint64_t chunks = 0, zero_chunks = 0, zstd_chunks = 0;
+  uint64_t stored_bytes = 0;
+};
+
+enum class ImageState { kSealed, kConsumed, kUnsealed };
+const char* ImageStateName(ImageState state);
+
+struct InspectReport {
+  format::Header header;
+  ImageState state = ImageState::kUnsealed;
+  std::optional<format::Seal> seal;
+  std::string seal_problem;  // why the image is not sealed, when it is not
+  bool tables_ok = true;
+  std::vector<SegmentInfo> segments;
+};
+
+// Reads header, seal and tables without checking data. kNoImage only when there is no valid
+// header; an unsealed or consumed image is described, with its state.
+Result<InspectReport> InspectImage(Media& media);
+
+// Marks a sealed image consumed so it is never restored twice.
+Status ConsumeImage(Media& media);
+
+}  // namespace warmboot
