@@ -23,6 +23,7 @@ enum class PmemMode {
   kUnknown,
 };
 const char* PmemModeName(PmemMode mode);
+PmemMode PmemModeFromName(const std::string& name);  // kUnknown when not a mode name
 
 struct MemoryBlockState {
   uint64_t index = 0;  // /sys/devices/system/memory/memoryN
