@@ -38,9 +38,18 @@ struct Plan {
   uint64_t names_length = 0;
   uint64_t worst_data = 0;  // every non-hole chunk stored raw
   uint64_t raw_bytes = 0;
+
+  Layout WorstCase() const {
+    return ComputeLayout(entries.size(), chunks.size(), names_length, worst_data);
+  }
 };
 
 Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size) {
+  if (chunk_size < format::kMinChunkSize || chunk_size > format::kMaxChunkSize ||
+      chunk_size % 4096 != 0) {
+    return UsageError("--chunk-size must be a multiple of 4096 from 4 KiB to 64 MiB, not " +
+                      std::to_string(chunk_size));
+  }
   Plan plan;
   WB_ASSIGN_OR_RETURN(plan.entries, ScanStateTree(state_dir, chunk_size));
   plan.first_chunk.resize(plan.entries.size());
@@ -95,15 +104,10 @@ class Packer {
   Result<PackReport> Run() {
     auto start = std::chrono::steady_clock::now();
     const uint32_t cs = options_.chunk_size;
-    if (cs < format::kMinChunkSize || cs > format::kMaxChunkSize || cs % 4096 != 0) {
-      return UsageError("--chunk-size must be a multiple of 4096 from 4 KiB to 64 MiB, not " +
-                        std::to_string(cs));
-    }
     WB_ASSIGN_OR_RETURN(plan_, MakePlan(state_dir_, cs));
 
     // Everything that can be checked is checked before the first write.
-    layout_ = ComputeLayout(plan_.entries.size(), plan_.chunks.size(), plan_.names_length,
-                            plan_.worst_data);
+    layout_ = plan_.WorstCase();
     if (layout_.image_end > media_.capacity()) {
       return NoSpace("state needs up to " + Bytes(layout_.image_end) + " (every chunk stored raw), " +
                      media_.name() + " holds " + Bytes(media_.capacity()) + ": short by " +
@@ -339,6 +343,11 @@ class Packer {
 };
 
 }  // namespace
+
+Result<PackPlanSummary> PlanPack(const std::string& state_dir, const PackOptions& options) {
+  WB_ASSIGN_OR_RETURN(Plan plan, MakePlan(state_dir, options.chunk_size));
+  return PackPlanSummary{plan.entries.size(), plan.raw_bytes, plan.WorstCase().image_end};
+}
 
 Result<PackReport> PackImage(const std::string& state_dir, Media& media, const PackOptions& options) {
   return Packer(state_dir, media, options).Run();

@@ -44,6 +44,15 @@ struct PackReport {
   double seconds = 0;
 };
 
+// What packing a state directory would take, computed without writing: the worst-case image
+// size assumes every non-hole chunk is stored raw.
+struct PackPlanSummary {
+  uint64_t entries = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t worst_case_image_bytes = 0;
+};
+Result<PackPlanSummary> PlanPack(const std::string& state_dir, const PackOptions& options);
+
 // Plans the whole image first: fails with kNoSpace before writing a byte when the worst case
 // (every chunk stored raw) does not fit. Then invalidates any old seal, writes data, tables and
 // header, flushes, and writes the seal last.

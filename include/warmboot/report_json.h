@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "warmboot/image.h"
+#include "warmboot/pmem.h"
 #include "warmboot/status.h"
 
 namespace warmboot {
@@ -17,6 +18,7 @@ nlohmann::json ToJson(const VerifyReport& report);
 nlohmann::json ToJson(const UnpackReport& report);
 nlohmann::json ToJson(const InspectReport& report);
 nlohmann::json ToJson(const DamagedSegment& damaged);
+nlohmann::json ToJson(const PmemInfo& info);
 // The damaged segments and image problems alone (the quarantine report).
 nlohmann::json DamageReportJson(const VerifyReport& report);
 

@@ -1,0 +1,42 @@
+// preserve: the shutdown hook. Plans (device present and in a known mode, state fits), then
+// passes the point of no return: memory out of System RAM, namespace raw, image written, flushed
+// and sealed. A failure before the point of no return leaves the machine as it was; a failure
+// after it leaves either a sealed image or none (and gives the memory back when it can).
+#pragma once
+
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "warmboot/config.h"
+#include "warmboot/image.h"
+#include "warmboot/phase_log.h"
+#include "warmboot/pmem.h"
+#include "warmboot/pmem_transitions.h"
+
+namespace warmboot {
+
+struct PreserveOptions {
+  bool dry_run = false;
+  TransitionOptions transition;
+};
+
+struct PreserveReport {
+  Status status;
+  bool dry_run = false;
+  bool memory_removed = false;  // the point of no return was passed
+  bool image_sealed = false;
+  int64_t started_ns = 0;
+  PhaseLog phases;
+  std::optional<PmemInfo> device;  // as found
+  std::optional<PackPlanSummary> plan;
+  uint64_t capacity = 0;
+  std::optional<PackReport> pack;
+  std::vector<std::string> notes;
+};
+
+PreserveReport Preserve(PmemPlatform& platform, const Config& config, const PreserveOptions& options);
+
+nlohmann::json ToJson(const PreserveReport& report);
+
+}  // namespace warmboot

@@ -1,0 +1,161 @@
+#include "warmboot/preserve.h"
+
+#include "platform/host_info.h"
+#include "warmboot/report_json.h"
+#include "warmboot/report_record.h"
+#include "warmboot/report_store.h"
+
+namespace warmboot {
+namespace {
+
+std::string Mib(uint64_t n) { return std::to_string((n + (1 << 20) - 1) >> 20) + " MiB"; }
+
+PackOptions PackOptionsFrom(const Config& c) {
+  PackOptions o;
+  o.chunk_size = c.chunk_size;
+  o.compression = c.compression;
+  o.threads = c.threads;
+  return o;
+}
+
+}  // namespace
+
+nlohmann::json ToJson(const PreserveReport& r) {
+  nlohmann::json j{{"ok", r.status.ok()},
+                   {"dry_run", r.dry_run},
+                   {"memory_removed", r.memory_removed},
+                   {"image_sealed", r.image_sealed},
+                   {"started_ns", r.started_ns},
+                   {"phases", r.phases.ToJson()},
+                   {"notes", r.notes}};
+  if (!r.status.ok()) j["error"] = ToJson(r.status);
+  if (r.device) j["device"] = ToJson(*r.device);
+  if (r.plan) {
+    j["plan"] = {{"entries", r.plan->entries},
+                 {"raw_bytes", r.plan->raw_bytes},
+                 {"worst_case_image_bytes", r.plan->worst_case_image_bytes},
+                 {"capacity", r.capacity}};
+  }
+  if (r.pack) j["pack"] = ToJson(*r.pack);
+  return j;
+}
+
+namespace {
+PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
+                           const PreserveOptions& options) {
+  PreserveReport r;
+  r.dry_run = options.dry_run;
+  r.started_ns = NowUnixNanos();
+  PhaseLog& log = r.phases;
+
+  // --- Plan: everything that can be checked is checked before the point of no return.
+  {
+    auto t = log.Start("probe device");
+    auto info = platform.Probe();
+    if (!info.ok()) {
+      t.Done(false, info.status().message());
+      r.status = info.status();
+      return r;
+    }
+    r.device = *info;
+    t.Done(true, std::string(PmemModeName(info->mode)) + ", " + Mib(info->size));
+    if (info->mode != PmemMode::kSystemRam && info->mode != PmemMode::kDevdax &&
+        info->mode != PmemMode::kRaw) {
+      r.status = InvalidArgument(info->name + " is in " + PmemModeName(info->mode) +
+                                 " mode; warmboot expects system-ram, devdax or raw. Nothing changed.");
+      return r;
+    }
+    if (info->mode == PmemMode::kSystemRam && info->OnlineBlocks() < info->blocks.size()) {
+      r.notes.push_back(std::to_string(info->blocks.size() - info->OnlineBlocks()) +
+                        " memory block(s) were already offline");
+    }
+  }
+  {
+    auto t = log.Start("plan image");
+    auto plan = PlanPack(config.state_dir, PackOptionsFrom(config));
+    if (!plan.ok()) {
+      t.Done(false, plan.status().message());
+      r.status = plan.status().WithContext("cannot plan the image; nothing changed");
+      return r;
+    }
+    r.plan = *plan;
+    // The raw namespace is the image's medium; the preserve report follows the image.
+    r.capacity = r.device->size;
+    uint64_t need = plan->worst_case_image_bytes + kReportRecordMax;
+    t.Done(need <= r.capacity, Mib(plan->raw_bytes) + " of state in " +
+                                   std::to_string(plan->entries) + " entries, worst case " +
+                                   Mib(need) + " of " + Mib(r.capacity));
+    if (need > r.capacity) {
+      r.status = NoSpace("the state does not fit: it needs up to " + Mib(need) + " (every chunk "
+                         "stored raw, plus the report), " + r.device->name + " holds " +
+                         Mib(r.capacity) + ": short by " + Mib(need - r.capacity) +
+                         ". Nothing changed: the memory stays online; reduce the state in " +
+                         config.state_dir + " and try again");
+      return r;
+    }
+  }
+  if (options.dry_run) {
+    r.notes.push_back("dry run: planned only, nothing changed");
+    return r;
+  }
+
+  // --- The point of no return: memory out of System RAM (ToRaw rolls back if blocks refuse).
+  if (Status s = ToRaw(platform, options.transition, &log); !s.ok()) {
+    r.status = s;
+    return r;
+  }
+  r.memory_removed = true;
+
+  auto give_back = [&](const Status& cause) {
+    Status back = ToSystemRam(platform, options.transition, &log);
+    r.status = Status(cause.code(), cause.message() + (back.ok()
+                                                           ? "; no image was sealed and the memory "
+                                                             "is back in System RAM"
+                                                           : "; no image was sealed, and giving the "
+                                                             "memory back failed: " + back.message()));
+  };
+  auto open = log.Start("open raw device");
+  auto media = platform.OpenRawMedia(OpenMode::kReadWrite);
+  open.Done(media.ok(), media.ok() ? (*media)->name() : media.status().message());
+  if (!media.ok()) {
+    give_back(media.status());
+    return r;
+  }
+  if (r.device->labeled) {
+    Status s = platform.SetLabelName("warmboot");
+    r.notes.push_back(s.ok() ? "namespace label named 'warmboot'"
+                             : "could not name the namespace label: " + s.message());
+  }
+  {
+    auto t = log.Start("write image");
+    auto pack = PackImage(config.state_dir, **media, PackOptionsFrom(config));
+    if (!pack.ok()) {
+      t.Done(false, pack.status().message());
+      give_back(pack.status().WithContext("writing the image failed"));
+      return r;
+    }
+    r.pack = *pack;
+    r.image_sealed = true;
+    t.Done(true, Mib(pack->image_bytes) + " sealed, generation " + std::to_string(pack->generation));
+  }
+  {
+    // The report goes after the image; restore hands it on after the reboot.
+    auto t = log.Start("write report");
+    Status s = WriteReportRecord(**media, r.pack->image_bytes, ToJson(r).dump());
+    t.Done(s.ok(), s.ok() ? "" : s.message());
+  }
+  return r;
+}
+
+}  // namespace
+
+PreserveReport Preserve(PmemPlatform& platform, const Config& config, const PreserveOptions& options) {
+  PreserveReport r = RunPreserve(platform, config, options);
+  if (!r.dry_run) {
+    Status s = SaveReport(config.report_dir, "preserve", ToJson(r));
+    if (!s.ok()) r.notes.push_back("report not saved: " + s.message());
+  }
+  return r;
+}
+
+}  // namespace warmboot
