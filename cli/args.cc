@@ -62,17 +62,31 @@ Result<uint64_t> ParseSize(std::string_view text, std::string_view what) {
   }
   std::string_view unit(ptr, text.data() + text.size() - ptr);
   uint64_t mult = 1;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "K" || unit == "KiB" || unit == "k") mult = 1ull << 10;
-  else if (unit == "M" || unit == "MiB") mult = 1ull << 20;
-  else if (unit == "G" || unit == "GiB") mult = 1ull << 30;
-  else if (unit == "T" || unit == "TiB") mult = 1ull << 40;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "K" || unit == "KiB" || unit == "k")
+    mult = 1ull << 10;
+  else if (unit == "M" || unit == "MiB")
+    mult = 1ull << 20;
+  else if (unit == "G" || unit == "GiB")
+    mult = 1ull << 30;
+  else if (unit == "T" || unit == "TiB")
+    mult = 1ull << 40;
   else {
     return UsageError(std::string(what) + ": unknown unit '" + std::string(unit) +
                       "' (use K, M, G or T)");
   }
   if (n > UINT64_MAX / mult) return UsageError(std::string(what) + " is too large");
   return n * mult;
+}
+
+Result<uint64_t> ParseUint(std::string_view text, std::string_view what) {
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr == text.data() || ptr != text.data() + text.size()) {
+    return UsageError(std::string(what) + " takes a whole number, not '" + std::string(text) + "'");
+  }
+  return n;
 }
 
 Result<unsigned> ParseCount(std::string_view text, std::string_view what) {

@@ -31,6 +31,8 @@ Result<Args> ParseArgs(const std::vector<std::string>& argv, std::vector<OptionS
 // "4096", "1M", "64MiB", "2G" (binary units).
 Result<uint64_t> ParseSize(std::string_view text, std::string_view what);
 Result<unsigned> ParseCount(std::string_view text, std::string_view what);
+// A plain non-negative integer.
+Result<uint64_t> ParseUint(std::string_view text, std::string_view what);
 
 }  // namespace warmboot::cli
 

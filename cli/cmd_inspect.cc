@@ -31,7 +31,7 @@ int CmdInspect(const Argv& argv) {
   }
   uint64_t limit = 20;
   if (auto v = args->Get("segments")) {
-    auto n = ParseSize(*v, "--segments");
+    auto n = ParseUint(*v, "--segments");
     if (!n.ok()) return ReportError(n.status(), json, "inspect");
     limit = *n;
   }
@@ -53,8 +53,8 @@ int CmdInspect(const Argv& argv) {
   std::cout << "\n  format " << h.major << "." << h.minor << ", generation " << h.generation
             << ", written by kernel " << h.kernel_release << ", chunk size "
             << HumanBytes(h.chunk_size) << "\n  " << h.segment_count << " segments, "
-            << h.chunk_count << " chunks, " << HumanBytes(h.total_raw_bytes) << " of files stored in "
-            << HumanBytes(h.total_stored_bytes);
+            << h.chunk_count << " chunks, " << HumanBytes(h.total_raw_bytes)
+            << " of files stored in " << HumanBytes(h.total_stored_bytes);
   if (h.total_stored_bytes) {
     std::cout << " (ratio " << double(h.total_raw_bytes) / double(h.total_stored_bytes) << ")";
   }

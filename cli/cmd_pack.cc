@@ -1,3 +1,7 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <iostream>
 
 #include "cli/args.h"
@@ -25,8 +29,8 @@ before writing anything when the state cannot fit. The seal is written last.
 
 int CmdPack(const Argv& argv) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"compress", true}, {"chunk-size", true}, {"threads", true},
-                               {"capacity", true}});
+  auto args = ParseArgs(
+      argv, {{"compress", true}, {"chunk-size", true}, {"threads", true}, {"capacity", true}});
   if (!args.ok()) return ReportError(args.status(), json, "pack");
   if (args->Has("help")) {
     std::cout << kPackHelp;
@@ -61,10 +65,16 @@ int CmdPack(const Argv& argv) {
   }
   const std::string& state = args->positional[0];
   const std::string& image = args->positional[1];
+  struct stat st;
+  const bool created = ::stat(image.c_str(), &st) != 0 && errno == ENOENT;
   auto media = OpenFileMedia(image, media_options);
   if (!media.ok()) return ReportError(media.status(), json, "pack");
   auto report = PackImage(state, **media, options);
-  if (!report.ok()) return ReportError(report.status(), json, "pack");
+  if (!report.ok()) {
+    media->reset();
+    if (created) ::unlink(image.c_str());  // leave no empty file behind a refused pack
+    return ReportError(report.status(), json, "pack");
+  }
   const PackReport& r = *report;
   if (json) {
     nlohmann::json j = ToJson(r);
@@ -73,12 +83,12 @@ int CmdPack(const Argv& argv) {
     PrintJson(j, kExitOk);
     return kExitOk;
   }
-  std::cout << "packed " << r.files << " files, " << r.directories << " directories, "
-            << r.symlinks << " symlinks (" << HumanBytes(r.raw_bytes) << ") into " << image
-            << "\n  image " << HumanBytes(r.image_bytes) << " of " << HumanBytes(r.capacity)
-            << ", generation " << r.generation << ", " << r.chunks << " chunks (" << r.zero_chunks
-            << " zero, " << r.zstd_chunks << " zstd, " << r.raw_chunks << " raw), "
-            << r.seconds << " s, " << Rate(r.raw_bytes, r.seconds) << "\n"
+  std::cout << "packed " << r.files << " files, " << r.directories << " directories, " << r.symlinks
+            << " symlinks (" << HumanBytes(r.raw_bytes) << ") into " << image << "\n  image "
+            << HumanBytes(r.image_bytes) << " of " << HumanBytes(r.capacity) << ", generation "
+            << r.generation << ", " << r.chunks << " chunks (" << r.zero_chunks << " zero, "
+            << r.zstd_chunks << " zstd, " << r.raw_chunks << " raw), " << r.seconds << " s, "
+            << Rate(r.raw_bytes, r.seconds) << "\n"
             << "  sealed; next: warmboot verify " << image << "\n";
   return kExitOk;
 }

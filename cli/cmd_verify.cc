@@ -52,8 +52,8 @@ int CmdVerify(const Argv& argv) {
               << HumanBytes(r.bytes_verified) << " verified in " << r.seconds << " s\n"
               << "  next: warmboot unpack " << image << " DEST_DIR\n";
   } else {
-    std::cout << "image " << id << " on " << image << " is damaged: " << r.damaged.size()
-              << " of " << r.segments << " segments\n";
+    std::cout << "image " << id << " on " << image << " is damaged: " << r.damaged.size() << " of "
+              << r.segments << " segments\n";
     PrintDamage(std::cout, r);
     std::cout << "  the rest verified (" << HumanBytes(r.bytes_verified)
               << "); 'warmboot unpack' restores it and quarantines the damaged segments\n";

@@ -12,5 +12,8 @@ int CmdPack(const Argv& argv);
 int CmdVerify(const Argv& argv);
 int CmdUnpack(const Argv& argv);
 int CmdInspect(const Argv& argv);
+int CmdPreserve(const Argv& argv);
+int CmdRestore(const Argv& argv);
+int CmdStatus(const Argv& argv);
 
 }  // namespace warmboot::cli

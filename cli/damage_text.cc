@@ -4,8 +4,8 @@ namespace warmboot::cli {
 
 void PrintDamage(std::ostream& out, const VerifyReport& r) {
   for (const DamagedSegment& d : r.damaged) {
-    out << "  segment " << d.index << " " << (d.path.empty() ? "(path unreadable)" : d.path)
-        << ": " << d.reason;
+    out << "  segment " << d.index << " " << (d.path.empty() ? "(path unreadable)" : d.path) << ": "
+        << d.reason;
     if (!d.damaged_ranges.empty()) {
       out << " [" << d.damaged_ranges.size() << " damaged range"
           << (d.damaged_ranges.size() > 1 ? "s" : "") << ", first at byte "

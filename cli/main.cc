@@ -15,6 +15,11 @@ Image commands:
   unpack  IMAGE DEST_DIR    restore a sealed image into a directory
   inspect IMAGE             show header, segments, sizes, compression ratio
 
+Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
+  preserve                  shutdown hook: memory out of System RAM, state sealed on pmem
+  restore                   early boot: restore the state, give the memory back
+  status                    namespace mode, memory blocks, image, last reports
+
 Run 'warmboot COMMAND --help' for a command's options.
 Exit codes: 0 ok, 1 error (nothing changed), 2 usage, 3 partial (damage named, the rest
 verified or restored), 4 no valid image (none, unsealed, unknown version, consumed).
@@ -34,6 +39,9 @@ int main(int argc, char** argv) {
   if (cmd == "verify") return CmdVerify(rest);
   if (cmd == "unpack") return CmdUnpack(rest);
   if (cmd == "inspect") return CmdInspect(rest);
+  if (cmd == "preserve") return CmdPreserve(rest);
+  if (cmd == "restore") return CmdRestore(rest);
+  if (cmd == "status") return CmdStatus(rest);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::cout << kUsage;
     return kExitOk;

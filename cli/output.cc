@@ -9,17 +9,22 @@ namespace warmboot::cli {
 
 int ExitCodeFor(const Status& s) {
   switch (s.code()) {
-    case Code::kOk: return kExitOk;
-    case Code::kUsage: return kExitUsage;
-    case Code::kNoImage: return kExitNoImage;
-    default: return kExitError;
+    case Code::kOk:
+      return kExitOk;
+    case Code::kUsage:
+      return kExitUsage;
+    case Code::kNoImage:
+      return kExitNoImage;
+    default:
+      return kExitError;
   }
 }
 
 int ReportError(const Status& status, bool json, const std::string& command) {
   int code = ExitCodeFor(status);
   if (json) {
-    std::cout << nlohmann::json{{"ok", false}, {"exit_code", code}, {"error", ToJson(status)}}.dump(2)
+    std::cout << nlohmann::json{{"ok", false}, {"exit_code", code}, {"error", ToJson(status)}}.dump(
+                     2)
               << "\n";
   } else {
     std::cerr << "warmboot " << command << ": " << status.message() << "\n";
@@ -36,10 +41,14 @@ void PrintJson(nlohmann::json result, int exit_code) {
 
 std::string HumanBytes(uint64_t n) {
   char buf[32];
-  if (n >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", n / double(1ull << 30));
-  else if (n >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(1ull << 20));
-  else if (n >= (1ull << 10)) std::snprintf(buf, sizeof buf, "%.1f KiB", n / double(1ull << 10));
-  else std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  if (n >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", n / double(1ull << 30));
+  else if (n >= (1ull << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(1ull << 20));
+  else if (n >= (1ull << 10))
+    std::snprintf(buf, sizeof buf, "%.1f KiB", n / double(1ull << 10));
+  else
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
   return buf;
 }
 

@@ -9,7 +9,9 @@
 namespace warmboot {
 
 uint64_t Hash64(const void* data, size_t length);
-inline uint64_t Hash64(std::span<const uint8_t> s) { return Hash64(s.data(), s.size()); }
+inline uint64_t Hash64(std::span<const uint8_t> s) {
+  return Hash64(s.data(), s.size());
+}
 
 // Incremental hashing for records that cover two separate byte ranges.
 class Hasher64 {

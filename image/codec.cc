@@ -13,7 +13,9 @@ namespace {
 // little on random data, and most incompressible data (media, ciphertext) is uniformly so.
 constexpr size_t kProbeBytes = 32 * 1024;
 // A chunk is stored raw unless compression saves at least 1/32 of it.
-bool Pays(size_t raw, size_t compressed) { return compressed + raw / 32 < raw; }
+bool Pays(size_t raw, size_t compressed) {
+  return compressed + raw / 32 < raw;
+}
 
 }  // namespace
 
@@ -46,9 +48,12 @@ Result<CompressionPolicy> ParseCompression(std::string_view text) {
 
 std::string CompressionName(const CompressionPolicy& p) {
   switch (p.mode) {
-    case CompressionPolicy::Mode::kNone: return "none";
-    case CompressionPolicy::Mode::kAuto: return "auto";
-    case CompressionPolicy::Mode::kZstd: return "zstd:" + std::to_string(p.level ? p.level : 3);
+    case CompressionPolicy::Mode::kNone:
+      return "none";
+    case CompressionPolicy::Mode::kAuto:
+      return "auto";
+    case CompressionPolicy::Mode::kZstd:
+      return "zstd:" + std::to_string(p.level ? p.level : 3);
   }
   return "none";
 }
@@ -59,14 +64,18 @@ unsigned EffectiveThreads(unsigned requested) {
   return n == 0 ? 1 : n;
 }
 
-size_t CompressBound(size_t raw_length) { return ZSTD_compressBound(raw_length); }
+size_t CompressBound(size_t raw_length) {
+  return ZSTD_compressBound(raw_length);
+}
 
 ChunkCompressor::ChunkCompressor(const CompressionPolicy& policy)
     : mode_(policy.mode),
       level_(policy.level ? policy.level : (policy.mode == CompressionPolicy::Mode::kAuto ? 1 : 3)),
       cctx_(policy.mode == CompressionPolicy::Mode::kNone ? nullptr : ZSTD_createCCtx()) {}
 
-ChunkCompressor::~ChunkCompressor() { ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_)); }
+ChunkCompressor::~ChunkCompressor() {
+  ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_));
+}
 
 size_t ChunkCompressor::Compress(std::span<const uint8_t> raw, std::span<uint8_t> out) {
   if (mode_ == CompressionPolicy::Mode::kNone || raw.empty()) return 0;
@@ -81,12 +90,18 @@ size_t ChunkCompressor::Compress(std::span<const uint8_t> raw, std::span<uint8_t
 }
 
 ChunkDecompressor::ChunkDecompressor() : dctx_(ZSTD_createDCtx()) {}
-ChunkDecompressor::~ChunkDecompressor() { ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(dctx_)); }
+ChunkDecompressor::~ChunkDecompressor() {
+  ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(dctx_));
+}
 
 Status ChunkDecompressor::Decompress(std::span<const uint8_t> in, std::span<uint8_t> out) {
   // The frame must declare exactly the expected size; this bounds the work on crafted input.
   unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());
   if (declared != out.size()) return Corruption("compressed chunk declares the wrong size");
+  // Exactly one frame: trailing bytes would be unverified data riding along.
+  if (ZSTD_findFrameCompressedSize(in.data(), in.size()) != in.size()) {
+    return Corruption("compressed chunk has bytes after its frame");
+  }
   size_t n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(dctx_), out.data(), out.size(), in.data(),
                                  in.size());
   if (ZSTD_isError(n)) return Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));

@@ -19,7 +19,13 @@ DamageLog::DamageLog(const LoadedImage& img) : img_(img) {
 void DamageLog::Add(uint64_t segment, ByteRange range, const std::string& reason) {
   std::lock_guard lock(mu_);
   DamagedSegment& d = by_segment_[segment];
-  if (d.damaged_ranges.empty() && d.reason.empty()) {
+  // Workers report in any order: keep the reason of the earliest damaged range so reports are
+  // the same from run to run.
+  bool first = d.reason.empty();
+  bool earlier =
+      range.length && std::all_of(d.damaged_ranges.begin(), d.damaged_ranges.end(),
+                                  [&](const ByteRange& r) { return range.offset < r.offset; });
+  if (first || earlier) {
     d.index = segment;
     d.path = img_.segments[segment].path;
     d.reason = reason;

@@ -95,18 +95,24 @@ void FinishBlock(std::span<uint8_t, kBlockSize> out) {
 
 const char* EntryTypeName(EntryType type) {
   switch (type) {
-    case EntryType::kFile: return "file";
-    case EntryType::kDirectory: return "dir";
-    case EntryType::kSymlink: return "symlink";
+    case EntryType::kFile:
+      return "file";
+    case EntryType::kDirectory:
+      return "dir";
+    case EntryType::kSymlink:
+      return "symlink";
   }
   return "unknown";
 }
 
 const char* CodecName(Codec codec) {
   switch (codec) {
-    case Codec::kRaw: return "raw";
-    case Codec::kZstd: return "zstd";
-    case Codec::kZero: return "zero";
+    case Codec::kRaw:
+      return "raw";
+    case Codec::kZstd:
+      return "zstd";
+    case Codec::kZero:
+      return "zero";
   }
   return "unknown";
 }
@@ -171,14 +177,11 @@ Result<Header> DecodeHeader(std::span<const uint8_t, kBlockSize> in) {
   h.compat_flags = LoadLE<uint64_t>(p + kHCompat);
   h.incompat_flags = LoadLE<uint64_t>(p + kHIncompat);
   if ((h.incompat_flags & ~kKnownIncompatFlags) != 0) {
-    return NoImage("image uses features this warmboot does not know (incompat flags 0x" +
-                   [&] {
-                     char b[17];
-                     std::snprintf(b, sizeof b, "%llx",
-                                   static_cast<unsigned long long>(h.incompat_flags));
-                     return std::string(b);
-                   }() +
-                   ")");
+    return NoImage("image uses features this warmboot does not know (incompat flags 0x" + [&] {
+      char b[17];
+      std::snprintf(b, sizeof b, "%llx", static_cast<unsigned long long>(h.incompat_flags));
+      return std::string(b);
+    }() + ")");
   }
   std::memcpy(h.image_uuid.data(), p + kHUuid, 16);
   h.generation = LoadLE<uint64_t>(p + kHGeneration);
@@ -330,10 +333,14 @@ bool ParseUuid(const std::string& text, Uuid* out) {
     char c = text[i];
     if (c == '-') continue;
     int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-    else return false;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F')
+      v = c - 'A' + 10;
+    else
+      return false;
     if (n >= 32) return false;
     u[n / 2] = static_cast<uint8_t>((u[n / 2] << 4) | v);
     ++n;

@@ -15,7 +15,9 @@ namespace {
 
 using format::kBlockSize;
 
-bool AddOverflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_add_overflow(a, b, out); }
+bool AddOverflows(uint64_t a, uint64_t b, uint64_t* out) {
+  return __builtin_add_overflow(a, b, out);
+}
 
 // [off, off+len) must lie in [lo, hi) without overflow.
 bool Within(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi) {
@@ -24,7 +26,8 @@ bool Within(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi) {
 }
 
 Status CheckGeometry(const format::Header& h, uint64_t media_size) {
-  if (h.chunk_size < format::kMinChunkSize || h.chunk_size > format::kMaxChunkSize) {
+  if (h.chunk_size < format::kMinChunkSize || h.chunk_size > format::kMaxChunkSize ||
+      h.chunk_size % format::kBlockSize != 0) {
     return NoImage("image header has an invalid chunk size " + std::to_string(h.chunk_size));
   }
   if (h.image_end > media_size) {
@@ -96,6 +99,17 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
     return NoImage("no image on " + media.name() + ": it holds " + std::to_string(media.size()) +
                    " bytes, less than an image header and seal");
   }
+  const std::vector<ByteRange> bad = media.KnownBadRanges();
+  auto over_poison = [&](uint64_t off, uint64_t len) {
+    for (const ByteRange& b : bad) {
+      if (len && b.Overlaps(off, len)) return true;
+    }
+    return false;
+  };
+  if (over_poison(0, format::kDataOffset)) {
+    return NoImage("the image header or seal lies over a known media error on " + media.name() +
+                   "; not read");
+  }
   LoadedImage img;
   std::vector<uint8_t> block(kBlockSize);
   std::span<const uint8_t, kBlockSize> bspan(block.data(), kBlockSize);
@@ -113,8 +127,8 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
     img.seal_problem = "the seal belongs to another image (stale seal)";
   } else {
     img.seal = *seal;
-    img.state = seal->state == format::SealState::kConsumed ? ImageState::kConsumed
-                                                              : ImageState::kSealed;
+    img.state =
+        seal->state == format::SealState::kConsumed ? ImageState::kConsumed : ImageState::kSealed;
   }
   if (requirement == SealRequirement::kSealed) {
     if (img.state == ImageState::kUnsealed) {
@@ -122,12 +136,19 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
                      "; an unsealed image (writer interrupted) is never restored");
     }
     if (img.state == ImageState::kConsumed) {
-      return NoImage("the image on " + media.name() + " was already restored (its seal is "
+      return NoImage("the image on " + media.name() +
+                     " was already restored (its seal is "
                      "consumed); it is never restored twice");
     }
   }
   WB_RETURN_IF_ERROR(CheckGeometry(h, media.size()));
 
+  if (over_poison(h.segment_table_offset, h.segment_table_length()) ||
+      over_poison(h.chunk_table_offset, h.chunk_table_length()) ||
+      over_poison(h.names_offset, h.names_length)) {
+    return NoImage("the image tables lie over a known media error on " + media.name() +
+                   "; not read");
+  }
   // Tables: one read each, bounded by CheckGeometry.
   std::vector<uint8_t> segs(h.segment_table_length()), chunks(h.chunk_table_length()),
       names(h.names_length);
@@ -140,8 +161,8 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
   img.chunks.resize(h.chunk_count);
   img.chunk_problems.resize(h.chunk_count);
   for (uint64_t i = 0; i < h.chunk_count; ++i) {
-    std::span<const uint8_t, format::kChunkRecordSize> raw(chunks.data() + i * format::kChunkRecordSize,
-                                                           format::kChunkRecordSize);
+    std::span<const uint8_t, format::kChunkRecordSize> raw(
+        chunks.data() + i * format::kChunkRecordSize, format::kChunkRecordSize);
     img.chunks[i] = format::DecodeChunk(raw);
     img.chunk_problems[i] = CheckChunk(h, img.chunks[i], raw);
   }
@@ -152,11 +173,16 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
   }
   std::sort(order.begin(), order.end(),
             [&](uint64_t a, uint64_t b) { return img.chunks[a].offset < img.chunks[b].offset; });
-  for (size_t k = 1; k < order.size(); ++k) {
-    const auto& prev = img.chunks[order[k - 1]];
-    if (img.chunks[order[k]].offset < prev.offset + prev.stored_length) {
-      img.chunk_problems[order[k - 1]] = img.chunk_problems[order[k]] =
+  uint64_t max_end = 0, max_owner = 0;
+  for (uint64_t c : order) {
+    const auto& ch = img.chunks[c];
+    if (ch.offset < max_end) {
+      img.chunk_problems[max_owner] = img.chunk_problems[c] =
           "chunk overlaps another chunk on the medium";
+    }
+    if (ch.offset + ch.stored_length > max_end) {
+      max_end = ch.offset + ch.stored_length;
+      max_owner = c;
     }
   }
 
@@ -165,8 +191,8 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
   std::unordered_map<std::string_view, format::EntryType> seen;
   for (uint64_t i = 0; i < h.segment_count; ++i) {
     LoadedSegment& s = img.segments[i];
-    std::span<const uint8_t, format::kSegmentRecordSize> raw(segs.data() + i * format::kSegmentRecordSize,
-                                                             format::kSegmentRecordSize);
+    std::span<const uint8_t, format::kSegmentRecordSize> raw(
+        segs.data() + i * format::kSegmentRecordSize, format::kSegmentRecordSize);
     s.record = format::DecodeSegment(raw);
     const format::SegmentRecord& r = s.record;
     auto fail = [&](std::string why) {
@@ -188,6 +214,10 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
                     r.target_length);
     if (Status ps = ValidateRelativePath(s.path); !ps.ok()) {
       fail("unsafe path in image: " + ps.message());
+      continue;
+    }
+    if (s.path == ".quarantine" || s.path.starts_with(".quarantine/")) {
+      fail("the name .quarantine is reserved for damaged segments");
       continue;
     }
     if (r.mode > 07777) {

@@ -39,7 +39,8 @@ enum class SealRequirement { kSealed, kAnyState };
 Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement);
 
 // File byte range covered by chunk `k` of a segment.
-inline ByteRange ChunkFileRange(const format::Header& h, const format::SegmentRecord& r, uint64_t k) {
+inline ByteRange ChunkFileRange(const format::Header& h, const format::SegmentRecord& r,
+                                uint64_t k) {
   uint64_t off = k * h.chunk_size;
   uint64_t len = r.size - off < h.chunk_size ? r.size - off : h.chunk_size;
   return {off, len};

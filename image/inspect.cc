@@ -6,9 +6,12 @@ namespace warmboot {
 
 const char* ImageStateName(ImageState state) {
   switch (state) {
-    case ImageState::kSealed: return "sealed";
-    case ImageState::kConsumed: return "consumed";
-    case ImageState::kUnsealed: return "unsealed";
+    case ImageState::kSealed:
+      return "sealed";
+    case ImageState::kConsumed:
+      return "consumed";
+    case ImageState::kUnsealed:
+      return "unsealed";
   }
   return "unknown";
 }

@@ -109,8 +109,9 @@ class Packer {
     // Everything that can be checked is checked before the first write.
     layout_ = plan_.WorstCase();
     if (layout_.image_end > media_.capacity()) {
-      return NoSpace("state needs up to " + Bytes(layout_.image_end) + " (every chunk stored raw), " +
-                     media_.name() + " holds " + Bytes(media_.capacity()) + ": short by " +
+      return NoSpace("state needs up to " + Bytes(layout_.image_end) +
+                     " (every chunk stored raw), " + media_.name() + " holds " +
+                     Bytes(media_.capacity()) + ": short by " +
                      Bytes(layout_.image_end - media_.capacity()) + "; nothing was written");
     }
     root_ = UniqueFd(::open(state_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -130,9 +131,14 @@ class Packer {
     WB_RETURN_IF_ERROR(media_.WriteAt(format::kSealOffset, zero_block));
     WB_RETURN_IF_ERROR(media_.Flush());
 
-    WB_RETURN_IF_ERROR(WriteData());
-    WB_RETURN_IF_ERROR(WriteTablesAndHeader(h));
-    WB_RETURN_IF_ERROR(media_.Flush());
+    // From here on a failure leaves no valid image on the medium; say so.
+    auto invalidated = [&](const Status& s) {
+      return Status(s.code(), s.message() + "; no valid image is left on " + media_.name() +
+                                  " (the earlier one was invalidated first)");
+    };
+    if (Status s = WriteData(); !s.ok()) return invalidated(s);
+    if (Status s = WriteTablesAndHeader(h); !s.ok()) return invalidated(s);
+    if (Status s = media_.Flush(); !s.ok()) return invalidated(s);
 
     format::Seal seal;
     seal.image_uuid = h.image_uuid;
@@ -142,8 +148,8 @@ class Packer {
     seal.sealed_ns = NowUnixNanos();
     std::vector<uint8_t> block(format::kBlockSize);
     format::EncodeSeal(seal, std::span<uint8_t, format::kBlockSize>(block.data(), block.size()));
-    WB_RETURN_IF_ERROR(media_.WriteAt(format::kSealOffset, block));
-    WB_RETURN_IF_ERROR(media_.Flush());
+    if (Status s = media_.WriteAt(format::kSealOffset, block); !s.ok()) return invalidated(s);
+    if (Status s = media_.Flush(); !s.ok()) return invalidated(s);
 
     report_.image_uuid = h.image_uuid;
     report_.generation = h.generation;
@@ -167,7 +173,8 @@ class Packer {
     if (media_.size() < format::kBlockSize) return 0;
     std::vector<uint8_t> block(format::kBlockSize);
     if (!media_.ReadAt(format::kHeaderOffset, block).ok()) return 0;
-    auto h = format::DecodeHeader(std::span<const uint8_t, format::kBlockSize>(block.data(), block.size()));
+    auto h = format::DecodeHeader(
+        std::span<const uint8_t, format::kBlockSize>(block.data(), block.size()));
     return h.ok() ? h->generation : 0;
   }
 
@@ -194,7 +201,8 @@ class Packer {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return ErrnoError("cannot read " + e.path, errno);
       if (n == 0) {
-        return InvalidArgument(e.path + " shrank while being packed; quiesce the application "
+        return InvalidArgument(e.path +
+                               " shrank while being packed; quiesce the application "
                                "that owns it and pack again");
       }
       done += static_cast<size_t>(n);
@@ -287,11 +295,12 @@ class Packer {
       r.name_offset = names.size();
       names.insert(names.end(), e.path.begin(), e.path.end());
       names.insert(names.end(), e.target.begin(), e.target.end());
-      std::span<uint8_t, format::kSegmentRecordSize> rec(segs.data() + i * format::kSegmentRecordSize,
-                                                          format::kSegmentRecordSize);
+      std::span<uint8_t, format::kSegmentRecordSize> rec(
+          segs.data() + i * format::kSegmentRecordSize, format::kSegmentRecordSize);
       format::EncodeSegment(r, rec);
       r.checksum = format::SegmentChecksum(
-          rec, std::span<const uint8_t>(names.data() + r.name_offset, names.size() - r.name_offset));
+          rec,
+          std::span<const uint8_t>(names.data() + r.name_offset, names.size() - r.name_offset));
       format::EncodeSegment(r, rec);
     }
     std::vector<uint8_t> chunk_table(chunks_.size() * format::kChunkRecordSize);
@@ -349,7 +358,8 @@ Result<PackPlanSummary> PlanPack(const std::string& state_dir, const PackOptions
   return PackPlanSummary{plan.entries.size(), plan.raw_bytes, plan.WorstCase().image_end};
 }
 
-Result<PackReport> PackImage(const std::string& state_dir, Media& media, const PackOptions& options) {
+Result<PackReport> PackImage(const std::string& state_dir, Media& media,
+                             const PackOptions& options) {
   return Packer(state_dir, media, options).Run();
 }
 

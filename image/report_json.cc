@@ -50,9 +50,12 @@ json ToJson(const PackReport& r) {
 
 json ToJson(const DamagedSegment& d) {
   json ranges = json::array();
-  for (const ByteRange& r : d.damaged_ranges) ranges.push_back({{"offset", r.offset}, {"length", r.length}});
-  json j{{"segment", d.index}, {"path", d.path.empty() ? json(nullptr) : json(d.path)},
-         {"reason", d.reason}, {"damaged_ranges", ranges}};
+  for (const ByteRange& r : d.damaged_ranges)
+    ranges.push_back({{"offset", r.offset}, {"length", r.length}});
+  json j{{"segment", d.index},
+         {"path", d.path.empty() ? json(nullptr) : json(d.path)},
+         {"reason", d.reason},
+         {"damaged_ranges", ranges}};
   if (!d.quarantined_as.empty()) j["quarantined_as"] = d.quarantined_as;
   return j;
 }
@@ -111,8 +114,10 @@ json ToJson(const InspectReport& r) {
     }
     segs.push_back(std::move(j));
   }
-  json j{{"image", ToJson(r.header)}, {"state", ImageStateName(r.state)},
-         {"tables_ok", r.tables_ok}, {"segments", segs}};
+  json j{{"image", ToJson(r.header)},
+         {"state", ImageStateName(r.state)},
+         {"tables_ok", r.tables_ok},
+         {"segments", segs}};
   if (r.seal) j["seal"] = ToJson(*r.seal);
   if (!r.seal_problem.empty()) j["seal_problem"] = r.seal_problem;
   double ratio = r.header.total_stored_bytes
@@ -128,15 +133,15 @@ json ToJson(const PmemInfo& info) {
     blocks.push_back({{"index", b.index}, {"online", b.online}, {"zone", b.zone}});
   }
   json j{{"namespace", info.name},
-                   {"region", info.region},
-                   {"mode", PmemModeName(info.mode)},
-                   {"size", info.size},
-                   {"numa_node", info.numa_node},
-                   {"memory_block_size", info.memory_block_size},
-                   {"blocks_online", info.OnlineBlocks()},
-                   {"blocks_total", info.blocks.size()},
-                   {"blocks", blocks},
-                   {"labeled", info.labeled}};
+         {"region", info.region},
+         {"mode", PmemModeName(info.mode)},
+         {"size", info.size},
+         {"numa_node", info.numa_node},
+         {"memory_block_size", info.memory_block_size},
+         {"blocks_online", info.OnlineBlocks()},
+         {"blocks_total", info.blocks.size()},
+         {"blocks", blocks},
+         {"labeled", info.labeled}};
   if (!info.block_device.empty()) j["block_device"] = info.block_device;
   if (!info.dax_device.empty()) j["dax_device"] = info.dax_device;
   if (!info.label_name.empty()) j["label_name"] = info.label_name;

@@ -121,7 +121,7 @@ Status Walk(int dirfd, const std::string& prefix, uint32_t chunk_size,
       e.target = std::move(target);
       out->push_back(std::move(e));
     } else {
-      const char* kind = S_ISSOCK(st.st_mode)  ? "a socket"
+      const char* kind = S_ISSOCK(st.st_mode)   ? "a socket"
                          : S_ISFIFO(st.st_mode) ? "a FIFO"
                          : S_ISCHR(st.st_mode)  ? "a character device"
                          : S_ISBLK(st.st_mode)  ? "a block device"

@@ -72,7 +72,11 @@ class Unpacker {
     tmp_prefix_ = ".wb-tmp." + format::UuidToString(token).substr(0, 8) + ".";
 
     MakeDirectories();
-    WB_RETURN_IF_ERROR(WriteFiles());
+    if (Status s = WriteFiles(); !s.ok()) {
+      RemoveAllTemps();
+      return s.WithContext("the restore into " + dest_ +
+                           " is incomplete (the image is untouched and still sealed)");
+    }
     MakeSymlinks();
     FinishDirectories();
 
@@ -118,10 +122,6 @@ class Unpacker {
     for (uint64_t i = 0; i < img_.segments.size(); ++i) {
       const LoadedSegment& s = img_.segments[i];
       if (!s.ok || s.record.type != format::EntryType::kDirectory) continue;
-      if (s.path == kQuarantine) {
-        Fail(i, "the name .quarantine is reserved");
-        continue;
-      }
       auto [parent, name] = SplitParent(s.path);
       auto dir = OpenDirBeneath(root_.get(), parent, true);
       if (!dir.ok()) {
@@ -152,11 +152,8 @@ class Unpacker {
     for (uint64_t i = 0; i < img_.segments.size(); ++i) {
       const LoadedSegment& s = img_.segments[i];
       if (!s.ok || s.record.type != format::EntryType::kFile) continue;
-      if (s.path == kQuarantine || s.path.starts_with(".quarantine/")) {
-        Fail(i, "the name .quarantine is reserved");
-        continue;
-      }
-      uint64_t n = std::max<uint64_t>(1, (s.record.chunk_count + kChunksPerTask - 1) / kChunksPerTask);
+      uint64_t n =
+          std::max<uint64_t>(1, (s.record.chunk_count + kChunksPerTask - 1) / kChunksPerTask);
       if (n > 1) {
         // Several workers will open the file: create it now, once.
         auto fd = CreateTemp(i);
@@ -174,8 +171,8 @@ class Unpacker {
     const unsigned threads = EffectiveThreads(options_.threads);
     std::vector<std::unique_ptr<ChunkLoader>> loaders;
     for (unsigned w = 0; w < threads; ++w) {
-      loaders.push_back(std::make_unique<ChunkLoader>(media_, img_.header.chunk_size,
-                                                      media_.KnownBadRanges()));
+      loaders.push_back(
+          std::make_unique<ChunkLoader>(media_, img_.header.chunk_size, media_.KnownBadRanges()));
     }
     return ParallelFor(tasks.size(), threads,
                        [&](size_t n, unsigned w) { return RunTask(tasks[n], *loaders[w]); });
@@ -202,26 +199,31 @@ class Unpacker {
     auto dir = OpenDirBeneath(root_.get(), parent, true);
     if (!dir.ok()) {
       Fail(t.segment, dir.status().message());
-      return Status::Ok();
+      return Abandon(t.segment);
     }
     UniqueFd fd;
     if (t.create) {
       auto created = CreateTemp(t.segment);
       if (!created.ok()) {
         Fail(t.segment, created.status().message());
-        return Status::Ok();
+        return Abandon(t.segment);
       }
       fd = std::move(*created);
     } else {
-      fd = UniqueFd(::openat(dir->get(), TempName(t.segment).c_str(),
-                             O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
-      if (!fd.valid()) return ErrnoError("cannot reopen " + s.path, errno);
+      fd = UniqueFd(
+          ::openat(dir->get(), TempName(t.segment).c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd.valid()) {
+        Fail(t.segment,
+             "cannot reopen the file being restored: " + std::string(std::strerror(errno)));
+        return Abandon(t.segment);
+      }
     }
     for (uint64_t k = t.begin; k < t.end; ++k) {
       uint64_t c = s.record.first_chunk + k;
       ByteRange range = ChunkFileRange(img_.header, s.record, k);
       if (!img_.chunk_problems[c].empty()) {
-        damage_->Add(t.segment, range, "chunk " + std::to_string(c) + ": " + img_.chunk_problems[c]);
+        damage_->Add(t.segment, range,
+                     "chunk " + std::to_string(c) + ": " + img_.chunk_problems[c]);
         continue;
       }
       std::span<const uint8_t> data;
@@ -246,6 +248,27 @@ class Unpacker {
     return Status::Ok();
   }
 
+  // A task that could not write: the file's last task removes the temporary file (nothing of it
+  // can be salvaged into quarantine without a descriptor).
+  Status Abandon(uint64_t i) {
+    if (remaining_[i].fetch_sub(1) == 1) RemoveTemp(i);
+    return Status::Ok();
+  }
+
+  void RemoveTemp(uint64_t i) {
+    auto [parent, name] = SplitParent(img_.segments[i].path);
+    auto dir = OpenDirBeneath(root_.get(), parent, false);
+    if (dir.ok()) ::unlinkat(dir->get(), TempName(i).c_str(), 0);
+  }
+
+  // After a hard failure (the destination refused a write): no temporary files are left behind.
+  void RemoveAllTemps() {
+    for (uint64_t i = 0; i < img_.segments.size(); ++i) {
+      const LoadedSegment& s = img_.segments[i];
+      if (s.ok && s.record.type == format::EntryType::kFile) RemoveTemp(i);
+    }
+  }
+
   // The last task of a file sets its metadata and renames it into place (or into quarantine).
   Status Finish(uint64_t i, int dirfd, int fd) {
     const LoadedSegment& s = img_.segments[i];
@@ -260,7 +283,8 @@ class Unpacker {
     if (::futimens(fd, times) != 0) return ErrnoError("cannot set the time of " + s.path, errno);
     std::string tmp = TempName(i), final_name(name);
     if (damage_->IsDamaged(i)) {
-      std::string qparent = parent.empty() ? kQuarantine : std::string(kQuarantine) + "/" + std::string(parent);
+      std::string qparent =
+          parent.empty() ? kQuarantine : std::string(kQuarantine) + "/" + std::string(parent);
       WB_ASSIGN_OR_RETURN(UniqueFd qdir, OpenDirBeneath(root_.get(), qparent, true));
       if (::renameat(dirfd, tmp.c_str(), qdir.get(), final_name.c_str()) != 0) {
         return ErrnoError("cannot quarantine " + s.path, errno);
@@ -282,10 +306,6 @@ class Unpacker {
     for (uint64_t i = 0; i < img_.segments.size(); ++i) {
       const LoadedSegment& s = img_.segments[i];
       if (!s.ok || s.record.type != format::EntryType::kSymlink) continue;
-      if (s.path == kQuarantine || s.path.starts_with(".quarantine/")) {
-        Fail(i, "the name .quarantine is reserved");
-        continue;
-      }
       auto [parent, name] = SplitParent(s.path);
       auto dir = OpenDirBeneath(root_.get(), parent, true);
       if (!dir.ok()) {
@@ -317,7 +337,8 @@ class Unpacker {
   void FinishDirectories() {
     for (uint64_t i = img_.segments.size(); i-- > 0;) {
       const LoadedSegment& s = img_.segments[i];
-      if (!s.ok || s.record.type != format::EntryType::kDirectory || damage_->IsDamaged(i)) continue;
+      if (!s.ok || s.record.type != format::EntryType::kDirectory || damage_->IsDamaged(i))
+        continue;
       auto dir = OpenDirBeneath(root_.get(), s.path, false);
       if (!dir.ok()) {
         Fail(i, dir.status().message());
@@ -358,7 +379,8 @@ class Unpacker {
 
 }  // namespace
 
-Result<UnpackReport> UnpackImage(Media& media, const std::string& dest, const UnpackOptions& options) {
+Result<UnpackReport> UnpackImage(Media& media, const std::string& dest,
+                                 const UnpackOptions& options) {
   return Unpacker(media, dest, options).Run();
 }
 

@@ -34,8 +34,8 @@ Result<VerifyReport> VerifyImage(Media& media, const VerifyOptions& options) {
   const unsigned threads = EffectiveThreads(options.threads);
   std::vector<std::unique_ptr<ChunkLoader>> loaders;
   for (unsigned w = 0; w < threads; ++w) {
-    loaders.push_back(std::make_unique<ChunkLoader>(media, img.header.chunk_size,
-                                                    media.KnownBadRanges()));
+    loaders.push_back(
+        std::make_unique<ChunkLoader>(media, img.header.chunk_size, media.KnownBadRanges()));
   }
   std::atomic<uint64_t> chunks{0}, bytes{0};
   Status s = ParallelFor(items.size(), threads, [&](size_t n, unsigned w) {
@@ -44,7 +44,7 @@ Result<VerifyReport> VerifyImage(Media& media, const VerifyOptions& options) {
     uint64_t c = seg.record.first_chunk + it.k;
     ByteRange range = ChunkFileRange(img.header, seg.record, it.k);
     if (!img.chunk_problems[c].empty()) {
-      damage.Add(it.segment, range, img.chunk_problems[c]);
+      damage.Add(it.segment, range, "chunk " + std::to_string(c) + ": " + img.chunk_problems[c]);
       return Status::Ok();
     }
     std::span<const uint8_t> data;

@@ -20,10 +20,14 @@ Result<uint64_t> Number(const std::string& v, const std::string& where, uint64_t
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   uint64_t mult = 1;
   std::string unit(p, v.data() + v.size());
-  if (unit == "K") mult = 1ull << 10;
-  else if (unit == "M") mult = 1ull << 20;
-  else if (unit == "G") mult = 1ull << 30;
-  else if (!unit.empty()) ec = std::errc::invalid_argument;
+  if (unit == "K")
+    mult = 1ull << 10;
+  else if (unit == "M")
+    mult = 1ull << 20;
+  else if (unit == "G")
+    mult = 1ull << 30;
+  else if (!unit.empty())
+    ec = std::errc::invalid_argument;
   if (ec != std::errc() || p == v.data() || n > max / mult) {
     return InvalidArgument(where + ": '" + v + "' is not a number in range");
   }
@@ -45,15 +49,19 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
     size_t eq = line.find('=');
     if (eq == std::string::npos) return InvalidArgument(where + ": expected 'key = value'");
     std::string key = Trim(line.substr(0, eq)), v = Trim(line.substr(eq + 1));
-    if (key == "namespace") c.namespace_name = v;
+    if (key == "namespace")
+      c.namespace_name = v;
     else if (key == "platform") {
       if (v != "real" && v.rfind("simulated:", 0) != 0) {
         return InvalidArgument(where + ": platform is 'real' or 'simulated:DIR', not '" + v + "'");
       }
       c.platform = v;
-    } else if (key == "state_dir") c.state_dir = v;
-    else if (key == "restore_dir") c.restore_dir = v;
-    else if (key == "report_dir") c.report_dir = v;
+    } else if (key == "state_dir")
+      c.state_dir = v;
+    else if (key == "restore_dir")
+      c.restore_dir = v;
+    else if (key == "report_dir")
+      c.report_dir = v;
     else if (key == "compression") {
       auto p = ParseCompression(v);
       if (!p.ok()) return InvalidArgument(where + ": " + p.status().message());
@@ -75,15 +83,21 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
       c.offline_attempts = static_cast<int>(n);
     } else if (key == "offline_backoff_ms") {
       WB_ASSIGN_OR_RETURN(c.offline_backoff_ms, Number(v, where, 60000));
-    } else if (key == "kernel") c.kernel = v;
-    else if (key == "initrd") c.initrd = v;
-    else if (key == "cmdline") c.cmdline = v;
-    else if (key == "append") c.append = v;
-    else return InvalidArgument(where + ": unknown key '" + key + "'");
+    } else if (key == "kernel")
+      c.kernel = v;
+    else if (key == "initrd")
+      c.initrd = v;
+    else if (key == "cmdline")
+      c.cmdline = v;
+    else if (key == "append")
+      c.append = v;
+    else
+      return InvalidArgument(where + ": unknown key '" + key + "'");
   }
   for (const std::string* dir : {&c.state_dir, &c.restore_dir, &c.report_dir}) {
     if (dir->empty() || (*dir)[0] != '/') {
-      return InvalidArgument(origin + ": state_dir, restore_dir and report_dir must be absolute paths");
+      return InvalidArgument(origin +
+                             ": state_dir, restore_dir and report_dir must be absolute paths");
     }
   }
   return c;

@@ -89,9 +89,15 @@ class FileMedia : public Media {
 Result<std::unique_ptr<Media>> OpenFileMedia(const std::string& path, FileMediaOptions options) {
   int flags = O_CLOEXEC;
   switch (options.mode) {
-    case OpenMode::kReadOnly: flags |= O_RDONLY; break;
-    case OpenMode::kReadWrite: flags |= O_RDWR; break;
-    case OpenMode::kCreate: flags |= O_RDWR | O_CREAT; break;
+    case OpenMode::kReadOnly:
+      flags |= O_RDONLY;
+      break;
+    case OpenMode::kReadWrite:
+      flags |= O_RDWR;
+      break;
+    case OpenMode::kCreate:
+      flags |= O_RDWR | O_CREAT;
+      break;
   }
   int fd = ::open(path.c_str(), flags, 0600);
   if (fd < 0) return ErrnoError("cannot open image " + path, errno);

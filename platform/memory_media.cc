@@ -23,7 +23,8 @@ Status MemoryMedia::WriteAt(uint64_t offset, const struct iovec* iov, int iovcnt
   uint64_t pos = offset;
   for (int i = 0; i < iovcnt; ++i) {
     uint64_t len = iov[i].iov_len;
-    if (pos > bytes_.size() || len > bytes_.size() - pos) return NoSpace(name_ + ": write past capacity");
+    if (pos > bytes_.size() || len > bytes_.size() - pos)
+      return NoSpace(name_ + ": write past capacity");
     uint64_t allowed = std::min(len, write_budget_);
     std::memcpy(bytes_.data() + pos, iov[i].iov_base, allowed);
     write_budget_ -= allowed;

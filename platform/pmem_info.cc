@@ -7,7 +7,9 @@ namespace {
 const char* kModeNames[] = {"system-ram", "devdax", "raw", "fsdax", "unknown"};
 }  // namespace
 
-const char* PmemModeName(PmemMode mode) { return kModeNames[static_cast<int>(mode)]; }
+const char* PmemModeName(PmemMode mode) {
+  return kModeNames[static_cast<int>(mode)];
+}
 
 PmemMode PmemModeFromName(const std::string& name) {
   for (int i = 0; i < 5; ++i) {

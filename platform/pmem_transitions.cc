@@ -14,8 +14,10 @@ std::string BlockList(const PmemInfo& info, bool online) {
 }
 
 void Pause(const TransitionOptions& o, std::chrono::milliseconds d) {
-  if (o.sleep) o.sleep(d);
-  else std::this_thread::sleep_for(d);
+  if (o.sleep)
+    o.sleep(d);
+  else
+    std::this_thread::sleep_for(d);
 }
 
 // Holds the auto-online policy at "offline" for its lifetime, then puts the old one back.
@@ -48,7 +50,8 @@ Status RollBack(PmemPlatform& platform, PolicyHold& hold, const Status& cause, P
   Status policy = hold.Restore();
   t.Done(online.ok() && policy.ok(), online.ok() ? "" : online.message());
   if (!online.ok()) {
-    return Status(cause.code(), cause.message() + "; bringing the blocks back online also failed (" +
+    return Status(cause.code(), cause.message() +
+                                    "; bringing the blocks back online also failed (" +
                                     online.message() + "): check 'daxctl list -M'");
   }
   return Status(cause.code(), cause.message() + "; all blocks are back online, nothing changed");
@@ -82,16 +85,18 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
       Pause(options, pause);
       pause *= 2;
     }
-    offline.Done(s.ok(), std::to_string(attempt) + " attempt(s)" + (s.ok() ? "" : ": " + s.message()));
+    offline.Done(s.ok(),
+                 std::to_string(attempt) + " attempt(s)" + (s.ok() ? "" : ": " + s.message()));
     if (!s.ok()) {
       auto now = platform.Probe();
       std::string which = now.ok() ? BlockList(*now, true) : "";
-      return RollBack(platform, hold,
-                      Status(s.code(), "cannot take " + info->dax_device + " out of System RAM: " +
-                                           (which.empty() ? s.message() : which + " stayed online") +
-                                           " after " + std::to_string(attempt) + " attempt(s) (" +
-                                           s.message() + ")"),
-                      log);
+      return RollBack(
+          platform, hold,
+          Status(s.code(), "cannot take " + info->dax_device + " out of System RAM: " +
+                               (which.empty() ? s.message() : which + " stayed online") +
+                               " after " + std::to_string(attempt) + " attempt(s) (" + s.message() +
+                               ")"),
+          log);
     }
     // Trust but verify: unbinding kmem with a block online would leak it, and writing the raw
     // device over memory the kernel still uses would corrupt the kernel.
@@ -122,9 +127,10 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
   if (!s.ok()) {
     // Memory is already out of System RAM; put it back so the machine keeps its RAM.
     Status back = ToSystemRam(platform, options, log);
-    return Status(s.code(), "cannot make " + info->name + " raw: " + s.message() +
-                                (back.ok() ? "; its memory is back in System RAM"
-                                           : "; giving its memory back also failed: " + back.message()));
+    return Status(s.code(),
+                  "cannot make " + info->name + " raw: " + s.message() +
+                      (back.ok() ? "; its memory is back in System RAM"
+                                 : "; giving its memory back also failed: " + back.message()));
   }
   return Status::Ok();
 }
@@ -145,7 +151,8 @@ Status ToSystemRam(PmemPlatform& platform, const TransitionOptions& options, Pha
     auto t = log->Start("bind kmem (hot-plug)");
     Status s = platform.EnableDax(PmemMode::kSystemRam);
     t.Done(s.ok(), s.ok() ? "" : s.message());
-    if (!s.ok()) return Status(s.code(), "cannot give " + info.dax_device + " to kmem: " + s.message());
+    if (!s.ok())
+      return Status(s.code(), "cannot give " + info.dax_device + " to kmem: " + s.message());
     WB_ASSIGN_OR_RETURN(info, platform.Probe());
   }
   if (info.mode != PmemMode::kSystemRam) {
@@ -161,8 +168,9 @@ Status ToSystemRam(PmemPlatform& platform, const TransitionOptions& options, Pha
   }
   std::string offline = BlockList(info, false);
   if (!offline.empty() || info.blocks.empty()) {
-    return IoError(info.dax_device + ": " +
-                   (info.blocks.empty() ? "kmem added no memory blocks" : offline + " stayed offline"));
+    return IoError(
+        info.dax_device + ": " +
+        (info.blocks.empty() ? "kmem added no memory blocks" : offline + " stayed offline"));
   }
   return Status::Ok();
 }

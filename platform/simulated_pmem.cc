@@ -14,6 +14,41 @@ namespace {
 
 using nlohmann::json;
 
+// Wraps the raw device so writes stop landing after a budget, as when power is cut mid-write.
+class PowerCutMedia : public Media {
+ public:
+  PowerCutMedia(std::unique_ptr<Media> inner, uint64_t budget)
+      : inner_(std::move(inner)), budget_(budget) {
+    SetKnownBadRanges(inner_->KnownBadRanges());
+  }
+  const std::string& name() const override { return inner_->name(); }
+  uint64_t capacity() const override { return inner_->capacity(); }
+  uint64_t size() const override { return inner_->size(); }
+  Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
+    return inner_->ReadAt(offset, out);
+  }
+  Status WriteAt(uint64_t offset, const struct iovec* iov, int iovcnt) override {
+    for (int i = 0; i < iovcnt; ++i) {
+      uint64_t n = std::min<uint64_t>(iov[i].iov_len, budget_);
+      if (n)
+        WB_RETURN_IF_ERROR(
+            inner_->WriteAt(offset, {static_cast<const uint8_t*>(iov[i].iov_base), n}));
+      budget_ -= n;
+      if (n < iov[i].iov_len) return IoError(name() + ": injected power cut during write");
+      offset += n;
+    }
+    return Status::Ok();
+  }
+  Status Flush() override {
+    if (budget_ == 0) return IoError(name() + ": injected power cut during flush");
+    return inner_->Flush();
+  }
+
+ private:
+  std::unique_ptr<Media> inner_;
+  uint64_t budget_;
+};
+
 constexpr uint64_t kInfoBlockBytes = 8192;
 
 // devdax "map mem" keeps struct pages (64 bytes per 4 KiB page) in the namespace, 2 MiB aligned;
@@ -27,18 +62,30 @@ uint64_t BlocksFor(uint64_t size) {
 
 const char* PmemStepName(PmemStep step) {
   switch (step) {
-    case PmemStep::kProbe: return "probe";
-    case PmemStep::kGetPolicy: return "get-policy";
-    case PmemStep::kSetPolicy: return "set-policy";
-    case PmemStep::kOffline: return "offline";
-    case PmemStep::kOnline: return "online";
-    case PmemStep::kDisableDax: return "disable-dax";
-    case PmemStep::kEnableDax: return "enable-dax";
-    case PmemStep::kReconfigure: return "reconfigure";
-    case PmemStep::kOpenRaw: return "open-raw";
-    case PmemStep::kBadRanges: return "bad-ranges";
-    case PmemStep::kClearErrors: return "clear-errors";
-    case PmemStep::kSetLabel: return "set-label";
+    case PmemStep::kProbe:
+      return "probe";
+    case PmemStep::kGetPolicy:
+      return "get-policy";
+    case PmemStep::kSetPolicy:
+      return "set-policy";
+    case PmemStep::kOffline:
+      return "offline";
+    case PmemStep::kOnline:
+      return "online";
+    case PmemStep::kDisableDax:
+      return "disable-dax";
+    case PmemStep::kEnableDax:
+      return "enable-dax";
+    case PmemStep::kReconfigure:
+      return "reconfigure";
+    case PmemStep::kOpenRaw:
+      return "open-raw";
+    case PmemStep::kBadRanges:
+      return "bad-ranges";
+    case PmemStep::kClearErrors:
+      return "clear-errors";
+    case PmemStep::kSetLabel:
+      return "set-label";
   }
   return "unknown";
 }
@@ -84,8 +131,12 @@ Status SimulatedPmem::Save() const {
   j["label_name"] = label_name_;
   j["auto_online_blocks"] = policy_;
   for (const Block& b : blocks_) {
-    j["blocks"].push_back({{"index", b.index}, {"present", b.present}, {"online", b.online},
-                           {"movable", b.movable}, {"leaked", b.leaked}, {"busy", b.busy}});
+    j["blocks"].push_back({{"index", b.index},
+                           {"present", b.present},
+                           {"online", b.online},
+                           {"movable", b.movable},
+                           {"leaked", b.leaked},
+                           {"busy", b.busy}});
   }
   j["bad_ranges"] = json::array();
   for (const ByteRange& r : bad_ranges_) j["bad_ranges"].push_back({r.offset, r.length});
@@ -169,6 +220,10 @@ void SimulatedPmem::SetBlockBusy(uint64_t index, int times) {
   (void)Save();
 }
 
+void SimulatedPmem::FailWritesAfter(uint64_t bytes) {
+  write_budget_ = static_cast<int64_t>(bytes);
+}
+
 void SimulatedPmem::AddBadRange(ByteRange range) {
   bad_ranges_.push_back(range);
   (void)Save();
@@ -203,7 +258,8 @@ Result<PmemInfo> SimulatedPmem::Probe() {
   if (mode_ == PmemMode::kDevdax || mode_ == PmemMode::kSystemRam) info.dax_device = "dax0.0";
   for (const Block& b : blocks_) {
     if (b.present || b.leaked) {
-      info.blocks.push_back({b.index, b.online, b.online ? (b.movable ? "Movable" : "Normal") : ""});
+      info.blocks.push_back(
+          {b.index, b.online, b.online ? (b.movable ? "Movable" : "Normal") : ""});
     }
   }
   return info;
@@ -239,8 +295,8 @@ Status SimulatedPmem::OfflineMemory() {
   }
   WB_RETURN_IF_ERROR(Save());
   if (!busy.empty()) {
-    return Status(Code::kBusy, "memory blocks " + busy + " of dax0.0 could not be offlined: " +
-                                   std::strerror(EBUSY));
+    return Status(Code::kBusy, "memory blocks " + busy +
+                                   " of dax0.0 could not be offlined: " + std::strerror(EBUSY));
   }
   return Status::Ok();
 }
@@ -284,8 +340,9 @@ Status SimulatedPmem::EnableDax(PmemMode mode) {
     if (mode_ == PmemMode::kSystemRam) return Status::Ok();
     for (const Block& b : blocks_) {
       if (b.leaked) {
-        return Status(Code::kBusy, "dax0.0: memory range still in use by the kernel (leaked "
-                                   "when kmem was unbound with blocks online); reboot");
+        return Status(Code::kBusy,
+                      "dax0.0: memory range still in use by the kernel (leaked "
+                      "when kmem was unbound with blocks online); reboot");
       }
     }
     for (Block& b : blocks_) {
@@ -295,7 +352,8 @@ Status SimulatedPmem::EnableDax(PmemMode mode) {
     }
     mode_ = PmemMode::kSystemRam;
   } else if (mode == PmemMode::kDevdax) {
-    if (mode_ == PmemMode::kSystemRam) return InvalidArgument("dax0.0 is bound to kmem; disable it first");
+    if (mode_ == PmemMode::kSystemRam)
+      return InvalidArgument("dax0.0 is bound to kmem; disable it first");
   } else {
     return InvalidArgument("a dax device can be enabled as devdax or system-ram only");
   }
@@ -339,6 +397,10 @@ Result<std::unique_ptr<Media>> SimulatedPmem::OpenRawMedia(OpenMode mode) {
   options.mode = mode == OpenMode::kCreate ? OpenMode::kReadWrite : mode;
   WB_ASSIGN_OR_RETURN(std::unique_ptr<Media> media, OpenFileMedia(image_path_, options));
   media->SetKnownBadRanges(bad_ranges_);
+  if (write_budget_ >= 0) {
+    return std::unique_ptr<Media>(
+        new PowerCutMedia(std::move(media), static_cast<uint64_t>(write_budget_)));
+  }
   return media;
 }
 
@@ -367,7 +429,8 @@ Status SimulatedPmem::ClearErrors(const std::vector<ByteRange>& ranges) {
 
 Status SimulatedPmem::SetLabelName(const std::string& name) {
   WB_RETURN_IF_ERROR(Injected(PmemStep::kSetLabel));
-  if (!labeled_) return Unsupported("namespace0.0 has no label (legacy pmem): cannot record a name");
+  if (!labeled_)
+    return Unsupported("namespace0.0 has no label (legacy pmem): cannot record a name");
   label_name_ = name;
   return Save();
 }

@@ -62,6 +62,8 @@ class SimulatedPmem : public PmemPlatform {
   void FailStep(PmemStep step, Status status, int times = 1);
   // Offlining block `index` fails with EBUSY `times` more times (-1: always).
   void SetBlockBusy(uint64_t index, int times);
+  // Power cut: writes through the raw device fail once `bytes` more have been written.
+  void FailWritesAfter(uint64_t bytes);
   // Marks a byte range of the namespace as poisoned.
   void AddBadRange(ByteRange range);
   // What a reboot does: leaked memory returns, kmem bindings and the policy reset.
@@ -101,6 +103,7 @@ class SimulatedPmem : public PmemPlatform {
   std::vector<Block> blocks_;
   std::vector<ByteRange> bad_ranges_;
   std::map<PmemStep, Fault> faults_;
+  int64_t write_budget_ = -1;  // -1: no write fault
 };
 
 }  // namespace warmboot

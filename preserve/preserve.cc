@@ -8,7 +8,9 @@
 namespace warmboot {
 namespace {
 
-std::string Mib(uint64_t n) { return std::to_string((n + (1 << 20) - 1) >> 20) + " MiB"; }
+std::string Mib(uint64_t n) {
+  return std::to_string((n + (1 << 20) - 1) >> 20) + " MiB";
+}
 
 PackOptions PackOptionsFrom(const Config& c) {
   PackOptions o;
@@ -61,8 +63,9 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     t.Done(true, std::string(PmemModeName(info->mode)) + ", " + Mib(info->size));
     if (info->mode != PmemMode::kSystemRam && info->mode != PmemMode::kDevdax &&
         info->mode != PmemMode::kRaw) {
-      r.status = InvalidArgument(info->name + " is in " + PmemModeName(info->mode) +
-                                 " mode; warmboot expects system-ram, devdax or raw. Nothing changed.");
+      r.status =
+          InvalidArgument(info->name + " is in " + PmemModeName(info->mode) +
+                          " mode; warmboot expects system-ram, devdax or raw. Nothing changed.");
       return r;
     }
     if (info->mode == PmemMode::kSystemRam && info->OnlineBlocks() < info->blocks.size()) {
@@ -86,9 +89,11 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
                                    std::to_string(plan->entries) + " entries, worst case " +
                                    Mib(need) + " of " + Mib(r.capacity));
     if (need > r.capacity) {
-      r.status = NoSpace("the state does not fit: it needs up to " + Mib(need) + " (every chunk "
-                         "stored raw, plus the report), " + r.device->name + " holds " +
-                         Mib(r.capacity) + ": short by " + Mib(need - r.capacity) +
+      r.status = NoSpace("the state does not fit: it needs up to " + Mib(need) +
+                         " (every chunk "
+                         "stored raw, plus the report), " +
+                         r.device->name + " holds " + Mib(r.capacity) + ": short by " +
+                         Mib(need - r.capacity) +
                          ". Nothing changed: the memory stays online; reduce the state in " +
                          config.state_dir + " and try again");
       return r;
@@ -108,11 +113,12 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
 
   auto give_back = [&](const Status& cause) {
     Status back = ToSystemRam(platform, options.transition, &log);
-    r.status = Status(cause.code(), cause.message() + (back.ok()
-                                                           ? "; no image was sealed and the memory "
-                                                             "is back in System RAM"
-                                                           : "; no image was sealed, and giving the "
-                                                             "memory back failed: " + back.message()));
+    r.status =
+        Status(cause.code(), cause.message() + (back.ok() ? "; no image was sealed and the memory "
+                                                            "is back in System RAM"
+                                                          : "; no image was sealed, and giving the "
+                                                            "memory back failed: " +
+                                                                back.message()));
   };
   auto open = log.Start("open raw device");
   auto media = platform.OpenRawMedia(OpenMode::kReadWrite);
@@ -136,7 +142,8 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     }
     r.pack = *pack;
     r.image_sealed = true;
-    t.Done(true, Mib(pack->image_bytes) + " sealed, generation " + std::to_string(pack->generation));
+    t.Done(true,
+           Mib(pack->image_bytes) + " sealed, generation " + std::to_string(pack->generation));
   }
   {
     // The report goes after the image; restore hands it on after the reboot.
@@ -149,7 +156,8 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
 
 }  // namespace
 
-PreserveReport Preserve(PmemPlatform& platform, const Config& config, const PreserveOptions& options) {
+PreserveReport Preserve(PmemPlatform& platform, const Config& config,
+                        const PreserveOptions& options) {
   PreserveReport r = RunPreserve(platform, config, options);
   if (!r.dry_run) {
     Status s = SaveReport(config.report_dir, "preserve", ToJson(r));

@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -12,14 +13,14 @@
 #include "warmboot/report_json.h"
 #include "warmboot/report_record.h"
 #include "warmboot/report_store.h"
-#include <unistd.h>
 
 namespace warmboot {
 namespace {
 
 // A tmpfs sized for the state plus slack for metadata; mounted only when the directory is not
 // on tmpfs already (it usually is: /run).
-Status EnsureTmpfs(const std::string& dir, uint64_t bytes, bool may_mount, std::vector<std::string>* notes) {
+Status EnsureTmpfs(const std::string& dir, uint64_t bytes, bool may_mount,
+                   std::vector<std::string>* notes) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
@@ -43,27 +44,30 @@ Status EnsureTmpfs(const std::string& dir, uint64_t bytes, bool may_mount, std::
 
 const char* RestoreOutcomeName(RestoreOutcome o) {
   switch (o) {
-    case RestoreOutcome::kRestored: return "restored";
-    case RestoreOutcome::kPartial: return "partial";
-    case RestoreOutcome::kNothingToRestore: return "nothing-to-restore";
-    case RestoreOutcome::kAlreadyRestored: return "already-restored";
-    case RestoreOutcome::kNoValidImage: return "no-valid-image";
-    case RestoreOutcome::kFailed: return "failed";
+    case RestoreOutcome::kRestored:
+      return "restored";
+    case RestoreOutcome::kPartial:
+      return "partial";
+    case RestoreOutcome::kNothingToRestore:
+      return "nothing-to-restore";
+    case RestoreOutcome::kAlreadyRestored:
+      return "already-restored";
+    case RestoreOutcome::kNoValidImage:
+      return "no-valid-image";
+    case RestoreOutcome::kFailed:
+      return "failed";
   }
   return "unknown";
 }
 
 nlohmann::json ToJson(const RestoreReport& r) {
   nlohmann::json bad = nlohmann::json::array();
-  for (const ByteRange& b : r.bad_ranges) bad.push_back({{"offset", b.offset}, {"length", b.length}});
-  nlohmann::json j{{"ok", r.status.ok()},
-                   {"outcome", RestoreOutcomeName(r.outcome)},
-                   {"message", r.message},
-                   {"memory_returned", r.memory_returned},
-                   {"started_ns", r.started_ns},
-                   {"phases", r.phases.ToJson()},
-                   {"bad_ranges", bad},
-                   {"notes", r.notes}};
+  for (const ByteRange& b : r.bad_ranges)
+    bad.push_back({{"offset", b.offset}, {"length", b.length}});
+  nlohmann::json j{{"ok", r.status.ok()},        {"outcome", RestoreOutcomeName(r.outcome)},
+                   {"message", r.message},       {"memory_returned", r.memory_returned},
+                   {"started_ns", r.started_ns}, {"phases", r.phases.ToJson()},
+                   {"bad_ranges", bad},          {"notes", r.notes}};
   if (!r.status.ok()) j["error"] = ToJson(r.status);
   if (r.device) j["device"] = ToJson(*r.device);
   if (r.unpack) j["unpack"] = ToJson(*r.unpack);
@@ -109,9 +113,9 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
                                            "): the machine stopped while preserving";
         look.Done(consumed, why);
         r.outcome = consumed ? RestoreOutcome::kAlreadyRestored : RestoreOutcome::kNoValidImage;
-        r.message = consumed ? why + "; nothing to do"
-                             : "no sealed image on " + (*media)->name() + ": " + why +
-                                   "; nothing restored";
+        r.message =
+            consumed ? why + "; nothing to do"
+                     : "no sealed image on " + (*media)->name() + ": " + why + "; nothing restored";
         return;
       }
       look.Done(true, "generation " + std::to_string(inspect->header.generation) + ", " +
@@ -144,11 +148,10 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
                               std::to_string(unpack->damaged.size()) + " damaged segment(s)");
       r.unpack = *unpack;
       r.outcome = unpack->partial() ? RestoreOutcome::kPartial : RestoreOutcome::kRestored;
-      r.message = unpack->partial()
-                      ? std::to_string(unpack->damaged.size()) +
-                            " damaged segment(s) quarantined in " + config.restore_dir +
-                            "/.quarantine; the rest is restored"
-                      : "state restored into " + config.restore_dir;
+      r.message = unpack->partial() ? std::to_string(unpack->damaged.size()) +
+                                          " damaged segment(s) quarantined in " +
+                                          config.restore_dir + "/.quarantine; the rest is restored"
+                                    : "state restored into " + config.restore_dir;
       auto pr = ReadReportRecord(**media, inspect->header.image_end);
       if (pr.ok()) {
         r.preserve_report = nlohmann::json::parse(*pr, nullptr, false);
@@ -159,7 +162,8 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
     if (!r.bad_ranges.empty()) {
       auto t = log.Start("clear media errors");
       Status s = platform.ClearErrors(r.bad_ranges);
-      t.Done(s.ok(), s.ok() ? std::to_string(r.bad_ranges.size()) + " range(s) cleared" : s.message());
+      t.Done(s.ok(),
+             s.ok() ? std::to_string(r.bad_ranges.size()) + " range(s) cleared" : s.message());
       if (!s.ok()) {
         r.notes.push_back("could not clear " + std::to_string(r.bad_ranges.size()) +
                           " known media error range(s): " + s.message() +

@@ -17,9 +17,9 @@ inline constexpr uint16_t kMajorVersion = 1;
 inline constexpr uint16_t kMinorVersion = 0;
 
 inline constexpr uint64_t kBlockSize = 4096;
-inline constexpr uint64_t kHeaderOffset = 0;      // block 0
-inline constexpr uint64_t kSealOffset = 4096;     // block 1
-inline constexpr uint64_t kDataOffset = 8192;     // data region starts at block 2
+inline constexpr uint64_t kHeaderOffset = 0;   // block 0
+inline constexpr uint64_t kSealOffset = 4096;  // block 1
+inline constexpr uint64_t kDataOffset = 8192;  // data region starts at block 2
 inline constexpr uint64_t kMinImageSize = kDataOffset;
 
 inline constexpr std::array<uint8_t, 8> kHeaderMagic = {'W', 'A', 'R', 'M', 'B', 'O', 'O', 'T'};
@@ -31,7 +31,7 @@ inline constexpr uint32_t kMaxChunkSize = 64u << 20;
 
 inline constexpr size_t kSegmentRecordSize = 80;
 inline constexpr size_t kChunkRecordSize = 32;
-inline constexpr size_t kMaxPathLength = 4095;       // PATH_MAX - 1
+inline constexpr size_t kMaxPathLength = 4095;  // PATH_MAX - 1
 inline constexpr size_t kMaxSymlinkTarget = 4095;
 
 // The checksum of a block-sized record sits in its last 8 bytes and covers everything before.
@@ -53,7 +53,7 @@ struct Header {
   std::string kernel_release;  // at most 64 bytes on media
   int64_t created_ns = 0;      // Unix epoch, nanoseconds
   uint32_t chunk_size = kDefaultChunkSize;
-  uint64_t capacity = 0;       // media capacity the writer planned for
+  uint64_t capacity = 0;  // media capacity the writer planned for
   uint64_t data_offset = kDataOffset;
   uint64_t data_length = 0;
   uint64_t segment_count = 0;

@@ -56,7 +56,8 @@ Result<PackPlanSummary> PlanPack(const std::string& state_dir, const PackOptions
 // Plans the whole image first: fails with kNoSpace before writing a byte when the worst case
 // (every chunk stored raw) does not fit. Then invalidates any old seal, writes data, tables and
 // header, flushes, and writes the seal last.
-Result<PackReport> PackImage(const std::string& state_dir, Media& media, const PackOptions& options);
+Result<PackReport> PackImage(const std::string& state_dir, Media& media,
+                             const PackOptions& options);
 
 // What is wrong with one segment, in file byte ranges where known.
 struct DamagedSegment {
@@ -104,7 +105,8 @@ struct UnpackReport : VerifyReport {
 };
 
 // Restores into dest (created if missing). Never writes outside dest, whatever the image says.
-Result<UnpackReport> UnpackImage(Media& media, const std::string& dest, const UnpackOptions& options);
+Result<UnpackReport> UnpackImage(Media& media, const std::string& dest,
+                                 const UnpackOptions& options);
 
 struct SegmentInfo {
   uint64_t index = 0;

@@ -38,7 +38,9 @@ class Media {
   // Writes all buffers contiguously starting at offset, or fails.
   virtual Status WriteAt(uint64_t offset, const struct iovec* iov, int iovcnt) = 0;
   Status WriteAt(uint64_t offset, std::span<const uint8_t> data) {
-    struct iovec v{const_cast<uint8_t*>(data.data()), data.size()};
+    struct iovec v {
+      const_cast<uint8_t*>(data.data()), data.size()
+    };
     return WriteAt(offset, &v, 1);
   }
   // Makes every completed write durable (fdatasync; on pmem this flushes CPU caches).

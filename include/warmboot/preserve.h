@@ -4,9 +4,8 @@
 // after it leaves either a sealed image or none (and gives the memory back when it can).
 #pragma once
 
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "warmboot/config.h"
 #include "warmboot/image.h"
@@ -35,7 +34,8 @@ struct PreserveReport {
   std::vector<std::string> notes;
 };
 
-PreserveReport Preserve(PmemPlatform& platform, const Config& config, const PreserveOptions& options);
+PreserveReport Preserve(PmemPlatform& platform, const Config& config,
+                        const PreserveOptions& options);
 
 nlohmann::json ToJson(const PreserveReport& report);
 

@@ -2,9 +2,8 @@
 // `warmboot status` (and people) can read them.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "warmboot/status.h"
 

@@ -3,9 +3,8 @@
 // memory back to System RAM in every case it can.
 #pragma once
 
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "warmboot/config.h"
 #include "warmboot/image.h"
@@ -16,12 +15,12 @@
 namespace warmboot {
 
 enum class RestoreOutcome {
-  kRestored,         // everything restored
-  kPartial,          // damaged segments quarantined, the rest restored
-  kNothingToRestore, // the namespace was not raw: no preserve happened
-  kAlreadyRestored,  // the image was consumed by an earlier (interrupted) restore
-  kNoValidImage,     // raw namespace without a sealed image (none, unsealed, damaged header)
-  kFailed,           // an error stopped the restore
+  kRestored,          // everything restored
+  kPartial,           // damaged segments quarantined, the rest restored
+  kNothingToRestore,  // the namespace was not raw: no preserve happened
+  kAlreadyRestored,   // the image was consumed by an earlier (interrupted) restore
+  kNoValidImage,      // raw namespace without a sealed image (none, unsealed, damaged header)
+  kFailed,            // an error stopped the restore
 };
 const char* RestoreOutcomeName(RestoreOutcome outcome);
 

@@ -86,14 +86,15 @@ class [[nodiscard]] Result {
 #define WB_CONCAT(a, b) WB_CONCAT_INNER(a, b)
 
 // Returns early from the enclosing function when `expr` (a Status) is not ok.
-#define WB_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    ::warmboot::Status wb_status_ = (expr);       \
-    if (!wb_status_.ok()) return wb_status_;      \
+#define WB_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::warmboot::Status wb_status_ = (expr);  \
+    if (!wb_status_.ok()) return wb_status_; \
   } while (0)
 
 // `WB_ASSIGN_OR_RETURN(auto x, Foo());` unwraps a Result or returns its Status.
-#define WB_ASSIGN_OR_RETURN(lhs, expr) WB_ASSIGN_OR_RETURN_IMPL(WB_CONCAT(wb_result_, __LINE__), lhs, expr)
+#define WB_ASSIGN_OR_RETURN(lhs, expr) \
+  WB_ASSIGN_OR_RETURN_IMPL(WB_CONCAT(wb_result_, __LINE__), lhs, expr)
 #define WB_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \

@@ -1,0 +1,69 @@
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/config_arg.h"
+#include "cli/output.h"
+#include "warmboot/preserve.h"
+
+namespace warmboot::cli {
+
+static constexpr const char* kPreserveHelp =
+    R"(usage: warmboot preserve [--config F] [--dry-run] [--no-kexec] [--json]
+
+The shutdown hook. Plans first (device present and in a known mode, state fits the namespace);
+then, past the point of no return, offlines every memory block of the dax device, checks they
+are all offline, unbinds kmem (hot-remove), makes the namespace raw and writes the state as a
+sealed image. If blocks refuse to go offline, they are all brought back and nothing changes.
+
+  --config F   configuration file (default /etc/warmboot/warmboot.conf)
+  --dry-run    plan only: report what would happen, change nothing
+  --no-kexec   stop after the image is sealed (kexec itself arrives with 'warmboot kexec')
+)";
+
+int CmdPreserve(const Argv& argv) {
+  const bool json = WantsJson(argv);
+  auto args = ParseArgs(argv, {{"config", true}, {"dry-run", false}, {"no-kexec", false}});
+  if (!args.ok()) return ReportError(args.status(), json, "preserve");
+  if (args->Has("help")) {
+    std::cout << kPreserveHelp;
+    return kExitOk;
+  }
+  if (!args->positional.empty()) {
+    return ReportError(UsageError("preserve takes no positional arguments"), json, "preserve");
+  }
+  auto config = ConfigFromArgs(*args);
+  if (!config.ok()) return ReportError(config.status(), json, "preserve");
+  auto platform = OpenPlatform(*config);
+  if (!platform.ok()) return ReportError(platform.status(), json, "preserve");
+  PreserveOptions options;
+  options.dry_run = args->Has("dry-run");
+  options.transition.offline_attempts = config->offline_attempts;
+  options.transition.offline_backoff = std::chrono::milliseconds(config->offline_backoff_ms);
+  PreserveReport r = Preserve(**platform, *config, options);
+  int code = r.status.ok() ? kExitOk : ExitCodeFor(r.status);
+  if (json) {
+    PrintJson(ToJson(r), code);
+    return code;
+  }
+  for (const Phase& p : r.phases.phases()) {
+    std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
+                p.ok ? "" : "FAILED: ", p.detail.c_str());
+  }
+  for (const std::string& n : r.notes) std::cout << "  note: " << n << "\n";
+  if (!r.status.ok()) {
+    std::cerr << "warmboot preserve: " << r.status.message() << "\n";
+    return code;
+  }
+  if (r.dry_run) {
+    std::cout << "preserve would fit: " << HumanBytes(r.plan->worst_case_image_bytes) << " of "
+              << HumanBytes(r.capacity) << " at most; nothing changed\n";
+  } else {
+    std::cout
+        << "state preserved: " << HumanBytes(r.pack->raw_bytes) << " sealed on " << r.device->name
+        << " (image " << HumanBytes(r.pack->image_bytes) << ")\n"
+        << "  next: kexec into the next kernel; 'warmboot restore' runs there early in boot\n";
+  }
+  return code;
+}
+
+}  // namespace warmboot::cli

@@ -1,0 +1,85 @@
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/config_arg.h"
+#include "cli/output.h"
+#include "warmboot/image.h"
+#include "warmboot/report_json.h"
+#include "warmboot/report_store.h"
+
+namespace warmboot::cli {
+
+static constexpr const char* kStatusHelp =
+    R"(usage: warmboot status [--config F] [--json]
+
+Shows the pmem namespace (mode, memory blocks online/total, capacity), the image on it when it
+is raw (sealed, consumed or unsealed), and the last preserve and restore reports.
+)";
+
+int CmdStatus(const Argv& argv) {
+  const bool json = WantsJson(argv);
+  auto args = ParseArgs(argv, {{"config", true}});
+  if (!args.ok()) return ReportError(args.status(), json, "status");
+  if (args->Has("help")) {
+    std::cout << kStatusHelp;
+    return kExitOk;
+  }
+  auto config = ConfigFromArgs(*args);
+  if (!config.ok()) return ReportError(config.status(), json, "status");
+  auto platform = OpenPlatform(*config);
+  if (!platform.ok()) return ReportError(platform.status(), json, "status");
+  auto info = (*platform)->Probe();
+  if (!info.ok()) return ReportError(info.status(), json, "status");
+
+  nlohmann::json out{{"device", ToJson(*info)}};
+  std::string image_line = "no image (namespace not raw)";
+  if (info->mode == PmemMode::kRaw) {
+    auto media = (*platform)->OpenRawMedia(OpenMode::kReadOnly);
+    if (media.ok()) {
+      auto r = InspectImage(**media);
+      if (r.ok()) {
+        out["image"] = {{"state", ImageStateName(r->state)},
+                        {"generation", r->header.generation},
+                        {"uuid", format::UuidToString(r->header.image_uuid)},
+                        {"raw_bytes", r->header.total_raw_bytes},
+                        {"image_bytes", r->header.image_end}};
+        image_line = std::string(ImageStateName(r->state)) + " image, generation " +
+                     std::to_string(r->header.generation) + ", " +
+                     HumanBytes(r->header.total_raw_bytes) + " of state";
+      } else {
+        out["image"] = {{"state", "none"}, {"reason", r.status().message()}};
+        image_line = "no image: " + r.status().message();
+      }
+    }
+  }
+  for (const char* name : {"preserve", "restore"}) {
+    auto rep = LoadReport(config->report_dir, name);
+    out[std::string("last_") + name] = rep.ok() ? *rep : nlohmann::json(nullptr);
+  }
+  if (json) {
+    PrintJson(out, kExitOk);
+    return kExitOk;
+  }
+  std::cout << info->name << " (" << info->region << "): " << PmemModeName(info->mode) << ", "
+            << HumanBytes(info->size);
+  if (info->mode == PmemMode::kSystemRam) {
+    std::cout << ", " << info->OnlineBlocks() << "/" << info->blocks.size()
+              << " memory blocks online";
+  }
+  std::cout << "\n  " << image_line << "\n";
+  for (const char* name : {"preserve", "restore"}) {
+    const nlohmann::json& rep = out[std::string("last_") + name];
+    std::cout << "  last " << name << ": ";
+    if (rep.is_null()) {
+      std::cout << "none in " << config->report_dir << "\n";
+    } else {
+      std::cout << (rep.value("ok", false) ? "ok" : "failed");
+      if (rep.contains("outcome")) std::cout << " (" << rep["outcome"].get<std::string>() << ")";
+      if (rep.contains("error")) std::cout << ": " << rep["error"].value("message", "");
+      std::cout << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace warmboot::cli
