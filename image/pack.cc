@@ -118,7 +118,7 @@ class Packer {
     if (!root_.valid()) return ErrnoError("cannot open state directory " + state_dir_, errno);
 
     format::Header h;
-    h.generation = PreviousGeneration() + 1;
+    h.generation = std::max(PreviousGeneration(), options_.generation_floor) + 1;
     h.image_uuid = RandomUuid();
     h.writer_boot_id = CurrentBootId();
     h.kernel_release = KernelRelease();

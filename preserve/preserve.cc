@@ -17,6 +17,11 @@ PackOptions PackOptionsFrom(const Config& c) {
   o.chunk_size = c.chunk_size;
   o.compression = c.compression;
   o.threads = c.threads;
+  // Generations count across warm reboots: restore kept the last preserve report.
+  auto last = LoadReport(c.report_dir, "preserve");
+  if (last.ok() && last->contains("pack")) {
+    o.generation_floor = (*last)["pack"].value("generation", uint64_t{0});
+  }
   return o;
 }
 

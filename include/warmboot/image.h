@@ -30,6 +30,10 @@ struct PackOptions {
   uint32_t chunk_size = format::kDefaultChunkSize;
   CompressionPolicy compression;
   unsigned threads = 0;
+  // The new image's generation is above both this and the previous image's on the medium
+  // (preserve passes the last one it knows of: the medium's header does not survive the
+  // namespace going back to devdax).
+  uint64_t generation_floor = 0;
 };
 
 struct PackReport {
