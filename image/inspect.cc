@@ -1,4 +1,6 @@
 // inspect: describe an image from its header, seal and tables, without reading chunk data.
+#include <cstring>
+
 #include "image/image_reader.h"
 #include "warmboot/image.h"
 
@@ -14,6 +16,13 @@ const char* ImageStateName(ImageState state) {
       return "unsealed";
   }
   return "unknown";
+}
+
+bool HasImageMagic(Media& media) {
+  if (media.size() < format::kBlockSize) return false;
+  uint8_t magic[8];
+  if (!media.ReadAt(format::kHeaderOffset, {magic, sizeof magic}).ok()) return false;
+  return std::memcmp(magic, format::kHeaderMagic.data(), sizeof magic) == 0;
 }
 
 Result<InspectReport> InspectImage(Media& media) {

@@ -126,10 +126,19 @@ class Packer {
     h.chunk_size = cs;
     h.capacity = media_.capacity();
 
-    // Invalidate any earlier image first, so a crash from here on leaves no valid seal.
-    std::vector<uint8_t> zero_block(format::kBlockSize, 0);
-    WB_RETURN_IF_ERROR(media_.WriteAt(format::kSealOffset, zero_block));
-    WB_RETURN_IF_ERROR(media_.Flush());
+    // Invalidate any earlier image first, so a crash from here on leaves no valid seal; and put
+    // a provisional header (no regions) in its place, so a reader can tell "the writer was
+    // interrupted" from "nothing was ever written".
+    {
+      format::Header provisional = h;
+      provisional.data_offset = provisional.segment_table_offset = provisional.chunk_table_offset =
+          provisional.names_offset = provisional.image_end = format::kDataOffset;
+      std::vector<uint8_t> blocks(2 * format::kBlockSize, 0);
+      format::EncodeHeader(
+          provisional, std::span<uint8_t, format::kBlockSize>(blocks.data(), format::kBlockSize));
+      WB_RETURN_IF_ERROR(media_.WriteAt(format::kHeaderOffset, blocks));
+      WB_RETURN_IF_ERROR(media_.Flush());
+    }
 
     // From here on a failure leaves no valid image on the medium; say so.
     auto invalidated = [&](const Status& s) {

@@ -104,6 +104,12 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       }
       r.bad_ranges = (*media)->KnownBadRanges();
       auto look = log.Start("find image");
+      if (!HasImageMagic(**media)) {
+        look.Done(true, "none");
+        r.outcome = RestoreOutcome::kNothingToRestore;
+        r.message = "no image on " + (*media)->name() + " (a cold boot): nothing to restore";
+        return;
+      }
       auto inspect = InspectImage(**media);
       if (!inspect.ok() || inspect->state != ImageState::kSealed) {
         bool consumed = inspect.ok() && inspect->state == ImageState::kConsumed;

@@ -190,7 +190,11 @@ TEST_F(PreserveRestoreTest, FailureAfterPointOfNoReturnNeverGivesWrongData) {
     sim_->Reboot();
     std::filesystem::remove_all(config_.restore_dir);
     RestoreReport r = Restore(*sim_, config_, RestoreOpts());
-    EXPECT_EQ(r.outcome, RestoreOutcome::kNoValidImage) << r.message;
+    // The give-back reconfigured the namespace (its info block replaced the image's first
+    // blocks), so restore finds no image or an unsealed one; never data.
+    EXPECT_TRUE(r.outcome == RestoreOutcome::kNothingToRestore ||
+                r.outcome == RestoreOutcome::kNoValidImage)
+        << r.message;
     EXPECT_TRUE(r.memory_returned);
     EXPECT_FALSE(std::filesystem::exists(config_.restore_dir + "/app"));
   }
@@ -215,7 +219,7 @@ TEST_F(PreserveRestoreTest, PowerCutMidImageThenRebootRestoresNothingAndReturnsM
   std::filesystem::remove_all(config_.restore_dir);
   RestoreReport r = Restore(*sim_, config_, RestoreOpts());
   EXPECT_EQ(r.outcome, RestoreOutcome::kNoValidImage) << r.message;
-  EXPECT_NE(r.message.find("no sealed image"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("not sealed"), std::string::npos) << r.message;
   EXPECT_TRUE(r.memory_returned);
 }
 

@@ -142,6 +142,10 @@ struct InspectReport {
 // header; an unsealed or consumed image is described, with its state.
 Result<InspectReport> InspectImage(Media& media);
 
+// True when block 0 carries the image magic, damaged or not: tells "never written" (a cold
+// boot) from "written but not valid" (the writer died, or damage).
+bool HasImageMagic(Media& media);
+
 // Marks a sealed image consumed so it is never restored twice.
 Status ConsumeImage(Media& media);
 
