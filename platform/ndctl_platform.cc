@@ -938,16 +938,29 @@ class NdctlPmemPlatform : public PmemPlatform {
       return Unsupported(t.name + " has no label (legacy/e820 pmem): it cannot record a name");
     }
     NsState st = ReadState(t.ndns);
+    const char* current = ndctl_namespace_get_alt_name(t.ndns);
+    if (current != nullptr && name == current) return Status::Ok();
+    // The kernel renames a namespace only while it is disabled and unclaimed: a raw namespace
+    // is taken down for the rename and brought back (disable_safe refuses while it is in use).
+    bool reenable = false;
     if (ndctl_namespace_is_active(t.ndns)) {
-      return Status(Code::kBusy, t.name + " is enabled (" + DescribeMode(st) +
-                                     " mode): the kernel renames a namespace only while it is "
-                                     "disabled ('ndctl disable-namespace " +
-                                     t.name + "')");
+      if (st.mode != PmemMode::kRaw) {
+        return Status(Code::kBusy, t.name + " is enabled in " + DescribeMode(st) +
+                                       " mode: it can be named only while raw or disabled");
+      }
+      int rc = ndctl_namespace_disable_safe(t.ndns);
+      if (rc < 0) return s->Error(t.name + ": cannot disable it to record its name", rc);
+      reenable = true;
     }
     int rc = ndctl_namespace_set_alt_name(t.ndns, name.c_str());
-    if (rc < 0) return s->Error(t.name + ": cannot set its label name to '" + name + "'", rc);
+    Status result = rc < 0 ? s->Error(t.name + ": cannot set its label name to '" + name + "'", rc)
+                           : Status::Ok();
+    if (reenable) {
+      int en = ndctl_namespace_enable(t.ndns);
+      if (en < 0 && result.ok()) result = s->Error(t.name + ": cannot enable it after naming", en);
+    }
     s->log().Clear();
-    return Status::Ok();
+    return result;
   }
 
  private:

@@ -125,17 +125,18 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
                                                             "memory back failed: " +
                                                                 back.message()));
   };
+  if (r.device->labeled) {
+    // Named while nothing holds the device open: the label records that warmboot owns it.
+    Status s = platform.SetLabelName("warmboot");
+    r.notes.push_back(s.ok() ? "namespace label named 'warmboot'"
+                             : "could not name the namespace label: " + s.message());
+  }
   auto open = log.Start("open raw device");
   auto media = platform.OpenRawMedia(OpenMode::kReadWrite);
   open.Done(media.ok(), media.ok() ? (*media)->name() : media.status().message());
   if (!media.ok()) {
     give_back(media.status());
     return r;
-  }
-  if (r.device->labeled) {
-    Status s = platform.SetLabelName("warmboot");
-    r.notes.push_back(s.ok() ? "namespace label named 'warmboot'"
-                             : "could not name the namespace label: " + s.message());
   }
   {
     auto t = log.Start("write image");

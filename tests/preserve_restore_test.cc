@@ -272,3 +272,28 @@ TEST_F(PreserveRestoreTest, UnbindWithOnlineBlocksLeaksThemInTheSimulator) {
 
 }  // namespace
 }  // namespace warmboot
+
+namespace warmboot {
+namespace {
+
+TEST(PreserveLabelTest, LabeledNamespaceIsNamedWarmboot) {
+  testing::TempDir dir;
+  auto sim = SimulatedPmem::Create(dir / "sim", 528ull << 20, /*labeled=*/true);
+  ASSERT_TRUE(sim.ok());
+  TransitionOptions fast;
+  fast.sleep = [](std::chrono::milliseconds) {};
+  ASSERT_TRUE(ToSystemRam(**sim, fast, nullptr).ok());
+  Config config;
+  config.state_dir = dir / "state";
+  config.report_dir = dir / "reports";
+  testing::MakeDirs(config.state_dir);
+  testing::WriteFile(config.state_dir + "/f", "x");
+  PreserveOptions o;
+  o.transition = fast;
+  PreserveReport r = Preserve(**sim, config, o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ((*sim)->Probe()->label_name, "warmboot");
+}
+
+}  // namespace
+}  // namespace warmboot

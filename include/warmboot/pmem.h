@@ -82,7 +82,8 @@ class PmemPlatform {
   // Clears known media errors in `ranges` (as `ndctl clear-errors` does); kUnsupported where the
   // platform cannot.
   virtual Status ClearErrors(const std::vector<ByteRange>& ranges) = 0;
-  // Records `name` in the namespace label; kUnsupported for label-less namespaces.
+  // Records `name` in the namespace label; kUnsupported for label-less namespaces. A raw
+  // namespace is briefly disabled for it, so call it before opening the raw device.
   virtual Status SetLabelName(const std::string& name) = 0;
 };
 
