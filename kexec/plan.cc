@@ -1,0 +1,109 @@
+// Which kernel, initrd and command line the next boot gets: the request (configuration or
+// command-line flags) first, then the running kernel's defaults.
+#include <cerrno>
+
+#include "kexec/kexec_internal.h"
+#include "warmboot/kexec.h"
+
+namespace warmboot {
+
+using kexec_internal::Trim;
+
+KexecRequest KexecRequestFromConfig(const Config& config) {
+  return {config.kernel, config.initrd, config.cmdline, config.append};
+}
+
+const char* KexecLoaderName(KexecLoader loader) {
+  switch (loader) {
+    case KexecLoader::kFileLoad:
+      return "kexec_file_load";
+    case KexecLoader::kKexecTools:
+      return "kexec-tools";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// The distribution's initrd for `release`: Debian's name, then Fedora's. A file that exists but
+// cannot be opened is still chosen, so the check names it rather than booting without it.
+std::string DefaultInitrd(const std::string& release, KexecSystem& sys) {
+  for (const std::string& path :
+       {"/boot/initrd.img-" + release, "/boot/initramfs-" + release + ".img"}) {
+    OpenedFile f;
+    int err = sys.Open(path, &f);
+    if (err == 0) sys.Close(f.fd);
+    if (err != ENOENT) return path;
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys) {
+  KexecPlan plan;
+  std::string release;
+  auto uname_r = [&]() -> const std::string& {
+    if (release.empty()) release = sys.KernelRelease();
+    return release;
+  };
+  if (!request.kernel.empty()) {
+    plan.kernel = request.kernel;
+  } else {
+    if (uname_r().empty()) {
+      return InvalidArgument(
+          "cannot tell the running kernel's release (uname); name the next "
+          "kernel with `kernel =` in the configuration");
+    }
+    plan.kernel = "/boot/vmlinuz-" + uname_r();
+    plan.default_kernel = true;
+  }
+  if (request.initrd == "none") {
+    plan.initrd = "";
+  } else if (!request.initrd.empty()) {
+    plan.initrd = request.initrd;
+  } else if (!uname_r().empty()) {
+    plan.initrd = DefaultInitrd(uname_r(), sys);
+  }
+
+  if (!Trim(request.cmdline).empty()) {
+    plan.cmdline = Trim(request.cmdline);
+    plan.cmdline_origin = "configured";
+  } else {
+    auto running = sys.ReadFile(kexec_internal::kProcCmdlinePath);
+    if (!running.ok()) {
+      return Status(running.status().code(),
+                    "cannot read the running kernel's command line: " + running.status().message() +
+                        "; set `cmdline =` in the configuration");
+    }
+    FilteredCmdline f = FilterRunningCmdline(*running);
+    plan.cmdline = std::move(f.cmdline);
+    plan.dropped = std::move(f.dropped);
+    plan.cmdline_origin = kexec_internal::kProcCmdlinePath;
+  }
+  if (std::string append = Trim(request.append); !append.empty()) {
+    plan.cmdline += plan.cmdline.empty() ? append : " " + append;
+  }
+  return plan;
+}
+
+nlohmann::json ToJson(const KexecPlan& p) {
+  nlohmann::json j{
+      {"kernel", p.kernel},
+      {"initrd", p.initrd.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.initrd)},
+      {"cmdline", p.cmdline},
+      {"cmdline_origin", p.cmdline_origin},
+      {"dropped", p.dropped},
+      {"loader", KexecLoaderName(p.loader)}};
+  if (!p.kexec_tools.empty()) j["kexec_tools"] = p.kexec_tools;
+  if (!p.loader_note.empty()) j["loader_note"] = p.loader_note;
+  return j;
+}
+
+nlohmann::json ToJson(const KexecLoadReport& r) {
+  nlohmann::json j{{"loaded", true}, {"loader", KexecLoaderName(r.loader)}};
+  if (!r.note.empty()) j["note"] = r.note;
+  return j;
+}
+
+}  // namespace warmboot
