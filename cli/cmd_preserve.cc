@@ -2,6 +2,7 @@
 
 #include "cli/commands.h"
 #include "cli/config_arg.h"
+#include "cli/kexec_text.h"
 #include "cli/output.h"
 #include "warmboot/preserve.h"
 
@@ -14,11 +15,34 @@ The shutdown hook. Plans first (device present and in a known mode, state fits t
 then, past the point of no return, offlines every memory block of the dax device, checks they
 are all offline, unbinds kmem (hot-remove), makes the namespace raw and writes the state as a
 sealed image. If blocks refuse to go offline, they are all brought back and nothing changes.
+Then it loads the next kernel (see 'warmboot kexec --help': the configuration's kernel,
+initrd, cmdline and append), prints and saves the report, and reboots into it. The kexec is
+checked in the plan, before anything changes. If the load fails after the image is sealed
+(exit 3), the machine keeps running with the image sealed: 'warmboot kexec' retries, and
+'warmboot restore' takes the state back and returns the memory.
 
   --config F   configuration file (default /etc/warmboot/warmboot.conf)
   --dry-run    plan only: report what would happen, change nothing
-  --no-kexec   stop after the image is sealed (kexec itself arrives with 'warmboot kexec')
+  --no-kexec   stop after the image is sealed; no kexec. A simulated platform
+               (platform = simulated:DIR) never kexecs: the host is not what was preserved
 )";
+
+namespace {
+
+// The last step, after the report is saved and printed: returns only when it failed.
+int Reboot() {
+  std::cout.flush();
+  std::fflush(stdout);
+  Status s = ExecuteKexec(RealKexecSystem());
+  std::cerr << "warmboot preserve: the image is sealed and the next kernel loaded, but the reboot "
+               "failed: "
+            << s.message()
+            << ". 'warmboot kexec' retries; 'warmboot restore' takes the state back and returns "
+               "the memory\n";
+  return kExitPartial;
+}
+
+}  // namespace
 
 int CmdPreserve(const Argv& argv) {
   const bool json = WantsJson(argv);
@@ -39,11 +63,14 @@ int CmdPreserve(const Argv& argv) {
   options.dry_run = args->Has("dry-run");
   options.transition.offline_attempts = config->offline_attempts;
   options.transition.offline_backoff = std::chrono::milliseconds(config->offline_backoff_ms);
+  const bool simulated = config->platform != "real";
+  options.kexec = !args->Has("no-kexec") && !simulated;
   PreserveReport r = Preserve(**platform, *config, options);
-  int code = r.status.ok() ? kExitOk : ExitCodeFor(r.status);
+  // Sealed but not kexec'd: partial.
+  int code = r.status.ok() ? kExitOk : r.image_sealed ? kExitPartial : ExitCodeFor(r.status);
   if (json) {
     PrintJson(ToJson(r), code);
-    return code;
+    return r.kexec_load ? Reboot() : code;
   }
   for (const Phase& p : r.phases.phases()) {
     std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
@@ -52,16 +79,32 @@ int CmdPreserve(const Argv& argv) {
   for (const std::string& n : r.notes) std::cout << "  note: " << n << "\n";
   if (!r.status.ok()) {
     std::cerr << "warmboot preserve: " << r.status.message() << "\n";
+    const auto& phases = r.phases.phases();
+    if (!phases.empty() && phases.back().name == "check kexec" && !phases.back().ok) {
+      std::cerr << "  ('warmboot preserve --no-kexec' preserves without kexec)\n";
+    }
     return code;
   }
   if (r.dry_run) {
     std::cout << "preserve would fit: " << HumanBytes(r.plan->worst_case_image_bytes) << " of "
               << HumanBytes(r.capacity) << " at most; nothing changed\n";
+    if (r.kexec) {
+      std::cout << "then kexec (" << KexecLoaderName(r.kexec->loader) << "):\n"
+                << KexecPlanText(*r.kexec);
+    }
+  } else if (r.kexec_load) {
+    std::cout << "state preserved: " << HumanBytes(r.pack->raw_bytes) << " sealed on "
+              << r.device->name << " (image " << HumanBytes(r.pack->image_bytes) << ")\n"
+              << "next kernel loaded (" << KexecLoaderName(r.kexec_load->loader) << "):\n"
+              << KexecPlanText(*r.kexec) << "rebooting into it now; 'warmboot restore' runs "
+              << "there early in boot\n";
+    return Reboot();
   } else {
     std::cout
         << "state preserved: " << HumanBytes(r.pack->raw_bytes) << " sealed on " << r.device->name
         << " (image " << HumanBytes(r.pack->image_bytes) << ")\n"
-        << "  next: kexec into the next kernel; 'warmboot restore' runs there early in boot\n";
+        << "  next: 'warmboot kexec' reboots into the next kernel; 'warmboot restore' runs there "
+           "early in boot\n";
   }
   return code;
 }

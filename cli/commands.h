@@ -15,5 +15,6 @@ int CmdInspect(const Argv& argv);
 int CmdPreserve(const Argv& argv);
 int CmdRestore(const Argv& argv);
 int CmdStatus(const Argv& argv);
+int CmdKexec(const Argv& argv);
 
 }  // namespace warmboot::cli

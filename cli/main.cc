@@ -19,10 +19,12 @@ Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
   preserve                  shutdown hook: memory out of System RAM, state sealed on pmem
   restore                   early boot: restore the state, give the memory back
   status                    namespace mode, memory blocks, image, last reports
+  kexec                     load the next kernel and reboot into it (--load-only: load)
 
 Run 'warmboot COMMAND --help' for a command's options.
 Exit codes: 0 ok, 1 error (nothing changed), 2 usage, 3 partial (damage named, the rest
-verified or restored), 4 no valid image (none, unsealed, unknown version, consumed).
+verified or restored; preserve: image sealed, but no kexec), 4 no valid image (none,
+unsealed, unknown version, consumed).
 )";
 
 }  // namespace
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   if (cmd == "preserve") return CmdPreserve(rest);
   if (cmd == "restore") return CmdRestore(rest);
   if (cmd == "status") return CmdStatus(rest);
+  if (cmd == "kexec") return CmdKexec(rest);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::cout << kUsage;
     return kExitOk;

@@ -44,10 +44,31 @@ nlohmann::json ToJson(const PreserveReport& r) {
                  {"capacity", r.capacity}};
   }
   if (r.pack) j["pack"] = ToJson(*r.pack);
+  if (r.kexec) {
+    j["kexec"] = ToJson(*r.kexec);
+    j["kexec"]["loaded"] = r.kexec_load.has_value();
+    if (r.kexec_load) j["kexec"].update(ToJson(*r.kexec_load));
+  }
   return j;
 }
 
 namespace {
+
+KexecSystem& KexecSys(const PreserveOptions& options) {
+  return options.kexec_system != nullptr ? *options.kexec_system : RealKexecSystem();
+}
+
+// What a failed load leaves: a sealed image, memory out of System RAM, a running machine.
+Status KexecLoadFailed(const Status& cause, const PreserveReport& r) {
+  return Status(
+      cause.code(),
+      "the image is sealed on " + r.device->name + ", but the next kernel could not be loaded: " +
+          cause.message() + ". The machine keeps running; " + Mib(r.device->size) +
+          " of pmem stay out of System RAM (the namespace is raw). Fix the cause and run "
+          "'warmboot kexec', or run 'warmboot restore' now to take the state back and return "
+          "the memory. A cold reboot keeps the image on an NVDIMM, but not on a memmap= region");
+}
+
 PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
                            const PreserveOptions& options) {
   PreserveReport r;
@@ -104,6 +125,18 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
       return r;
     }
   }
+  if (options.kexec) {
+    auto t = log.Start("check kexec");
+    auto plan = ResolveKexecPlan(KexecRequestFromConfig(config), KexecSys(options));
+    Status s = plan.ok() ? CheckKexecPlan(&*plan, KexecSys(options)) : plan.status();
+    if (!s.ok()) {
+      t.Done(false, s.message());
+      r.status = s.WithContext("cannot kexec into the next kernel; nothing changed");
+      return r;
+    }
+    r.kexec = *plan;
+    t.Done(true, plan->kernel + " via " + KexecLoaderName(plan->loader));
+  }
   if (options.dry_run) {
     r.notes.push_back("dry run: planned only, nothing changed");
     return r;
@@ -150,6 +183,18 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     r.image_sealed = true;
     t.Done(true,
            Mib(pack->image_bytes) + " sealed, generation " + std::to_string(pack->generation));
+  }
+  if (options.kexec) {
+    // Before the report record, so the record the next boot reads says how the kernel loaded.
+    auto t = log.Start("kexec load");
+    auto load = LoadKexec(*r.kexec, KexecSys(options));
+    if (load.ok()) {
+      r.kexec_load = *load;
+      t.Done(true, KexecLoaderName(load->loader) + (load->note.empty() ? "" : ": " + load->note));
+    } else {
+      r.status = KexecLoadFailed(load.status(), r);
+      t.Done(false, load.status().message());
+    }
   }
   {
     // The report goes after the image; restore hands it on after the reboot.

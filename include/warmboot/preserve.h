@@ -2,6 +2,8 @@
 // passes the point of no return: memory out of System RAM, namespace raw, image written, flushed
 // and sealed. A failure before the point of no return leaves the machine as it was; a failure
 // after it leaves either a sealed image or none (and gives the memory back when it can).
+// With `kexec`, the next kernel is checked in the plan and loaded once the image is sealed; the
+// caller reboots into it (ExecuteKexec) after saving and printing the report.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -9,6 +11,7 @@
 
 #include "warmboot/config.h"
 #include "warmboot/image.h"
+#include "warmboot/kexec.h"
 #include "warmboot/phase_log.h"
 #include "warmboot/pmem.h"
 #include "warmboot/pmem_transitions.h"
@@ -18,6 +21,10 @@ namespace warmboot {
 struct PreserveOptions {
   bool dry_run = false;
   TransitionOptions transition;
+  // Check the kexec plan before the point of no return and load the next kernel after the image
+  // is sealed. Off unless asked for (the CLI asks unless --no-kexec).
+  bool kexec = false;
+  KexecSystem* kexec_system = nullptr;  // null: the real one
 };
 
 struct PreserveReport {
@@ -31,6 +38,8 @@ struct PreserveReport {
   std::optional<PackPlanSummary> plan;
   uint64_t capacity = 0;
   std::optional<PackReport> pack;
+  std::optional<KexecPlan> kexec;             // with options.kexec: the next kernel, checked
+  std::optional<KexecLoadReport> kexec_load;  // loaded (status ok); the caller reboots into it
   std::vector<std::string> notes;
 };
 

@@ -1,0 +1,127 @@
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/config_arg.h"
+#include "cli/kexec_text.h"
+#include "cli/output.h"
+#include "warmboot/kexec.h"
+
+namespace warmboot::cli {
+
+static constexpr const char* kKexecHelp =
+    R"(usage: warmboot kexec [--config F] [--kernel K] [--initrd I] [--cmdline C | --append A]
+                      [--load-only | --unload] [--json]
+
+Loads the next kernel and reboots into it (kexec), skipping the firmware. It preserves
+nothing: 'warmboot preserve' seals the state first and then kexecs by itself. Checks first:
+the kernel and initrd are readable files, we are root, this kernel allows kexec, the command
+line fits. Loads with kexec_file_load(2); where this kernel lacks it or cannot load the image,
+with kexec-tools' 'kexec -l', and says so. The reboot syncs the filesystems and jumps at once,
+as 'kexec -e' does: services are not stopped first.
+
+  --config F    configuration file (default /etc/warmboot/warmboot.conf): its kernel, initrd,
+                cmdline and append keys; the options below override them
+  --kernel K    the next kernel (default /boot/vmlinuz-$(uname -r))
+  --initrd I    its initrd, or 'none' (default /boot/initrd.img-$(uname -r) when it exists)
+  --cmdline C   its whole command line, replacing the configured one and `append` (default:
+                this kernel's /proc/cmdline less BOOT_IMAGE=, initrd=, elfcorehdr= and
+                kexec_jump_back_entry=)
+  --append A    add A to the command line (instead of the configured `append`)
+  --load-only   load and report; do not reboot
+  --unload      unload a kernel loaded earlier; do not reboot
+)";
+
+namespace {
+
+int Unload(bool json) {
+  KexecSystem& sys = RealKexecSystem();
+  auto loaded = KexecLoaded(sys);
+  if (!loaded.ok()) return ReportError(loaded.status(), json, "kexec");
+  if (Status s = UnloadKexec(sys); !s.ok()) return ReportError(s, json, "kexec");
+  if (json) {
+    PrintJson({{"unloaded", *loaded}}, kExitOk);
+  } else if (*loaded) {
+    std::cout << "unloaded the next kernel; a reboot now goes through the firmware\n";
+  } else {
+    std::cout << "nothing was loaded; nothing changed\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int CmdKexec(const Argv& argv) {
+  const bool json = WantsJson(argv);
+  auto args = ParseArgs(argv, {{"config", true},
+                               {"kernel", true},
+                               {"initrd", true},
+                               {"cmdline", true},
+                               {"append", true},
+                               {"load-only", false},
+                               {"unload", false}});
+  if (!args.ok()) return ReportError(args.status(), json, "kexec");
+  if (args->Has("help")) {
+    std::cout << kKexecHelp;
+    return kExitOk;
+  }
+  if (!args->positional.empty()) {
+    return ReportError(UsageError("kexec takes no positional arguments"), json, "kexec");
+  }
+  if (args->Has("cmdline") && args->Has("append")) {
+    return ReportError(UsageError("--cmdline replaces the command line and --append adds to it: "
+                                  "give one of them"),
+                       json, "kexec");
+  }
+  if (args->Has("unload")) {
+    for (const char* o : {"load-only", "kernel", "initrd", "cmdline", "append"}) {
+      if (args->Has(o)) {
+        return ReportError(UsageError(std::string("--unload does not go with --") + o), json,
+                           "kexec");
+      }
+    }
+    return Unload(json);
+  }
+
+  auto config = ConfigFromArgs(*args);
+  if (!config.ok()) return ReportError(config.status(), json, "kexec");
+  KexecRequest request = KexecRequestFromConfig(*config);
+  if (auto v = args->Get("kernel")) request.kernel = *v;
+  if (auto v = args->Get("initrd")) request.initrd = *v;
+  if (auto v = args->Get("cmdline")) {
+    request.cmdline = *v;
+    request.append.clear();
+  }
+  if (auto v = args->Get("append")) request.append = *v;
+
+  KexecSystem& sys = RealKexecSystem();
+  auto plan = ResolveKexecPlan(request, sys);
+  if (!plan.ok()) return ReportError(plan.status(), json, "kexec");
+  if (Status s = CheckKexecPlan(&*plan, sys); !s.ok()) return ReportError(s, json, "kexec");
+  auto load = LoadKexec(*plan, sys);
+  if (!load.ok()) return ReportError(load.status(), json, "kexec");
+
+  const bool reboot = !args->Has("load-only");
+  if (json) {
+    PrintJson({{"plan", ToJson(*plan)}, {"load", ToJson(*load)}, {"rebooting", reboot}}, kExitOk);
+  } else {
+    std::cout << "loaded the next kernel (" << KexecLoaderName(load->loader) << "):\n"
+              << KexecPlanText(*plan);
+    if (!load->note.empty()) std::cout << "  note: " << load->note << "\n";
+    if (reboot) {
+      std::cout << "rebooting into it now\n";
+    } else {
+      std::cout << "  next: 'warmboot kexec' reboots into it at once, 'systemctl kexec' after an "
+                   "orderly shutdown; 'warmboot kexec --unload' unloads it\n";
+    }
+  }
+  if (!reboot) return kExitOk;
+  std::cout.flush();
+  std::fflush(stdout);
+  Status s = ExecuteKexec(sys);  // returns only when the reboot did not happen
+  std::cerr << "warmboot kexec: " << s.message()
+            << "; the next kernel stays loaded ('warmboot kexec --unload' unloads it)\n";
+  return ExitCodeFor(s);
+}
+
+}  // namespace warmboot::cli
