@@ -1,0 +1,145 @@
+# The scenarios' stages, run by /init: scenario_NAME_STAGE. The host (tests/e2e/harness.py)
+# checks the JSON documents and markers these print; the guest stops early (fail) on an
+# unexpected exit code so a broken stage does not run on into confusing later failures.
+
+STATE=/run/warmboot/state
+RESTORE=/run/warmboot/restore
+
+# Cold-boot or next-boot restore with the memory accounting around it.
+restore_step() {
+  _name=$1 _want=$2
+  memmark "before-$_name"
+  run_json "$_name" "$_want" warmboot restore --json
+  memmark "after-$_name"
+  run_json "status-after-$_name" 0 warmboot status --json
+}
+
+app_write() {
+  _name=$1
+  shift
+  rm -rf $STATE
+  run_json "$_name" 0 warmboot-sample-app write $STATE "$@"
+}
+
+app_check() {
+  _name=$1
+  shift
+  run_json "$_name" 0 warmboot-sample-app check "$@"
+}
+
+# reboot_kexec NEXT_STAGE: kexec after a 'preserve --no-kexec' (or with nothing preserved).
+reboot_kexec() {
+  make_initrd
+  write_config "$1"
+  if [ "$(kexec_mode)" = warmboot ]; then
+    dmesg_dump
+    mark kexec-exec 1 "next_stage=$1 loader=warmboot"
+    run_json kexec 0 warmboot kexec --json
+    fail "warmboot kexec returned"
+  fi
+  kexec_to "$1"
+}
+
+# --- happy: cold boot, then preserve -> kexec -> restore twice.
+scenario_happy_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 256)" --small-files "$(param files 3000)" --seed 1
+  preserve_and_kexec preserve-1 2
+}
+scenario_happy_2() {
+  restore_step restore-1 0
+  app_check app-check-1 $RESTORE
+  app_write app-write-2 --random-mib "$(param mib2 64)" --small-files "$(param files2 1000)" --seed 2
+  preserve_and_kexec preserve-2 3
+}
+scenario_happy_3() {
+  restore_step restore-2 0
+  app_check app-check-2 $RESTORE
+  pass
+}
+
+# --- damage: bytes overwritten in a data chunk between seal and kexec.
+# Segments are in pre-order by name, so blobs/blob-0000.bin's chunks come first in the data
+# region (from 8192); random chunks are stored raw, so 8192 + 5 MiB + 1000 lies in its chunk 5.
+scenario_damage_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 32)" --small-files "$(param files 300)" --seed 3
+  write_config 2
+  run_json preserve-1 0 warmboot preserve --no-kexec --json
+  memmark after-preserve-1
+  run_json inspect-before-damage 0 warmboot inspect /dev/pmem0 --json
+  _off=$((8192 + 5 * 1048576 + 1000))
+  printf 'DAMAGED BY THE E2E TEST DAMAGED BY THE E2E TEST' |
+    dd of=/dev/pmem0 bs=1 seek=$_off conv=notrunc,fsync 2>/dev/null || fail "dd into /dev/pmem0 failed"
+  echo 3 >/proc/sys/vm/drop_caches
+  mark damage 1 "offset=$_off bytes=47"
+  run_json verify-after-damage 3 warmboot verify /dev/pmem0 --json
+  reboot_kexec 2
+}
+scenario_damage_2() {
+  restore_step restore-1 3
+  app_check app-check-1 $RESTORE --allow-quarantined
+  pass
+}
+
+# --- powercut (emulated NVDIMM): the host kills QEMU while preserve writes the image.
+nvdimm_setup() {
+  _t0=$(now)
+  {
+    ndctl disable-region all &&
+      ndctl init-labels -f all &&
+      ndctl enable-region all &&
+      ndctl create-namespace -r region0 -m devdax -M mem
+  } >$E2E_RUN/nvdimm-setup.out 2>&1
+  _rc=$?
+  cat $E2E_RUN/nvdimm-setup.out
+  [ $_rc = 0 ] || { mark nvdimm-setup 0 "start=$_t0 rc=$_rc"; fail "NVDIMM label setup failed"; }
+  mark nvdimm-setup 1 "start=$_t0"
+}
+scenario_powercut_1() {
+  nvdimm_setup
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 256)" --small-files "$(param files 1000)" --seed 4
+  mark preserve-begin 1
+  run_json preserve-1 0 warmboot preserve --no-kexec --json
+  fail "preserve finished: the power cut came too late"
+}
+# Cold boot after the cut: no sealed image; then a sealed image must survive a power cycle.
+scenario_powercut_2() {
+  restore_step restore-after-cut 4
+  app_write app-write-2 --random-mib "$(param mib2 32)" --small-files "$(param files2 300)" --seed 5
+  run_json preserve-2 0 warmboot preserve --no-kexec --json
+  memmark after-preserve-2
+  mark power-off 1 "next_stage=3"
+  pass "power-off=1"
+}
+scenario_powercut_3() {
+  restore_step restore-after-power-cycle 0
+  app_check app-check-2 $RESTORE
+  pass
+}
+
+# --- toobig: the state does not fit; preserve refuses before touching the memory.
+scenario_toobig_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 64)" --small-files "$(param files 300)" --seed 6
+  _t0=$(now)
+  dd if=/dev/zero of=$STATE/bulk.bin bs=1M count="$(param bulk 600)" 2>/dev/null || fail "dd failed"
+  mark bulk-write 1 "start=$_t0 mib=$(param bulk 600)"
+  write_config 2
+  memmark before-preserve-1
+  if [ "$(kexec_mode)" = warmboot ]; then
+    run_json preserve-1 1 warmboot preserve --json
+  else
+    run_json preserve-1 1 warmboot preserve --no-kexec --json
+  fi
+  memmark after-preserve-1
+  run_json status-after-preserve-1 0 warmboot status --json
+  # The machine carries on and reboots normally (kexec, nothing preserved).
+  rm -rf $STATE
+  reboot_kexec 2
+}
+scenario_toobig_2() {
+  restore_step restore-1 0
+  pass
+}

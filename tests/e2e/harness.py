@@ -1,0 +1,927 @@
+#!/usr/bin/env python3
+"""warmboot's end-to-end VM test: real kernels, real pmem, real kexec, under QEMU (TCG).
+
+Run through tests/e2e/run, which installs what it needs first. See tests/e2e/README.md.
+"""
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILD = os.path.join(ROOT, "build")
+CACHE = os.path.join(BUILD, "e2e-cache")
+LOGS = os.path.join(BUILD, "e2e-logs")
+WORK = os.path.join(BUILD, "e2e-work")
+
+MIB = 1 << 20
+T0 = time.monotonic()
+
+# The legacy pmem region: 528 MiB at 2032 MiB. devdax "map mem" keeps 2 MiB of it for its page
+# map and kmem adds whole 128 MiB blocks, so exactly 4 blocks (512 MiB) become System RAM.
+MEMMAP = "memmap=528M!2032M"
+PMEM_RAM_KB = 4 * 128 * 1024
+# The emulated NVDIMM's backing file: 1 GiB of region plus the 128 KiB label area.
+NVDIMM_BYTES = 1073872896
+
+MODULES = ["libnvdimm", "nd_pmem", "nd_btt", "nd_e820", "dax_pmem", "device_dax", "kmem", "nfit"]
+
+
+def say(msg):
+    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
+
+
+def sh(cmd, **kw):
+    """Runs a command, failing loudly with its output."""
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if r.returncode != 0:
+        raise SystemExit(f"e2e: command failed ({r.returncode}): {' '.join(cmd)}\n{r.stdout}")
+    return r.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Preparation: warmboot, the kernel, the initramfs.
+
+
+def build_warmboot(build_dir):
+    say(f"building warmboot (Release) in {os.path.relpath(build_dir, ROOT)}")
+    sh(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
+        "-DWARMBOOT_TESTS=OFF", "-DWARMBOOT_BENCH=OFF", "-DWARMBOOT_E2E=ON"])
+    sh(["cmake", "--build", build_dir, "-j", str(os.cpu_count() or 2),
+        "--target", "warmboot", "warmboot-sample-app"])
+    return (os.path.join(build_dir, "warmboot"),
+            os.path.join(build_dir, "tests", "e2e", "warmboot-sample-app"))
+
+
+def fetch_kernel():
+    """The package linux-image-amd64 depends on, downloaded once into the cache and unpacked."""
+    os.makedirs(CACHE, exist_ok=True)
+    pkg = None
+    out = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], stdout=subprocess.PIPE,
+                         text=True).stdout
+    m = re.search(r"Depends:\s*(linux-image-\S+)", out)
+    if m:
+        pkg = m.group(1)
+    debs = sorted(f for f in os.listdir(CACHE) if f.startswith("linux-image-") and f.endswith(".deb"))
+    if pkg and not any(d.startswith(pkg + "_") for d in debs):
+        say(f"downloading {pkg}")
+        sh(["apt-get", "download", pkg], cwd=CACHE)
+        debs = sorted(f for f in os.listdir(CACHE) if f.startswith(pkg + "_") and f.endswith(".deb"))
+    elif pkg:
+        debs = [d for d in debs if d.startswith(pkg + "_")]
+    if not debs:
+        raise SystemExit("e2e: no kernel package: 'apt-cache depends linux-image-amd64' names none "
+                         "and none is cached in " + CACHE)
+    deb = os.path.join(CACHE, debs[-1])
+    kdir = os.path.join(CACHE, "kernel-" + os.path.basename(deb)[:-4])
+    if not os.path.isdir(os.path.join(kdir, "lib", "modules")):
+        say(f"unpacking {os.path.basename(deb)}")
+        shutil.rmtree(kdir, ignore_errors=True)
+        sh(["dpkg", "-x", deb, kdir + ".tmp"])
+        os.rename(kdir + ".tmp", kdir)
+    kver = os.listdir(os.path.join(kdir, "lib", "modules"))[0]
+    if not os.path.exists(os.path.join(kdir, "lib", "modules", kver, "modules.dep")):
+        sh(["depmod", "-b", kdir, kver])
+    vmlinuz = os.path.join(kdir, "boot", "vmlinuz-" + kver)
+    return kdir, kver, vmlinuz
+
+
+class Cpio:
+    """A cpio newc archive written directly (so device nodes need no root)."""
+
+    def __init__(self):
+        self.buf = io.BytesIO()
+        self.ino = 1000
+
+    def _entry(self, name, mode, data=b"", rdev=(0, 0)):
+        name_b = name.encode() + b"\0"
+        self.ino += 1
+        hdr = "070701" + "".join(f"{v:08x}" for v in [
+            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(name_b), 0])
+        self.buf.write(hdr.encode() + name_b)
+        self.buf.write(b"\0" * ((4 - (110 + len(name_b)) % 4) % 4))
+        self.buf.write(data)
+        self.buf.write(b"\0" * ((4 - len(data) % 4) % 4))
+
+    def add_tree(self, root):
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, root)
+            if rel != ".":
+                self._entry(rel, stat.S_IFDIR | 0o755)
+            for f in sorted(filenames) + sorted(d for d in dirnames
+                                                if os.path.islink(os.path.join(dirpath, d))):
+                p = os.path.join(dirpath, f)
+                relp = os.path.normpath(os.path.join(rel, f))
+                st = os.lstat(p)
+                if stat.S_ISLNK(st.st_mode):
+                    self._entry(relp, stat.S_IFLNK | 0o777, os.readlink(p).encode())
+                else:
+                    with open(p, "rb") as fh:
+                        self._entry(relp, stat.S_IFREG | (st.st_mode & 0o7777), fh.read())
+
+    def add_node(self, name, major, minor, mode=0o600):
+        self._entry(name, stat.S_IFCHR | mode, rdev=(major, minor))
+
+    def finish(self):
+        self._entry("TRAILER!!!", 0)
+        return self.buf.getvalue()
+
+
+def copy_libs(binary, dest_root, seen):
+    """Copies every library ldd lists for `binary` to the same path under dest_root."""
+    paths = []
+    out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True).stdout
+    for line in out.splitlines():
+        m = re.search(r"=>\s*(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(", line)
+        if m:
+            paths.append(m.group(1))
+    for p in paths:
+        if p in seen:
+            continue
+        seen.add(p)
+        target = os.path.join(dest_root, p.lstrip("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(os.path.realpath(p), target)
+        # The loader finds libraries under /lib/x86_64-linux-gnu and /usr/lib/...: both exist.
+
+
+def build_initramfs(kdir, kver, vmlinuz, warmboot, app):
+    say("building the initramfs")
+    stage = os.path.join(WORK, "rootfs")
+    shutil.rmtree(stage, ignore_errors=True)
+    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "etc/warmboot", "proc", "sys", "dev", "run",
+              "tmp", "root", "boot", "e2e", "lib64", "lib/x86_64-linux-gnu"]:
+        os.makedirs(os.path.join(stage, d), exist_ok=True)
+    seen = set()
+    # busybox and its applets; kmod's modprobe family instead of busybox's.
+    busybox = shutil.which("busybox")
+    shutil.copy2(busybox, os.path.join(stage, "bin/busybox"))
+    kmod_names = {"modprobe", "insmod", "rmmod", "lsmod", "depmod", "modinfo"}
+    for applet in sh([busybox, "--list-full"]).split():
+        name = os.path.basename(applet)
+        if name in kmod_names or name in ("init", "linuxrc") or applet == "bin/busybox":
+            continue
+        link = os.path.join(stage, applet)
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        if not os.path.lexists(link):
+            os.symlink("/bin/busybox", link)
+    kmod = shutil.which("kmod") or "/bin/kmod"
+    kmod_in = "/bin/kmod"
+    shutil.copy2(os.path.realpath(kmod), os.path.join(stage, "bin/kmod"))
+    copy_libs(kmod, stage, seen)
+    for n in kmod_names:
+        link = os.path.join(stage, "sbin", n)
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(kmod_in, link)
+    # warmboot, the sample application, and the tools.
+    shutil.copy2(warmboot, os.path.join(stage, "usr/bin/warmboot"))
+    copy_libs(warmboot, stage, seen)
+    shutil.copy2(app, os.path.join(stage, "usr/bin/warmboot-sample-app"))
+    copy_libs(app, stage, seen)
+    for tool, required in [("kexec", True), ("ndctl", False), ("daxctl", False)]:
+        p = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
+        if p is None:
+            if required:
+                raise SystemExit(f"e2e: {tool} not found (scripts/install-deps installs it)")
+            say(f"note: {tool} not found; left out of the initramfs")
+            continue
+        p = os.path.realpath(p)
+        copy_libs(p, stage, seen)
+        dest = os.path.join(stage, "usr/sbin" if "sbin" in p else "usr/bin", os.path.basename(p))
+        if not os.path.exists(dest):
+            shutil.copy2(p, dest)
+    # Kernel modules with their dependencies.
+    mods = set()
+    for m in MODULES:
+        out = sh(["modprobe", "-C", "/dev/null", "-d", kdir, "-S", kver, "--show-depends", m])
+        for line in out.splitlines():
+            if line.startswith("insmod "):
+                mods.add(line.split()[1])
+    mdir = os.path.join("lib", "modules", kver)
+    for p in mods:
+        rel = os.path.relpath(p, kdir)
+        os.makedirs(os.path.join(stage, os.path.dirname(rel)), exist_ok=True)
+        shutil.copy2(p, os.path.join(stage, rel))
+    for f in ["modules.builtin", "modules.builtin.modinfo", "modules.order"]:
+        src = os.path.join(kdir, mdir, f)
+        if os.path.exists(src):
+            shutil.copy2(src, os.path.join(stage, mdir, f))
+    sh(["depmod", "-b", stage, kver])
+    # The kernel for kexec, the scripts, the configuration.
+    shutil.copy2(vmlinuz, os.path.join(stage, "boot", "vmlinuz-" + kver))
+    shutil.copy2(os.path.join(HERE, "guest", "init"), os.path.join(stage, "init"))
+    os.chmod(os.path.join(stage, "init"), 0o755)
+    for f in ["lib.sh", "scenarios.sh"]:
+        shutil.copy2(os.path.join(HERE, "guest", f), os.path.join(stage, "e2e", f))
+    with open(os.path.join(stage, "etc/warmboot/warmboot.conf"), "w") as fh:
+        fh.write("state_dir = /run/warmboot/state\nrestore_dir = /run/warmboot/restore\n"
+                 "report_dir = /run/warmboot/reports\ncompression = auto\n")
+    cpio = Cpio()
+    cpio.add_tree(stage)
+    cpio.add_node("dev/console", 5, 1, 0o600)
+    cpio.add_node("dev/null", 1, 3, 0o666)
+    data = cpio.finish()
+    path = os.path.join(WORK, "initramfs.cpio.gz")
+    with open(path, "wb") as fh:
+        fh.write(gzip.compress(data, compresslevel=1))
+    say(f"initramfs: {len(data) / MIB:.1f} MiB ({os.path.getsize(path) / MIB:.1f} MiB gzip), "
+        f"{len(mods)} modules, kernel {kver}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Running QEMU and reading the serial console.
+
+MARK_RE = re.compile(r"WB-E2E(-[A-Z-]+)? ?(.*)")
+KERNEL_PROBLEM_RE = re.compile(
+    r"WARNING:|BUG:|Oops|Call Trace|general protection|kernel panic|hung_task|"
+    r"blocked for more than|page allocation failure|unable to handle|segfault|"
+    r"Memory offline failed|memory leak|RIP:")
+KV_RE = re.compile(r"(\w[\w-]*)=(\S*)")
+
+
+class Boot:
+    """What one QEMU process printed, parsed: markers, JSON documents, per-kernel grouping."""
+
+    def __init__(self):
+        self.lines = []  # (host seconds since QEMU start, text)
+        self.events = []  # dicts: kind, host_t, fields
+        self.json = {}  # name -> {"doc", "rc", "host_t"}
+        self.result = None
+        self.dmesg = []  # (stage, [lines]) per kernel log dumped by the guest
+        self._dmesg = None
+        self._json_name = None
+        self._json_lines = []
+        self._json_t = 0
+
+    def feed(self, host_t, line):
+        self.lines.append((host_t, line))
+        i = line.find("WB-E2E")
+        if self._dmesg is not None:
+            if i < 0:
+                self._dmesg[1].append(line)
+                return
+            self._dmesg = None  # the END marker (or, if it never came, the next marker)
+            if line[i:].startswith("WB-E2E-DMESG-END"):
+                return
+        if i >= 0 and line[i:].startswith("WB-E2E-DMESG-BEGIN"):
+            m = re.search(r"stage=(\S+)", line)
+            self._dmesg = (m.group(1) if m else "?", [])
+            self.dmesg.append(self._dmesg)
+            return
+        if self._json_name is not None:
+            if i >= 0 and line[i:].startswith("WB-E2E-JSON-END"):
+                self._finish_json(line[i:])
+            elif i >= 0 or "Linux version" in line:
+                self._finish_json(None)  # no END: the command kexec'd
+            else:
+                self._json_lines.append(line)
+                self._json_end_t = host_t
+                return
+        if i < 0:
+            return
+        m = MARK_RE.match(line[i:])
+        kind = (m.group(1) or "").lstrip("-") or "MARK"
+        fields = dict(KV_RE.findall(m.group(2)))
+        if kind == "JSON-BEGIN":
+            self._json_name = fields.get("name", "?")
+            self._json_lines = []
+            self._json_t = self._json_end_t = host_t
+            return
+        if kind == "JSON-END":
+            return
+        if "reason=" in m.group(2):
+            fields["reason"] = m.group(2).split("reason=", 1)[1]
+        ev = {"kind": kind, "host_t": host_t, **fields}
+        self.events.append(ev)
+        if "result" in fields:
+            self.result = ev
+
+    def _finish_json(self, end_line):
+        text = "\n".join(self._json_lines)
+        doc = None
+        try:
+            start = text.find("{")
+            if start >= 0:
+                doc, _ = json.JSONDecoder().raw_decode(text[start:])
+        except json.JSONDecodeError:
+            doc = None
+        rc = None
+        if end_line:
+            m = re.search(r"rc=(-?\d+)", end_line)
+            rc = int(m.group(1)) if m else None
+        self.json[self._json_name] = {"doc": doc, "rc": rc, "host_t": self._json_t,
+                                      "end_t": self._json_end_t, "text": text}
+        self._json_name = None
+
+    def kernel_problems(self):
+        """Warnings, oopses and the like in the dumped kernel logs."""
+        out = []
+        for stage, lines in self.dmesg:
+            for k, line in enumerate(lines):
+                if KERNEL_PROBLEM_RE.search(line):
+                    out.append(f"stage {stage}: {line.strip()}")
+        return out
+
+    def steps(self):
+        return [e for e in self.events if "step" in e]
+
+    def step(self, name):
+        for e in self.events:
+            if e.get("step") == name:
+                return e
+        return None
+
+    def mem(self, name):
+        for e in self.events:
+            if e["kind"] == "MARK" and e.get("name") == name and "memtotal_kb" in e:
+                return e
+        return None
+
+
+class Qemu:
+    def __init__(self, name, machine_args, cmdline, kernel, initrd, boot_timeout, total_timeout):
+        self.name = name
+        self.log_raw = os.path.join(LOGS, name + ".serial.raw")
+        self.log = os.path.join(LOGS, name + ".serial.log")
+        self.cmd = (["qemu-system-x86_64", "-accel", "tcg", "-smp", "2"] + machine_args +
+                    ["-kernel", kernel, "-initrd", initrd, "-append", cmdline,
+                     "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none",
+                     "-serial", "file:" + self.log_raw])
+        self.boot_timeout = boot_timeout
+        self.total_timeout = total_timeout
+        self.boot = Boot()
+        self.killed_by = None
+        self.exit_code = None
+        self.seconds = 0
+
+    def run(self, trigger=None):
+        """Runs QEMU to its end, feeding the console to self.boot. `trigger(qemu, boot)` is
+        polled and may return a reason to kill QEMU (the power cut)."""
+        for p in (self.log_raw, self.log):
+            if os.path.exists(p):
+                os.unlink(p)
+        open(self.log_raw, "wb").close()
+        with open(os.path.join(LOGS, self.name + ".cmd"), "w") as fh:
+            fh.write(" ".join(self.cmd) + "\n")
+        say(f"{self.name}: starting QEMU")
+        start = time.monotonic()
+        proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        pos, pending, boot_start, nboot = 0, b"", start, 1
+        try:
+            with open(self.log_raw, "rb") as fh:
+                while True:
+                    done = proc.poll() is not None
+                    fh.seek(pos)
+                    chunk = fh.read()
+                    pos += len(chunk)
+                    pending += chunk
+                    now = time.monotonic()
+                    *lines, pending = pending.split(b"\n")
+                    for raw in lines:
+                        line = raw.decode("utf-8", "replace").replace("\r", "")
+                        n_before = len(self.boot.events)
+                        self.boot.feed(now - start, line)
+                        for ev in self.boot.events[n_before:]:
+                            self._echo(ev)
+                            if ev.get("step") == "boot":
+                                boot_start = now
+                                nboot += 1 if ev.get("stage", "1") != "1" else 0
+                    if done:
+                        if pending:
+                            self.boot.feed(now - start, pending.decode("utf-8", "replace"))
+                        break
+                    reason = None
+                    if now - boot_start > self.boot_timeout:
+                        reason = f"boot timeout: no progress within {self.boot_timeout} s"
+                    elif now - start > self.total_timeout:
+                        reason = f"run timeout ({self.total_timeout} s)"
+                    elif trigger is not None:
+                        reason = trigger(self, self.boot)
+                    if reason:
+                        self.killed_by = reason
+                        say(f"{self.name}: killing QEMU: {reason}")
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait()
+                        continue
+                    time.sleep(0.2)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.exit_code = proc.returncode
+        self.seconds = time.monotonic() - start
+        qemu_out = proc.stdout.read().decode("utf-8", "replace") if proc.stdout else ""
+        if qemu_out.strip():
+            say(f"{self.name}: QEMU said: {qemu_out.strip()}")
+        with open(self.log_raw, "rb") as src, open(self.log, "w") as dst:
+            dst.write(src.read().decode("utf-8", "replace").replace("\r", ""))
+        os.unlink(self.log_raw)
+        say(f"{self.name}: QEMU ended after {self.seconds:.1f} s (exit {self.exit_code}); "
+            f"serial log {os.path.relpath(self.log, ROOT)}")
+        return self.boot
+
+    def _echo(self, ev):
+        if "step" in ev:
+            ok = ev.get("ok") == "1"
+            extra = " ".join(f"{k}={v}" for k, v in ev.items()
+                             if k not in ("kind", "host_t", "step", "ok", "t", "start"))
+            say(f"{self.name}:   {'ok ' if ok else 'FAIL'} {ev['step']:<28} {extra}")
+        elif "result" in ev:
+            say(f"{self.name}:   result={ev['result']} {ev.get('reason', '')}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks and reports.
+
+
+class Checks:
+    def __init__(self, scenario):
+        self.scenario = scenario
+        self.failures = []
+        self.passed = 0
+
+    def expect(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failures.append(what)
+            say(f"{self.scenario}: CHECK FAILED: {what}")
+        return bool(cond)
+
+    def doc(self, boot, name, rc=None):
+        """The JSON document `name` printed in this boot, checking its exit code when given."""
+        j = boot.json.get(name)
+        if not self.expect(j is not None and j["doc"] is not None, f"{name}: JSON report present"):
+            return {}
+        if rc is not None and j["rc"] is not None:
+            self.expect(j["rc"] == rc, f"{name}: exit code {j['rc']}, expected {rc}")
+        return j["doc"]
+
+    def mem_delta_kb(self, boot, before, after):
+        a, b = boot.mem(before), boot.mem(after)
+        if not self.expect(a is not None and b is not None, f"memory marks {before}/{after}"):
+            return None
+        return int(b["memtotal_kb"]) - int(a["memtotal_kb"])
+
+
+def phases_text(doc, indent="      "):
+    out = []
+    for p in doc.get("phases", []) or []:
+        out.append(f"{indent}{p.get('phase', '?'):<34} {p.get('seconds', 0):8.3f} s  "
+                   f"{'' if p.get('ok', True) else 'FAILED '}{p.get('detail', '')}")
+    return "\n".join(out)
+
+
+def print_timeline(scenario, runs):
+    """Every step with the host time it was seen (seconds since QEMU started), the time since
+    the previous step, and the guest's own measure of the step; warmboot's phases below their
+    step. A command that kexec'd (warmboot preserve with its own kexec) shows as 'kexec'd'."""
+    print(f"\n=== timeline: {scenario}", flush=True)
+    for q in runs:
+        b = q.boot
+        print(f"  {q.name}: QEMU {q.seconds:.1f} s, exit {q.exit_code}"
+              + (f", killed: {q.killed_by}" if q.killed_by else ""))
+        rows = [(e["host_t"], e) for e in b.events if "step" in e or "result" in e]
+        for name, j in b.json.items():
+            if j["rc"] is None and j["doc"] is not None:
+                secs = sum(p.get("seconds", 0) for p in j["doc"].get("phases", []))
+                rows.append((j["end_t"], {"step": name, "ok": "1" if j["doc"].get("ok") else "0",
+                                          "host_t": j["end_t"], "guest_s": secs,
+                                          "then": "kexec"}))
+        rows.sort(key=lambda r: r[0])
+        prev = 0.0
+        for host_t, e in rows:
+            if "step" in e:
+                dur = ""
+                if "guest_s" in e:
+                    dur = f"{e['guest_s']:7.2f} s"
+                elif "start" in e and "t" in e:
+                    try:
+                        dur = f"{float(e['t']) - float(e['start']):7.2f} s"
+                    except ValueError:
+                        pass
+                extra = " ".join(f"{k}={v}" for k, v in e.items()
+                                 if k not in ("kind", "host_t", "step", "ok", "t", "start",
+                                              "guest_s"))
+                print(f"    {host_t:7.1f}s  +{host_t - prev:6.1f}  "
+                      f"{'ok  ' if e.get('ok') == '1' else 'FAIL'} {e['step']:<26} "
+                      f"{dur:>9}  {extra}")
+                j = b.json.get(e["step"])
+                if j and j["doc"] and j["doc"].get("phases"):
+                    print(phases_text(j["doc"]))
+            else:
+                print(f"    {host_t:7.1f}s  +{host_t - prev:6.1f}  result={e['result']} "
+                      f"{e.get('reason', '')}")
+            prev = host_t
+    print(flush=True)
+
+
+def print_reports(scenario, runs, names=None):
+    """Prints the guest's preserve/restore reports (compact)."""
+    for q in runs:
+        for name, j in q.boot.json.items():
+            if not (name.startswith("preserve") or name.startswith("restore")):
+                continue
+            if names and name not in names:
+                continue
+            doc = dict(j["doc"] or {})
+            doc.pop("preserve_report", None)
+            dev = doc.get("device")
+            if isinstance(dev, dict):
+                dev = dict(dev)
+                dev.pop("blocks", None)
+                doc["device"] = dev
+            print(f"--- {q.name}: {name} (exit {j['rc']}):")
+            print(json.dumps(doc, indent=1, sort_keys=True)[:6000])
+
+
+def tail_log(q, n=80):
+    print(f"--- last {n} lines of {os.path.relpath(q.log, ROOT)}:")
+    for _, line in q.boot.lines[-n:]:
+        print("  | " + line)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios.
+
+
+class Env:
+    def __init__(self, args, vmlinuz, initrd):
+        self.args = args
+        self.vmlinuz = vmlinuz
+        self.initrd = initrd
+
+    def cmdline(self, scenario, extra="", nvdimm=False, stage=1):
+        parts = ["console=ttyS0", "panic=-1", f"loglevel={self.args.loglevel}"]
+        if not nvdimm:
+            parts.append(MEMMAP)
+        parts += [f"wbe2e.scenario={scenario}", f"wbe2e.stage={stage}"]
+        if self.args.kexec != "auto":
+            parts.append(f"wbe2e.kexec={self.args.kexec}")
+        if nvdimm:
+            parts.append("wbe2e.nvdimm=1")
+        return " ".join(parts + ([extra] if extra else []))
+
+    def legacy(self, name, scenario, extra=""):
+        return Qemu(name, ["-machine", "pc", "-m", "3G"], self.cmdline(scenario, extra),
+                    self.vmlinuz, self.initrd, self.args.boot_timeout, self.args.run_timeout)
+
+    def nvdimm(self, name, scenario, backing, stage, extra=""):
+        machine = ["-machine", "q35,nvdimm=on", "-m", "2G,slots=2,maxmem=8G",
+                   "-object", "memory-backend-ram,id=m0,size=2G",
+                   "-numa", "node,nodeid=0,cpus=0-1,memdev=m0", "-numa", "node,nodeid=1",
+                   "-object", f"memory-backend-file,id=mem1,share=on,mem-path={backing},"
+                              f"size={NVDIMM_BYTES}",
+                   "-device", "nvdimm,id=nvdimm1,memdev=mem1,label-size=128K,node=1"]
+        return Qemu(name, machine, self.cmdline(scenario, extra, nvdimm=True, stage=stage),
+                    self.vmlinuz, self.initrd, self.args.boot_timeout, self.args.run_timeout)
+
+
+def sizes(env, **defaults):
+    """wbe2e.* size parameters, scaled down with --quick."""
+    out = []
+    for k, v in defaults.items():
+        if env.args.quick:
+            v = max(1, v // 8)
+        out.append(f"wbe2e.{k}={v}")
+    return " ".join(out)
+
+
+def check_cold_restore(c, boot, name="restore-cold"):
+    doc = c.doc(boot, name, rc=0)
+    c.expect(doc.get("outcome") == "nothing-to-restore",
+             f"{name}: outcome {doc.get('outcome')!r}, expected nothing-to-restore")
+    check_memory_back(c, boot, name, doc)
+
+
+def check_memory_back(c, boot, name, doc):
+    c.expect(doc.get("memory_returned") is True, f"{name}: memory_returned")
+    delta = c.mem_delta_kb(boot, "before-" + name, "after-" + name)
+    if delta is not None:
+        c.expect(delta >= PMEM_RAM_KB - 16 * 1024,
+                 f"{name}: MemTotal grew by {delta} kB, expected about {PMEM_RAM_KB} kB")
+    st = c.doc(boot, "status-after-" + name, rc=0)
+    dev = st.get("device", {})
+    c.expect(dev.get("mode") == "system-ram", f"status after {name}: mode {dev.get('mode')!r}")
+    c.expect(dev.get("blocks_total", 0) > 0 and dev.get("blocks_online") == dev.get("blocks_total"),
+             f"status after {name}: {dev.get('blocks_online')} of {dev.get('blocks_total')} "
+             "blocks online")
+    zones = {b.get("zone") for b in dev.get("blocks", [])}
+    c.expect(zones == {"Movable"}, f"status after {name}: blocks in zones {zones}, want Movable")
+    return delta
+
+
+def check_preserve(c, boot, name, prev_mem=None):
+    """A preserve that sealed its image. With kexec-tools the report is printed in the same boot
+    (and the memory is marked after it); with warmboot's own kexec it comes back in the next
+    restore's preserve_report."""
+    j = boot.json.get(name)
+    doc = j["doc"] if j and j["doc"] else None
+    if doc is None:
+        c.expect(False, f"{name}: JSON report present")
+        return {}
+    if j["rc"] is not None:
+        c.expect(j["rc"] == 0, f"{name}: exit code {j['rc']}, expected 0")
+    c.expect(doc.get("ok") is True and doc.get("image_sealed") is True,
+             f"{name}: ok and image_sealed")
+    c.expect(doc.get("memory_removed") is True, f"{name}: memory_removed")
+    if prev_mem and boot.mem("after-" + name):
+        delta = c.mem_delta_kb(boot, prev_mem, "after-" + name)
+        c.expect(delta is not None and delta <= -(PMEM_RAM_KB - 16 * 1024),
+                 f"{name}: MemTotal changed by {delta} kB, expected about -{PMEM_RAM_KB} kB")
+    return doc
+
+
+def check_restored(c, boot, name, rc=0, outcome="restored"):
+    doc = c.doc(boot, name, rc=rc)
+    c.expect(doc.get("outcome") == outcome,
+             f"{name}: outcome {doc.get('outcome')!r}, expected {outcome}")
+    check_memory_back(c, boot, name, doc)
+    return doc
+
+
+def check_app(c, boot, name, quarantined=0):
+    doc = c.doc(boot, name, rc=0)
+    c.expect(doc.get("ok") is True, f"{name}: the sample app's check passed")
+    c.expect(doc.get("mismatched") == [] and doc.get("unexpected") == [],
+             f"{name}: no mismatched or unexpected files: {doc.get('mismatched')} "
+             f"{doc.get('unexpected')}")
+    c.expect(len(doc.get("quarantined", [])) == quarantined,
+             f"{name}: {len(doc.get('quarantined', []))} quarantined file(s), expected {quarantined}")
+    c.expect(doc.get("files_checked", -1) + quarantined == doc.get("files_expected"),
+             f"{name}: checked {doc.get('files_checked')} + {quarantined} quarantined of "
+             f"{doc.get('files_expected')} files")
+    return doc
+
+
+def scenario_happy(env):
+    c = Checks("happy")
+    q = env.legacy("happy", "happy",
+                   sizes(env, mib=env.args.mib, files=env.args.files, mib2=64, files2=1000))
+    b = q.run()
+    runs = [q]
+    c.expect(b.result is not None and b.result.get("result") == "pass",
+             f"guest result: {b.result.get('result') if b.result else 'none'} "
+             f"{b.result.get('reason', '') if b.result else ''}")
+    check_cold_restore(c, b)
+    w = c.doc(b, "app-write-1", rc=0)
+    c.expect(w.get("random_bytes", 0) >= (env.args.mib if not env.args.quick else 1) * MIB,
+             "app-write-1: random data written")
+    prev = "after-restore-cold"
+    for i in (1, 2):
+        name = f"preserve-{i}"
+        restore = check_restored(c, b, f"restore-{i}")
+        pres = (b.json.get(name) or {}).get("doc") or restore.get("preserve_report") or {}
+        if name in b.json:
+            check_preserve(c, b, name, prev)
+        c.expect(pres.get("image_sealed") is True and pres.get("memory_removed") is True,
+                 f"{name}: sealed with the memory removed")
+        gen = (pres.get("pack") or {}).get("generation")
+        c.expect(gen == i, f"{name}: image generation {gen}, expected {i}")
+        c.expect(restore.get("preserve_report") is not None,
+                 f"restore-{i}: carries the preserve report across the kexec")
+        c.expect((restore.get("unpack") or {}).get("damaged", []) == [],
+                 f"restore-{i}: nothing damaged")
+        check_app(c, b, f"app-check-{i}")
+        prev = f"after-restore-{i}"
+    return c, runs
+
+
+def scenario_damage(env):
+    c = Checks("damage")
+    q = env.legacy("damage", "damage", sizes(env, mib=32, files=300) if not env.args.quick
+                   else "wbe2e.mib=8 wbe2e.files=50")
+    b = q.run()
+    runs = [q]
+    c.expect(b.result is not None and b.result.get("result") == "pass",
+             f"guest result: {b.result.get('result') if b.result else 'none'} "
+             f"{b.result.get('reason', '') if b.result else ''}")
+    check_cold_restore(c, b)
+    check_preserve(c, b, "preserve-1", "after-restore-cold")
+    c.doc(b, "verify-after-damage", rc=3)
+    r = check_restored(c, b, "restore-1", rc=3, outcome="partial")
+    damaged = (r.get("unpack") or {}).get("damaged", [])
+    c.expect(len(damaged) == 1, f"restore-1: {len(damaged)} damaged segment(s), expected 1")
+    if damaged:
+        d = damaged[0]
+        c.expect(d.get("path") == "blobs/blob-0000.bin",
+                 f"restore-1: damaged segment is {d.get('path')!r}, expected blobs/blob-0000.bin")
+        ranges = d.get("damaged_ranges", [])
+        c.expect(ranges == [{"offset": 5 * MIB, "length": MIB}],
+                 f"restore-1: damaged ranges {ranges}, expected the 1 MiB chunk at 5 MiB")
+        c.expect(bool(d.get("quarantined_as")), "restore-1: the damaged file is quarantined")
+    a = check_app(c, b, "app-check-1", quarantined=1)
+    qs = a.get("quarantined", [])
+    if qs:
+        c.expect(qs[0].get("path") == "blobs/blob-0000.bin" and qs[0].get("named_in_report"),
+                 f"app-check-1: quarantined {qs[0]}")
+        c.expect(0 < qs[0].get("differing_bytes", 0) <= MIB,
+                 f"app-check-1: the quarantined copy differs in {qs[0].get('differing_bytes')} "
+                 "bytes, at most one chunk")
+    return c, runs
+
+
+HEADER_MAGIC = b"WARMBOOT"
+SEAL_MAGIC = b"WBSEAL01"
+
+
+def read_at(path, off, n):
+    with open(path, "rb") as fh:
+        fh.seek(off)
+        return fh.read(n)
+
+
+def scenario_powercut(env):
+    c = Checks("powercut")
+    backing = os.path.join(WORK, "nvdimm-powercut.img")
+    if os.path.exists(backing):
+        os.unlink(backing)
+    with open(backing, "wb") as fh:
+        fh.truncate(NVDIMM_BYTES)
+    runs = []
+    # Run 1: set the labels up, write state, kill QEMU while preserve writes the image.
+    state = {"seen_at": None, "data_at_kill": 0}
+
+    def cut(q, boot):
+        if boot.step("preserve-begin") is None or "preserve-1" in boot.json:
+            return None  # not started yet, or finished (too late: the check below fails)
+        # The provisional header is written first (no seal); the cut comes once chunk data has
+        # started to land behind it, and well before the seal.
+        if read_at(backing, 0, 8) != HEADER_MAGIC or not any(read_at(backing, 8192, 4096)):
+            return None
+        if state["seen_at"] is None:
+            state["seen_at"] = time.monotonic()
+        if time.monotonic() - state["seen_at"] < env.args.cut_delay:
+            return None
+        if read_at(backing, 4096, 8) == SEAL_MAGIC:
+            return None
+        return (f"power cut: chunk data landing on the NVDIMM for "
+                f"{time.monotonic() - state['seen_at']:.1f} s, no seal yet")
+
+    q1 = env.nvdimm("powercut-1", "powercut", backing, 1,
+                    sizes(env, mib=env.args.mib, files=1000))
+    b1 = q1.run(trigger=cut)
+    runs.append(q1)
+    c.expect(q1.killed_by and q1.killed_by.startswith("power cut"),
+             f"powercut-1: QEMU killed mid-write (killed_by={q1.killed_by!r}, "
+             f"result={b1.result})")
+    check_cold_restore(c, b1)
+    # Below 2 MiB the namespace was never System RAM (devdax keeps it), so bytes there are the
+    # image's; above, stale RAM contents would blur the count.
+    head, seal = read_at(backing, 0, 8), read_at(backing, 4096, 8)
+    data = any(read_at(backing, 8192, 4096))
+    c.expect(head == HEADER_MAGIC and seal != SEAL_MAGIC and data,
+             f"after the cut: header {head!r}, seal {seal!r}, data at 8 KiB: {data} "
+             "(want a provisional header, chunk data, no seal)")
+    say(f"powercut: after the cut the NVDIMM holds a provisional header {head!r}, chunk data "
+        f"at 8 KiB: {data}, and no seal ({seal!r})")
+    if not c.failures:
+        # Run 2: cold boot: no sealed image; then a sealed one and a power-off.
+        q2 = env.nvdimm("powercut-2", "powercut", backing, 2, sizes(env, mib2=32, files2=300))
+        b2 = q2.run()
+        runs.append(q2)
+        c.expect(b2.result is not None and b2.result.get("result") == "pass",
+                 f"powercut-2: guest result {b2.result}")
+        r = check_restored(c, b2, "restore-after-cut", rc=4, outcome="no-valid-image")
+        c.expect("not sealed" in r.get("message", ""),
+                 f"restore-after-cut: message says 'not sealed': {r.get('message')!r}")
+        p = c.doc(b2, "preserve-2", rc=0)
+        c.expect(p.get("image_sealed") is True, "preserve-2: sealed")
+        # Run 3: after a power cycle the sealed image is restored.
+        q3 = env.nvdimm("powercut-3", "powercut", backing, 3)
+        b3 = q3.run()
+        runs.append(q3)
+        c.expect(b3.result is not None and b3.result.get("result") == "pass",
+                 f"powercut-3: guest result {b3.result}")
+        check_restored(c, b3, "restore-after-power-cycle")
+        check_app(c, b3, "app-check-2")
+    return c, runs
+
+
+def scenario_toobig(env):
+    c = Checks("toobig")
+    q = env.legacy("toobig", "toobig", "wbe2e.mib=64 wbe2e.files=300 wbe2e.bulk=600")
+    b = q.run()
+    runs = [q]
+    c.expect(b.result is not None and b.result.get("result") == "pass",
+             f"guest result: {b.result.get('result') if b.result else 'none'} "
+             f"{b.result.get('reason', '') if b.result else ''}")
+    check_cold_restore(c, b)
+    p = c.doc(b, "preserve-1", rc=1)
+    err = p.get("error") or {}
+    c.expect(err.get("code") == "no-space", f"preserve-1: error code {err.get('code')!r}, "
+             "expected no-space")
+    c.expect(p.get("memory_removed") is False, "preserve-1: memory not removed")
+    names = [ph.get("phase") for ph in p.get("phases", [])]
+    c.expect(not any("offline" in (n or "") or "unbind" in (n or "") for n in names),
+             f"preserve-1: no offline/unbind phase ran: {names}")
+    delta = c.mem_delta_kb(b, "before-preserve-1", "after-preserve-1")
+    c.expect(delta == 0, f"preserve-1: MemTotal changed by {delta} kB")
+    st = c.doc(b, "status-after-preserve-1", rc=0).get("device", {})
+    c.expect(st.get("mode") == "system-ram" and st.get("blocks_online") == st.get("blocks_total"),
+             f"status after the refusal: {st.get('mode')}, {st.get('blocks_online')} of "
+             f"{st.get('blocks_total')} blocks online")
+    r = c.doc(b, "restore-1", rc=0)
+    c.expect(r.get("outcome") == "nothing-to-restore",
+             f"restore-1 after a plain kexec: outcome {r.get('outcome')!r}")
+    check_memory_back(c, b, "restore-1", r)
+    return c, runs
+
+
+SCENARIOS = {
+    "happy": scenario_happy,
+    "damage": scenario_damage,
+    "powercut": scenario_powercut,
+    "toobig": scenario_toobig,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("scenarios", nargs="*", help=f"scenarios to run (default all: "
+                                                 f"{' '.join(SCENARIOS)})")
+    ap.add_argument("--build-dir", default=os.path.join(BUILD, "e2e-build"),
+                    help="where warmboot is built (Release)")
+    ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    ap.add_argument("--mib", type=int, default=int(os.environ.get("WB_E2E_MIB", "256")),
+                    help="MiB of random state in happy/powercut (default 256)")
+    ap.add_argument("--files", type=int, default=int(os.environ.get("WB_E2E_FILES", "3000")),
+                    help="small files in happy (default 3000)")
+    ap.add_argument("--quick", action="store_true", help="an eighth of the state sizes")
+    ap.add_argument("--kexec", choices=["auto", "tools", "warmboot"], default="auto",
+                    help="how the guest kexecs (default: warmboot's own when it has one)")
+    ap.add_argument("--boot-timeout", type=int, default=300,
+                    help="seconds one kernel may take from boot to its next (default 300)")
+    ap.add_argument("--run-timeout", type=int, default=900, help="seconds per QEMU run")
+    ap.add_argument("--cut-delay", type=float, default=1.0,
+                    help="powercut: seconds between the provisional header and the kill")
+    ap.add_argument("--loglevel", type=int, default=4, help="guest console loglevel")
+    args = ap.parse_args()
+    names = args.scenarios or list(SCENARIOS)
+    for n in names:
+        if n not in SCENARIOS:
+            ap.error(f"unknown scenario {n!r}; known: {' '.join(SCENARIOS)}")
+    os.makedirs(LOGS, exist_ok=True)
+    os.makedirs(WORK, exist_ok=True)
+
+    if args.no_build:
+        warmboot = os.path.join(args.build_dir, "warmboot")
+        app = os.path.join(args.build_dir, "tests", "e2e", "warmboot-sample-app")
+    else:
+        warmboot, app = build_warmboot(args.build_dir)
+    kdir, kver, vmlinuz = fetch_kernel()
+    initrd = build_initramfs(kdir, kver, vmlinuz, warmboot, app)
+    env = Env(args, vmlinuz, initrd)
+
+    results = {}
+    for n in names:
+        say(f"=== scenario {n}")
+        t = time.monotonic()
+        try:
+            c, runs = SCENARIOS[n](env)
+        except Exception as e:  # a harness bug must not hide the other scenarios
+            import traceback
+            traceback.print_exc()
+            results[n] = (False, time.monotonic() - t, [f"harness error: {e}"])
+            continue
+        for q in runs:
+            problems = q.boot.kernel_problems()
+            c.expect(not problems, f"{q.name}: kernel log problems: {problems[:5]}")
+            c.expect(q.killed_by or len(q.boot.dmesg) >= 1, f"{q.name}: kernel log dumped")
+        print_timeline(n, runs)
+        print_reports(n, runs)
+        ok = not c.failures
+        if not ok:
+            for q in runs:
+                tail_log(q)
+        results[n] = (ok, time.monotonic() - t, c.failures)
+        say(f"=== scenario {n}: {'PASS' if ok else 'FAIL'} ({c.passed} checks passed, "
+            f"{len(c.failures)} failed, {time.monotonic() - t:.0f} s)")
+
+    print("\n=== e2e summary")
+    for n, (ok, secs, fails) in results.items():
+        print(f"  {n:<10} {'PASS' if ok else 'FAIL'}  {secs:6.0f} s")
+        for f in fails:
+            print(f"             - {f}")
+    print(f"  total {time.monotonic() - T0:.0f} s; serial logs in {os.path.relpath(LOGS, ROOT)}/")
+    return 0 if all(ok for ok, _, _ in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
