@@ -42,6 +42,10 @@ def say(msg):
     print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
 
 
+# modprobe, depmod and kexec live in /usr/sbin, which a user's PATH may lack.
+os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+
+
 def sh(cmd, **kw):
     """Runs a command, failing loudly with its output."""
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
@@ -67,19 +71,33 @@ def build_warmboot(build_dir):
 def fetch_kernel():
     """The package linux-image-amd64 depends on, downloaded once into the cache and unpacked."""
     os.makedirs(CACHE, exist_ok=True)
-    pkg = None
-    out = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], stdout=subprocess.PIPE,
-                         text=True).stdout
-    m = re.search(r"Depends:\s*(linux-image-\S+)", out)
-    if m:
-        pkg = m.group(1)
-    debs = sorted(f for f in os.listdir(CACHE) if f.startswith("linux-image-") and f.endswith(".deb"))
-    if pkg and not any(d.startswith(pkg + "_") for d in debs):
+
+    def depends():
+        out = subprocess.run(["apt-cache", "depends", "linux-image-amd64"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+        m = re.search(r"Depends:\s*(linux-image-\S+)", out)
+        return m.group(1) if m else None
+
+    def cached(pkg):
+        return sorted(f for f in os.listdir(CACHE)
+                      if f.endswith(".deb") and f.startswith((pkg + "_") if pkg else "linux-image-"))
+
+    pkg = depends()
+    if pkg and not cached(pkg):
         say(f"downloading {pkg}")
-        sh(["apt-get", "download", pkg], cwd=CACHE)
-        debs = sorted(f for f in os.listdir(CACHE) if f.startswith(pkg + "_") and f.endswith(".deb"))
-    elif pkg:
-        debs = [d for d in debs if d.startswith(pkg + "_")]
+        r = subprocess.run(["apt-get", "download", pkg], cwd=CACHE, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:  # stale package lists: the archive moved on
+            say("apt-get download failed; updating the package lists and retrying")
+            sh(["apt-get", "update", "-qq"])
+            pkg = depends()
+            sh(["apt-get", "download", pkg], cwd=CACHE)
+    elif pkg is None and not cached(None):
+        sh(["apt-get", "update", "-qq"])
+        pkg = depends()
+        if pkg:
+            sh(["apt-get", "download", pkg], cwd=CACHE)
+    debs = cached(pkg) or cached(None)
     if not debs:
         raise SystemExit("e2e: no kernel package: 'apt-cache depends linux-image-amd64' names none "
                          "and none is cached in " + CACHE)
@@ -169,6 +187,7 @@ def build_initramfs(kdir, kver, vmlinuz, warmboot, app):
     # busybox and its applets; kmod's modprobe family instead of busybox's.
     busybox = shutil.which("busybox")
     shutil.copy2(busybox, os.path.join(stage, "bin/busybox"))
+    copy_libs(busybox, stage, seen)  # nothing for busybox-static
     kmod_names = {"modprobe", "insmod", "rmmod", "lsmod", "depmod", "modinfo"}
     for applet in sh([busybox, "--list-full"]).split():
         name = os.path.basename(applet)
@@ -700,6 +719,12 @@ def scenario_happy(env):
                  f"restore-{i}: nothing damaged")
         check_app(c, b, f"app-check-{i}")
         prev = f"after-restore-{i}"
+    again = c.doc(b, "restore-again", rc=0)
+    c.expect(again.get("outcome") == "nothing-to-restore" and again.get("memory_returned") is True,
+             f"restore-again: {again.get('outcome')!r}, memory_returned "
+             f"{again.get('memory_returned')}")
+    delta = c.mem_delta_kb(b, "after-restore-2", "after-restore-again")
+    c.expect(delta == 0, f"restore-again: MemTotal changed by {delta} kB")
     return c, runs
 
 
@@ -844,9 +869,35 @@ def scenario_toobig(env):
     return c, runs
 
 
+def scenario_badblocks(env):
+    c = Checks("badblocks")
+    q = env.legacy("badblocks", "badblocks", "wbe2e.mib=32 wbe2e.files=300")
+    b = q.run()
+    runs = [q]
+    c.expect(b.result is not None and b.result.get("result") == "pass",
+             f"guest result: {b.result.get('result') if b.result else 'none'} "
+             f"{b.result.get('reason', '') if b.result else ''}")
+    check_cold_restore(c, b)
+    r = check_restored(c, b, "restore-1", rc=3, outcome="partial")
+    bad = r.get("bad_ranges", [])
+    c.expect(bad == [{"offset": 8192 + 9 * MIB, "length": 4096}],
+             f"restore-1: known bad ranges {bad}, expected 4096 bytes at 8192 + 9 MiB")
+    damaged = (r.get("unpack") or {}).get("damaged", [])
+    c.expect(len(damaged) == 1 and damaged[0].get("path") == "blobs/blob-0000.bin"
+             and damaged[0].get("damaged_ranges") == [{"offset": 9 * MIB, "length": MIB}],
+             f"restore-1: damaged {damaged}, expected chunk 9 of blobs/blob-0000.bin")
+    phases = {p.get("phase"): p for p in r.get("phases", [])}
+    clear = phases.get("clear media errors")
+    c.expect(clear is not None and clear.get("ok") is True,
+             f"restore-1: 'clear media errors' phase ok: {clear}")
+    check_app(c, b, "app-check-1", quarantined=1)
+    return c, runs
+
+
 SCENARIOS = {
     "happy": scenario_happy,
     "damage": scenario_damage,
+    "badblocks": scenario_badblocks,
     "powercut": scenario_powercut,
     "toobig": scenario_toobig,
 }
@@ -869,7 +920,7 @@ def main():
     ap.add_argument("--boot-timeout", type=int, default=300,
                     help="seconds one kernel may take from boot to its next (default 300)")
     ap.add_argument("--run-timeout", type=int, default=900, help="seconds per QEMU run")
-    ap.add_argument("--cut-delay", type=float, default=1.0,
+    ap.add_argument("--cut-delay", type=float, default=0.5,
                     help="powercut: seconds between the provisional header and the kill")
     ap.add_argument("--loglevel", type=int, default=4, help="guest console loglevel")
     args = ap.parse_args()

@@ -55,6 +55,9 @@ scenario_happy_2() {
 scenario_happy_3() {
   restore_step restore-2 0
   app_check app-check-2 $RESTORE
+  # Restore again (a boot script run twice): nothing to do, the memory stays System RAM.
+  run_json restore-again 0 warmboot restore --json
+  memmark after-restore-again
   pass
 }
 
@@ -141,5 +144,22 @@ scenario_toobig_1() {
 }
 scenario_toobig_2() {
   restore_step restore-1 0
+  pass
+}
+
+# --- badblocks: the kernel knows of bad sectors in the image when restore runs (as firmware
+# would report poison). Injected through /sys/block/pmem0/badblocks in the restoring kernel:
+# 8 sectors at 8192 + 9 MiB, inside chunk 9 of blobs/blob-0000.bin.
+scenario_badblocks_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 32)" --small-files "$(param files 300)" --seed 7
+  preserve_and_kexec preserve-1 2
+}
+scenario_badblocks_2() {
+  _sector=$(((8192 + 9 * 1048576) / 512))
+  echo "$_sector 8" >/sys/block/pmem0/badblocks || fail "cannot add bad blocks to pmem0"
+  mark inject-badblocks 1 "sector=$_sector count=8 listed=$(tr '\n' ' ' </sys/block/pmem0/badblocks)"
+  restore_step restore-1 3
+  app_check app-check-1 $RESTORE --allow-quarantined
   pass
 }
