@@ -10,18 +10,6 @@
 
 namespace warmboot {
 
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
 Status ValidateRelativePath(std::string_view path) {
   if (path.empty()) return Corruption("empty path");
   if (path.size() > format::kMaxPathLength) return Corruption("path longer than 4095 bytes");

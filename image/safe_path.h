@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "image/unique_fd.h"
 #include "warmboot/status.h"
 
 namespace warmboot {
@@ -16,28 +17,6 @@ Status ValidateRelativePath(std::string_view path);
 
 // "a/b/c" -> {"a/b", "c"}; "c" -> {"", "c"}.
 std::pair<std::string_view, std::string_view> SplitParent(std::string_view path);
-
-// An owned file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd();
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 // Opens directory `rel` ("" is the root itself) beneath `rootfd`. With create_missing, absent
 // components are made with mode 0700 (restore fixes modes at the end).

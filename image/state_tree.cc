@@ -8,22 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "image/unique_fd.h"
+
 namespace warmboot {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
@@ -32,7 +20,7 @@ int64_t MtimeNs(const struct stat& st) {
 // Marks the chunks that lie wholly inside holes, using SEEK_DATA/SEEK_HOLE.
 Status FindHoleChunks(int dirfd, const std::string& name, const std::string& path, uint64_t size,
                       uint32_t chunk_size, std::vector<bool>* holes) {
-  Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoError("cannot open " + path, errno);
   uint64_t chunks = (size + chunk_size - 1) / chunk_size;
   holes->assign(chunks, true);
@@ -105,7 +93,7 @@ Status Walk(int dirfd, const std::string& prefix, uint32_t chunk_size,
     } else if (S_ISDIR(st.st_mode)) {
       e.type = format::EntryType::kDirectory;
       out->push_back(std::move(e));
-      Fd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (sub.get() < 0) return ErrnoError("cannot open directory " + path, errno);
       WB_RETURN_IF_ERROR(Walk(sub.get(), path, chunk_size, out));
     } else if (S_ISLNK(st.st_mode)) {
@@ -137,7 +125,7 @@ Status Walk(int dirfd, const std::string& prefix, uint32_t chunk_size,
 }  // namespace
 
 Result<std::vector<StateEntry>> ScanStateTree(const std::string& root, uint32_t chunk_size) {
-  Fd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) {
     int err = errno;
     if (err == ENOTDIR) return InvalidArgument("state directory " + root + " is not a directory");

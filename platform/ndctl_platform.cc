@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "image/aligned_buffer.h"
+#include "image/unique_fd.h"
 #include "platform/host_info.h"
 #include "warmboot/media.h"
 #include "warmboot/pmem.h"
@@ -156,20 +157,6 @@ struct CmdUnref {
 };
 using CmdPtr = std::unique_ptr<struct ndctl_cmd, CmdUnref>;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 Status Hint(const Status& s, const std::string& hint) {
   return Status(s.code(), s.message() + "; " + hint);
 }
@@ -180,7 +167,7 @@ Status Hint(const Status& s, const std::string& hint) {
 Result<std::string> ReadAttr(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError("cannot read " + path, errno);
-  Fd guard(fd);
+  UniqueFd guard(fd);
   char buf[4096];
   ssize_t n;
   do {
@@ -453,7 +440,7 @@ Status ZeroInfoBlock(Session& s, const Target& t) {
                             " exclusively to clear its info block (is it mounted or in use?)",
                         errno);
     }
-    Fd guard(fd);
+    UniqueFd guard(fd);
     AlignedBuffer zeros(kInfoBlockBytes), current(kInfoBlockBytes);
     std::memset(zeros.data(), 0, kInfoBlockBytes);
     ssize_t n;
@@ -616,7 +603,7 @@ class NdctlPmemPlatform : public PmemPlatform {
     int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0)
       return ErrnoError("cannot open " + path + " to set the policy (run as root)", errno);
-    Fd guard(fd);
+    UniqueFd guard(fd);
     ssize_t n;
     do {
       n = ::write(fd, policy.data(), policy.size());
@@ -1078,7 +1065,7 @@ class NdctlPmemPlatform : public PmemPlatform {
     std::string path = "/dev/" + std::string(ndctl_namespace_get_block_device(t.ndns));
     int fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
     if (fd < 0) return ErrnoError(t.name + ": cannot open " + path + " to clear errors", errno);
-    Fd guard(fd);
+    UniqueFd guard(fd);
     constexpr size_t kChunk = 1 << 20;
     AlignedBuffer zeros(kChunk);
     std::memset(zeros.data(), 0, kChunk);
