@@ -566,7 +566,8 @@ def print_reports(scenario, runs, names=None):
                 dev = dict(dev)
                 dev.pop("blocks", None)
                 doc["device"] = dev
-            print(f"--- {q.name}: {name} (exit {j['rc']}):")
+            how = "no exit: it kexec'd" if j["rc"] is None else f"exit {j['rc']}"
+            print(f"--- {q.name}: {name} ({how}):")
             print(json.dumps(doc, indent=1, sort_keys=True)[:6000])
 
 
@@ -671,6 +672,8 @@ def check_restored(c, boot, name, rc=0, outcome="restored"):
     doc = c.doc(boot, name, rc=rc)
     c.expect(doc.get("outcome") == outcome,
              f"{name}: outcome {doc.get('outcome')!r}, expected {outcome}")
+    mode = (doc.get("device") or {}).get("mode")
+    c.expect(mode == "raw", f"{name}: the namespace came up {mode!r}, expected raw")
     check_memory_back(c, boot, name, doc)
     return doc
 
