@@ -974,6 +974,8 @@ def main():
         for f in fails:
             print(f"             - {f}")
     print(f"  total {time.monotonic() - T0:.0f} s; serial logs in {os.path.relpath(LOGS, ROOT)}/")
+    passed = sum(1 for ok, _, _ in results.values() if ok)
+    print(f"e2e: {passed} passed, {len(results) - passed} failed")
     return 0 if all(ok for ok, _, _ in results.values()) else 1
 
 
