@@ -114,9 +114,9 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       if (!inspect.ok() || inspect->state != ImageState::kSealed) {
         bool consumed = inspect.ok() && inspect->state == ImageState::kConsumed;
         std::string why = !inspect.ok() ? inspect.status().message()
-                          : consumed    ? "the image was already restored (its seal is consumed)"
-                                        : "the image is not sealed (" + inspect->seal_problem +
-                                           "): the machine stopped while preserving";
+                          : consumed
+                              ? "the image was already restored (its seal is consumed)"
+                              : inspect->seal_problem + ": the machine stopped while preserving";
         look.Done(consumed, why);
         r.outcome = consumed ? RestoreOutcome::kAlreadyRestored : RestoreOutcome::kNoValidImage;
         r.message =
