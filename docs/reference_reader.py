@@ -280,9 +280,12 @@ def load_tables(m, h):
         problems.append(p)
     order = sorted((i for i in range(len(chunks)) if not problems[i] and chunks[i]["stored_length"]),
                    key=lambda i: chunks[i]["offset"])
-    for a, b in zip(order, order[1:]):
-        if chunks[b]["offset"] < chunks[a]["offset"] + chunks[a]["stored_length"]:
-            problems[a] = problems[b] = "chunk overlaps another chunk on the medium"
+    max_end, max_owner = 0, None
+    for b in order:  # against the furthest end so far, not just the neighbour
+        if chunks[b]["offset"] < max_end:
+            problems[max_owner] = problems[b] = "chunk overlaps another chunk on the medium"
+        if chunks[b]["offset"] + chunks[b]["stored_length"] > max_end:
+            max_end, max_owner = chunks[b]["offset"] + chunks[b]["stored_length"], b
 
     # Per-record checksums first, batched (each covers record[0:72] + path + target).
     records, to_hash = [], []
@@ -351,11 +354,12 @@ def load_tables(m, h):
             if c in owner:
                 fail("shares chunk %d with segment %d" % (c, owner[c]))
                 break
-            if chunks[c]["raw_length"] != min(cs, r["size"] - k * cs):
-                problems[c] = "chunk size does not match the file's layout"
         if r["ok"]:
             for k in range(r["chunk_count"]):
-                owner[r["first_chunk"] + k] = r["index"]
+                c = r["first_chunk"] + k
+                owner[c] = r["index"]
+                if not problems[c] and chunks[c]["raw_length"] != min(cs, r["size"] - k * cs):
+                    problems[c] = "chunk size does not match the file's layout"
     image_problems = [] if tables_ok else ["image tables do not match their checksums"]
     return records, chunks, problems, image_problems, tables_ok
 

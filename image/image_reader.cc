@@ -262,12 +262,19 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
       if (chunk_owner[c] != UINT64_MAX) {
         fail("shares chunk " + std::to_string(c) + " with segment " +
              std::to_string(chunk_owner[c]));
-      } else if (img.chunks[c].raw_length != ChunkFileRange(h, r, k).length) {
-        img.chunk_problems[c] = "chunk size does not match the file's layout";
       }
     }
     if (!s.ok) continue;
-    for (uint64_t k = 0; k < r.chunk_count; ++k) chunk_owner[r.first_chunk + k] = i;
+    // Only chunks of a sound segment are checked against its layout, and the first reason
+    // found for a chunk is kept.
+    for (uint64_t k = 0; k < r.chunk_count; ++k) {
+      uint64_t c = r.first_chunk + k;
+      chunk_owner[c] = i;
+      if (img.chunk_problems[c].empty() &&
+          img.chunks[c].raw_length != ChunkFileRange(h, r, k).length) {
+        img.chunk_problems[c] = "chunk size does not match the file's layout";
+      }
+    }
   }
   if (!img.tables_ok) {
     img.image_problems.push_back(

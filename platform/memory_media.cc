@@ -15,7 +15,7 @@ Status MemoryMedia::ReadAt(uint64_t offset, std::span<uint8_t> out) {
   for (const ByteRange& r : KnownBadRanges()) {
     if (r.Overlaps(offset, out.size())) return IoError(name_ + ": media error (poison)");
   }
-  std::memcpy(out.data(), bytes_.data() + offset, out.size());
+  if (!out.empty()) std::memcpy(out.data(), bytes_.data() + offset, out.size());
   return Status::Ok();
 }
 
@@ -26,7 +26,7 @@ Status MemoryMedia::WriteAt(uint64_t offset, const struct iovec* iov, int iovcnt
     if (pos > bytes_.size() || len > bytes_.size() - pos)
       return NoSpace(name_ + ": write past capacity");
     uint64_t allowed = std::min(len, write_budget_);
-    std::memcpy(bytes_.data() + pos, iov[i].iov_base, allowed);
+    if (allowed != 0) std::memcpy(bytes_.data() + pos, iov[i].iov_base, allowed);
     write_budget_ -= allowed;
     bytes_written_ += allowed;
     if (allowed < len) return IoError(name_ + ": injected write failure (power cut)");
