@@ -240,8 +240,15 @@ class Packer {
   }
 
   Status WriteData() {
-    const unsigned threads = EffectiveThreads(options_.threads);
     const bool compress = options_.compression.mode != CompressionPolicy::Mode::kNone;
+    // The calling thread writes. Unless every chunk is compressed the workers mostly read and
+    // hash, so by default they leave it a core (measured on 2 cores: 2 workers + the writer is
+    // slower than 1 + the writer, for none and for auto on incompressible state).
+    unsigned threads = EffectiveThreads(options_.threads);
+    if (options_.threads == 0 && options_.compression.mode != CompressionPolicy::Mode::kZstd &&
+        threads > 1) {
+      --threads;
+    }
     // Bound the memory in flight: ~24 MiB of slot buffers, at least two slots per worker.
     const uint64_t per_slot = uint64_t{options_.chunk_size} * (compress ? 2 : 1);
     size_t depth = std::clamp<uint64_t>((24ull << 20) / per_slot, threads + 2, 64);

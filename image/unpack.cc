@@ -148,6 +148,7 @@ class Unpacker {
 
   Status WriteFiles() {
     std::vector<Task> tasks;
+    std::vector<std::vector<Task>> split;  // files cut into several tasks
     remaining_ = std::make_unique<std::atomic<uint32_t>[]>(img_.segments.size());
     for (uint64_t i = 0; i < img_.segments.size(); ++i) {
       const LoadedSegment& s = img_.segments[i];
@@ -163,9 +164,25 @@ class Unpacker {
         }
       }
       remaining_[i] = static_cast<uint32_t>(n);
+      if (n == 1) {
+        tasks.push_back({i, 0, s.record.chunk_count, true});
+        continue;
+      }
+      split.emplace_back();
       for (uint64_t t = 0; t < n; ++t) {
-        tasks.push_back({i, t * kChunksPerTask,
-                         std::min(s.record.chunk_count, (t + 1) * kChunksPerTask), n == 1});
+        split.back().push_back({i, t * kChunksPerTask,
+                                std::min(s.record.chunk_count, (t + 1) * kChunksPerTask), false});
+      }
+    }
+    // Round-robin over the large files, so workers running side by side write different files
+    // rather than queue on one file's write lock.
+    for (size_t round = 0, added = 1; added; ++round) {
+      added = 0;
+      for (const auto& file : split) {
+        if (round < file.size()) {
+          tasks.push_back(file[round]);
+          ++added;
+        }
       }
     }
     const unsigned threads = EffectiveThreads(options_.threads);
