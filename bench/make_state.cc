@@ -29,6 +29,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/size_arg.h"
+
 namespace {
 
 constexpr size_t kBufferSize = 1 << 20;
@@ -68,26 +70,6 @@ class Xoshiro256 {
   static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   uint64_t s_[4];
 };
-
-bool ParseSize(const std::string& text, uint64_t* out) {
-  char* end = nullptr;
-  unsigned long long n = std::strtoull(text.c_str(), &end, 10);
-  if (end == text.c_str()) return false;
-  std::string unit(end);
-  uint64_t mult = 1;
-  if (unit.empty() || unit == "B")
-    mult = 1;
-  else if (unit == "K" || unit == "KiB")
-    mult = 1ull << 10;
-  else if (unit == "M" || unit == "MiB")
-    mult = 1ull << 20;
-  else if (unit == "G" || unit == "GiB")
-    mult = 1ull << 30;
-  else
-    return false;
-  *out = n * mult;
-  return true;
-}
 
 // Appends text to a buffer with no bounds checks: callers leave kMaxLine bytes of headroom.
 class Out {
@@ -358,7 +340,7 @@ int main(int argc, char** argv) {
     auto size_value = [&]() {
       uint64_t v = 0;
       std::string t = value();
-      if (!ParseSize(t, &v)) Die("bad size for " + a + ": " + t);
+      if (!warmboot::bench::ParseSize(t, &v)) Die("bad size for " + a + ": " + t);
       return v;
     };
     if (a == "--size")

@@ -18,27 +18,9 @@
 #include <string>
 #include <vector>
 
-namespace {
+#include "bench/size_arg.h"
 
-bool ParseSize(const char* text, uint64_t* out) {
-  char* end = nullptr;
-  unsigned long long n = std::strtoull(text, &end, 10);
-  if (end == text) return false;
-  std::string unit(end);
-  uint64_t mult = 1;
-  if (unit.empty() || unit == "B")
-    mult = 1;
-  else if (unit == "K" || unit == "KiB")
-    mult = 1ull << 10;
-  else if (unit == "M" || unit == "MiB")
-    mult = 1ull << 20;
-  else if (unit == "G" || unit == "GiB")
-    mult = 1ull << 30;
-  else
-    return false;
-  *out = n * mult;
-  return *out > 0;
-}
+namespace {
 
 void* MapBuffer(uint64_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -58,7 +40,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--repeat" && i + 1 < argc) {
       repeat = std::max(1, std::atoi(argv[++i]));
-    } else if (bytes == 0 && ParseSize(argv[i], &bytes)) {
+    } else if (bytes == 0 && warmboot::bench::ParseSize(argv[i], &bytes)) {
     } else {
       std::fprintf(stderr, "usage: memcpy_baseline SIZE [--repeat N]\n");
       return 2;
