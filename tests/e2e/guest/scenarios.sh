@@ -163,3 +163,80 @@ scenario_badblocks_2() {
   app_check app-check-1 $RESTORE --allow-quarantined
   pass
 }
+
+# --- bench (bench/vm only; not one of tests/e2e/run's scenarios): per-phase times of preserve
+# and restore for each size in wbe2e.sizes (MiB, comma-separated), and the guest's own dd of the
+# same byte counts to and from the raw /dev/pmem0 as baselines. Stage 1 (cold boot, namespace
+# raw): the dd baselines for every size, the cold restore, then state of the first size and
+# preserve; stage k restores size k-1 and preserves size k; the last stage restores and passes.
+bench_size() { echo "$(param sizes 256)" | tr ',' '\n' | sed -n "$1p"; }
+
+# bench_dd NAME MIB ARGS...: a timed dd (best of wbe2e.ddruns, default 2) marked as a step.
+bench_dd() {
+  _n=$1 _mib=$2
+  shift 2
+  _best=
+  _r=0
+  while [ $_r -lt "$(param ddruns 2)" ]; do
+    _t0=$(now)
+    dd "$@" bs=1M count="$_mib" 2>$E2E_RUN/dd.err || { cat $E2E_RUN/dd.err; fail "dd $*"; }
+    _t1=$(now)
+    _s=$(awk "BEGIN {printf \"%.2f\", $_t1 - $_t0}")
+    if [ -z "$_best" ] || awk "BEGIN {exit !($_s < $_best)}"; then _best=$_s; fi
+    rm -f /run/bench-read.bin
+    _r=$((_r + 1))
+  done
+  mark "$_n" 1 "seconds=$_best bytes=$((_mib * 1048576)) runs=$_r"
+}
+
+bench_state() {
+  rm -rf $STATE $RESTORE
+  mkdir -p $STATE
+  _t0=$(now)
+  if [ -e /run/bench-src.bin ]; then
+    dd if=/run/bench-src.bin of=$STATE/bulk.bin bs=1M count="$1" 2>/dev/null || fail "state copy"
+    rm -f /run/bench-src.bin
+  else
+    dd if=/dev/urandom of=$STATE/bulk.bin bs=1M count="$1" 2>/dev/null || fail "state write"
+  fi
+  mark "bench-state-$1" 1 "start=$_t0 bytes=$(stat -c %s $STATE/bulk.bin)"
+}
+
+bench_preserve() {
+  _k=$1 _mib=$(bench_size "$1")
+  if [ -z "$_mib" ]; then
+    memmark bench-end
+    pass
+  fi
+  bench_state "$_mib"
+  make_initrd
+  write_config $((_k + 1))
+  run_json "plan-$_mib" 0 warmboot preserve --dry-run --json
+  memmark "before-preserve-$_mib"
+  preserve_and_kexec "preserve-$_mib" $((_k + 1))
+}
+
+scenario_bench_1() {
+  # The source file and dd's read copy (a GiB each) do not fit tmpfs's default half of RAM.
+  mount -o remount,size=90% /run || fail "cannot grow /run"
+  _max=0
+  for _m in $(echo "$(param sizes 256)" | tr ',' ' '); do [ "$_m" -gt $_max ] && _max=$_m; done
+  _t0=$(now)
+  dd if=/dev/urandom of=/run/bench-src.bin bs=1M count=$_max 2>/dev/null || fail "urandom"
+  mark bench-src 1 "start=$_t0 mib=$_max"
+  for _m in $(echo "$(param sizes 256)" | tr ',' ' '); do
+    bench_dd "dd-write-$_m" "$_m" if=/run/bench-src.bin of=/dev/pmem0 oflag=direct
+    bench_dd "dd-read-$_m" "$_m" if=/dev/pmem0 of=/run/bench-read.bin iflag=direct
+  done
+  # No stale image header for the cold restore to look at.
+  dd if=/dev/zero of=/dev/pmem0 bs=4096 count=4 oflag=direct 2>/dev/null
+  restore_step restore-cold "0 4"
+  bench_preserve 1
+}
+bench_next() {
+  mount -o remount,size=90% /run || fail "cannot grow /run"
+  _prev=$(bench_size $((STAGE - 1)))
+  restore_step "restore-$_prev" 0
+  bench_preserve "$STAGE"
+}
+for _k in 2 3 4 5 6 7 8; do eval "scenario_bench_$_k() { bench_next; }"; done
