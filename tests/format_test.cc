@@ -1,8 +1,8 @@
+#include "warmboot/format.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
-
-#include "warmboot/format.h"
 
 namespace warmboot::format {
 namespace {
