@@ -7,6 +7,7 @@
 
 #include "platform/simulated_pmem.h"
 #include "tests/fake_kexec_system.h"
+#include "tests/sim_machine.h"
 #include "tests/test_util.h"
 #include "warmboot/preserve.h"
 #include "warmboot/restore.h"
@@ -24,23 +25,15 @@ bool Contains(const std::string& haystack, const std::string& needle) {
 class KexecPreserveTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto sim = SimulatedPmem::Create(dir_ / "sim", 528ull << 20);
-    ASSERT_TRUE(sim.ok()) << sim.status().ToString();
-    sim_ = std::move(*sim);
-    ASSERT_TRUE(ToSystemRam(*sim_, Fast(), nullptr).ok());
-    config_.state_dir = dir_ / "state";
-    config_.restore_dir = dir_ / "restore";
-    config_.report_dir = dir_ / "reports";
-    config_.chunk_size = 64 * 1024;
+    auto machine = testing::MakeSimMachine(dir_.path());
+    ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+    sim_ = std::move(machine->sim);
+    config_ = machine->config;
     testing::MakeDirs(config_.state_dir + "/app");
     testing::WriteFile(config_.state_dir + "/app/db", std::string(300000, 'd'));
     testing::WriteFile(config_.state_dir + "/app/config", "port = 1\n", 0600);
   }
-  static TransitionOptions Fast() {
-    TransitionOptions o;
-    o.sleep = [](std::chrono::milliseconds) {};
-    return o;
-  }
+  static TransitionOptions Fast() { return testing::NoSleepTransitions(); }
   PreserveOptions Opts() {
     PreserveOptions o;
     o.transition = Fast();

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "platform/simulated_pmem.h"
+#include "tests/sim_machine.h"
 #include "tests/test_util.h"
 #include "warmboot/preserve.h"
 #include "warmboot/restore.h"
@@ -15,20 +16,14 @@ namespace warmboot {
 namespace {
 
 using testing::TempDir;
-constexpr uint64_t kRegion = 528ull << 20;  // 4 blocks of 128 MiB, as in the VM
 
 class PreserveRestoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto sim = SimulatedPmem::Create(dir_ / "sim", kRegion);
-    ASSERT_TRUE(sim.ok()) << sim.status().ToString();
-    sim_ = std::move(*sim);
-    // Cold boot: give the region to System RAM, as restore does when it finds nothing.
-    ASSERT_TRUE(ToSystemRam(*sim_, Fast(), nullptr).ok());
-    config_.state_dir = dir_ / "state";
-    config_.restore_dir = dir_ / "restore";
-    config_.report_dir = dir_ / "reports";
-    config_.chunk_size = 64 * 1024;
+    auto machine = testing::MakeSimMachine(dir_.path());
+    ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+    sim_ = std::move(machine->sim);
+    config_ = machine->config;
     testing::MakeDirs(config_.state_dir + "/app/db");
     testing::WriteRandomFile(config_.state_dir + "/app/db/table", 3 << 20, 7);
     testing::WriteFile(config_.state_dir + "/app/config", "port = 1\n", 0600);
@@ -40,11 +35,7 @@ class PreserveRestoreTest : public ::testing::Test {
     ASSERT_EQ(std::system(("cp -a " + config_.state_dir + " " + (dir_ / "pristine")).c_str()), 0);
   }
 
-  static TransitionOptions Fast() {
-    TransitionOptions o;
-    o.sleep = [](std::chrono::milliseconds) {};
-    return o;
-  }
+  static TransitionOptions Fast() { return testing::NoSleepTransitions(); }
   PreserveOptions PreserveOpts() {
     PreserveOptions o;
     o.transition = Fast();
@@ -278,21 +269,17 @@ namespace {
 
 TEST(PreserveLabelTest, LabeledNamespaceIsNamedWarmboot) {
   testing::TempDir dir;
-  auto sim = SimulatedPmem::Create(dir / "sim", 528ull << 20, /*labeled=*/true);
-  ASSERT_TRUE(sim.ok());
-  TransitionOptions fast;
-  fast.sleep = [](std::chrono::milliseconds) {};
-  ASSERT_TRUE(ToSystemRam(**sim, fast, nullptr).ok());
-  Config config;
-  config.state_dir = dir / "state";
-  config.report_dir = dir / "reports";
+  auto machine = testing::MakeSimMachine(dir.path(), /*labeled=*/true);
+  ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+  auto& sim = machine->sim;
+  Config& config = machine->config;
   testing::MakeDirs(config.state_dir);
   testing::WriteFile(config.state_dir + "/f", "x");
   PreserveOptions o;
-  o.transition = fast;
-  PreserveReport r = Preserve(**sim, config, o);
+  o.transition = testing::NoSleepTransitions();
+  PreserveReport r = Preserve(*sim, config, o);
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
-  EXPECT_EQ((*sim)->Probe()->label_name, "warmboot");
+  EXPECT_EQ(sim->Probe()->label_name, "warmboot");
 }
 
 }  // namespace
