@@ -623,6 +623,13 @@ def sizes(env, **defaults):
     return " ".join(out)
 
 
+def check_guest_pass(c, boot):
+    """The guest's own verdict on its scenario script, with its reason when it failed."""
+    r = boot.result
+    c.expect(r is not None and r.get("result") == "pass",
+             f"guest result: {r.get('result') if r else 'none'} {r.get('reason', '') if r else ''}")
+
+
 def check_cold_restore(c, boot, name="restore-cold"):
     doc = c.doc(boot, name, rc=0)
     c.expect(doc.get("outcome") == "nothing-to-restore",
@@ -698,9 +705,7 @@ def scenario_happy(env):
                    sizes(env, mib=env.args.mib, files=env.args.files, mib2=64, files2=1000))
     b = q.run()
     runs = [q]
-    c.expect(b.result is not None and b.result.get("result") == "pass",
-             f"guest result: {b.result.get('result') if b.result else 'none'} "
-             f"{b.result.get('reason', '') if b.result else ''}")
+    check_guest_pass(c, b)
     check_cold_restore(c, b)
     w = c.doc(b, "app-write-1", rc=0)
     c.expect(w.get("random_bytes", 0) >= (env.args.mib if not env.args.quick else 1) * MIB,
@@ -737,9 +742,7 @@ def scenario_damage(env):
                    else "wbe2e.mib=8 wbe2e.files=50")
     b = q.run()
     runs = [q]
-    c.expect(b.result is not None and b.result.get("result") == "pass",
-             f"guest result: {b.result.get('result') if b.result else 'none'} "
-             f"{b.result.get('reason', '') if b.result else ''}")
+    check_guest_pass(c, b)
     check_cold_restore(c, b)
     check_preserve(c, b, "preserve-1", "after-restore-cold")
     c.doc(b, "verify-after-damage", rc=3)
@@ -847,9 +850,7 @@ def scenario_toobig(env):
     q = env.legacy("toobig", "toobig", "wbe2e.mib=64 wbe2e.files=300 wbe2e.bulk=600")
     b = q.run()
     runs = [q]
-    c.expect(b.result is not None and b.result.get("result") == "pass",
-             f"guest result: {b.result.get('result') if b.result else 'none'} "
-             f"{b.result.get('reason', '') if b.result else ''}")
+    check_guest_pass(c, b)
     check_cold_restore(c, b)
     p = c.doc(b, "preserve-1", rc=1)
     err = p.get("error") or {}
@@ -877,9 +878,7 @@ def scenario_badblocks(env):
     q = env.legacy("badblocks", "badblocks", "wbe2e.mib=32 wbe2e.files=300")
     b = q.run()
     runs = [q]
-    c.expect(b.result is not None and b.result.get("result") == "pass",
-             f"guest result: {b.result.get('result') if b.result else 'none'} "
-             f"{b.result.get('reason', '') if b.result else ''}")
+    check_guest_pass(c, b)
     check_cold_restore(c, b)
     r = check_restored(c, b, "restore-1", rc=3, outcome="partial")
     bad = r.get("bad_ranges", [])
