@@ -11,8 +11,9 @@
 #include "image/checksum.h"
 #include "image/codec.h"
 #include "image/layout.h"
-#include "image/ordered_pipeline.h"
+#include "image/parallel_for.h"
 #include "image/safe_path.h"
+#include "image/sequencer.h"
 #include "image/state_tree.h"
 #include "image/zero.h"
 #include "platform/host_info.h"
@@ -89,11 +90,16 @@ std::string Bytes(uint64_t n) {
   return buf;
 }
 
-struct Slot {
+// One per worker: its buffers, compressor and the state file it last read from (a large file is
+// read chunk after chunk by the same worker, so it is opened once, not once per chunk).
+struct Worker {
   AlignedBuffer raw;
   AlignedBuffer packed;
   ChunkRecord record;
   const uint8_t* stored = nullptr;  // raw or packed, record.stored_length bytes
+  std::unique_ptr<ChunkCompressor> compressor;
+  UniqueFd file;
+  uint32_t file_entry = UINT32_MAX;
 };
 
 class Packer {
@@ -187,10 +193,10 @@ class Packer {
     return h.ok() ? h->generation : 0;
   }
 
-  Status ProduceChunk(size_t index, Slot& slot, ChunkCompressor& compressor) {
+  Status ProduceChunk(size_t index, Worker& w) {
     const PlannedChunk& pc = plan_.chunks[index];
     const StateEntry& e = plan_.entries[pc.entry];
-    ChunkRecord& r = slot.record;
+    ChunkRecord& r = w.record;
     r = ChunkRecord{};
     r.raw_length = pc.length;
     if (pc.hole) {
@@ -198,14 +204,20 @@ class Packer {
       r.hash = ZeroHash(pc.length);
       return Status::Ok();
     }
-    if (slot.raw.size() < pc.length) slot.raw.Reset(options_.chunk_size);
-    auto [parent, name] = SplitParent(e.path);
-    WB_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirBeneath(root_.get(), parent, false));
-    UniqueFd fd(::openat(dir.get(), std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) return ErrnoError("cannot open " + e.path, errno);
+    if (w.raw.size() < pc.length) w.raw.Reset(options_.chunk_size);
+    if (w.file_entry != pc.entry) {
+      w.file = UniqueFd();
+      w.file_entry = UINT32_MAX;
+      auto [parent, name] = SplitParent(e.path);
+      WB_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirBeneath(root_.get(), parent, false));
+      w.file = UniqueFd(
+          ::openat(dir.get(), std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!w.file.valid()) return ErrnoError("cannot open " + e.path, errno);
+      w.file_entry = pc.entry;
+    }
     size_t done = 0;
     while (done < pc.length) {
-      ssize_t n = ::pread(fd.get(), slot.raw.data() + done, pc.length - done,
+      ssize_t n = ::pread(w.file.get(), w.raw.data() + done, pc.length - done,
                           static_cast<off_t>(pc.file_offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return ErrnoError("cannot read " + e.path, errno);
@@ -216,7 +228,7 @@ class Packer {
       }
       done += static_cast<size_t>(n);
     }
-    const uint8_t* raw = slot.raw.data();
+    const uint8_t* raw = w.raw.data();
     if (IsAllZero(raw, pc.length)) {
       r.codec = Codec::kZero;
       r.hash = ZeroHash(pc.length);
@@ -225,64 +237,60 @@ class Packer {
     r.hash = Hash64(raw, pc.length);
     r.codec = Codec::kRaw;
     r.stored_length = pc.length;
-    slot.stored = raw;
+    w.stored = raw;
     if (options_.compression.mode != CompressionPolicy::Mode::kNone) {
       size_t bound = CompressBound(options_.chunk_size);
-      if (slot.packed.size() < bound) slot.packed.Reset(bound);
-      size_t n = compressor.Compress({raw, pc.length}, {slot.packed.data(), slot.packed.size()});
+      if (w.packed.size() < bound) w.packed.Reset(bound);
+      size_t n = w.compressor->Compress({raw, pc.length}, {w.packed.data(), w.packed.size()});
       if (n != 0) {
         r.codec = Codec::kZstd;
         r.stored_length = static_cast<uint32_t>(n);
-        slot.stored = slot.packed.data();
+        w.stored = w.packed.data();
       }
     }
     return Status::Ok();
   }
 
+  // Every worker reads, hashes, compresses and writes its own chunks. Only the hand-out of
+  // offsets is serialized, in chunk order, so the data region stays back to back (format.md 7)
+  // while the copies into the medium run on all cores: one writer thread was the bottleneck.
+  // Memory is bounded by one chunk (plus its compressed form) per worker.
   Status WriteData() {
-    const bool compress = options_.compression.mode != CompressionPolicy::Mode::kNone;
-    // The calling thread writes. Unless every chunk is compressed the workers mostly read and
-    // hash, so by default they leave it a core (measured on 2 cores: 2 workers + the writer is
-    // slower than 1 + the writer, for none and for auto on incompressible state).
-    unsigned threads = EffectiveThreads(options_.threads);
-    if (options_.threads == 0 && options_.compression.mode != CompressionPolicy::Mode::kZstd &&
-        threads > 1) {
-      --threads;
-    }
-    // Bound the memory in flight: ~24 MiB of slot buffers, at least two slots per worker.
-    const uint64_t per_slot = uint64_t{options_.chunk_size} * (compress ? 2 : 1);
-    size_t depth = std::clamp<uint64_t>((24ull << 20) / per_slot, threads + 2, 64);
-    std::vector<Slot> slots(depth);
-    std::vector<std::unique_ptr<ChunkCompressor>> compressors;
-    for (unsigned w = 0; w < threads; ++w) {
-      compressors.push_back(std::make_unique<ChunkCompressor>(options_.compression));
+    const unsigned threads = EffectiveThreads(options_.threads);
+    std::vector<Worker> workers(threads);
+    for (Worker& w : workers) {
+      w.compressor = std::make_unique<ChunkCompressor>(options_.compression);
     }
     chunks_.resize(plan_.chunks.size());
-    uint64_t cursor = format::kDataOffset;
-    std::vector<struct iovec> iov;
-    OrderedPipeline<Slot> pipeline(slots, threads);
-    Status s = pipeline.Run(
-        plan_.chunks.size(),
-        [&](size_t i, Slot& slot, unsigned w) { return ProduceChunk(i, slot, *compressors[w]); },
-        [&](size_t first, std::span<Slot*> run) {
-          iov.clear();
-          uint64_t start = cursor;
-          for (size_t k = 0; k < run.size(); ++k) {
-            ChunkRecord r = run[k]->record;
-            if (r.codec == Codec::kZero) {
-              ++report_.zero_chunks;
-            } else {
-              r.offset = cursor;
-              cursor += r.stored_length;
-              iov.push_back({const_cast<uint8_t*>(run[k]->stored), r.stored_length});
-              ++(r.codec == Codec::kZstd ? report_.zstd_chunks : report_.raw_chunks);
-            }
-            chunks_[first + k] = r;
-          }
-          if (iov.empty()) return Status::Ok();
-          return media_.WriteAt(start, iov.data(), static_cast<int>(iov.size()));
-        });
+    uint64_t cursor = format::kDataOffset;  // advanced by the worker holding the turn
+    Sequencer turns;
+    auto step = [&](size_t i, Worker& w) -> Status {
+      Status produced = ProduceChunk(i, w);
+      if (!turns.Wait(i)) return turns.error();
+      WB_RETURN_IF_ERROR(produced);
+      ChunkRecord& r = chunks_[i];
+      r = w.record;
+      if (r.codec != Codec::kZero) {
+        r.offset = cursor;
+        cursor += r.stored_length;
+      }
+      turns.Pass(i);
+      if (r.codec == Codec::kZero) return Status::Ok();
+      return media_.WriteAt(r.offset, {w.stored, r.stored_length});
+    };
+    Status s = ParallelFor(plan_.chunks.size(), threads, [&](size_t i, unsigned w) {
+      Status st = step(i, workers[w]);
+      if (!st.ok()) turns.Abort(st);
+      return st;
+    });
+    // Report the failure that stopped the sequence, not a waiter that was turned away by it.
+    if (Status first = turns.error(); !first.ok()) return first;
     WB_RETURN_IF_ERROR(s);
+    for (const ChunkRecord& r : chunks_) {
+      ++(r.codec == Codec::kZero   ? report_.zero_chunks
+         : r.codec == Codec::kZstd ? report_.zstd_chunks
+                                   : report_.raw_chunks);
+    }
     report_.stored_bytes = cursor - format::kDataOffset;
     return Status::Ok();
   }

@@ -3,7 +3,7 @@
 #include <thread>
 #include <vector>
 
-#include "image/ordered_pipeline.h"
+#include "image/parallel_for.h"
 
 namespace warmboot {
 

@@ -14,7 +14,7 @@
 #include "image/chunk_loader.h"
 #include "image/damage.h"
 #include "image/image_reader.h"
-#include "image/ordered_pipeline.h"
+#include "image/parallel_for.h"
 #include "image/safe_path.h"
 #include "platform/host_info.h"
 #include "warmboot/image.h"

@@ -7,7 +7,7 @@
 #include "image/chunk_loader.h"
 #include "image/damage.h"
 #include "image/image_reader.h"
-#include "image/ordered_pipeline.h"
+#include "image/parallel_for.h"
 #include "warmboot/image.h"
 
 namespace warmboot {

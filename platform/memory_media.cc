@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "warmboot/media.h"
 
@@ -20,6 +21,8 @@ Status MemoryMedia::ReadAt(uint64_t offset, std::span<uint8_t> out) {
 }
 
 Status MemoryMedia::WriteAt(uint64_t offset, const struct iovec* iov, int iovcnt) {
+  // Writers run concurrently on disjoint ranges; the power-cut budget is shared.
+  std::lock_guard lock(mu_);
   uint64_t pos = offset;
   for (int i = 0; i < iovcnt; ++i) {
     uint64_t len = iov[i].iov_len;

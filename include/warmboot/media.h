@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -96,6 +97,7 @@ class MemoryMedia : public Media {
   uint64_t write_budget_ = UINT64_MAX;
   uint64_t bytes_written_ = 0;
   int flushes_ = 0;
+  std::mutex mu_;
 };
 
 }  // namespace warmboot
