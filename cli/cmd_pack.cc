@@ -14,7 +14,8 @@ namespace warmboot::cli {
 
 static constexpr const char* kPackHelp =
     R"(usage: warmboot pack STATE_DIR IMAGE [--compress none|zstd[:LEVEL]|auto]
-                     [--chunk-size N] [--threads N] [--capacity BYTES] [--json]
+                     [--chunk-size N] [--threads N] [--capacity BYTES]
+                     [--direct-io auto|on|off] [--json]
 
 Writes every file, directory and symlink under STATE_DIR into IMAGE, a block device such as
 /dev/pmem0 or a regular file (an existing file is written in place, never truncated). Refuses
@@ -25,12 +26,17 @@ before writing anything when the state cannot fit. The seal is written last.
   --chunk-size   chunk size, a multiple of 4096 (default 1M)
   --threads      worker threads (default: one per CPU)
   --capacity     use at most this many bytes of IMAGE (for tests)
+  --direct-io    auto (default: on for block devices), on, or off: O_DIRECT bypasses the
+                 page cache
 )";
 
 int CmdPack(const Argv& argv) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(
-      argv, {{"compress", true}, {"chunk-size", true}, {"threads", true}, {"capacity", true}});
+  auto args = ParseArgs(argv, {{"compress", true},
+                               {"chunk-size", true},
+                               {"threads", true},
+                               {"capacity", true},
+                               {"direct-io", true}});
   if (!args.ok()) return ReportError(args.status(), json, "pack");
   if (args->Has("help")) {
     std::cout << kPackHelp;
@@ -62,6 +68,11 @@ int CmdPack(const Argv& argv) {
     auto n = ParseSize(*v, "--capacity");
     if (!n.ok()) return ReportError(n.status(), json, "pack");
     media_options.capacity_limit = *n;
+  }
+  if (auto v = args->Get("direct-io")) {
+    auto d = ParseDirectIo(*v);
+    if (!d.ok()) return ReportError(d.status(), json, "pack");
+    media_options.direct_io = *d;
   }
   const std::string& state = args->positional[0];
   const std::string& image = args->positional[1];

@@ -12,7 +12,8 @@
 namespace warmboot::cli {
 
 static constexpr const char* kUnpackHelp =
-    R"(usage: warmboot unpack IMAGE DEST_DIR [--consume] [--merge] [--threads N] [--json]
+    R"(usage: warmboot unpack IMAGE DEST_DIR [--consume] [--merge] [--threads N]
+                                      [--direct-io auto|on|off] [--json]
 
 Restores a sealed image into DEST_DIR (created if missing; must be empty unless --merge),
 verifying every chunk as it goes. Each file appears atomically under its name once complete.
@@ -22,11 +23,14 @@ restored when run as root. Nothing is written outside DEST_DIR.
   --consume   after everything is on disk, mark the image consumed so it is never restored again
   --merge     allow a non-empty DEST_DIR; files in it with the same names are replaced
   --threads   worker threads (default: one per CPU)
+  --direct-io auto (default: on for block devices), on, or off: O_DIRECT bypasses the page
+              cache
 )";
 
 int CmdUnpack(const Argv& argv) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"consume", false}, {"merge", false}, {"threads", true}});
+  auto args = ParseArgs(
+      argv, {{"consume", false}, {"merge", false}, {"threads", true}, {"direct-io", true}});
   if (!args.ok()) return ReportError(args.status(), json, "unpack");
   if (args->Has("help")) {
     std::cout << kUnpackHelp;
@@ -48,6 +52,11 @@ int CmdUnpack(const Argv& argv) {
   const std::string& dest = args->positional[1];
   FileMediaOptions mo;
   mo.mode = options.consume ? OpenMode::kReadWrite : OpenMode::kReadOnly;
+  if (auto v = args->Get("direct-io")) {
+    auto d = ParseDirectIo(*v);
+    if (!d.ok()) return ReportError(d.status(), json, "unpack");
+    mo.direct_io = *d;
+  }
   auto media = OpenFileMedia(image, mo);
   if (!media.ok()) return ReportError(media.status(), json, "unpack");
   auto report = UnpackImage(**media, dest, options);

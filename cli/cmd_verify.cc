@@ -10,16 +10,20 @@
 namespace warmboot::cli {
 
 static constexpr const char* kVerifyHelp =
-    R"(usage: warmboot verify IMAGE [--threads N] [--json]
+    R"(usage: warmboot verify IMAGE [--threads N] [--direct-io auto|on|off] [--json]
 
 Checks the seal, header and tables of IMAGE and every chunk against its XXH3 hash, without
 writing anything. Exit 0 when intact, 3 when some segments are damaged (they are named), 4 when
 there is no sealed image.
+
+  --threads   worker threads (default: one per CPU)
+  --direct-io auto (default: on for block devices), on, or off: O_DIRECT bypasses the page
+              cache
 )";
 
 int CmdVerify(const Argv& argv) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"threads", true}});
+  auto args = ParseArgs(argv, {{"threads", true}, {"direct-io", true}});
   if (!args.ok()) return ReportError(args.status(), json, "verify");
   if (args->Has("help")) {
     std::cout << kVerifyHelp;
@@ -35,7 +39,13 @@ int CmdVerify(const Argv& argv) {
     options.threads = *n;
   }
   const std::string& image = args->positional[0];
-  auto media = OpenFileMedia(image, {});
+  FileMediaOptions mo;
+  if (auto v = args->Get("direct-io")) {
+    auto d = ParseDirectIo(*v);
+    if (!d.ok()) return ReportError(d.status(), json, "verify");
+    mo.direct_io = *d;
+  }
+  auto media = OpenFileMedia(image, mo);
   if (!media.ok()) return ReportError(media.status(), json, "verify");
   auto report = VerifyImage(**media, options);
   if (!report.ok()) return ReportError(report.status(), json, "verify");

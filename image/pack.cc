@@ -37,7 +37,7 @@ struct Plan {
   std::vector<PlannedChunk> chunks;
   std::vector<uint64_t> first_chunk;  // per entry
   uint64_t names_length = 0;
-  uint64_t worst_data = 0;  // every non-hole chunk stored raw
+  uint64_t worst_data = 0;  // every non-hole chunk stored raw, padded to the alignment
   uint64_t raw_bytes = 0;
 
   Layout WorstCase() const {
@@ -45,7 +45,15 @@ struct Plan {
   }
 };
 
-Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size) {
+// The largest direct I/O block a medium may ask stored chunks to be aligned to (FileMedia's
+// limit); PlanPack assumes it, since the medium is not open yet.
+constexpr uint32_t kMaxDataAlignment = 4096;
+
+uint64_t RoundUp(uint64_t v, uint32_t a) {
+  return (v + a - 1) / a * a;
+}
+
+Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size, uint32_t alignment) {
   if (chunk_size < format::kMinChunkSize || chunk_size > format::kMaxChunkSize ||
       chunk_size % 4096 != 0) {
     return UsageError("--chunk-size must be a multiple of 4096 from 4 KiB to 64 MiB, not " +
@@ -70,7 +78,7 @@ Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size) {
       uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(chunk_size, e.size - off));
       bool hole = !e.hole_chunks.empty() && e.hole_chunks[c];
       plan.chunks.push_back({static_cast<uint32_t>(i), len, off, hole});
-      if (!hole) plan.worst_data += len;
+      if (!hole) plan.worst_data += RoundUp(len, alignment);
     }
   }
   return plan;
@@ -110,7 +118,12 @@ class Packer {
   Result<PackReport> Run() {
     auto start = std::chrono::steady_clock::now();
     const uint32_t cs = options_.chunk_size;
-    WB_ASSIGN_OR_RETURN(plan_, MakePlan(state_dir_, cs));
+    align_ = media_.write_alignment();
+    if (align_ == 0 || (align_ & (align_ - 1)) != 0 || align_ > kMaxDataAlignment) {
+      return InvalidArgument(media_.name() + " asks for a write alignment of " +
+                             std::to_string(align_) + " bytes; up to 4096 is supported");
+    }
+    WB_ASSIGN_OR_RETURN(plan_, MakePlan(state_dir_, cs, align_));
 
     // Everything that can be checked is checked before the first write.
     layout_ = plan_.WorstCase();
@@ -171,6 +184,7 @@ class Packer {
     report_.raw_bytes = plan_.raw_bytes;
     report_.image_bytes = h.image_end;
     report_.capacity = media_.capacity();
+    report_.data_alignment = align_;
     report_.chunks = plan_.chunks.size();
     for (const StateEntry& e : plan_.entries) {
       if (e.type == format::EntryType::kFile) ++report_.files;
@@ -204,7 +218,7 @@ class Packer {
       r.hash = ZeroHash(pc.length);
       return Status::Ok();
     }
-    if (w.raw.size() < pc.length) w.raw.Reset(options_.chunk_size);
+    if (w.raw.size() < pc.length) w.raw.Reset(RoundUp(options_.chunk_size, align_));
     if (w.file_entry != pc.entry) {
       w.file = UniqueFd();
       w.file_entry = UINT32_MAX;
@@ -240,7 +254,7 @@ class Packer {
     w.stored = raw;
     if (options_.compression.mode != CompressionPolicy::Mode::kNone) {
       size_t bound = CompressBound(options_.chunk_size);
-      if (w.packed.size() < bound) w.packed.Reset(bound);
+      if (w.packed.size() < bound) w.packed.Reset(RoundUp(bound, align_));
       size_t n = w.compressor->Compress({raw, pc.length}, {w.packed.data(), w.packed.size()});
       if (n != 0) {
         r.codec = Codec::kZstd;
@@ -270,13 +284,18 @@ class Packer {
       WB_RETURN_IF_ERROR(produced);
       ChunkRecord& r = chunks_[i];
       r = w.record;
+      const uint64_t padded = RoundUp(r.stored_length, align_);
       if (r.codec != Codec::kZero) {
         r.offset = cursor;
-        cursor += r.stored_length;
+        cursor += padded;
       }
       turns.Pass(i);
       if (r.codec == Codec::kZero) return Status::Ok();
-      return media_.WriteAt(r.offset, {w.stored, r.stored_length});
+      // Whole blocks from an aligned buffer go straight to the medium; the gap is zeros, so
+      // the image's bytes stay fully determined.
+      uint8_t* data = const_cast<uint8_t*>(w.stored);
+      std::memset(data + r.stored_length, 0, padded - r.stored_length);
+      return media_.WriteAt(r.offset, {data, padded});
     };
     Status s = ParallelFor(plan_.chunks.size(), threads, [&](size_t i, unsigned w) {
       Status st = step(i, workers[w]);
@@ -287,17 +306,18 @@ class Packer {
     if (Status first = turns.error(); !first.ok()) return first;
     WB_RETURN_IF_ERROR(s);
     for (const ChunkRecord& r : chunks_) {
+      report_.stored_bytes += r.stored_length;
       ++(r.codec == Codec::kZero   ? report_.zero_chunks
          : r.codec == Codec::kZstd ? report_.zstd_chunks
                                    : report_.raw_chunks);
     }
-    report_.stored_bytes = cursor - format::kDataOffset;
+    data_length_ = cursor - format::kDataOffset;
     return Status::Ok();
   }
 
   Status WriteTablesAndHeader(format::Header& h) {
-    Layout final_layout = ComputeLayout(plan_.entries.size(), plan_.chunks.size(),
-                                        plan_.names_length, report_.stored_bytes);
+    Layout final_layout =
+        ComputeLayout(plan_.entries.size(), plan_.chunks.size(), plan_.names_length, data_length_);
     std::vector<uint8_t> names;
     names.reserve(plan_.names_length);
     std::vector<uint8_t> segs(plan_.entries.size() * format::kSegmentRecordSize);
@@ -334,7 +354,7 @@ class Packer {
                                           format::kChunkRecordSize));
     }
     h.data_offset = format::kDataOffset;
-    h.data_length = report_.stored_bytes;
+    h.data_length = data_length_;
     h.segment_count = plan_.entries.size();
     h.segment_table_offset = final_layout.segment_table_offset;
     h.chunk_count = chunks_.size();
@@ -349,7 +369,7 @@ class Packer {
     h.image_end = final_layout.image_end;
 
     // The gap between data and tables is zeroed so an image's bytes are fully determined.
-    uint64_t data_end = format::kDataOffset + report_.stored_bytes;
+    uint64_t data_end = format::kDataOffset + data_length_;
     std::vector<uint8_t> pad(final_layout.segment_table_offset - data_end, 0);
     struct iovec v[4] = {{pad.data(), pad.size()},
                          {segs.data(), segs.size()},
@@ -372,13 +392,15 @@ class Packer {
   UniqueFd root_;
   std::vector<ChunkRecord> chunks_;
   uint64_t header_checksum_ = 0;
+  uint32_t align_ = 1;        // each stored chunk starts on a multiple (direct I/O)
+  uint64_t data_length_ = 0;  // stored bytes plus alignment padding
   PackReport report_;
 };
 
 }  // namespace
 
 Result<PackPlanSummary> PlanPack(const std::string& state_dir, const PackOptions& options) {
-  WB_ASSIGN_OR_RETURN(Plan plan, MakePlan(state_dir, options.chunk_size));
+  WB_ASSIGN_OR_RETURN(Plan plan, MakePlan(state_dir, options.chunk_size, kMaxDataAlignment));
   return PackPlanSummary{plan.entries.size(), plan.raw_bytes, plan.WorstCase().image_end};
 }
 

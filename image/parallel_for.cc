@@ -1,9 +1,9 @@
+#include "image/parallel_for.h"
+
 #include <atomic>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include "image/parallel_for.h"
 
 namespace warmboot {
 

@@ -45,6 +45,7 @@ json ToJson(const PackReport& r) {
               {"stored_bytes", r.stored_bytes},
               {"image_bytes", r.image_bytes},
               {"capacity", r.capacity},
+              {"data_alignment", r.data_alignment},
               {"seconds", r.seconds}};
 }
 

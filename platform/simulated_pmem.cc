@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 namespace warmboot {
@@ -27,7 +28,10 @@ class PowerCutMedia : public Media {
   Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
     return inner_->ReadAt(offset, out);
   }
+  uint32_t write_alignment() const override { return inner_->write_alignment(); }
   Status WriteAt(uint64_t offset, const struct iovec* iov, int iovcnt) override {
+    // Writers run concurrently; the budget is shared, like the power that is about to fail.
+    std::lock_guard lock(mu_);
     for (int i = 0; i < iovcnt; ++i) {
       uint64_t n = std::min<uint64_t>(iov[i].iov_len, budget_);
       if (n)
@@ -40,12 +44,14 @@ class PowerCutMedia : public Media {
     return Status::Ok();
   }
   Status Flush() override {
+    std::lock_guard lock(mu_);
     if (budget_ == 0) return IoError(name() + ": injected power cut during flush");
     return inner_->Flush();
   }
 
  private:
   std::unique_ptr<Media> inner_;
+  std::mutex mu_;
   uint64_t budget_;
 };
 

@@ -79,6 +79,16 @@ TEST_F(PowerCutTest, CutAnywhereLeavesNoImage) {
       media->FailWritesAfter(UINT64_MAX);
       continue;
     }
+    if (v.ok() && n > total_ - format::kBlockSize) {
+      // The cut fell in the seal write, and the bytes it kept from landing already held their
+      // intended values (the zeroed seal block), e.g. a checksum whose top byte is 0: about one
+      // run in 256 for a one-byte cut. The medium then holds the complete image, which must
+      // be exactly the new tree.
+      EXPECT_FALSE(v->partial());
+      EXPECT_EQ(v->header.generation, 2u);
+      EXPECT_EQ(Unpacks(*media, new_.path()), "");
+      continue;
+    }
     ASSERT_FALSE(v.ok()) << "verify accepted an interrupted image (partial=" << v->partial()
                          << ", generation " << v->header.generation << ")";
     EXPECT_EQ(v.status().code(), Code::kNoImage) << v.status().ToString();

@@ -35,8 +35,10 @@ std::string TempBase() {
 }
 }  // namespace
 
-TempDir::TempDir() {
-  std::string tmpl = TempBase() + "/warmboot-test-XXXXXX";
+TempDir::TempDir() : TempDir(TempBase()) {}
+
+TempDir::TempDir(const std::string& base) {
+  std::string tmpl = base + "/warmboot-test-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
 }

@@ -16,6 +16,8 @@ namespace warmboot::testing {
 class TempDir {
  public:
   TempDir();
+  // Under `base` instead of the default (e.g. a disk filesystem where tmpfs cannot serve).
+  explicit TempDir(const std::string& base);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

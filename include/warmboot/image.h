@@ -45,6 +45,7 @@ struct PackReport {
   uint64_t stored_bytes = 0;  // chunk bytes on media
   uint64_t image_bytes = 0;   // whole image, metadata included
   uint64_t capacity = 0;
+  uint32_t data_alignment = 1;  // stored chunks start on multiples of it (direct I/O block)
   double seconds = 0;
 };
 

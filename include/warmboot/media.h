@@ -10,6 +10,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "warmboot/status.h"
@@ -44,6 +45,12 @@ class Media {
     };
     return WriteAt(offset, &v, 1);
   }
+  // Direct I/O granularity. Writes that start and end on multiples of it, from buffers aligned
+  // to it, go straight to the medium. Any other write is read-modify-written in whole blocks, so
+  // it must not run concurrently with another write touching one of those blocks. 1 when the
+  // medium has no such constraint (buffered I/O, memory).
+  virtual uint32_t write_alignment() const { return 1; }
+
   // Makes every completed write durable (fdatasync; on pmem this flushes CPU caches).
   virtual Status Flush() = 0;
 
@@ -58,15 +65,23 @@ class Media {
 
 enum class OpenMode { kReadOnly, kReadWrite, kCreate };
 
+// Direct I/O (O_DIRECT) bypasses the page cache: on /dev/pmem0 each byte is copied once, straight
+// into persistent memory, and a multi-GiB image does not fill the page cache of a machine that
+// has just given memory away. kAuto uses it for block devices when the kernel accepts it.
+enum class DirectIo { kAuto, kOn, kOff };
+Result<DirectIo> ParseDirectIo(std::string_view text);  // "auto", "on", "off"
+
 struct FileMediaOptions {
   OpenMode mode = OpenMode::kReadOnly;
   // Caps the capacity (tests use it to model a small device); 0 means no cap.
   uint64_t capacity_limit = 0;
+  DirectIo direct_io = DirectIo::kAuto;
 };
 
 // A regular file or a block device. A block device's capacity is its size; an existing
 // non-empty regular file is written in place (never truncated), so its size is its capacity; a
-// new or empty file may grow up to the free space of its filesystem.
+// new or empty file may grow up to the free space of its filesystem. With direct I/O the
+// capacity is rounded down to the direct I/O block.
 Result<std::unique_ptr<Media>> OpenFileMedia(const std::string& path, FileMediaOptions options);
 
 // An in-memory medium of fixed size, for tests. Supports injected faults.
@@ -88,6 +103,10 @@ class MemoryMedia : public Media {
   // Power cut: after `n` more bytes are written, every write fails (partial writes land).
   void FailWritesAfter(uint64_t n) { write_budget_ = n; }
   uint64_t bytes_written() const { return bytes_written_; }
+  // Models a direct-I/O medium's granularity (what write_alignment() reports); tests then check
+  // where the writer put its data.
+  void SetWriteAlignment(uint32_t alignment) { alignment_ = alignment; }
+  uint32_t write_alignment() const override { return alignment_; }
   int flush_count() const { return flushes_; }
 
  private:
@@ -97,6 +116,7 @@ class MemoryMedia : public Media {
   uint64_t write_budget_ = UINT64_MAX;
   uint64_t bytes_written_ = 0;
   int flushes_ = 0;
+  uint32_t alignment_ = 1;
   std::mutex mu_;
 };
 
