@@ -94,7 +94,7 @@ std::string CheckChunk(const format::Header& h, const format::ChunkRecord& c,
 
 }  // namespace
 
-Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
+Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement, LoadDepth depth) {
   if (media.size() < format::kMinImageSize) {
     return NoImage("no image on " + media.name() + ": it holds " + std::to_string(media.size()) +
                    " bytes, less than an image header and seal");
@@ -142,6 +142,7 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement) {
     }
   }
   WB_RETURN_IF_ERROR(CheckGeometry(h, media.size()));
+  if (depth == LoadDepth::kHeaderAndSeal) return img;
 
   if (over_poison(h.segment_table_offset, h.segment_table_length()) ||
       over_poison(h.chunk_table_offset, h.chunk_table_length()) ||

@@ -33,10 +33,14 @@ struct LoadedImage {
 };
 
 enum class SealRequirement { kSealed, kAnyState };
+// kHeaderAndSeal stops before the tables: the state and the header's geometry, without reading
+// and checking the tables (restore decides with it, then unpack loads everything once).
+enum class LoadDepth { kHeaderAndSeal, kAll };
 
 // kNoImage when there is no valid header, or (kSealed) no valid unconsumed seal, or the tables
 // lie outside the medium (truncated or crafted).
-Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement);
+Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement,
+                              LoadDepth depth = LoadDepth::kAll);
 
 // File byte range covered by chunk `k` of a segment.
 inline ByteRange ChunkFileRange(const format::Header& h, const format::SegmentRecord& r,

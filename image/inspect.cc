@@ -25,8 +25,11 @@ bool HasImageMagic(Media& media) {
   return std::memcmp(magic, format::kHeaderMagic.data(), sizeof magic) == 0;
 }
 
-Result<InspectReport> InspectImage(Media& media) {
-  WB_ASSIGN_OR_RETURN(LoadedImage img, LoadImage(media, SealRequirement::kAnyState));
+Result<InspectReport> InspectImage(Media& media, InspectDepth depth) {
+  WB_ASSIGN_OR_RETURN(LoadedImage img,
+                      LoadImage(media, SealRequirement::kAnyState,
+                                depth == InspectDepth::kHeaderAndSeal ? LoadDepth::kHeaderAndSeal
+                                                                      : LoadDepth::kAll));
   InspectReport report;
   report.header = img.header;
   report.state = img.state;

@@ -110,7 +110,8 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
         r.message = "no image on " + (*media)->name() + " (a cold boot): nothing to restore";
         return;
       }
-      auto inspect = InspectImage(**media);
+      // Header and seal decide; unpack then loads and checks the tables, once.
+      auto inspect = InspectImage(**media, InspectDepth::kHeaderAndSeal);
       if (!inspect.ok() || inspect->state != ImageState::kSealed) {
         bool consumed = inspect.ok() && inspect->state == ImageState::kConsumed;
         std::string why = !inspect.ok() ? inspect.status().message()

@@ -57,6 +57,36 @@ TEST_F(ConsumeTest, UnpackConsumeRetiresTheImage) {
   EXPECT_TRUE(media_->bytes() == before);
 }
 
+// Restore decides from the header and seal alone and leaves the tables to unpack: that depth
+// must read no table (poison over the tables does not stop it) and still tell the states apart.
+TEST_F(ConsumeTest, HeaderAndSealInspectionReadsNoTables) {
+  auto full = InspectImage(*media_);
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  const format::Header& h = full->header;
+  media_->SetKnownBadRanges({{h.segment_table_offset, h.image_end - h.segment_table_offset}});
+  auto refused = InspectImage(*media_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kNoImage);
+  auto shallow = InspectImage(*media_, InspectDepth::kHeaderAndSeal);
+  ASSERT_TRUE(shallow.ok()) << shallow.status().ToString();
+  EXPECT_EQ(shallow->state, ImageState::kSealed);
+  EXPECT_EQ(shallow->header.image_uuid, report_.image_uuid);
+  EXPECT_TRUE(shallow->segments.empty());
+  // Unpack, which does read the tables, refuses the image.
+  auto u = UnpackImage(*media_, out_ / "dest", {});
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.status().code(), Code::kNoImage);
+
+  media_->SetKnownBadRanges({});
+  ASSERT_TRUE(ConsumeImage(*media_).ok());
+  EXPECT_EQ(InspectImage(*media_, InspectDepth::kHeaderAndSeal)->state, ImageState::kConsumed);
+  // The header's geometry is still checked: tables past the end of the medium are no image.
+  media_->TruncateReadable(h.segment_table_offset + 1);
+  auto truncated = InspectImage(*media_, InspectDepth::kHeaderAndSeal);
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(truncated.status().code(), Code::kNoImage);
+}
+
 TEST_F(ConsumeTest, WithoutConsumeTheImageStaysSealed) {
   auto u = UnpackImage(*media_, out_ / "first", {});
   ASSERT_TRUE(u.ok());

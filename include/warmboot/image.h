@@ -139,9 +139,14 @@ struct InspectReport {
   std::vector<SegmentInfo> segments;
 };
 
+// kHeaderAndSeal: the state and the header (whose geometry is checked) only; no tables are
+// read, so segments is empty and tables_ok says nothing. For a caller that decides from the
+// state and then unpacks, which loads and checks the tables itself.
+enum class InspectDepth { kHeaderAndSeal, kAll };
+
 // Reads header, seal and tables without checking data. kNoImage only when there is no valid
 // header; an unsealed or consumed image is described, with its state.
-Result<InspectReport> InspectImage(Media& media);
+Result<InspectReport> InspectImage(Media& media, InspectDepth depth = InspectDepth::kAll);
 
 // True when block 0 carries the image magic, damaged or not: tells "never written" (a cold
 // boot) from "written but not valid" (the writer died, or damage).
