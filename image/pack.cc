@@ -1,5 +1,6 @@
 // pack: state directory -> image. See include/warmboot/image.h for the contract.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,28 +33,47 @@ struct PlannedChunk {
   bool hole;
 };
 
+uint64_t RoundUp(uint64_t v, uint32_t a) {
+  return (v + a - 1) / a * a;
+}
+
+// The largest direct I/O block a medium may ask stored chunks to be aligned to (FileMedia's
+// limit); a plan's summary assumes it, since the medium is not open yet.
+constexpr uint32_t kMaxDataAlignment = 4096;
+
 struct Plan {
   std::vector<StateEntry> entries;
   std::vector<PlannedChunk> chunks;
   std::vector<uint64_t> first_chunk;  // per entry
   uint64_t names_length = 0;
-  uint64_t worst_data = 0;  // every non-hole chunk stored raw, padded to the alignment
   uint64_t raw_bytes = 0;
 
-  Layout WorstCase() const {
-    return ComputeLayout(entries.size(), chunks.size(), names_length, worst_data);
+  // Every non-hole chunk stored raw, each padded to the alignment.
+  Layout WorstCase(uint32_t alignment) const {
+    uint64_t data = 0;
+    for (const PlannedChunk& c : chunks) {
+      if (!c.hole) data += RoundUp(c.length, alignment);
+    }
+    return ComputeLayout(entries.size(), chunks.size(), names_length, data);
   }
 };
 
-// The largest direct I/O block a medium may ask stored chunks to be aligned to (FileMedia's
-// limit); PlanPack assumes it, since the medium is not open yet.
-constexpr uint32_t kMaxDataAlignment = 4096;
+}  // namespace
 
-uint64_t RoundUp(uint64_t v, uint32_t a) {
-  return (v + a - 1) / a * a;
+struct PackPlan::Impl {
+  std::string state_dir;
+  uint32_t chunk_size = 0;
+  Plan plan;
+  PackPlanSummary summary;
+};
+
+const PackPlanSummary& PackPlan::summary() const {
+  return impl_->summary;
 }
 
-Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size, uint32_t alignment) {
+namespace {
+
+Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size) {
   if (chunk_size < format::kMinChunkSize || chunk_size > format::kMaxChunkSize ||
       chunk_size % 4096 != 0) {
     return UsageError("--chunk-size must be a multiple of 4096 from 4 KiB to 64 MiB, not " +
@@ -78,7 +98,6 @@ Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size, uint32_
       uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(chunk_size, e.size - off));
       bool hole = !e.hole_chunks.empty() && e.hole_chunks[c];
       plan.chunks.push_back({static_cast<uint32_t>(i), len, off, hole});
-      if (!hole) plan.worst_data += RoundUp(len, alignment);
     }
   }
   return plan;
@@ -112,8 +131,8 @@ struct Worker {
 
 class Packer {
  public:
-  Packer(const std::string& state_dir, Media& media, const PackOptions& options)
-      : state_dir_(state_dir), media_(media), options_(options) {}
+  Packer(const PackPlan::Impl& planned, Media& media, const PackOptions& options)
+      : state_dir_(planned.state_dir), plan_(planned.plan), media_(media), options_(options) {}
 
   Result<PackReport> Run() {
     auto start = std::chrono::steady_clock::now();
@@ -123,10 +142,9 @@ class Packer {
       return InvalidArgument(media_.name() + " asks for a write alignment of " +
                              std::to_string(align_) + " bytes; up to 4096 is supported");
     }
-    WB_ASSIGN_OR_RETURN(plan_, MakePlan(state_dir_, cs, align_));
 
     // Everything that can be checked is checked before the first write.
-    layout_ = plan_.WorstCase();
+    layout_ = plan_.WorstCase(align_);
     if (layout_.image_end > media_.capacity()) {
       return NoSpace("state needs up to " + Bytes(layout_.image_end) +
                      " (every chunk stored raw), " + media_.name() + " holds " +
@@ -207,6 +225,15 @@ class Packer {
     return h.ok() ? h->generation : 0;
   }
 
+  static Status CheckUnchangedSize(int fd, const StateEntry& e) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return ErrnoError("cannot stat " + e.path, errno);
+    if (static_cast<uint64_t>(st.st_size) == e.size) return Status::Ok();
+    return InvalidArgument(e.path + " changed size while being packed (planned " +
+                           std::to_string(e.size) + " bytes, now " + std::to_string(st.st_size) +
+                           "); quiesce the application that owns it and pack again");
+  }
+
   Status ProduceChunk(size_t index, Worker& w) {
     const PlannedChunk& pc = plan_.chunks[index];
     const StateEntry& e = plan_.entries[pc.entry];
@@ -228,6 +255,7 @@ class Packer {
           ::openat(dir.get(), std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!w.file.valid()) return ErrnoError("cannot open " + e.path, errno);
       w.file_entry = pc.entry;
+      WB_RETURN_IF_ERROR(CheckUnchangedSize(w.file.get(), e));
     }
     size_t done = 0;
     while (done < pc.length) {
@@ -241,6 +269,11 @@ class Packer {
                                "that owns it and pack again");
       }
       done += static_cast<size_t>(n);
+    }
+    // The plan may be older than this read (preserve plans before the point of no return): a
+    // file that grew would otherwise be cut short without a word.
+    if (pc.file_offset + pc.length == e.size) {
+      WB_RETURN_IF_ERROR(CheckUnchangedSize(w.file.get(), e));
     }
     const uint8_t* raw = w.raw.data();
     if (IsAllZero(raw, pc.length)) {
@@ -385,9 +418,9 @@ class Packer {
   }
 
   const std::string& state_dir_;
+  const Plan& plan_;
   Media& media_;
   PackOptions options_;
-  Plan plan_;
   Layout layout_;
   UniqueFd root_;
   std::vector<ChunkRecord> chunks_;
@@ -399,14 +432,29 @@ class Packer {
 
 }  // namespace
 
-Result<PackPlanSummary> PlanPack(const std::string& state_dir, const PackOptions& options) {
-  WB_ASSIGN_OR_RETURN(Plan plan, MakePlan(state_dir, options.chunk_size, kMaxDataAlignment));
-  return PackPlanSummary{plan.entries.size(), plan.raw_bytes, plan.WorstCase().image_end};
+Result<PackPlan> PlanPack(const std::string& state_dir, const PackOptions& options) {
+  auto impl = std::make_shared<PackPlan::Impl>();
+  impl->state_dir = state_dir;
+  impl->chunk_size = options.chunk_size;
+  WB_ASSIGN_OR_RETURN(impl->plan, MakePlan(state_dir, options.chunk_size));
+  impl->summary = {impl->plan.entries.size(), impl->plan.raw_bytes,
+                   impl->plan.WorstCase(kMaxDataAlignment).image_end};
+  return PackPlan(std::move(impl));
+}
+
+Result<PackReport> PackImage(const PackPlan& plan, Media& media, const PackOptions& options) {
+  if (plan.impl().chunk_size != options.chunk_size) {
+    return InvalidArgument("the pack plan was made for chunks of " +
+                           std::to_string(plan.impl().chunk_size) + " bytes, not " +
+                           std::to_string(options.chunk_size));
+  }
+  return Packer(plan.impl(), media, options).Run();
 }
 
 Result<PackReport> PackImage(const std::string& state_dir, Media& media,
                              const PackOptions& options) {
-  return Packer(state_dir, media, options).Run();
+  WB_ASSIGN_OR_RETURN(PackPlan plan, PlanPack(state_dir, options));
+  return PackImage(plan, media, options);
 }
 
 }  // namespace warmboot

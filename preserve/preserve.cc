@@ -99,20 +99,25 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
                         " memory block(s) were already offline");
     }
   }
+  // The image is written from this plan after the point of no return: the tree is walked once
+  // and the fit checked here is the fit the write needs.
+  std::optional<PackPlan> pack_plan;
   {
     auto t = log.Start("plan image");
-    auto plan = PlanPack(config.state_dir, PackOptionsFrom(config));
-    if (!plan.ok()) {
-      t.Done(false, plan.status().message());
-      r.status = plan.status().WithContext("cannot plan the image; nothing changed");
+    auto planned = PlanPack(config.state_dir, PackOptionsFrom(config));
+    if (!planned.ok()) {
+      t.Done(false, planned.status().message());
+      r.status = planned.status().WithContext("cannot plan the image; nothing changed");
       return r;
     }
-    r.plan = *plan;
+    pack_plan = *planned;
+    const PackPlanSummary& plan = pack_plan->summary();
+    r.plan = plan;
     // The raw namespace is the image's medium; the preserve report follows the image.
     r.capacity = r.device->size;
-    uint64_t need = plan->worst_case_image_bytes + kReportRecordMax;
-    t.Done(need <= r.capacity, Mib(plan->raw_bytes) + " of state in " +
-                                   std::to_string(plan->entries) + " entries, worst case " +
+    uint64_t need = plan.worst_case_image_bytes + kReportRecordMax;
+    t.Done(need <= r.capacity, Mib(plan.raw_bytes) + " of state in " +
+                                   std::to_string(plan.entries) + " entries, worst case " +
                                    Mib(need) + " of " + Mib(r.capacity));
     if (need > r.capacity) {
       r.status = NoSpace("the state does not fit: it needs up to " + Mib(need) +
@@ -173,7 +178,7 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   }
   {
     auto t = log.Start("write image");
-    auto pack = PackImage(config.state_dir, **media, PackOptionsFrom(config));
+    auto pack = PackImage(*pack_plan, **media, PackOptionsFrom(config));
     if (!pack.ok()) {
       t.Done(false, pack.status().message());
       give_back(pack.status().WithContext("writing the image failed"));

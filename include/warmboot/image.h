@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,19 +51,35 @@ struct PackReport {
 };
 
 // What packing a state directory would take, computed without writing: the worst-case image
-// size assumes every non-hole chunk is stored raw.
+// size assumes every non-hole chunk is stored raw (and padded to the largest direct I/O block).
 struct PackPlanSummary {
   uint64_t entries = 0;
   uint64_t raw_bytes = 0;
   uint64_t worst_case_image_bytes = 0;
 };
-Result<PackPlanSummary> PlanPack(const std::string& state_dir, const PackOptions& options);
+
+// The state tree walked and every chunk planned. Preserve plans before its point of no return
+// and packs from the same plan after it: the tree is walked once, and the capacity it checked
+// is the capacity the pack needs. A file whose size changes in between fails the pack.
+class PackPlan {
+ public:
+  struct Impl;
+  explicit PackPlan(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+  const PackPlanSummary& summary() const;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+Result<PackPlan> PlanPack(const std::string& state_dir, const PackOptions& options);
 
 // Plans the whole image first: fails with kNoSpace before writing a byte when the worst case
 // (every chunk stored raw) does not fit. Then invalidates any old seal, writes data, tables and
 // header, flushes, and writes the seal last.
 Result<PackReport> PackImage(const std::string& state_dir, Media& media,
                              const PackOptions& options);
+// The same from a plan (its chunk size must be options.chunk_size).
+Result<PackReport> PackImage(const PackPlan& plan, Media& media, const PackOptions& options);
 
 // What is wrong with one segment, in file byte ranges where known.
 struct DamagedSegment {
