@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -78,13 +79,14 @@ class FileMedia : public Media {
 
   const std::string& name() const override { return name_; }
   uint64_t capacity() const override { return capacity_; }
-  uint64_t size() const override { return size_; }
+  uint64_t size() const override { return size_.load(std::memory_order_relaxed); }
   uint32_t write_alignment() const override { return align_; }
 
   Status ReadAt(uint64_t offset, std::span<uint8_t> out) override {
-    if (offset > size_ || out.size() > size_ - offset) {
+    const uint64_t size = this->size();
+    if (offset > size || out.size() > size - offset) {
       return Corruption(name_ + ": read of " + std::to_string(out.size()) + " bytes at offset " +
-                        std::to_string(offset) + " is past the end (" + std::to_string(size_) +
+                        std::to_string(offset) + " is past the end (" + std::to_string(size) +
                         " bytes): image truncated");
     }
     if (out.empty()) return Status::Ok();
@@ -120,7 +122,11 @@ class FileMedia : public Media {
     } else {
       WB_RETURN_IF_ERROR(WriteBlocks(offset, iov, iovcnt, total));
     }
-    size_ = std::max(size_, offset + total);
+    // Workers write concurrently: the size only grows, to the furthest end written.
+    uint64_t seen = size_.load(std::memory_order_relaxed);
+    while (seen < offset + total &&
+           !size_.compare_exchange_weak(seen, offset + total, std::memory_order_relaxed)) {
+    }
     return Status::Ok();
   }
 
@@ -161,7 +167,7 @@ class FileMedia : public Media {
   std::string name_;
   int fd_;
   uint64_t capacity_;
-  uint64_t size_;
+  std::atomic<uint64_t> size_;
   uint32_t align_;
 };
 
