@@ -15,9 +15,8 @@ namespace ndctl_internal {
 // daxctl disable-device: daxctl_dev_disable(). For kmem this is the hot-remove; the kernel
 // lets it happen even with blocks online (they stay in use, leaked).
 Status NdctlPmemPlatform::DisableDax() {
-  WB_ASSIGN_OR_RETURN(auto s, Session::Open());
-  WB_ASSIGN_OR_RETURN(Target t, Locate(*s));
-  NsState st = ReadState(t.ndns);
+  WB_ASSIGN_OR_RETURN(Located at, Open());
+  auto& [s, t, st] = at;
   if (st.mode != PmemMode::kSystemRam && st.mode != PmemMode::kDevdax) {
     return InvalidArgument(t.name + " has no dax device (it is in " + DescribeMode(st) + " mode)");
   }
@@ -43,9 +42,8 @@ Status NdctlPmemPlatform::EnableDax(PmemMode mode) {
     return InvalidArgument(std::string("a dax device is enabled as devdax or system-ram, not ") +
                            ModeName(mode));
   }
-  WB_ASSIGN_OR_RETURN(auto s, Session::Open());
-  WB_ASSIGN_OR_RETURN(Target t, Locate(*s));
-  NsState st = ReadState(t.ndns);
+  WB_ASSIGN_OR_RETURN(Located at, Open());
+  auto& [s, t, st] = at;
   if (st.mode != PmemMode::kSystemRam && st.mode != PmemMode::kDevdax) {
     return InvalidArgument(t.name + " has no dax device (it is in " + DescribeMode(st) +
                            " mode): reconfigure it to devdax first");

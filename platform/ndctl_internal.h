@@ -139,6 +139,13 @@ class NdctlPmemPlatform : public PmemPlatform {
   Status SetLabelName(const std::string& name) override;
 
  private:
+  // How every call starts: a library session, the namespace it acts on, and its state.
+  struct Located {
+    std::unique_ptr<Session> s;
+    Target t;
+    NsState st;
+  };
+  Result<Located> Open();
   Result<Target> Locate(Session& s);
   static Result<std::vector<ByteRange>> BadRanges(Session& s, const Target& t, const NsState& st);
   Status ClearWithBusCommand(Session& s, const Target& t, const std::vector<ByteRange>& ranges);

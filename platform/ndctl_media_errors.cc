@@ -46,9 +46,8 @@ Result<std::vector<ByteRange>> NdctlPmemPlatform::KnownBadRanges() {
 // (nvdimm_clear_poison() treats a bus without ->ndctl as "handled").
 Status NdctlPmemPlatform::ClearErrors(const std::vector<ByteRange>& ranges) {
   if (ranges.empty()) return Status::Ok();
-  WB_ASSIGN_OR_RETURN(auto s, Session::Open());
-  WB_ASSIGN_OR_RETURN(Target t, Locate(*s));
-  NsState st = ReadState(t.ndns);
+  WB_ASSIGN_OR_RETURN(Located at, Open());
+  auto& [s, t, st] = at;
   uint64_t size = ndctl_namespace_get_size(t.ndns);
   for (const ByteRange& r : ranges) {
     if (r.length == 0 || r.offset > size || r.length > size - r.offset) {

@@ -171,9 +171,8 @@ Status NdctlPmemPlatform::SetAutoOnlinePolicy(const std::string& policy) {
 // a count of what stayed online. libdaxctl stops at the first block that refuses, so the
 // blocks after it in its scan are not tried in this call; a retry tries them again.
 Status NdctlPmemPlatform::OfflineMemory() {
-  WB_ASSIGN_OR_RETURN(auto s, Session::Open());
-  WB_ASSIGN_OR_RETURN(Target t, Locate(*s));
-  NsState st = ReadState(t.ndns);
+  WB_ASSIGN_OR_RETURN(Located at, Open());
+  auto& [s, t, st] = at;
   if (st.mode != PmemMode::kSystemRam) {
     return InvalidArgument(t.name + " is in " + DescribeMode(st) +
                            " mode: no dax device bound to kmem, no memory to offline");
@@ -204,9 +203,8 @@ Status NdctlPmemPlatform::OfflineMemory() {
 // daxctl online-memory (dev_online_memory()): daxctl_memory_online[_no_movable](), then check
 // every block is online and in the zone asked for.
 Status NdctlPmemPlatform::OnlineMemory(bool movable) {
-  WB_ASSIGN_OR_RETURN(auto s, Session::Open());
-  WB_ASSIGN_OR_RETURN(Target t, Locate(*s));
-  NsState st = ReadState(t.ndns);
+  WB_ASSIGN_OR_RETURN(Located at, Open());
+  auto& [s, t, st] = at;
   if (st.mode != PmemMode::kSystemRam) {
     return InvalidArgument(t.name + " is in " + DescribeMode(st) +
                            " mode: bind its dax device to kmem before onlining memory");

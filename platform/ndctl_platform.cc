@@ -24,10 +24,16 @@ Result<Target> NdctlPmemPlatform::Locate(Session& s) {
   return t;
 }
 
-Result<std::unique_ptr<Media>> NdctlPmemPlatform::OpenRawMedia(OpenMode mode) {
+Result<NdctlPmemPlatform::Located> NdctlPmemPlatform::Open() {
   WB_ASSIGN_OR_RETURN(auto s, Session::Open());
   WB_ASSIGN_OR_RETURN(Target t, Locate(*s));
   NsState st = ReadState(t.ndns);
+  return Located{std::move(s), std::move(t), st};
+}
+
+Result<std::unique_ptr<Media>> NdctlPmemPlatform::OpenRawMedia(OpenMode mode) {
+  WB_ASSIGN_OR_RETURN(Located at, Open());
+  auto& [s, t, st] = at;
   if (st.mode != PmemMode::kRaw) {
     return InvalidArgument(t.name + " is in " + DescribeMode(st) +
                            " mode, not raw: no raw block device to open");

@@ -126,9 +126,8 @@ std::string DescribeMode(const NsState& st) {
 }
 
 Result<PmemInfo> NdctlPmemPlatform::Probe() {
-  WB_ASSIGN_OR_RETURN(auto s, Session::Open());
-  WB_ASSIGN_OR_RETURN(Target t, Locate(*s));
-  NsState st = ReadState(t.ndns);
+  WB_ASSIGN_OR_RETURN(Located at, Open());
+  auto& [s, t, st] = at;
   PmemInfo info;
   info.name = t.name;
   info.region = t.region_name;

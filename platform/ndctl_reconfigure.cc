@@ -209,9 +209,8 @@ Status NdctlPmemPlatform::ReconfigureNamespace(PmemMode mode) {
     return InvalidArgument(std::string("a namespace is reconfigured to raw or devdax, not ") +
                            ModeName(mode));
   }
-  WB_ASSIGN_OR_RETURN(auto s, Session::Open());
-  WB_ASSIGN_OR_RETURN(Target t, Locate(*s));
-  NsState st = ReadState(t.ndns);
+  WB_ASSIGN_OR_RETURN(Located at, Open());
+  auto& [s, t, st] = at;
   if (!ndctl_region_is_enabled(t.region)) {
     return InvalidArgument(t.region_name + " is disabled: enable it with 'ndctl enable-region " +
                            t.region_name + "'");
