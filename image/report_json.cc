@@ -138,6 +138,7 @@ json ToJson(const PmemInfo& info) {
          {"mode", PmemModeName(info.mode)},
          {"size", info.size},
          {"numa_node", info.numa_node},
+         {"target_node", info.target_node},
          {"memory_block_size", info.memory_block_size},
          {"blocks_online", info.OnlineBlocks()},
          {"blocks_total", info.blocks.size()},

@@ -134,6 +134,10 @@ Result<PmemInfo> NdctlPmemPlatform::Probe() {
   info.mode = st.mode;
   info.size = ndctl_namespace_get_size(t.ndns);
   info.numa_node = ndctl_namespace_get_numa_node(t.ndns);
+  // kmem onlines into the dax device's target node (the ACPI proximity domain of the memory),
+  // which on an NVDIMM is usually a node of its own, not the device's numa_node.
+  info.target_node = st.dax.dev != nullptr ? daxctl_dev_get_target_node(st.dax.dev)
+                                           : ndctl_namespace_get_target_node(t.ndns);
   if (st.mode == PmemMode::kRaw) {
     std::string bdev = ndctl_namespace_get_block_device(t.ndns);
     if (!bdev.empty()) info.block_device = "/dev/" + bdev;

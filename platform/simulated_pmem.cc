@@ -257,6 +257,7 @@ Result<PmemInfo> SimulatedPmem::Probe() {
   info.mode = mode_;
   info.size = size_;
   info.numa_node = 0;
+  info.target_node = 0;
   info.labeled = labeled_;
   info.label_name = label_name_;
   info.memory_block_size = kBlockSize;

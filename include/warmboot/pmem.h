@@ -35,8 +35,9 @@ struct PmemInfo {
   std::string name;    // "namespace0.0"
   std::string region;  // "region0"
   PmemMode mode = PmemMode::kUnknown;
-  uint64_t size = 0;  // namespace size in bytes
-  int numa_node = -1;
+  uint64_t size = 0;         // namespace size in bytes
+  int numa_node = -1;        // the node the namespace's device sits on
+  int target_node = -1;      // the node kmem adds its memory to (its own node on an NVDIMM)
   std::string block_device;  // "/dev/pmem0" in raw/fsdax mode
   std::string dax_device;    // "dax0.0" in devdax/system-ram mode
   uint64_t memory_block_size = 0;
