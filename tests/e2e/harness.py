@@ -845,6 +845,36 @@ def scenario_powercut(env):
     return c, runs
 
 
+def scenario_nvdimm(env):
+    """A warm reboot on the emulated NVDIMM: the NFIT bus and labels through a kexec (powercut
+    only ever cold-boots it)."""
+    c = Checks("nvdimm")
+    backing = os.path.join(WORK, "nvdimm-kexec.img")
+    if os.path.exists(backing):
+        os.unlink(backing)
+    with open(backing, "wb") as fh:
+        fh.truncate(NVDIMM_BYTES)
+    q = env.nvdimm("nvdimm", "nvdimm", backing, 1, sizes(env, mib=128, files=500))
+    b = q.run()
+    check_guest_pass(c, b)
+    check_cold_restore(c, b)
+    restore = check_restored(c, b, "restore-1")
+    pres = (b.json.get("preserve-1") or {}).get("doc") or restore.get("preserve_report") or {}
+    c.expect(pres.get("image_sealed") is True and pres.get("memory_removed") is True,
+             "preserve-1: sealed with the memory removed")
+    c.expect("namespace label named 'warmboot'" in pres.get("notes", []),
+             f"preserve-1: the label was named: notes {pres.get('notes')}")
+    c.expect((restore.get("unpack") or {}).get("damaged", []) == [], "restore-1: nothing damaged")
+    dev = c.doc(b, "status-after-restore-1", rc=0).get("device", {})
+    c.expect(dev.get("labeled") is True and dev.get("label_name") == "warmboot",
+             f"status after restore-1: label {dev.get('label_name')!r} after the kexec")
+    # QEMU puts the NVDIMM's memory in node 1 (-device nvdimm,node=1): kmem onlines it there.
+    c.expect(dev.get("target_node") == 1,
+             f"status after restore-1: target_node {dev.get('target_node')}, expected 1")
+    check_app(c, b, "app-check-1")
+    return c, [q]
+
+
 def scenario_toobig(env):
     c = Checks("toobig")
     q = env.legacy("toobig", "toobig", "wbe2e.mib=64 wbe2e.files=300 wbe2e.bulk=600")
@@ -901,6 +931,7 @@ SCENARIOS = {
     "damage": scenario_damage,
     "badblocks": scenario_badblocks,
     "powercut": scenario_powercut,
+    "nvdimm": scenario_nvdimm,
     "toobig": scenario_toobig,
 }
 

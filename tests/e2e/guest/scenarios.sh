@@ -122,6 +122,19 @@ scenario_powercut_3() {
   pass
 }
 
+# --- nvdimm: a warm reboot on the emulated NVDIMM (NFIT, labels): preserve -> kexec -> restore.
+scenario_nvdimm_1() {
+  nvdimm_setup
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 128)" --small-files "$(param files 500)" --seed 6
+  preserve_and_kexec preserve-1 2
+}
+scenario_nvdimm_2() {
+  restore_step restore-1 0
+  app_check app-check-1 $RESTORE
+  pass
+}
+
 # --- toobig: the state does not fit; preserve refuses before touching the memory.
 scenario_toobig_1() {
   restore_step restore-cold 0
