@@ -778,13 +778,19 @@ def read_at(path, off, n):
         return fh.read(n)
 
 
-def scenario_powercut(env):
-    c = Checks("powercut")
-    backing = os.path.join(WORK, "nvdimm-powercut.img")
+def fresh_nvdimm_backing(name):
+    """An emulated NVDIMM's backing file, all zeros: empty labels, no image."""
+    backing = os.path.join(WORK, name)
     if os.path.exists(backing):
         os.unlink(backing)
     with open(backing, "wb") as fh:
         fh.truncate(NVDIMM_BYTES)
+    return backing
+
+
+def scenario_powercut(env):
+    c = Checks("powercut")
+    backing = fresh_nvdimm_backing("nvdimm-powercut.img")
     runs = []
     # Run 1: set the labels up, write state, kill QEMU while preserve writes the image.
     state = {"seen_at": None, "data_at_kill": 0}
@@ -849,11 +855,7 @@ def scenario_nvdimm(env):
     """A warm reboot on the emulated NVDIMM: the NFIT bus and labels through a kexec (powercut
     only ever cold-boots it)."""
     c = Checks("nvdimm")
-    backing = os.path.join(WORK, "nvdimm-kexec.img")
-    if os.path.exists(backing):
-        os.unlink(backing)
-    with open(backing, "wb") as fh:
-        fh.truncate(NVDIMM_BYTES)
+    backing = fresh_nvdimm_backing("nvdimm-kexec.img")
     q = env.nvdimm("nvdimm", "nvdimm", backing, 1, sizes(env, mib=128, files=500))
     b = q.run()
     check_guest_pass(c, b)
