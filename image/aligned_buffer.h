@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "image/align.h"
+
 namespace warmboot {
 
 class AlignedBuffer {
@@ -29,7 +31,7 @@ class AlignedBuffer {
   void Reset(size_t size) {
     std::free(data_);
     size_ = size;
-    size_t rounded = (size + 4095) & ~size_t{4095};
+    size_t rounded = AlignUp(size, 4096);
     data_ = static_cast<uint8_t*>(std::aligned_alloc(4096, rounded ? rounded : 4096));
     if (data_ == nullptr) throw std::bad_alloc();
   }

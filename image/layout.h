@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "image/align.h"
 #include "warmboot/format.h"
 
 namespace warmboot {
@@ -20,8 +21,7 @@ inline Layout ComputeLayout(uint64_t segments, uint64_t chunks, uint64_t names_l
                             uint64_t data_bytes) {
   Layout l;
   uint64_t data_end = format::kDataOffset + data_bytes;
-  l.segment_table_offset =
-      (data_end + format::kBlockSize - 1) / format::kBlockSize * format::kBlockSize;
+  l.segment_table_offset = AlignUp(data_end, format::kBlockSize);
   l.chunk_table_offset = l.segment_table_offset + segments * format::kSegmentRecordSize;
   l.names_offset = l.chunk_table_offset + chunks * format::kChunkRecordSize;
   l.image_end = l.names_offset + names_length;

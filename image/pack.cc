@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "image/align.h"
 #include "image/aligned_buffer.h"
 #include "image/checksum.h"
 #include "image/codec.h"
@@ -33,14 +34,6 @@ struct PlannedChunk {
   bool hole;
 };
 
-uint64_t RoundUp(uint64_t v, uint32_t a) {
-  return (v + a - 1) / a * a;
-}
-
-// The largest direct I/O block a medium may ask stored chunks to be aligned to (FileMedia's
-// limit); a plan's summary assumes it, since the medium is not open yet.
-constexpr uint32_t kMaxDataAlignment = 4096;
-
 struct Plan {
   std::vector<StateEntry> entries;
   std::vector<PlannedChunk> chunks;
@@ -52,7 +45,7 @@ struct Plan {
   Layout WorstCase(uint32_t alignment) const {
     uint64_t data = 0;
     for (const PlannedChunk& c : chunks) {
-      if (!c.hole) data += RoundUp(c.length, alignment);
+      if (!c.hole) data += AlignUp(c.length, alignment);
     }
     return ComputeLayout(entries.size(), chunks.size(), names_length, data);
   }
@@ -138,9 +131,10 @@ class Packer {
     auto start = std::chrono::steady_clock::now();
     const uint32_t cs = options_.chunk_size;
     align_ = media_.write_alignment();
-    if (align_ == 0 || (align_ & (align_ - 1)) != 0 || align_ > kMaxDataAlignment) {
+    if (!IsPowerOfTwo(align_) || align_ > kMaxWriteAlignment) {
       return InvalidArgument(media_.name() + " asks for a write alignment of " +
-                             std::to_string(align_) + " bytes; up to 4096 is supported");
+                             std::to_string(align_) + " bytes; a power of two up to " +
+                             std::to_string(kMaxWriteAlignment) + " is supported");
     }
 
     // Everything that can be checked is checked before the first write.
@@ -245,7 +239,7 @@ class Packer {
       r.hash = ZeroHash(pc.length);
       return Status::Ok();
     }
-    if (w.raw.size() < pc.length) w.raw.Reset(RoundUp(options_.chunk_size, align_));
+    if (w.raw.size() < pc.length) w.raw.Reset(AlignUp(options_.chunk_size, align_));
     if (w.file_entry != pc.entry) {
       w.file = UniqueFd();
       w.file_entry = UINT32_MAX;
@@ -287,7 +281,7 @@ class Packer {
     w.stored = raw;
     if (options_.compression.mode != CompressionPolicy::Mode::kNone) {
       size_t bound = CompressBound(options_.chunk_size);
-      if (w.packed.size() < bound) w.packed.Reset(RoundUp(bound, align_));
+      if (w.packed.size() < bound) w.packed.Reset(AlignUp(bound, align_));
       size_t n = w.compressor->Compress({raw, pc.length}, {w.packed.data(), w.packed.size()});
       if (n != 0) {
         r.codec = Codec::kZstd;
@@ -317,7 +311,7 @@ class Packer {
       WB_RETURN_IF_ERROR(produced);
       ChunkRecord& r = chunks_[i];
       r = w.record;
-      const uint64_t padded = RoundUp(r.stored_length, align_);
+      const uint64_t padded = AlignUp(r.stored_length, align_);
       if (r.codec != Codec::kZero) {
         r.offset = cursor;
         cursor += padded;
@@ -438,7 +432,7 @@ Result<PackPlan> PlanPack(const std::string& state_dir, const PackOptions& optio
   impl->chunk_size = options.chunk_size;
   WB_ASSIGN_OR_RETURN(impl->plan, MakePlan(state_dir, options.chunk_size));
   impl->summary = {impl->plan.entries.size(), impl->plan.raw_bytes,
-                   impl->plan.WorstCase(kMaxDataAlignment).image_end};
+                   impl->plan.WorstCase(kMaxWriteAlignment).image_end};
   return PackPlan(std::move(impl));
 }
 

@@ -12,16 +12,13 @@
 #include <cstring>
 #include <vector>
 
+#include "image/align.h"
 #include "image/aligned_buffer.h"
 #include "image/unique_fd.h"
 #include "warmboot/media.h"
 
 namespace warmboot {
 namespace {
-
-bool IsAligned(uint64_t v, uint32_t a) {
-  return (v & (a - 1)) == 0;
-}
 
 // Reads up to `len` bytes at `offset`; fewer only at the end of the file.
 Result<size_t> PreadUpTo(int fd, uint8_t* out, size_t len, uint64_t offset,
@@ -95,8 +92,8 @@ class FileMedia : public Media {
     const bool bounce = !IsAligned(offset, align_) || !IsAligned(len, align_) ||
                         !IsAligned(reinterpret_cast<uintptr_t>(dst), align_);
     if (bounce) {
-      lo = offset & ~uint64_t{align_ - 1};
-      len = RoundUp(offset + out.size()) - lo;
+      lo = AlignDown(offset, align_);
+      len = AlignUp(offset + out.size(), align_) - lo;
       dst = Bounce(len).data();
     }
     WB_ASSIGN_OR_RETURN(size_t got, PreadUpTo(fd_, dst, len, lo, name_));
@@ -136,13 +133,11 @@ class FileMedia : public Media {
   }
 
  private:
-  uint64_t RoundUp(uint64_t v) const { return (v + align_ - 1) & ~uint64_t{align_ - 1}; }
-
   // Direct I/O of an unaligned write: read the partial edge blocks, lay the data over them and
   // write whole blocks (capacity is a whole number of blocks, so they always fit).
   Status WriteBlocks(uint64_t offset, const struct iovec* iov, int iovcnt, uint64_t total) {
-    const uint64_t lo = offset & ~uint64_t{align_ - 1};
-    const uint64_t hi = RoundUp(offset + total);
+    const uint64_t lo = AlignDown(offset, align_);
+    const uint64_t hi = AlignUp(offset + total, align_);
     uint8_t* buf = Bounce(hi - lo).data();
     auto load_block = [&](uint64_t at) -> Status {
       WB_ASSIGN_OR_RETURN(size_t got, PreadUpTo(fd_, buf + (at - lo), align_, at, name_));
@@ -227,20 +222,20 @@ Result<std::unique_ptr<Media>> OpenFileMedia(const std::string& path, FileMediaO
                            (options.direct_io == DirectIo::kAuto && S_ISBLK(st.st_mode));
   uint32_t alignment = 1;
   if (want_direct) {
-    const bool usable = block >= 512 && block <= 4096 && (block & (block - 1)) == 0;
+    const bool usable = block >= 512 && block <= kMaxWriteAlignment && IsPowerOfTwo(block);
     // O_DIRECT is turned on through fcntl on the open descriptor: no second open that could
     // reach a different file.
     int fl = ::fcntl(fd.get(), F_GETFL);
     if (usable && fl >= 0 && ::fcntl(fd.get(), F_SETFL, fl | O_DIRECT) == 0) {
       alignment = block;
-      capacity &= ~uint64_t{block - 1};
+      capacity = AlignDown(capacity, block);
     } else if (options.direct_io == DirectIo::kOn) {
-      return Status(Code::kUnsupported,
-                    "direct I/O is not available on " + path +
-                        (usable ? ": " + std::string(std::strerror(errno))
-                                : ": its block size " + std::to_string(block) +
-                                      " is not a power of two from 512 to 4096") +
-                        "; use --direct-io off");
+      return Status(Code::kUnsupported, "direct I/O is not available on " + path +
+                                            (usable ? ": " + std::string(std::strerror(errno))
+                                                    : ": its block size " + std::to_string(block) +
+                                                          " is not a power of two from 512 to " +
+                                                          std::to_string(kMaxWriteAlignment)) +
+                                            "; use --direct-io off");
     }
   }
   return std::unique_ptr<Media>(new FileMedia(path, fd.release(), capacity, size, alignment));

@@ -48,7 +48,8 @@ class Media {
   // Direct I/O granularity. Writes that start and end on multiples of it, from buffers aligned
   // to it, go straight to the medium. Any other write is read-modify-written in whole blocks, so
   // it must not run concurrently with another write touching one of those blocks. 1 when the
-  // medium has no such constraint (buffered I/O, memory).
+  // medium has no such constraint (buffered I/O, memory). A power of two, at most
+  // kMaxWriteAlignment.
   virtual uint32_t write_alignment() const { return 1; }
 
   // Makes every completed write durable (fdatasync; on pmem this flushes CPU caches).
@@ -62,6 +63,10 @@ class Media {
  private:
   std::vector<ByteRange> bad_ranges_;
 };
+
+// The largest direct I/O block a medium may ask for (FileMedia falls back to buffered I/O on a
+// device whose block is larger). Writers that plan before the medium is open assume it.
+inline constexpr uint32_t kMaxWriteAlignment = 4096;
 
 enum class OpenMode { kReadOnly, kReadWrite, kCreate };
 
