@@ -78,12 +78,20 @@ int CmdPack(const Argv& argv) {
   const std::string& image = args->positional[1];
   struct stat st;
   const bool created = ::stat(image.c_str(), &st) != 0 && errno == ENOENT;
+  // Leave no empty file behind a refused pack (or a refused open: --direct-io on where the
+  // file system has no O_DIRECT).
+  auto forget_created = [&] {
+    if (created) ::unlink(image.c_str());
+  };
   auto media = OpenFileMedia(image, media_options);
-  if (!media.ok()) return ReportError(media.status(), json, "pack");
+  if (!media.ok()) {
+    forget_created();
+    return ReportError(media.status(), json, "pack");
+  }
   auto report = PackImage(state, **media, options);
   if (!report.ok()) {
     media->reset();
-    if (created) ::unlink(image.c_str());  // leave no empty file behind a refused pack
+    forget_created();
     return ReportError(report.status(), json, "pack");
   }
   const PackReport& r = *report;

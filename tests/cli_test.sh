@@ -163,6 +163,7 @@ if "$wb" pack "$state" "$dio/image" --direct-io on --chunk-size 64K --compress a
   fi
 elif grep -q unsupported "$work/out"; then
   echo "cli_test: no O_DIRECT under $dio; direct I/O on files not tested"
+  [[ ! -e $dio/image ]] && pass || fail "pack --direct-io on, refused, left $dio/image behind"
 else
   fail "pack --direct-io on: $(cat "$work/out")"
 fi
