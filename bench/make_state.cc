@@ -30,6 +30,11 @@
 #include <vector>
 
 #include "bench/size_arg.h"
+#include "util/io.h"
+#include "util/xoshiro.h"
+
+using warmboot::SplitMix64;
+using warmboot::Xoshiro256;
 
 namespace {
 
@@ -39,37 +44,6 @@ constexpr size_t kBufferSize = 1 << 20;
   std::fprintf(stderr, "make_state: %s\n", what.c_str());
   std::exit(1);
 }
-
-uint64_t SplitMix64(uint64_t& x) {
-  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-class Xoshiro256 {
- public:
-  explicit Xoshiro256(uint64_t seed) {
-    for (uint64_t& w : s_) w = SplitMix64(seed);
-  }
-  uint64_t Next() {
-    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform enough in [0, n) for n far below 2^32.
-  uint32_t Below(uint32_t n) { return static_cast<uint32_t>(((Next() >> 32) * n) >> 32); }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
 
 // Appends text to a buffer with no bounds checks: callers leave kMaxLine bytes of headroom.
 class Out {
@@ -270,13 +244,8 @@ struct Job {
 };
 
 void WriteAll(int fd, const char* data, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) Die("cannot write " + path + ": " + std::strerror(errno));
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
+  if (int err = warmboot::WriteAll(fd, data, n))
+    Die("cannot write " + path + ": " + std::strerror(err));
 }
 
 void MakeFile(const Job& job, bool text, std::vector<char>& buf) {

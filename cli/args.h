@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "warmboot/status.h"
+#include "util/status.h"
 
 namespace warmboot::cli {
 

@@ -3,8 +3,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "warmboot/image.h"
-#include "warmboot/report_json.h"
+#include "image/image.h"
+#include "image/image_json.h"
+#include "util/bytes.h"
 
 namespace warmboot::cli {
 

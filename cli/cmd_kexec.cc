@@ -5,7 +5,7 @@
 #include "cli/config_arg.h"
 #include "cli/kexec_text.h"
 #include "cli/output.h"
-#include "warmboot/kexec.h"
+#include "kexec/kexec.h"
 
 namespace warmboot::cli {
 
@@ -34,8 +34,7 @@ as 'kexec -e' does: services are not stopped first.
 
 namespace {
 
-int Unload(bool json) {
-  KexecSystem& sys = RealKexecSystem();
+int Unload(KexecSystem& sys, bool json) {
   auto loaded = KexecLoaded(sys);
   if (!loaded.ok()) return ReportError(loaded.status(), json, "kexec");
   if (Status s = UnloadKexec(sys); !s.ok()) return ReportError(s, json, "kexec");
@@ -51,7 +50,7 @@ int Unload(bool json) {
 
 }  // namespace
 
-int CmdKexec(const Argv& argv) {
+int CmdKexec(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
   auto args = ParseArgs(argv, {{"config", true},
                                {"kernel", true},
@@ -80,7 +79,7 @@ int CmdKexec(const Argv& argv) {
                            "kexec");
       }
     }
-    return Unload(json);
+    return Unload(*machine.kexec, json);
   }
 
   auto config = ConfigFromArgs(*args);
@@ -94,7 +93,13 @@ int CmdKexec(const Argv& argv) {
   }
   if (auto v = args->Get("append")) request.append = *v;
 
-  KexecSystem& sys = RealKexecSystem();
+  if (!machine.can_kexec) {
+    return ReportError(Status(Code::kUnsupported,
+                              "this build drives a simulated namespace and "
+                              "never loads a kernel"),
+                       json, "kexec");
+  }
+  KexecSystem& sys = *machine.kexec;
   auto plan = ResolveKexecPlan(request, sys);
   if (!plan.ok()) return ReportError(plan.status(), json, "kexec");
   if (Status s = CheckKexecPlan(&*plan, sys); !s.ok()) return ReportError(s, json, "kexec");

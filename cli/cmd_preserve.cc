@@ -4,7 +4,8 @@
 #include "cli/config_arg.h"
 #include "cli/kexec_text.h"
 #include "cli/output.h"
-#include "warmboot/preserve.h"
+#include "preserve/preserve.h"
+#include "util/bytes.h"
 
 namespace warmboot::cli {
 
@@ -23,17 +24,16 @@ checked in the plan, before anything changes. If the load fails after the image 
 
   --config F   configuration file (default /etc/warmboot/warmboot.conf)
   --dry-run    plan only: report what would happen, change nothing
-  --no-kexec   stop after the image is sealed; no kexec. A simulated platform
-               (platform = simulated:DIR) never kexecs: the host is not what was preserved
+  --no-kexec   stop after the image is sealed; no kexec
 )";
 
 namespace {
 
 // The last step, after the report is saved and printed: returns only when it failed.
-int Reboot() {
+int Reboot(KexecSystem& kexec) {
   std::cout.flush();
   std::fflush(stdout);
-  Status s = ExecuteKexec(RealKexecSystem());
+  Status s = ExecuteKexec(kexec);
   std::cerr << "warmboot preserve: the image is sealed and the next kernel loaded, but the reboot "
                "failed: "
             << s.message()
@@ -44,7 +44,7 @@ int Reboot() {
 
 }  // namespace
 
-int CmdPreserve(const Argv& argv) {
+int CmdPreserve(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
   auto args = ParseArgs(argv, {{"config", true}, {"dry-run", false}, {"no-kexec", false}});
   if (!args.ok()) return ReportError(args.status(), json, "preserve");
@@ -57,20 +57,19 @@ int CmdPreserve(const Argv& argv) {
   }
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "preserve");
-  auto platform = OpenPlatform(*config);
+  auto platform = machine.open_platform(*config);
   if (!platform.ok()) return ReportError(platform.status(), json, "preserve");
   PreserveOptions options;
   options.dry_run = args->Has("dry-run");
-  options.transition.offline_attempts = config->offline_attempts;
-  options.transition.offline_backoff = std::chrono::milliseconds(config->offline_backoff_ms);
-  const bool simulated = config->platform != "real";
-  options.kexec = !args->Has("no-kexec") && !simulated;
+  options.transition = TransitionOptionsFrom(*config);
+  options.kexec = !args->Has("no-kexec") && machine.can_kexec;
+  options.kexec_system = machine.kexec;
   PreserveReport r = Preserve(**platform, *config, options);
   // Sealed but not kexec'd: partial.
   int code = r.status.ok() ? kExitOk : r.image_sealed ? kExitPartial : ExitCodeFor(r.status);
   if (json) {
     PrintJson(ToJson(r), code);
-    return r.kexec_load ? Reboot() : code;
+    return r.kexec_load ? Reboot(*machine.kexec) : code;
   }
   for (const Phase& p : r.phases.phases()) {
     std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
@@ -98,7 +97,7 @@ int CmdPreserve(const Argv& argv) {
               << "next kernel loaded (" << KexecLoaderName(r.kexec_load->loader) << "):\n"
               << KexecPlanText(*r.kexec) << "rebooting into it now; 'warmboot restore' runs "
               << "there early in boot\n";
-    return Reboot();
+    return Reboot(*machine.kexec);
   } else {
     std::cout
         << "state preserved: " << HumanBytes(r.pack->raw_bytes) << " sealed on " << r.device->name

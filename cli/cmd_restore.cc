@@ -4,7 +4,7 @@
 #include "cli/config_arg.h"
 #include "cli/damage_text.h"
 #include "cli/output.h"
-#include "warmboot/restore.h"
+#include "restore/restore.h"
 
 namespace warmboot::cli {
 
@@ -20,7 +20,7 @@ A namespace already in devdax/system-ram mode means no preserve happened (exit 0
 Exit codes: 0 restored or nothing to restore, 3 partial, 4 no valid image, 1 error.
 )";
 
-int CmdRestore(const Argv& argv) {
+int CmdRestore(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
   auto args = ParseArgs(argv, {{"config", true}});
   if (!args.ok()) return ReportError(args.status(), json, "restore");
@@ -33,10 +33,10 @@ int CmdRestore(const Argv& argv) {
   }
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "restore");
-  auto platform = OpenPlatform(*config);
+  auto platform = machine.open_platform(*config);
   if (!platform.ok()) return ReportError(platform.status(), json, "restore");
   RestoreOptions options;
-  options.transition.offline_attempts = config->offline_attempts;
+  options.transition = TransitionOptionsFrom(*config);
   RestoreReport r = Restore(**platform, *config, options);
   int code = !r.status.ok()                               ? ExitCodeFor(r.status)
              : r.outcome == RestoreOutcome::kPartial      ? kExitPartial

@@ -3,9 +3,11 @@
 #include "cli/commands.h"
 #include "cli/config_arg.h"
 #include "cli/output.h"
-#include "warmboot/image.h"
-#include "warmboot/report_json.h"
-#include "warmboot/report_store.h"
+#include "image/image.h"
+#include "image/image_json.h"
+#include "orchestration/report_store.h"
+#include "pmem/pmem_json.h"
+#include "util/bytes.h"
 
 namespace warmboot::cli {
 
@@ -16,7 +18,7 @@ Shows the pmem namespace (mode, memory blocks online/total, capacity), the image
 is raw (sealed, consumed or unsealed), and the last preserve and restore reports.
 )";
 
-int CmdStatus(const Argv& argv) {
+int CmdStatus(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
   auto args = ParseArgs(argv, {{"config", true}});
   if (!args.ok()) return ReportError(args.status(), json, "status");
@@ -26,7 +28,7 @@ int CmdStatus(const Argv& argv) {
   }
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "status");
-  auto platform = OpenPlatform(*config);
+  auto platform = machine.open_platform(*config);
   if (!platform.ok()) return ReportError(platform.status(), json, "status");
   auto info = (*platform)->Probe();
   if (!info.ok()) return ReportError(info.status(), json, "status");

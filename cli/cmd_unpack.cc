@@ -6,8 +6,9 @@
 #include "cli/commands.h"
 #include "cli/damage_text.h"
 #include "cli/output.h"
-#include "warmboot/image.h"
-#include "warmboot/report_json.h"
+#include "image/image.h"
+#include "image/image_json.h"
+#include "util/bytes.h"
 
 namespace warmboot::cli {
 

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/machine.h"
+
 namespace warmboot::cli {
 
 using Argv = std::vector<std::string>;
@@ -12,9 +14,9 @@ int CmdPack(const Argv& argv);
 int CmdVerify(const Argv& argv);
 int CmdUnpack(const Argv& argv);
 int CmdInspect(const Argv& argv);
-int CmdPreserve(const Argv& argv);
-int CmdRestore(const Argv& argv);
-int CmdStatus(const Argv& argv);
-int CmdKexec(const Argv& argv);
+int CmdPreserve(const Argv& argv, const Machine& machine);
+int CmdRestore(const Argv& argv, const Machine& machine);
+int CmdStatus(const Argv& argv, const Machine& machine);
+int CmdKexec(const Argv& argv, const Machine& machine);
 
 }  // namespace warmboot::cli

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "cli/args.h"
-#include "warmboot/config.h"
+#include "orchestration/config.h"
 
 namespace warmboot::cli {
 

@@ -3,7 +3,7 @@
 
 #include <ostream>
 
-#include "warmboot/image.h"
+#include "image/image.h"
 
 namespace warmboot::cli {
 

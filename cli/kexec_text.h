@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "warmboot/kexec.h"
+#include "kexec/kexec.h"
 
 namespace warmboot::cli {
 

@@ -1,58 +1,14 @@
 // warmboot: keep application state across a kexec reboot. See docs/cli.md.
-#include <iostream>
-#include <string>
-
-#include "cli/commands.h"
-#include "cli/output.h"
-
-namespace {
-
-constexpr const char* kUsage = R"(usage: warmboot COMMAND [ARGS] [--json]
-
-Image commands:
-  pack    STATE_DIR IMAGE   write a state directory into an image (file or /dev/pmem0)
-  verify  IMAGE             check every chunk of a sealed image
-  unpack  IMAGE DEST_DIR    restore a sealed image into a directory
-  inspect IMAGE             show header, segments, sizes, compression ratio
-
-Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
-  preserve                  shutdown hook: memory out of System RAM, state sealed on pmem
-  restore                   early boot: restore the state, give the memory back
-  status                    namespace mode, memory blocks, image, last reports
-  kexec                     load the next kernel and reboot into it (--load-only: load)
-
-Run 'warmboot COMMAND --help' for a command's options.
-Exit codes: 0 ok, 1 error (nothing changed), 2 usage, 3 partial (damage named, the rest
-verified or restored; preserve: image sealed, but no kexec), 4 no valid image (none,
-unsealed, unknown version, consumed).
-)";
-
-}  // namespace
+#include "cli/machine.h"
+#include "kexec/kexec.h"
+#include "pmem/ndctl/platform.h"
 
 int main(int argc, char** argv) {
-  using namespace warmboot::cli;
-  if (argc < 2) {
-    std::cerr << kUsage;
-    return kExitUsage;
-  }
-  std::string cmd = argv[1];
-  Argv rest(argv + 2, argv + argc);
-  if (cmd == "pack") return CmdPack(rest);
-  if (cmd == "verify") return CmdVerify(rest);
-  if (cmd == "unpack") return CmdUnpack(rest);
-  if (cmd == "inspect") return CmdInspect(rest);
-  if (cmd == "preserve") return CmdPreserve(rest);
-  if (cmd == "restore") return CmdRestore(rest);
-  if (cmd == "status") return CmdStatus(rest);
-  if (cmd == "kexec") return CmdKexec(rest);
-  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-    std::cout << kUsage;
-    return kExitOk;
-  }
-  if (cmd == "version" || cmd == "--version") {
-    std::cout << "warmboot 0.1.0 (image format 1.0)\n";
-    return kExitOk;
-  }
-  std::cerr << "warmboot: unknown command '" << cmd << "'\n\n" << kUsage;
-  return kExitUsage;
+  using namespace warmboot;
+  cli::Machine machine;
+  machine.open_platform = [](const Config& config) {
+    return OpenRealPmemPlatform(config.namespace_name);
+  };
+  machine.kexec = &RealKexecSystem();
+  return cli::Run(argc, argv, machine);
 }

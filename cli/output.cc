@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "warmboot/report_json.h"
+#include "image/image_json.h"
 
 namespace warmboot::cli {
 
@@ -37,24 +37,6 @@ void PrintJson(nlohmann::json result, int exit_code) {
   result["ok"] = exit_code == kExitOk;
   result["exit_code"] = exit_code;
   std::cout << result.dump(2) << "\n";
-}
-
-std::string HumanBytes(uint64_t n) {
-  char buf[32];
-  if (n >= (1ull << 30))
-    std::snprintf(buf, sizeof buf, "%.2f GiB", n / double(1ull << 30));
-  else if (n >= (1ull << 20))
-    std::snprintf(buf, sizeof buf, "%.1f MiB", n / double(1ull << 20));
-  else if (n >= (1ull << 10))
-    std::snprintf(buf, sizeof buf, "%.1f KiB", n / double(1ull << 10));
-  else
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-  return buf;
-}
-
-std::string Rate(uint64_t bytes, double seconds) {
-  if (seconds <= 0) return "-";
-  return HumanBytes(static_cast<uint64_t>(bytes / seconds)) + "/s";
 }
 
 }  // namespace warmboot::cli

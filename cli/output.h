@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "warmboot/status.h"
+#include "util/status.h"
 
 namespace warmboot::cli {
 
@@ -25,8 +25,5 @@ int ReportError(const Status& status, bool json, const std::string& command);
 
 // Prints a successful JSON result with "ok" and "exit_code" fields added.
 void PrintJson(nlohmann::json result, int exit_code);
-
-std::string HumanBytes(uint64_t n);
-std::string Rate(uint64_t bytes, double seconds);
 
 }  // namespace warmboot::cli

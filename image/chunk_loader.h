@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "image/aligned_buffer.h"
 #include "image/codec.h"
-#include "warmboot/format.h"
-#include "warmboot/media.h"
+#include "image/format.h"
+#include "media/media.h"
+#include "util/aligned_buffer.h"
 
 namespace warmboot {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-#include "warmboot/image.h"
+#include "image/image.h"
 
 namespace warmboot {
 

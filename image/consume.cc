@@ -2,8 +2,8 @@
 // data stay readable for inspection.
 #include <vector>
 
-#include "platform/host_info.h"
-#include "warmboot/image.h"
+#include "image/image.h"
+#include "util/host_info.h"
 
 namespace warmboot {
 

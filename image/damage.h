@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "image/image.h"
 #include "image/image_reader.h"
-#include "warmboot/image.h"
 
 namespace warmboot {
 

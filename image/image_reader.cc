@@ -8,7 +8,7 @@
 #include "image/codec.h"
 #include "image/layout.h"
 #include "image/safe_path.h"
-#include "platform/host_info.h"
+#include "util/host_info.h"
 
 namespace warmboot {
 namespace {

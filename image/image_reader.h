@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "warmboot/format.h"
-#include "warmboot/image.h"
-#include "warmboot/media.h"
+#include "image/format.h"
+#include "image/image.h"
+#include "media/media.h"
 
 namespace warmboot {
 

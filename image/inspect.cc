@@ -1,8 +1,8 @@
 // inspect: describe an image from its header, seal and tables, without reading chunk data.
 #include <cstring>
 
+#include "image/image.h"
 #include "image/image_reader.h"
-#include "warmboot/image.h"
 
 namespace warmboot {
 

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "image/align.h"
-#include "warmboot/format.h"
+#include "image/format.h"
+#include "util/align.h"
 
 namespace warmboot {
 

@@ -1,4 +1,4 @@
-// pack: state directory -> image. See include/warmboot/image.h for the contract.
+// pack: state directory -> image. See image/image.h for the contract.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,18 +8,21 @@
 #include <chrono>
 #include <cstring>
 
-#include "image/align.h"
-#include "image/aligned_buffer.h"
 #include "image/checksum.h"
 #include "image/codec.h"
+#include "image/image.h"
 #include "image/layout.h"
-#include "image/parallel_for.h"
 #include "image/safe_path.h"
 #include "image/sequencer.h"
 #include "image/state_tree.h"
 #include "image/zero.h"
-#include "platform/host_info.h"
-#include "warmboot/image.h"
+#include "util/align.h"
+#include "util/aligned_buffer.h"
+#include "util/bytes.h"
+#include "util/host_info.h"
+#include "util/io.h"
+#include "util/parallel_for.h"
+#include "util/uuid.h"
 
 namespace warmboot {
 namespace {
@@ -96,20 +99,6 @@ Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size) {
   return plan;
 }
 
-std::string Bytes(uint64_t n) {
-  char buf[64];
-  if (n >= (1ull << 30)) {
-    std::snprintf(buf, sizeof buf, "%llu bytes (%.2f GiB)", static_cast<unsigned long long>(n),
-                  n / double(1ull << 30));
-  } else if (n >= (1ull << 20)) {
-    std::snprintf(buf, sizeof buf, "%llu bytes (%.1f MiB)", static_cast<unsigned long long>(n),
-                  n / double(1ull << 20));
-  } else {
-    std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(n));
-  }
-  return buf;
-}
-
 // One per worker: its buffers, compressor and the state file it last read from (a large file is
 // read chunk after chunk by the same worker, so it is opened once, not once per chunk).
 struct Worker {
@@ -140,10 +129,10 @@ class Packer {
     // Everything that can be checked is checked before the first write.
     layout_ = plan_.WorstCase(align_);
     if (layout_.image_end > media_.capacity()) {
-      return NoSpace("state needs up to " + Bytes(layout_.image_end) +
+      return NoSpace("state needs up to " + ExactBytes(layout_.image_end) +
                      " (every chunk stored raw), " + media_.name() + " holds " +
-                     Bytes(media_.capacity()) + ": short by " +
-                     Bytes(layout_.image_end - media_.capacity()) + "; nothing was written");
+                     ExactBytes(media_.capacity()) + ": short by " +
+                     ExactBytes(layout_.image_end - media_.capacity()) + "; nothing was written");
     }
     root_ = UniqueFd(::open(state_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root_.valid()) return ErrnoError("cannot open state directory " + state_dir_, errno);
@@ -251,18 +240,14 @@ class Packer {
       w.file_entry = pc.entry;
       WB_RETURN_IF_ERROR(CheckUnchangedSize(w.file.get(), e));
     }
-    size_t done = 0;
-    while (done < pc.length) {
-      ssize_t n = ::pread(w.file.get(), w.raw.data() + done, pc.length - done,
-                          static_cast<off_t>(pc.file_offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoError("cannot read " + e.path, errno);
-      if (n == 0) {
-        return InvalidArgument(e.path +
-                               " shrank while being packed; quiesce the application "
-                               "that owns it and pack again");
-      }
-      done += static_cast<size_t>(n);
+    size_t got = 0;
+    if (int err = PreadFull(w.file.get(), w.raw.data(), pc.length, pc.file_offset, &got)) {
+      return ErrnoError("cannot read " + e.path, err);
+    }
+    if (got < pc.length) {
+      return InvalidArgument(e.path +
+                             " shrank while being packed; quiesce the application "
+                             "that owns it and pack again");
     }
     // The plan may be older than this read (preserve plans before the point of no return): a
     // file that grew would otherwise be cut short without a word.

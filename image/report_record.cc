@@ -1,11 +1,11 @@
-#include "warmboot/report_record.h"
+#include "image/report_record.h"
 
 #include <cstring>
 #include <vector>
 
 #include "image/checksum.h"
-#include "image/endian.h"
-#include "warmboot/format.h"
+#include "image/format.h"
+#include "util/endian.h"
 
 namespace warmboot {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "warmboot/format.h"
+#include "image/format.h"
 
 namespace warmboot {
 

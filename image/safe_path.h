@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "image/unique_fd.h"
-#include "warmboot/status.h"
+#include "util/status.h"
+#include "util/unique_fd.h"
 
 namespace warmboot {
 

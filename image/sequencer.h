@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <mutex>
 
-#include "warmboot/status.h"
+#include "util/status.h"
 
 namespace warmboot {
 

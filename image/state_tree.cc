@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "image/unique_fd.h"
+#include "util/unique_fd.h"
 
 namespace warmboot {
 namespace {

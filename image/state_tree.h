@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "warmboot/format.h"
-#include "warmboot/status.h"
+#include "image/format.h"
+#include "util/status.h"
 
 namespace warmboot {
 

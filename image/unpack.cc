@@ -13,12 +13,14 @@
 
 #include "image/chunk_loader.h"
 #include "image/damage.h"
+#include "image/image.h"
+#include "image/image_json.h"
 #include "image/image_reader.h"
-#include "image/parallel_for.h"
 #include "image/safe_path.h"
-#include "platform/host_info.h"
-#include "warmboot/image.h"
-#include "warmboot/report_json.h"
+#include "util/host_info.h"
+#include "util/io.h"
+#include "util/parallel_for.h"
+#include "util/uuid.h"
 
 namespace warmboot {
 namespace {
@@ -251,13 +253,8 @@ class Unpacker {
       }
       chunks_.fetch_add(1, std::memory_order_relaxed);
       if (data.empty()) continue;  // zero chunk: the file was sized with a hole there
-      size_t done = 0;
-      while (done < data.size()) {
-        ssize_t n = ::pwrite(fd.get(), data.data() + done, data.size() - done,
-                             static_cast<off_t>(range.offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return ErrnoError("cannot write " + dest_ + "/" + s.path, errno);
-        done += static_cast<size_t>(n);
+      if (int err = PwriteAll(fd.get(), data.data(), data.size(), range.offset); err != 0) {
+        return ErrnoError("cannot write " + dest_ + "/" + s.path, err);
       }
       bytes_.fetch_add(data.size(), std::memory_order_relaxed);
     }

@@ -6,9 +6,9 @@
 
 #include "image/chunk_loader.h"
 #include "image/damage.h"
+#include "image/image.h"
 #include "image/image_reader.h"
-#include "image/parallel_for.h"
-#include "warmboot/image.h"
+#include "util/parallel_for.h"
 
 namespace warmboot {
 

@@ -2,8 +2,9 @@
 // a kexec that can be known without loading a kernel.
 #include <cerrno>
 
+#include "kexec/kexec.h"
 #include "kexec/kexec_internal.h"
-#include "warmboot/kexec.h"
+#include "util/strings.h"
 
 namespace warmboot {
 namespace kexec_internal {

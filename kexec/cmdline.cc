@@ -3,8 +3,8 @@
 #include <array>
 #include <string_view>
 
+#include "kexec/kexec.h"
 #include "kexec/kexec_internal.h"
-#include "warmboot/kexec.h"
 
 namespace warmboot {
 namespace {
@@ -58,13 +58,6 @@ FilteredCmdline FilterRunningCmdline(const std::string& proc_cmdline) {
   return f;
 }
 
-namespace kexec_internal {
-std::string Trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
-}  // namespace kexec_internal
+namespace kexec_internal {}  // namespace kexec_internal
 
 }  // namespace warmboot

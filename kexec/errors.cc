@@ -13,8 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "kexec/kexec.h"
 #include "kexec/kexec_internal.h"
-#include "warmboot/kexec.h"
 
 namespace warmboot {
 

@@ -1,7 +1,7 @@
 // The reboot into the loaded kernel. Only the CLI calls it, after the report is out.
 #include <cerrno>
 
-#include "warmboot/kexec.h"
+#include "kexec/kexec.h"
 
 namespace warmboot {
 

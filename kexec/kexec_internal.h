@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "warmboot/kexec.h"
+#include "kexec/kexec.h"
 
 namespace warmboot::kexec_internal {
 
@@ -30,6 +30,5 @@ Status LoadWithKexecTools(const KexecPlan& plan, const std::string& kexec, Kexec
 Status UnloadWithKexecTools(const std::string& kexec, KexecSystem& sys);
 
 // Leading and trailing whitespace removed.
-std::string Trim(const std::string& s);
 
 }  // namespace warmboot::kexec_internal

@@ -1,6 +1,7 @@
 // kexec-tools' kexec(8) as the fallback loader, run without a shell.
+#include "kexec/kexec.h"
 #include "kexec/kexec_internal.h"
-#include "warmboot/kexec.h"
+#include "util/strings.h"
 
 namespace warmboot::kexec_internal {
 namespace {

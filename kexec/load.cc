@@ -4,8 +4,9 @@
 
 #include <cerrno>
 
+#include "kexec/kexec.h"
 #include "kexec/kexec_internal.h"
-#include "warmboot/kexec.h"
+#include "util/strings.h"
 
 namespace warmboot {
 

@@ -2,16 +2,11 @@
 // command-line flags) first, then the running kernel's defaults.
 #include <cerrno>
 
+#include "kexec/kexec.h"
 #include "kexec/kexec_internal.h"
-#include "warmboot/kexec.h"
+#include "util/strings.h"
 
 namespace warmboot {
-
-using kexec_internal::Trim;
-
-KexecRequest KexecRequestFromConfig(const Config& config) {
-  return {config.kernel, config.initrd, config.cmdline, config.append};
-}
 
 const char* KexecLoaderName(KexecLoader loader) {
   switch (loader) {

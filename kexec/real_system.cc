@@ -14,8 +14,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "platform/host_info.h"
-#include "warmboot/kexec.h"
+#include "kexec/kexec.h"
+#include "util/host_info.h"
 
 extern char** environ;
 

@@ -1,16 +1,14 @@
-#include "warmboot/preserve.h"
+#include "preserve/preserve.h"
 
-#include "platform/host_info.h"
-#include "warmboot/report_json.h"
-#include "warmboot/report_record.h"
-#include "warmboot/report_store.h"
+#include "image/image_json.h"
+#include "image/report_record.h"
+#include "orchestration/report_store.h"
+#include "pmem/pmem_json.h"
+#include "util/bytes.h"
+#include "util/host_info.h"
 
 namespace warmboot {
 namespace {
-
-std::string Mib(uint64_t n) {
-  return std::to_string((n + (1 << 20) - 1) >> 20) + " MiB";
-}
 
 PackOptions PackOptionsFrom(const Config& c) {
   PackOptions o;
@@ -63,7 +61,7 @@ Status KexecLoadFailed(const Status& cause, const PreserveReport& r) {
   return Status(
       cause.code(),
       "the image is sealed on " + r.device->name + ", but the next kernel could not be loaded: " +
-          cause.message() + ". The machine keeps running; " + Mib(r.device->size) +
+          cause.message() + ". The machine keeps running; " + HumanBytes(r.device->size) +
           " of pmem stay out of System RAM (the namespace is raw). Fix the cause and run "
           "'warmboot kexec', or run 'warmboot restore' now to take the state back and return "
           "the memory. A cold reboot keeps the image on an NVDIMM, but not on a memmap= region");
@@ -86,7 +84,7 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
       return r;
     }
     r.device = *info;
-    t.Done(true, std::string(PmemModeName(info->mode)) + ", " + Mib(info->size));
+    t.Done(true, std::string(PmemModeName(info->mode)) + ", " + HumanBytes(info->size));
     if (info->mode != PmemMode::kSystemRam && info->mode != PmemMode::kDevdax &&
         info->mode != PmemMode::kRaw) {
       r.status =
@@ -116,15 +114,15 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     // The raw namespace is the image's medium; the preserve report follows the image.
     r.capacity = r.device->size;
     uint64_t need = plan.worst_case_image_bytes + kReportRecordMax;
-    t.Done(need <= r.capacity, Mib(plan.raw_bytes) + " of state in " +
+    t.Done(need <= r.capacity, HumanBytes(plan.raw_bytes) + " of state in " +
                                    std::to_string(plan.entries) + " entries, worst case " +
-                                   Mib(need) + " of " + Mib(r.capacity));
+                                   HumanBytes(need) + " of " + HumanBytes(r.capacity));
     if (need > r.capacity) {
-      r.status = NoSpace("the state does not fit: it needs up to " + Mib(need) +
+      r.status = NoSpace("the state does not fit: it needs up to " + HumanBytes(need) +
                          " (every chunk "
                          "stored raw, plus the report), " +
-                         r.device->name + " holds " + Mib(r.capacity) + ": short by " +
-                         Mib(need - r.capacity) +
+                         r.device->name + " holds " + HumanBytes(r.capacity) + ": short by " +
+                         HumanBytes(need - r.capacity) +
                          ". Nothing changed: the memory stays online; reduce the state in " +
                          config.state_dir + " and try again");
       return r;
@@ -186,8 +184,8 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     }
     r.pack = *pack;
     r.image_sealed = true;
-    t.Done(true,
-           Mib(pack->image_bytes) + " sealed, generation " + std::to_string(pack->generation));
+    t.Done(true, HumanBytes(pack->image_bytes) + " sealed, generation " +
+                     std::to_string(pack->generation));
   }
   if (options.kexec) {
     // Before the report record, so the record the next boot reads says how the kernel loaded.

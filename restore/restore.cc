@@ -1,4 +1,4 @@
-#include "warmboot/restore.h"
+#include "restore/restore.h"
 
 #include <linux/magic.h>
 #include <sys/mount.h>
@@ -9,10 +9,11 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "platform/host_info.h"
-#include "warmboot/report_json.h"
-#include "warmboot/report_record.h"
-#include "warmboot/report_store.h"
+#include "image/image_json.h"
+#include "image/report_record.h"
+#include "orchestration/report_store.h"
+#include "pmem/pmem_json.h"
+#include "util/host_info.h"
 
 namespace warmboot {
 namespace {

@@ -36,9 +36,13 @@
 #include <vector>
 
 #include "image/checksum.h"
+#include "util/io.h"
+#include "util/xoshiro.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using warmboot::SplitMix64;
+using warmboot::Xoshiro256;
 
 namespace {
 
@@ -49,39 +53,10 @@ constexpr const char* kManifest = "manifest.json";
 // ---------------------------------------------------------------------------------------------
 // Deterministic contents.
 
-uint64_t SplitMix(uint64_t& x) {
-  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 uint64_t Mix(uint64_t a, uint64_t b) {
   uint64_t x = a * 0x100000001b3ull ^ b;
-  return SplitMix(x);
+  return SplitMix64(x);
 }
-
-class Xoshiro {
- public:
-  explicit Xoshiro(uint64_t seed) {
-    for (uint64_t& w : s_) w = SplitMix(seed);
-  }
-  uint64_t Next() {
-    uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
 
 enum class Kind { kRandom, kText, kSparse };
 
@@ -112,7 +87,7 @@ const char* const kWords[] = {"warm",  "boot",   "kexec",  "pmem",   "state", "c
 // are incompressible; text blocks are word salad (zstd shrinks them); a sparse file holds data
 // only in its first and last blocks (the rest are holes, read back as zeros).
 void FillBlock(Kind kind, uint64_t seed, uint64_t index, uint64_t blocks, uint8_t* out, size_t n) {
-  Xoshiro rng(Mix(seed, index));
+  Xoshiro256 rng(Mix(seed, index));
   if (kind == Kind::kSparse && index != 0 && index + 1 != blocks) {
     std::memset(out, 0, n);
     return;
@@ -144,7 +119,7 @@ void FillBlock(Kind kind, uint64_t seed, uint64_t index, uint64_t blocks, uint8_
 
 // The content of small file `index` (a few lines of text and a random tail, 0 to ~9 KiB).
 std::string SmallContent(uint64_t seed, uint64_t index) {
-  Xoshiro rng(Mix(seed ^ 0x5a5a5a5a, index));
+  Xoshiro256 rng(Mix(seed ^ 0x5a5a5a5a, index));
   uint64_t r = rng.Next();
   size_t size = (index % 97 == 0) ? 0 : static_cast<size_t>(r % 9000);
   std::string out;
@@ -178,25 +153,14 @@ std::string Hex(uint64_t v) {
 }
 
 void WriteAll(int fd, const uint8_t* p, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) Die("cannot write " + path + ": " + std::strerror(errno));
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
+  if (int err = warmboot::WriteAll(fd, p, n))
+    Die("cannot write " + path + ": " + std::strerror(err));
 }
 
-// Reads up to n bytes; returns how many (fewer only at end of file).
+// Reads up to n bytes; returns how many (fewer only at end of file or on an error).
 size_t ReadFull(int fd, uint8_t* p, size_t n) {
   size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::read(fd, p + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return got;
-    if (r == 0) break;
-    got += static_cast<size_t>(r);
-  }
+  warmboot::ReadFull(fd, p, n, &got);
   return got;
 }
 

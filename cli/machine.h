@@ -1,0 +1,27 @@
+// What the machine-level commands (preserve, restore, status, kexec) act on. The `warmboot`
+// binary passes the real machine (cli/main.cc: libndctl/libdaxctl and the kexec system calls);
+// tests pass a simulated namespace (testing/sim_warmboot.cc), so the product binary contains no
+// simulator and no configuration can select one.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "kexec/kexec.h"
+#include "orchestration/config.h"
+#include "pmem/pmem.h"
+
+namespace warmboot::cli {
+
+struct Machine {
+  std::function<Result<std::unique_ptr<PmemPlatform>>(const Config&)> open_platform;
+  KexecSystem* kexec = nullptr;
+  // False where the host is not the machine whose namespace is driven (a simulated one):
+  // preserve then never kexecs and `kexec` refuses.
+  bool can_kexec = true;
+};
+
+// The whole command line: `warmboot COMMAND [ARGS]`. Returns the exit code (docs/cli.md).
+int Run(int argc, char** argv, const Machine& machine);
+
+}  // namespace warmboot::cli

@@ -1,0 +1,61 @@
+// The command dispatcher: one thin function per command (cli/cmd_*.cc). See docs/cli.md.
+#include <iostream>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/machine.h"
+#include "cli/output.h"
+
+namespace warmboot::cli {
+namespace {
+
+constexpr const char* kUsage = R"(usage: warmboot COMMAND [ARGS] [--json]
+
+Image commands:
+  pack    STATE_DIR IMAGE   write a state directory into an image (file or /dev/pmem0)
+  verify  IMAGE             check every chunk of a sealed image
+  unpack  IMAGE DEST_DIR    restore a sealed image into a directory
+  inspect IMAGE             show header, segments, sizes, compression ratio
+
+Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
+  preserve                  shutdown hook: memory out of System RAM, state sealed on pmem
+  restore                   early boot: restore the state, give the memory back
+  status                    namespace mode, memory blocks, image, last reports
+  kexec                     load the next kernel and reboot into it (--load-only: load)
+
+Run 'warmboot COMMAND --help' for a command's options.
+Exit codes: 0 ok, 1 error (nothing changed), 2 usage, 3 partial (damage named, the rest
+verified or restored; preserve: image sealed, but no kexec), 4 no valid image (none,
+unsealed, unknown version, consumed).
+)";
+
+}  // namespace
+
+int Run(int argc, char** argv, const Machine& machine) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  std::string cmd = argv[1];
+  Argv rest(argv + 2, argv + argc);
+  if (cmd == "pack") return CmdPack(rest);
+  if (cmd == "verify") return CmdVerify(rest);
+  if (cmd == "unpack") return CmdUnpack(rest);
+  if (cmd == "inspect") return CmdInspect(rest);
+  if (cmd == "preserve") return CmdPreserve(rest, machine);
+  if (cmd == "restore") return CmdRestore(rest, machine);
+  if (cmd == "status") return CmdStatus(rest, machine);
+  if (cmd == "kexec") return CmdKexec(rest, machine);
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (cmd == "version" || cmd == "--version") {
+    std::cout << "warmboot 0.1.0 (image format 1.0)\n";
+    return kExitOk;
+  }
+  std::cerr << "warmboot: unknown command '" << cmd << "'\n\n" << kUsage;
+  return kExitUsage;
+}
+
+}  // namespace warmboot::cli

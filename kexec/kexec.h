@@ -1,0 +1,166 @@
+// kexec: load the next kernel and reboot into it without going through the firmware, so the
+// pmem image written by preserve is still there for restore.
+//
+//   ResolveKexecPlan   which kernel, initrd and command line (config, then defaults)
+//   CheckKexecPlan     everything that can be checked before preserve's point of no return
+//   LoadKexec          kexec_file_load(2), or kexec-tools' `kexec -l` where that cannot load
+//   UnloadKexec        rollback
+//   ExecuteKexec       sync, then reboot(LINUX_REBOOT_CMD_KEXEC); returns only on failure
+//
+// Every system call goes through KexecSystem, so the tests drive all of it over a fake and never
+// load or reboot anything (LevelDB's Env, for kexec).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace warmboot {
+
+// ---------------------------------------------------------------------------------------------
+// The seam.
+
+struct OpenedFile {
+  int fd = -1;
+  bool regular = false;
+  uint64_t size = 0;
+};
+
+struct ProgramResult {
+  int exit_code = 0;   // the exit status; negative: killed by that signal
+  std::string output;  // stdout and stderr together (the first 64 KiB)
+};
+
+class KexecSystem {
+ public:
+  virtual ~KexecSystem() = default;
+
+  // uname -r.
+  virtual std::string KernelRelease() = 0;
+  // A small file such as /proc/cmdline; kNotFound when it does not exist.
+  virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // Opens `path` read-only and describes it: 0, or an errno value.
+  virtual int Open(const std::string& path, OpenedFile* file) = 0;
+  virtual void Close(int fd) = 0;
+  // CAP_SYS_BOOT in the effective set (root has it).
+  virtual bool HasBootCapability() = 0;
+  // Asks whether kexec_file_load(2) exists, without loading anything (a call with a flag no
+  // kernel knows): EINVAL when it exists, ENOSYS when it does not, EPERM when refused.
+  virtual int ProbeFileLoad() = 0;
+  // kexec_file_load(2): 0 or an errno value. The command line is passed with its NUL.
+  virtual int KexecFileLoad(int kernel_fd, int initrd_fd, const std::string& cmdline,
+                            unsigned long flags) = 0;
+  // An executable `name` in $PATH, /sbin or /usr/sbin (full path), or "".
+  virtual std::string FindProgram(const std::string& name) = 0;
+  // Runs argv (argv[0] a full path) without a shell, stdin /dev/null, and waits for it.
+  virtual Result<ProgramResult> Run(const std::vector<std::string>& argv) = 0;
+  virtual void Sync() = 0;
+  // reboot(LINUX_REBOOT_CMD_KEXEC). Returns only when the reboot did not happen: an errno value.
+  virtual int RebootKexec() = 0;
+};
+
+// The machine's own: real system calls.
+KexecSystem& RealKexecSystem();
+
+// ---------------------------------------------------------------------------------------------
+// The plan.
+
+// What was asked for; empty fields take the defaults.
+struct KexecRequest {
+  std::string kernel;   // "" = /boot/vmlinuz-$(uname -r)
+  std::string initrd;   // "" = /boot/initrd.img-$(uname -r) (or initramfs-R.img) if it exists;
+                        // "none" = no initrd
+  std::string cmdline;  // "" = the running kernel's /proc/cmdline, filtered
+  std::string append;   // added to the command line
+};
+
+enum class KexecLoader {
+  kFileLoad,    // kexec_file_load(2)
+  kKexecTools,  // kexec-tools' `kexec -c -l` (the older kexec_load(2))
+};
+const char* KexecLoaderName(KexecLoader loader);
+
+struct KexecPlan {
+  std::string kernel;
+  bool default_kernel = false;  // chosen by default, not asked for
+  std::string initrd;           // "" = none (KEXEC_FILE_NO_INITRAMFS)
+  std::string cmdline;
+  std::string cmdline_origin;        // "/proc/cmdline" or "configured"
+  std::vector<std::string> dropped;  // parameters of /proc/cmdline not carried over
+  // Set by CheckKexecPlan:
+  KexecLoader loader = KexecLoader::kFileLoad;
+  std::string kexec_tools;  // kexec-tools' kexec when found ("" = not installed)
+  std::string loader_note;  // why kexec-tools will load, when it will
+};
+
+// The kernel's limit on x86: COMMAND_LINE_SIZE is 2048 and a bzImage takes at most
+// COMMAND_LINE_SIZE - 1 = 2047 bytes (its header's cmdline_size), NUL included, of which
+// kexec_file_load keeps 30 free for an `elfcorehdr=` it may append: at most 2016 characters.
+// Used on every architecture (arm64 and powerpc allow 2047): the strictest common limit.
+inline constexpr size_t kCommandLineSize = 2048;
+inline constexpr size_t kMaxKexecCmdline = kCommandLineSize - 1 - 30 - 1;
+
+// Parameters of a running kernel's command line that must not be handed to the next kernel:
+//   BOOT_IMAGE=             set by the boot loader: the path of the *previous* kernel
+//   initrd=                 a boot loader's / EFI stub's initrd file; kexec passes its own
+//   elfcorehdr=             a kdump kernel's: the next kernel would think it is one
+//   kexec_jump_back_entry=  kexec-tools' jump-back protocol
+// Everything else is carried, memmap= (which makes the pmem region) above all. Arguments after
+// a bare `--` belong to init and are kept as they are.
+struct FilteredCmdline {
+  std::string cmdline;
+  std::vector<std::string> dropped;
+};
+FilteredCmdline FilterRunningCmdline(const std::string& proc_cmdline);
+
+// Splits a command line at spaces outside double quotes.
+std::vector<std::string> SplitCmdline(const std::string& cmdline);
+
+// Resolves defaults: reads uname -r and /proc/cmdline, looks for the default initrd. Checks
+// nothing else (see CheckKexecPlan).
+Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys);
+
+// Everything that can be known before loading, in this order: the kernel and the initrd are
+// readable, non-empty regular files; the command line fits; we may boot (CAP_SYS_BOOT); this
+// kernel can kexec and kexec is not disabled; a loader exists (kexec_file_load, else kexec-tools).
+// Loads nothing. Fills plan->loader, kexec_tools and loader_note.
+Status CheckKexecPlan(KexecPlan* plan, KexecSystem& sys);
+
+// ---------------------------------------------------------------------------------------------
+// Loading, unloading, rebooting.
+
+struct KexecLoadReport {
+  KexecLoader loader = KexecLoader::kFileLoad;
+  std::string note;  // "kexec_file_load unavailable (...); loaded with kexec-tools' kexec -l"
+};
+
+// Loads the plan's kernel (CheckKexecPlan first) and checks /sys/kernel/kexec_loaded says so.
+// kexec_file_load first; kexec-tools' `kexec -c -l` when the kernel has no kexec_file_load
+// (ENOSYS) or cannot load this image format with it (ENOEXEC), saying so in the report.
+Result<KexecLoadReport> LoadKexec(const KexecPlan& plan, KexecSystem& sys);
+
+// kexec_file_load's errno as a Status saying what to do (see kexec/errors.cc for the table).
+Status KexecFileLoadError(int err, const KexecPlan& plan, KexecSystem& sys);
+
+// /sys/kernel/kexec_loaded: true when a kernel is loaded.
+Result<bool> KexecLoaded(KexecSystem& sys);
+// Ok when a kernel is loaded; else "nothing loaded".
+Status VerifyKexecLoaded(KexecSystem& sys);
+
+// Unloads a loaded kernel (KEXEC_FILE_UNLOAD; kexec-tools' `kexec -u` without kexec_file_load).
+// Nothing loaded is not an error.
+Status UnloadKexec(KexecSystem& sys);
+
+// Checks a kernel is loaded, syncs, and reboots into it. Returns only when that failed.
+Status ExecuteKexec(KexecSystem& sys);
+
+// errno's symbolic name ("ENOSYS"), or its number.
+std::string ErrnoName(int err);
+
+nlohmann::json ToJson(const KexecPlan& plan);
+nlohmann::json ToJson(const KexecLoadReport& report);
+
+}  // namespace warmboot

@@ -1,0 +1,118 @@
+#include "orchestration/config.h"
+
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "util/strings.h"
+
+namespace warmboot {
+namespace {
+
+Result<uint64_t> Number(const std::string& v, const std::string& where, uint64_t max) {
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  uint64_t mult = 1;
+  std::string unit(p, v.data() + v.size());
+  if (unit == "K")
+    mult = 1ull << 10;
+  else if (unit == "M")
+    mult = 1ull << 20;
+  else if (unit == "G")
+    mult = 1ull << 30;
+  else if (!unit.empty())
+    ec = std::errc::invalid_argument;
+  if (ec != std::errc() || p == v.data() || n > max / mult) {
+    return InvalidArgument(where + ": '" + v + "' is not a number in range");
+  }
+  return n * mult;
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
+  Config c;
+  c.source_path = origin;
+  std::istringstream in(text);
+  std::string line;
+  for (int lineno = 1; std::getline(in, line); ++lineno) {
+    std::string where = origin + ":" + std::to_string(lineno);
+    if (size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    line = Trim(line);
+    if (line.empty()) continue;
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) return InvalidArgument(where + ": expected 'key = value'");
+    std::string key = Trim(line.substr(0, eq)), v = Trim(line.substr(eq + 1));
+    if (key == "namespace")
+      c.namespace_name = v;
+    else if (key == "state_dir")
+      c.state_dir = v;
+    else if (key == "restore_dir")
+      c.restore_dir = v;
+    else if (key == "report_dir")
+      c.report_dir = v;
+    else if (key == "compression") {
+      auto p = ParseCompression(v);
+      if (!p.ok()) return InvalidArgument(where + ": " + p.status().message());
+      c.compression = *p;
+    } else if (key == "chunk_size") {
+      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, format::kMaxChunkSize));
+      if (n < format::kMinChunkSize || n % 4096 != 0) {
+        return InvalidArgument(where + ": chunk_size must be a multiple of 4096 from 4K to 64M");
+      }
+      c.chunk_size = static_cast<uint32_t>(n);
+    } else if (key == "threads") {
+      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, 1024));
+      c.threads = static_cast<unsigned>(n);
+    } else if (key == "checkpoint_deadline_ms") {
+      WB_ASSIGN_OR_RETURN(c.checkpoint_deadline_ms, Number(v, where, 3600000));
+    } else if (key == "offline_attempts") {
+      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, 1000));
+      if (n == 0) return InvalidArgument(where + ": offline_attempts must be at least 1");
+      c.offline_attempts = static_cast<int>(n);
+    } else if (key == "offline_backoff_ms") {
+      WB_ASSIGN_OR_RETURN(c.offline_backoff_ms, Number(v, where, 60000));
+    } else if (key == "kernel")
+      c.kernel = v;
+    else if (key == "initrd")
+      c.initrd = v;
+    else if (key == "cmdline")
+      c.cmdline = v;
+    else if (key == "append")
+      c.append = v;
+    else
+      return InvalidArgument(where + ": unknown key '" + key + "'");
+  }
+  for (const std::string* dir : {&c.state_dir, &c.restore_dir, &c.report_dir}) {
+    if (dir->empty() || (*dir)[0] != '/') {
+      return InvalidArgument(origin +
+                             ": state_dir, restore_dir and report_dir must be absolute paths");
+    }
+  }
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& path, bool missing_ok) {
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT && missing_ok) return Config{};
+    return ErrnoError("cannot read config " + path, errno);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), path);
+}
+
+KexecRequest KexecRequestFromConfig(const Config& config) {
+  return {config.kernel, config.initrd, config.cmdline, config.append};
+}
+
+TransitionOptions TransitionOptionsFrom(const Config& config) {
+  TransitionOptions o;
+  o.offline_attempts = config.offline_attempts;
+  o.offline_backoff = std::chrono::milliseconds(config.offline_backoff_ms);
+  return o;
+}
+
+}  // namespace warmboot

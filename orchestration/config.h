@@ -1,0 +1,46 @@
+// /etc/warmboot/warmboot.conf: `key = value` lines, `#` comments. Every key has a default;
+// unknown keys and malformed values are errors naming the line. See config/warmboot.conf.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "image/image.h"
+#include "kexec/kexec.h"
+#include "pmem/transitions.h"
+#include "util/status.h"
+
+namespace warmboot {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/warmboot/warmboot.conf";
+
+struct Config {
+  // Which pmem namespace: "" = the only one on the machine.
+  std::string namespace_name;
+  std::string state_dir = "/run/warmboot/state";
+  std::string restore_dir = "/run/warmboot/restore";
+  std::string report_dir = "/run/warmboot/reports";
+  CompressionPolicy compression{CompressionPolicy::Mode::kAuto, 0};
+  uint32_t chunk_size = format::kDefaultChunkSize;
+  unsigned threads = 0;
+  uint64_t checkpoint_deadline_ms = 10000;  // applications' checkpoint deadline
+  int offline_attempts = 8;
+  uint64_t offline_backoff_ms = 25;
+  std::string kernel;       // next kernel; "" = /boot/vmlinuz-$(uname -r)
+  std::string initrd;       // "" = /boot/initrd.img-$(uname -r) when it exists
+  std::string cmdline;      // "" = /proc/cmdline
+  std::string append;       // added to the command line
+  std::string source_path;  // where this config came from ("" = built-in defaults)
+};
+
+// Reads `path`. A missing file is an error unless `missing_ok` (the default path may be absent:
+// then the defaults apply).
+Result<Config> LoadConfig(const std::string& path, bool missing_ok);
+Result<Config> ParseConfig(const std::string& text, const std::string& origin);
+
+// The next kernel the configuration asks for (kernel, initrd, cmdline, append).
+KexecRequest KexecRequestFromConfig(const Config& config);
+// How the configuration bounds the memory transitions (offline attempts and backoff).
+TransitionOptions TransitionOptionsFrom(const Config& config);
+
+}  // namespace warmboot

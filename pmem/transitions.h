@@ -1,0 +1,34 @@
+// The two machine-level transitions, written once over the PmemPlatform seam:
+//   ToRaw:       System RAM -> offline all blocks -> check -> unbind kmem -> namespace raw
+//   ToSystemRam: raw -> namespace devdax (map mem) -> kmem -> blocks online movable
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+#include "pmem/pmem.h"
+#include "util/phase_log.h"
+
+namespace warmboot {
+
+struct TransitionOptions {
+  // Offlining is retried while blocks answer EBUSY: attempts, with a doubling pause between.
+  int offline_attempts = 8;
+  std::chrono::milliseconds offline_backoff{25};
+  // Tests replace the pause.
+  std::function<void(std::chrono::milliseconds)> sleep;
+};
+
+// Takes the namespace's memory out of System RAM and makes the namespace raw. While blocks are
+// being offlined the kernel's auto-online policy is held at "offline" and put back afterwards.
+// That policy governs only memory hot-added while it holds; nothing in the kernel stops an agent
+// (a udev rule, an admin) from onlining an existing block again, which is why every block is
+// checked offline before the unbind. If any block refuses, every block is brought back online and
+// the call fails naming the blocks: the machine is as it was. Already raw: nothing to do.
+Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log);
+
+// Gives the namespace back to System RAM. Idempotent: each step checks and skips what is
+// already done, so an interrupted call can simply be repeated.
+Status ToSystemRam(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log);
+
+}  // namespace warmboot

@@ -1,0 +1,51 @@
+// preserve: the shutdown hook. Plans (device present and in a known mode, state fits), then
+// passes the point of no return: memory out of System RAM, namespace raw, image written, flushed
+// and sealed. A failure before the point of no return leaves the machine as it was; a failure
+// after it leaves either a sealed image or none (and gives the memory back when it can).
+// With `kexec`, the next kernel is checked in the plan and loaded once the image is sealed; the
+// caller reboots into it (ExecuteKexec) after saving and printing the report.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "image/image.h"
+#include "kexec/kexec.h"
+#include "orchestration/config.h"
+#include "pmem/pmem.h"
+#include "pmem/transitions.h"
+#include "util/phase_log.h"
+
+namespace warmboot {
+
+struct PreserveOptions {
+  bool dry_run = false;
+  TransitionOptions transition;
+  // Check the kexec plan before the point of no return and load the next kernel after the image
+  // is sealed. Off unless asked for (the CLI asks unless --no-kexec).
+  bool kexec = false;
+  KexecSystem* kexec_system = nullptr;  // null: the real one
+};
+
+struct PreserveReport {
+  Status status;
+  bool dry_run = false;
+  bool memory_removed = false;  // the point of no return was passed
+  bool image_sealed = false;
+  int64_t started_ns = 0;
+  PhaseLog phases;
+  std::optional<PmemInfo> device;  // as found
+  std::optional<PackPlanSummary> plan;
+  uint64_t capacity = 0;
+  std::optional<PackReport> pack;
+  std::optional<KexecPlan> kexec;             // with options.kexec: the next kernel, checked
+  std::optional<KexecLoadReport> kexec_load;  // loaded (status ok); the caller reboots into it
+  std::vector<std::string> notes;
+};
+
+PreserveReport Preserve(PmemPlatform& platform, const Config& config,
+                        const PreserveOptions& options);
+
+nlohmann::json ToJson(const PreserveReport& report);
+
+}  // namespace warmboot

@@ -1,0 +1,24 @@
+// warmboot-sim: the warmboot command over a simulated namespace, for tests that drive
+// preserve, restore and status as separate processes (tests/cli/machine_cli_test.sh). The
+// namespace is the one kept in $WARMBOOT_SIM_DIR (made with wb-simctl create). It never kexecs:
+// the host is not the machine whose namespace it drives.
+#include <cstdlib>
+
+#include "cli/machine.h"
+#include "testing/simulated_pmem.h"
+
+int main(int argc, char** argv) {
+  using namespace warmboot;
+  cli::Machine machine;
+  machine.open_platform = [](const Config&) -> Result<std::unique_ptr<PmemPlatform>> {
+    const char* dir = std::getenv("WARMBOOT_SIM_DIR");
+    if (dir == nullptr || *dir == '\0') {
+      return InvalidArgument("warmboot-sim: set WARMBOOT_SIM_DIR to a simulated namespace");
+    }
+    WB_ASSIGN_OR_RETURN(auto sim, SimulatedPmem::Open(dir));
+    return std::unique_ptr<PmemPlatform>(std::move(sim));
+  };
+  machine.kexec = &RealKexecSystem();
+  machine.can_kexec = false;
+  return cli::Run(argc, argv, machine);
+}

@@ -1,0 +1,43 @@
+// wb-simctl: drives the simulated pmem namespace from shell tests.
+//   wb-simctl create DIR SIZE_MIB | reboot DIR | busy DIR BLOCK TIMES | bad DIR OFFSET LENGTH
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "pmem/transitions.h"
+#include "testing/simulated_pmem.h"
+
+using namespace warmboot;
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: wb-simctl create DIR SIZE_MIB | reboot DIR | busy DIR BLOCK TIMES | "
+                 "bad DIR OFFSET LENGTH\n";
+    return 2;
+  }
+  std::string cmd = argv[1], dir = argv[2];
+  if (cmd == "create" && argc == 4) {
+    auto sim = SimulatedPmem::Create(dir, std::strtoull(argv[3], nullptr, 10) << 20);
+    if (!sim.ok()) {
+      std::cerr << sim.status().ToString() << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  auto sim = SimulatedPmem::Open(dir);
+  if (!sim.ok()) {
+    std::cerr << sim.status().ToString() << "\n";
+    return 1;
+  }
+  if (cmd == "reboot") {
+    (*sim)->Reboot();
+  } else if (cmd == "busy" && argc == 5) {
+    (*sim)->SetBlockBusy(std::strtoull(argv[3], nullptr, 10), std::atoi(argv[4]));
+  } else if (cmd == "bad" && argc == 5) {
+    (*sim)->AddBadRange({std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10)});
+  } else {
+    std::cerr << "wb-simctl: bad command\n";
+    return 2;
+  }
+  return 0;
+}

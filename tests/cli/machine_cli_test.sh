@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# preserve -> (reboot) -> restore -> status through the CLI, over a simulated namespace kept on
+# disk, so every command runs as its own process the way the boot hooks will run them. The
+# simulated commands run through the test-only warmboot-sim (testing/); the product binary is
+# checked to contain no simulator.
+# usage: machine_cli_test.sh WARMBOOT WARMBOOT_SIM WB_SIMCTL
+set -uo pipefail
+real_wb=$1
+simctl=$3
+work=$(mktemp -d /dev/shm/wb-machine-test.XXXXXX 2>/dev/null || mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fails=0
+passes=0
+check() {  # check NAME EXPECTED_EXIT ACTUAL_EXIT
+  if [[ "$2" == "$3" ]]; then passes=$((passes + 1)); else echo "FAIL: $1 (exit $3, expected $2)"; fails=$((fails + 1)); fi
+}
+expect() {  # expect NAME COMMAND...
+  if "${@:2}" >/dev/null 2>&1; then passes=$((passes + 1)); else echo "FAIL: $1"; fails=$((fails + 1)); fi
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+
+"$simctl" create "$work/sim" 528 || exit 1
+export WARMBOOT_SIM_DIR=$work/sim
+wb=$2
+cat >"$work/wb.conf" <<CONF
+state_dir = $work/state
+restore_dir = $work/restore
+report_dir = $work/reports
+chunk_size = 64K
+offline_backoff_ms = 1
+CONF
+cfg=(--config "$work/wb.conf")
+
+# Cold boot: nothing to restore, the memory becomes System RAM.
+"$wb" restore "${cfg[@]}" >"$work/out" 2>&1; check "cold-boot restore" 0 $?
+grep -q "nothing-to-restore" "$work/out" || { echo "FAIL: cold boot says nothing to restore"; fails=$((fails + 1)); }
+st=$("$wb" status "${cfg[@]}" --json)
+[[ $(json 'd["device"]["mode"]' <<<"$st") == system-ram && $(json 'd["device"]["blocks_online"]' <<<"$st") == 4 ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: status after cold boot: $st"; fails=$((fails + 1)); }
+
+# Application state.
+mkdir -p "$work/state/app/db"
+head -c $((5 << 20)) /dev/urandom >"$work/state/app/db/table"
+for i in $(seq 1 300); do echo "record $i" >"$work/state/app/$i.log"; done
+ln -s db/table "$work/state/app/current"
+
+"$wb" preserve "${cfg[@]}" --dry-run >/dev/null 2>&1; check "dry run" 0 $?
+[[ $("$wb" status "${cfg[@]}" --json | json 'd["device"]["mode"]') == system-ram ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: dry run changed the mode"; fails=$((fails + 1)); }
+
+"$wb" preserve "${cfg[@]}" --no-kexec --json >"$work/preserve.json"; check "preserve" 0 $?
+[[ $(json 'd["image_sealed"]' <"$work/preserve.json") == True ]] && passes=$((passes + 1)) || { echo "FAIL: preserve sealed"; fails=$((fails + 1)); }
+st=$("$wb" status "${cfg[@]}" --json)
+[[ $(json 'd["device"]["mode"]' <<<"$st") == raw && $(json 'd["image"]["state"]' <<<"$st") == sealed ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: status after preserve: $st"; fails=$((fails + 1)); }
+
+"$simctl" reboot "$work/sim"
+"$wb" restore "${cfg[@]}" --json >"$work/restore.json"; check "restore" 0 $?
+[[ $(json 'd["outcome"]' <"$work/restore.json") == restored ]] && passes=$((passes + 1)) || { echo "FAIL: outcome"; fails=$((fails + 1)); }
+expect "restored state identical" diff -r "$work/state" "$work/restore"
+st=$("$wb" status "${cfg[@]}" --json)
+[[ $(json 'd["device"]["mode"]' <<<"$st") == system-ram && $(json 'd["last_restore"]["outcome"]' <<<"$st") == restored && \
+   $(json 'd["last_preserve"]["image_sealed"]' <<<"$st") == True ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: status after restore: $st"; fails=$((fails + 1)); }
+"$wb" status "${cfg[@]}" >/dev/null; check "human status" 0 $?
+
+# A restore run again finds nothing to do and keeps the memory online.
+"$wb" restore "${cfg[@]}" >/dev/null 2>&1; check "restore again" 0 $?
+
+# State larger than the region: refused before hot-remove, memory stays online.
+head -c $((600 << 20)) /dev/zero | tr '\0' 'x' >"$work/state/huge"
+"$wb" preserve "${cfg[@]}" --no-kexec >"$work/out" 2>&1; check "oversized preserve refused" 1 $?
+grep -q "short by" "$work/out" || { echo "FAIL: refusal names the shortfall"; fails=$((fails + 1)); }
+[[ $("$wb" status "${cfg[@]}" --json | json 'd["device"]["blocks_online"]') == 4 ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: blocks online after refusal"; fails=$((fails + 1)); }
+rm -f "$work/state/huge"
+
+# A block that never goes offline: rolled back, named, nothing changed.
+"$simctl" busy "$work/sim" 18 -1
+"$wb" preserve "${cfg[@]}" --no-kexec >"$work/out" 2>&1; check "busy block refused" 1 $?
+grep -q "memory18" "$work/out" || { echo "FAIL: busy block named: $(cat "$work/out")"; fails=$((fails + 1)); }
+[[ $("$wb" status "${cfg[@]}" --json | json 'd["device"]["mode"]') == system-ram ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: mode after busy rollback"; fails=$((fails + 1)); }
+
+# The product binary has no simulator, and no configuration can ask for one.
+[[ $(nm -C "$real_wb" 2>/dev/null | grep -c Simulated) == 0 && $(nm -C "$wb" | grep -c SimulatedPmem) -gt 0 ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: the product binary links the simulator"; fails=$((fails + 1)); }
+echo "platform = simulated:$work/sim" >"$work/sim.conf"
+"$real_wb" status --config "$work/sim.conf" >"$work/out" 2>&1; check "platform key refused" 1 $?
+grep -q "sim.conf:1" "$work/out" || { echo "FAIL: refusal names the line: $(cat "$work/out")"; fails=$((fails + 1)); }
+"$wb" kexec --load-only >/dev/null 2>&1; check "warmboot-sim never kexecs" 1 $?
+
+# Usage errors and the real platform on a machine without pmem.
+"$wb" preserve --bogus >/dev/null 2>&1; check "preserve usage" 2 $?
+"$wb" restore "${cfg[@]}" extra >/dev/null 2>&1; check "restore usage" 2 $?
+"$wb" status --config /nonexistent.conf >/dev/null 2>&1; check "missing --config" 1 $?
+if [[ ! -d /sys/bus/nd/devices ]] || [[ -z "$(ls /sys/bus/nd/devices 2>/dev/null | grep namespace)" ]]; then
+  echo "chunk_size = 64K" >"$work/real.conf"
+  out=$("$real_wb" status --config "$work/real.conf" 2>&1); rc=$?
+  check "no pmem: exit 1" 1 $rc
+  grep -q "no pmem namespace found" <<<"$out" && passes=$((passes + 1)) || { echo "FAIL: no-pmem message: $out"; fails=$((fails + 1)); }
+  out=$("$real_wb" status --config "$work/real.conf" --json); rc=$?
+  check "no pmem --json exit" 1 $rc
+  [[ $(json 'd["error"]["code"]' <<<"$out") == not-found ]] && passes=$((passes + 1)) || { echo "FAIL: no-pmem json"; fails=$((fails + 1)); }
+fi
+
+echo "machine CLI: $passes passed, $fails failed"
+[[ $fails -eq 0 ]]

@@ -1,0 +1,530 @@
+// The kexec step over FakeKexecSystem: plan resolution, the checks, the error mapping, the
+// fallback to kexec-tools and the "nothing loaded" check. Nothing here loads a kernel or
+// reboots; the real system is used only for its harmless parts (files, running a program).
+#include "kexec/kexec.h"
+
+#include <gtest/gtest.h>
+#include <linux/kexec.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include "testing/fake_kexec_system.h"
+#include "testing/test_util.h"
+
+namespace warmboot {
+namespace {
+
+using testing::FakeKexecSystem;
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+KexecPlan MustResolve(const KexecRequest& request, FakeKexecSystem& sys) {
+  auto plan = ResolveKexecPlan(request, sys);
+  EXPECT_TRUE(plan.ok()) << plan.status().ToString();
+  return plan.ok() ? *plan : KexecPlan{};
+}
+
+KexecPlan MustCheck(const KexecRequest& request, FakeKexecSystem& sys) {
+  KexecPlan plan = MustResolve(request, sys);
+  Status s = CheckKexecPlan(&plan, sys);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return plan;
+}
+
+// --- Command line -----------------------------------------------------------------------------
+
+TEST(KexecCmdline, DropsWhatBelongsToThisBootOnly) {
+  FilteredCmdline f = FilterRunningCmdline(
+      "BOOT_IMAGE=/boot/vmlinuz-6.1 root=UUID=ab ro initrd=\\initrd.img memmap=528M!4G "
+      "crashkernel=256M elfcorehdr=0x1000 kexec_jump_back_entry=0x2000 quiet\n");
+  EXPECT_EQ(f.cmdline, "root=UUID=ab ro memmap=528M!4G crashkernel=256M quiet");
+  EXPECT_EQ(f.dropped,
+            (std::vector<std::string>{"BOOT_IMAGE=/boot/vmlinuz-6.1", "initrd=\\initrd.img",
+                                      "elfcorehdr=0x1000", "kexec_jump_back_entry=0x2000"}));
+}
+
+TEST(KexecCmdline, KeepsInitArgumentsAndQuotedValues) {
+  FilteredCmdline f =
+      FilterRunningCmdline("  root=/dev/vda1   dyndbg=\"file x.c +p\" -- BOOT_IMAGE=keep  -s\n");
+  EXPECT_EQ(f.cmdline, "root=/dev/vda1 dyndbg=\"file x.c +p\" -- BOOT_IMAGE=keep -s");
+  EXPECT_TRUE(f.dropped.empty());
+  EXPECT_EQ(SplitCmdline("a \"b c\" d").size(), 3u);
+}
+
+TEST(KexecCmdline, ANameThatOnlyStartsLikeADroppedOneIsKept) {
+  EXPECT_EQ(FilterRunningCmdline("initrdfoo=1 BOOT_IMAGEX").cmdline, "initrdfoo=1 BOOT_IMAGEX");
+}
+
+// --- Plan -------------------------------------------------------------------------------------
+
+TEST(KexecPlanTest, DefaultsFollowTheRunningKernel) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustResolve({}, sys);
+  EXPECT_EQ(p.kernel, FakeKexecSystem::kKernel);
+  EXPECT_TRUE(p.default_kernel);
+  EXPECT_EQ(p.initrd, FakeKexecSystem::kInitrd);
+  EXPECT_EQ(p.cmdline, "root=/dev/vda1 ro memmap=528M!4G console=ttyS0");
+  EXPECT_EQ(p.cmdline_origin, "/proc/cmdline");
+  EXPECT_EQ(p.dropped, std::vector<std::string>{"BOOT_IMAGE=/boot/vmlinuz-6.1.0-test"});
+  EXPECT_TRUE(sys.open_fds.empty());
+}
+
+TEST(KexecPlanTest, NoInitrdWhenTheDefaultDoesNotExist) {
+  FakeKexecSystem sys;
+  sys.files.erase(FakeKexecSystem::kInitrd);
+  EXPECT_EQ(MustResolve({}, sys).initrd, "");
+  sys.files["/boot/initramfs-6.1.0-test.img"] = {};
+  EXPECT_EQ(MustResolve({}, sys).initrd, "/boot/initramfs-6.1.0-test.img");
+}
+
+TEST(KexecPlanTest, InitrdNoneMeansNone) {
+  FakeKexecSystem sys;
+  EXPECT_EQ(MustResolve({.initrd = "none"}, sys).initrd, "");
+}
+
+TEST(KexecPlanTest, AppendAddsToTheRunningCommandLine) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustResolve({.append = "  warmboot.restore=1 "}, sys);
+  EXPECT_EQ(p.cmdline, "root=/dev/vda1 ro memmap=528M!4G console=ttyS0 warmboot.restore=1");
+}
+
+TEST(KexecPlanTest, CmdlineReplacesTheRunningOne) {
+  FakeKexecSystem sys;
+  sys.text.erase("/proc/cmdline");  // not even read
+  KexecPlan p = MustResolve({.kernel = "/k", .cmdline = "root=/dev/sda2 memmap=1G!4G"}, sys);
+  EXPECT_EQ(p.cmdline, "root=/dev/sda2 memmap=1G!4G");
+  EXPECT_EQ(p.cmdline_origin, "configured");
+  EXPECT_FALSE(p.default_kernel);
+  EXPECT_EQ(p.kernel, "/k");
+  EXPECT_EQ(MustResolve({.cmdline = "a", .append = "b"}, sys).cmdline, "a b");
+}
+
+TEST(KexecPlanTest, UnreadableProcCmdlineSaysWhatToSet) {
+  FakeKexecSystem sys;
+  sys.text.erase("/proc/cmdline");
+  auto p = ResolveKexecPlan({}, sys);
+  ASSERT_FALSE(p.ok());
+  EXPECT_TRUE(Contains(p.status().message(), "/proc/cmdline"));
+  EXPECT_TRUE(Contains(p.status().message(), "cmdline ="));
+}
+
+// --- Checks -----------------------------------------------------------------------------------
+
+TEST(KexecCheck, AllGood) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({}, sys);
+  EXPECT_EQ(p.loader, KexecLoader::kFileLoad);
+  EXPECT_EQ(p.kexec_tools, "/usr/sbin/kexec");
+  EXPECT_TRUE(sys.loads.empty());
+  EXPECT_TRUE(sys.open_fds.empty());
+}
+
+TEST(KexecCheck, MissingKernelIsNamed) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustResolve({.kernel = "/nonexistent/vmlinuz"}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_TRUE(Contains(s.message(), "kernel /nonexistent/vmlinuz does not exist")) << s.message();
+
+  sys.files.erase(FakeKexecSystem::kKernel);
+  p = MustResolve({}, sys);
+  s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_TRUE(Contains(s.message(), FakeKexecSystem::kKernel)) << s.message();
+  EXPECT_TRUE(Contains(s.message(), "kernel =")) << s.message();
+}
+
+TEST(KexecCheck, FilesAreCheckedFirst) {
+  // Even where kexec cannot work at all, a missing kernel is what is reported.
+  FakeKexecSystem sys;
+  sys.boot_capability = false;
+  sys.text.erase("/sys/kernel/kexec_loaded");
+  KexecPlan p = MustResolve({.kernel = "/nonexistent"}, sys);
+  EXPECT_EQ(CheckKexecPlan(&p, sys).code(), Code::kNotFound);
+}
+
+TEST(KexecCheck, KernelMustBeANonEmptyRegularFile) {
+  FakeKexecSystem sys;
+  sys.files["/boot"] = {.regular = false};
+  sys.files["/empty"] = {.size = 0};
+  KexecPlan p = MustResolve({.kernel = "/boot"}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(s.message(), "kernel /boot is not a regular file")) << s.message();
+  p = MustResolve({.kernel = "/empty"}, sys);
+  s = CheckKexecPlan(&p, sys);
+  EXPECT_TRUE(Contains(s.message(), "kernel /empty is empty")) << s.message();
+  EXPECT_TRUE(sys.open_fds.empty());
+}
+
+TEST(KexecCheck, UnreadableInitrdIsNamed) {
+  FakeKexecSystem sys;
+  sys.files[FakeKexecSystem::kInitrd].err = EACCES;
+  KexecPlan p = MustResolve({}, sys);  // the default initrd exists, so it is chosen
+  EXPECT_EQ(p.initrd, FakeKexecSystem::kInitrd);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kPermission);
+  EXPECT_TRUE(Contains(s.message(), std::string("initrd ") + FakeKexecSystem::kInitrd))
+      << s.message();
+
+  p = MustResolve({.initrd = "/missing.img"}, sys);
+  s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_TRUE(Contains(s.message(), "initrd /missing.img does not exist")) << s.message();
+  EXPECT_TRUE(sys.open_fds.empty());
+}
+
+TEST(KexecCheck, CommandLineLength) {
+  FakeKexecSystem sys;
+  std::string longest(kMaxKexecCmdline, 'x');
+  KexecPlan p = MustResolve({.cmdline = longest}, sys);
+  EXPECT_TRUE(CheckKexecPlan(&p, sys).ok());
+  p = MustResolve({.cmdline = longest + "y"}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(s.message(), std::to_string(kMaxKexecCmdline + 1) + " characters"))
+      << s.message();
+  EXPECT_TRUE(Contains(s.message(), "at most " + std::to_string(kMaxKexecCmdline)));
+  // The running command line plus a long append.
+  p = MustResolve({.append = std::string(2100, 'a')}, sys);
+  EXPECT_EQ(CheckKexecPlan(&p, sys).code(), Code::kInvalidArgument);
+}
+
+TEST(KexecCheck, NeedsRoot) {
+  FakeKexecSystem sys;
+  sys.boot_capability = false;
+  KexecPlan p = MustResolve({}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kPermission);
+  EXPECT_TRUE(Contains(s.message(), "kexec needs root")) << s.message();
+}
+
+TEST(KexecCheck, KernelWithoutKexec) {
+  FakeKexecSystem sys;
+  sys.text.erase("/sys/kernel/kexec_loaded");
+  KexecPlan p = MustResolve({}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kUnsupported);
+  EXPECT_TRUE(Contains(s.message(), "cannot kexec")) << s.message();
+}
+
+TEST(KexecCheck, KexecDisabled) {
+  FakeKexecSystem sys;
+  sys.text["/proc/sys/kernel/kexec_load_disabled"] = "1\n";
+  KexecPlan p = MustResolve({}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kPermission);
+  EXPECT_TRUE(Contains(s.message(), "kexec_load_disabled = 1")) << s.message();
+}
+
+TEST(KexecCheck, WithoutFileLoadKexecToolsIsChosen) {
+  FakeKexecSystem sys;
+  sys.probe_errno = ENOSYS;
+  KexecPlan p = MustCheck({}, sys);
+  EXPECT_EQ(p.loader, KexecLoader::kKexecTools);
+  EXPECT_TRUE(Contains(p.loader_note, "kexec_file_load unavailable (ENOSYS")) << p.loader_note;
+
+  sys.kexec_tools = "";
+  p = MustResolve({}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kUnsupported);
+  EXPECT_TRUE(Contains(s.message(), "install kexec-tools")) << s.message();
+}
+
+TEST(KexecCheck, RefusedProbeIsExplained) {
+  FakeKexecSystem sys;
+  sys.probe_errno = EPERM;
+  sys.text["/sys/kernel/security/lockdown"] = "none [integrity] confidentiality\n";
+  KexecPlan p = MustResolve({}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kPermission);
+  EXPECT_TRUE(Contains(s.message(), "lockdown (integrity)")) << s.message();
+}
+
+// --- Error mapping ----------------------------------------------------------------------------
+
+struct ErrorCase {
+  int err;
+  Code code;
+  std::string text;
+};
+
+TEST(KexecErrors, EachErrnoSaysWhatToDo) {
+  const std::vector<ErrorCase> cases = {
+      {EKEYREJECTED, Code::kPermission, "requires signed kexec images (KEXEC_SIG/lockdown)"},
+      {EBADMSG, Code::kPermission, "sign the kernel or disable lockdown"},
+      {ENOKEY, Code::kPermission, "requires signed kexec images"},
+      {EKEYEXPIRED, Code::kPermission, "requires signed kexec images"},
+      {ENOEXEC, Code::kInvalidArgument, "is not a bootable kernel image"},
+      {EBUSY, Code::kBusy, "another kexec load is in progress"},
+      {EINVAL, Code::kInvalidArgument, "command line"},
+      {ENOMEM, Code::kIoError, "not enough memory"},
+      {ENOSYS, Code::kUnsupported, "no kexec_file_load"},
+      {EPERM, Code::kPermission, "security module"},
+      {EIO, Code::kIoError, "kexec_file_load(" + std::string(FakeKexecSystem::kKernel)},
+  };
+  for (const ErrorCase& c : cases) {
+    FakeKexecSystem sys;
+    KexecPlan p = MustCheck({}, sys);
+    Status s = KexecFileLoadError(c.err, p, sys);
+    EXPECT_EQ(s.code(), c.code) << ErrnoName(c.err);
+    EXPECT_TRUE(Contains(s.message(), c.text)) << ErrnoName(c.err) << ": " << s.message();
+    if (c.err != EPERM) {
+      EXPECT_TRUE(Contains(s.message(), ErrnoName(c.err))) << s.message();
+    }
+  }
+}
+
+TEST(KexecErrors, EpermSaysWhy) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({}, sys);
+  sys.boot_capability = false;
+  EXPECT_TRUE(Contains(KexecFileLoadError(EPERM, p, sys).message(), "kexec needs root"));
+  sys.boot_capability = true;
+  sys.text["/proc/sys/kernel/kexec_load_disabled"] = "1";
+  EXPECT_TRUE(Contains(KexecFileLoadError(EPERM, p, sys).message(), "kexec_load_disabled"));
+  sys.text["/proc/sys/kernel/kexec_load_disabled"] = "0";
+  sys.text["/sys/kernel/security/lockdown"] = "none integrity [confidentiality]";
+  EXPECT_TRUE(Contains(KexecFileLoadError(EPERM, p, sys).message(), "lockdown (confidentiality)"));
+}
+
+TEST(KexecErrors, Names) {
+  EXPECT_EQ(ErrnoName(ENOSYS), "ENOSYS");
+  EXPECT_EQ(ErrnoName(EKEYREJECTED), "EKEYREJECTED");
+}
+
+// --- Loading ----------------------------------------------------------------------------------
+
+TEST(KexecLoad, LoadsWithKexecFileLoad) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({.append = "warmboot=1"}, sys);
+  auto r = LoadKexec(p, sys);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->loader, KexecLoader::kFileLoad);
+  EXPECT_EQ(r->note, "");
+  ASSERT_EQ(sys.loads.size(), 1u);
+  EXPECT_EQ(sys.loads[0].kernel, FakeKexecSystem::kKernel);
+  EXPECT_EQ(sys.loads[0].initrd, FakeKexecSystem::kInitrd);
+  EXPECT_EQ(sys.loads[0].cmdline, "root=/dev/vda1 ro memmap=528M!4G console=ttyS0 warmboot=1");
+  EXPECT_EQ(sys.loads[0].flags, 0u);
+  EXPECT_TRUE(sys.runs.empty());
+  EXPECT_TRUE(sys.Loaded());
+  EXPECT_TRUE(sys.open_fds.empty());
+  EXPECT_EQ(sys.reboots, 0);
+}
+
+TEST(KexecLoad, NoInitrdSetsNoInitramfs) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({.initrd = "none"}, sys);
+  ASSERT_TRUE(LoadKexec(p, sys).ok());
+  ASSERT_EQ(sys.loads.size(), 1u);
+  EXPECT_EQ(sys.loads[0].flags, static_cast<unsigned long>(KEXEC_FILE_NO_INITRAMFS));
+  EXPECT_EQ(sys.loads[0].initrd, "");
+}
+
+TEST(KexecLoad, FallsBackToKexecToolsOnEnosysAndSaysSo) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({}, sys);
+  sys.load_errnos = {ENOSYS};
+  auto r = LoadKexec(p, sys);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->loader, KexecLoader::kKexecTools);
+  EXPECT_TRUE(Contains(r->note, "kexec_file_load unavailable (ENOSYS)")) << r->note;
+  EXPECT_TRUE(Contains(r->note, "loaded with kexec-tools' /usr/sbin/kexec -l")) << r->note;
+  ASSERT_EQ(sys.runs.size(), 1u);
+  EXPECT_EQ(sys.runs[0], (std::vector<std::string>{
+                             "/usr/sbin/kexec", "-c", "-l", FakeKexecSystem::kKernel,
+                             std::string("--initrd=") + FakeKexecSystem::kInitrd,
+                             "--command-line=root=/dev/vda1 ro memmap=528M!4G console=ttyS0"}));
+  EXPECT_TRUE(sys.Loaded());
+  EXPECT_TRUE(sys.open_fds.empty());
+}
+
+TEST(KexecLoad, CheckedPlanWithoutFileLoadGoesStraightToKexecTools) {
+  FakeKexecSystem sys;
+  sys.probe_errno = ENOSYS;
+  KexecPlan p = MustCheck({.initrd = "none"}, sys);
+  auto r = LoadKexec(p, sys);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(sys.loads.empty());
+  ASSERT_EQ(sys.runs.size(), 1u);
+  EXPECT_EQ(sys.runs[0].size(), 5u);  // no --initrd
+  EXPECT_EQ(r->loader, KexecLoader::kKexecTools);
+}
+
+TEST(KexecLoad, EnoexecTriesKexecToolsAndReportsBoth) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({}, sys);
+  sys.load_errnos = {ENOEXEC};
+  auto r = LoadKexec(p, sys);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(Contains(r->note, "could not load this image (ENOEXEC)")) << r->note;
+
+  FakeKexecSystem failing;
+  p = MustCheck({}, failing);
+  failing.load_errnos = {ENOEXEC};
+  failing.tools_result = {1, "Cannot determine the file type of /boot/vmlinuz\n"};
+  auto f = LoadKexec(p, failing);
+  ASSERT_FALSE(f.ok());
+  EXPECT_TRUE(Contains(f.status().message(), "not a bootable kernel image"));
+  EXPECT_TRUE(Contains(f.status().message(), "Cannot determine the file type"));
+  EXPECT_TRUE(Contains(f.status().message(), "exit 1"));
+  EXPECT_FALSE(failing.Loaded());
+}
+
+TEST(KexecLoad, EnosysWithoutKexecTools) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({}, sys);
+  sys.kexec_tools = "";
+  p.kexec_tools = "";
+  sys.load_errnos = {ENOSYS};
+  auto r = LoadKexec(p, sys);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnsupported);
+  EXPECT_TRUE(Contains(r.status().message(), "install kexec-tools")) << r.status().message();
+}
+
+TEST(KexecLoad, NoFallbackWhenTheSignatureIsRejected) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({}, sys);
+  sys.load_errnos = {EKEYREJECTED};
+  auto r = LoadKexec(p, sys);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.status().message(), "signed kexec images"));
+  EXPECT_TRUE(sys.runs.empty());
+  EXPECT_TRUE(sys.open_fds.empty());
+}
+
+TEST(KexecLoad, NothingLoadedIsDetected) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({}, sys);
+  sys.load_sets_loaded = false;  // the call said yes, the kernel says nothing is loaded
+  auto r = LoadKexec(p, sys);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_TRUE(Contains(r.status().message(), "nothing loaded")) << r.status().message();
+  EXPECT_EQ(VerifyKexecLoaded(sys).code(), Code::kNotFound);
+}
+
+TEST(KexecLoad, KernelGoneSinceTheCheck) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({}, sys);
+  sys.files[FakeKexecSystem::kInitrd].err = EACCES;
+  auto r = LoadKexec(p, sys);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.status().message(), FakeKexecSystem::kInitrd));
+  EXPECT_TRUE(sys.loads.empty());
+  EXPECT_TRUE(sys.open_fds.empty());
+}
+
+TEST(KexecLoad, KexecLoadedFlag) {
+  FakeKexecSystem sys;
+  EXPECT_FALSE(*KexecLoaded(sys));
+  sys.SetLoaded(true);
+  EXPECT_TRUE(*KexecLoaded(sys));
+  EXPECT_TRUE(VerifyKexecLoaded(sys).ok());
+  sys.text["/sys/kernel/kexec_loaded"] = "x";
+  EXPECT_FALSE(KexecLoaded(sys).ok());
+  sys.text.erase("/sys/kernel/kexec_loaded");
+  EXPECT_EQ(KexecLoaded(sys).status().code(), Code::kUnsupported);
+}
+
+// --- Unload and execute -----------------------------------------------------------------------
+
+TEST(KexecUnload, UnloadsWhatIsLoaded) {
+  FakeKexecSystem sys;
+  EXPECT_TRUE(UnloadKexec(sys).ok());  // nothing loaded: nothing to do
+  EXPECT_EQ(sys.unloads, 0);
+  sys.SetLoaded(true);
+  EXPECT_TRUE(UnloadKexec(sys).ok());
+  EXPECT_EQ(sys.unloads, 1);
+  EXPECT_FALSE(sys.Loaded());
+}
+
+TEST(KexecUnload, WithoutFileLoadUsesKexecTools) {
+  FakeKexecSystem sys;
+  sys.SetLoaded(true);
+  sys.unload_errno = ENOSYS;
+  EXPECT_TRUE(UnloadKexec(sys).ok());
+  ASSERT_EQ(sys.runs.size(), 1u);
+  EXPECT_EQ(sys.runs[0], (std::vector<std::string>{"/usr/sbin/kexec", "-u"}));
+  EXPECT_FALSE(sys.Loaded());
+}
+
+TEST(KexecUnload, NotRoot) {
+  FakeKexecSystem sys;
+  sys.SetLoaded(true);
+  sys.boot_capability = false;
+  sys.unload_errno = EPERM;
+  Status s = UnloadKexec(sys);
+  EXPECT_TRUE(Contains(s.message(), "kexec needs root")) << s.message();
+}
+
+TEST(KexecExecute, NothingLoadedMeansNoReboot) {
+  FakeKexecSystem sys;
+  Status s = ExecuteKexec(sys);
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_TRUE(Contains(s.message(), "nothing loaded"));
+  EXPECT_EQ(sys.reboots, 0);
+  EXPECT_EQ(sys.syncs, 0);
+}
+
+TEST(KexecExecute, SyncsThenRebootsAndAReturnIsAnError) {
+  FakeKexecSystem sys;
+  sys.SetLoaded(true);
+  sys.reboot_errno = EPERM;
+  Status s = ExecuteKexec(sys);
+  EXPECT_EQ(sys.syncs, 1);
+  EXPECT_EQ(sys.reboots, 1);
+  EXPECT_EQ(s.code(), Code::kPermission);
+  EXPECT_TRUE(Contains(s.message(), "kexec needs root"));
+  sys.reboot_errno = 0;
+  EXPECT_FALSE(ExecuteKexec(sys).ok());
+  sys.reboot_errno = EINVAL;
+  EXPECT_TRUE(Contains(ExecuteKexec(sys).message(), "nothing loaded"));
+}
+
+// --- The real system's harmless parts ----------------------------------------------------------
+
+TEST(RealKexecSystem, FilesAndRelease) {
+  KexecSystem& sys = RealKexecSystem();
+  EXPECT_FALSE(sys.KernelRelease().empty());
+  EXPECT_TRUE(sys.ReadFile("/proc/cmdline").ok());
+  EXPECT_EQ(sys.ReadFile("/nonexistent/file").status().code(), Code::kNotFound);
+
+  testing::TempDir dir;
+  testing::WriteFile(dir / "kernel", std::string(1000, 'k'));
+  OpenedFile f;
+  ASSERT_EQ(sys.Open(dir / "kernel", &f), 0);
+  EXPECT_TRUE(f.regular);
+  EXPECT_EQ(f.size, 1000u);
+  sys.Close(f.fd);
+  OpenedFile d;
+  ASSERT_EQ(sys.Open(dir.path(), &d), 0);
+  EXPECT_FALSE(d.regular);
+  sys.Close(d.fd);
+  EXPECT_EQ(sys.Open(dir / "missing", &f), ENOENT);
+}
+
+TEST(RealKexecSystem, RunsAProgramWithoutAShell) {
+  KexecSystem& sys = RealKexecSystem();
+  std::string sh = sys.FindProgram("sh");
+  ASSERT_FALSE(sh.empty());
+  auto r = sys.Run({sh, "-c", "echo out; echo err >&2; exit 3", "ignored"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_TRUE(Contains(r->output, "out"));
+  EXPECT_TRUE(Contains(r->output, "err"));
+  // Arguments are passed as they are, not through a shell.
+  auto echo = sys.Run({sh, "-c", "printf '%s' \"$1\"", "sh", "a b; $(x) `y`"});
+  ASSERT_TRUE(echo.ok());
+  EXPECT_EQ(echo->output, "a b; $(x) `y`");
+  EXPECT_FALSE(sys.Run({"/nonexistent/kexec", "-l"}).ok());
+  EXPECT_EQ(sys.FindProgram("no-such-program-warmboot"), "");
+}
+
+}  // namespace
+}  // namespace warmboot

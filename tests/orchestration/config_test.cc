@@ -1,0 +1,74 @@
+#include "orchestration/config.h"
+
+#include <gtest/gtest.h>
+
+namespace warmboot {
+namespace {
+
+TEST(ConfigTest, DefaultsWhenEmpty) {
+  auto c = ParseConfig("# nothing\n\n", "test.conf");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->state_dir, "/run/warmboot/state");
+  EXPECT_EQ(c->compression.mode, CompressionPolicy::Mode::kAuto);
+  EXPECT_EQ(c->chunk_size, 1u << 20);
+}
+
+TEST(ConfigTest, ParsesEveryKey) {
+  auto c = ParseConfig(
+      "namespace = namespace1.0\nstate_dir=/s\nrestore_dir = /r # comment\nreport_dir = /p\n"
+      "compression = zstd:5\nchunk_size = 64K\nthreads = 2\ncheckpoint_deadline_ms = 500\n"
+      "offline_attempts = 3\noffline_backoff_ms = 10\nkernel = /k\ninitrd = /i\n"
+      "cmdline = console=ttyS0\nappend = quiet\n",
+      "t");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->namespace_name, "namespace1.0");
+  EXPECT_EQ(c->restore_dir, "/r");
+  EXPECT_EQ(c->compression.level, 5);
+  EXPECT_EQ(c->chunk_size, 65536u);
+  EXPECT_EQ(c->threads, 2u);
+  EXPECT_EQ(c->offline_attempts, 3);
+  EXPECT_EQ(c->cmdline, "console=ttyS0");
+  EXPECT_EQ(TransitionOptionsFrom(*c).offline_backoff.count(), 10);
+}
+
+TEST(ConfigTest, ErrorsNameTheLine) {
+  auto c = ParseConfig("state_dir = /s\nbogus = 1\n", "w.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("w.conf:2"), std::string::npos);
+  EXPECT_NE(c.status().message().find("bogus"), std::string::npos);
+  EXPECT_FALSE(ParseConfig("chunk_size = 5000\n", "x").ok());
+  EXPECT_FALSE(ParseConfig("compression = lz4\n", "x").ok());
+  EXPECT_FALSE(ParseConfig("state_dir = relative\n", "x").ok());
+  EXPECT_FALSE(ParseConfig("just words\n", "x").ok());
+  // The product cannot be pointed at a simulator: that key is gone (testing/ has its own binary).
+  EXPECT_FALSE(ParseConfig("platform = simulated:/tmp/x\n", "x").ok());
+}
+
+TEST(ConfigTest, MissingDefaultFileMeansDefaults) {
+  EXPECT_TRUE(LoadConfig("/nonexistent/warmboot.conf", true).ok());
+  auto c = LoadConfig("/nonexistent/warmboot.conf", false);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kNotFound);
+}
+
+TEST(ConfigTest, ShippedConfigParses) {
+  auto c = LoadConfig(WARMBOOT_SOURCE_DIR "/config/warmboot.conf", false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->offline_attempts, 8);
+}
+
+TEST(ConfigTest, KexecRequestFromConfig) {
+  Config c;
+  c.kernel = "/boot/k";
+  c.initrd = "/boot/i";
+  c.cmdline = "x";
+  c.append = "y";
+  KexecRequest r = KexecRequestFromConfig(c);
+  EXPECT_EQ(r.kernel, "/boot/k");
+  EXPECT_EQ(r.initrd, "/boot/i");
+  EXPECT_EQ(r.cmdline, "x");
+  EXPECT_EQ(r.append, "y");
+}
+
+}  // namespace
+}  // namespace warmboot

@@ -1,0 +1,178 @@
+// preserve with kexec on, over the simulated platform and FakeKexecSystem: the kexec plan is
+// checked before the point of no return, the kernel is loaded after the image is sealed, and a
+// failed load leaves a sealed image, a running machine and a restore that works.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "preserve/preserve.h"
+#include "restore/restore.h"
+#include "testing/fake_kexec_system.h"
+#include "testing/sim_machine.h"
+#include "testing/simulated_pmem.h"
+#include "testing/test_util.h"
+
+namespace warmboot {
+namespace {
+
+using testing::FakeKexecSystem;
+using testing::TempDir;
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+class KexecPreserveTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto machine = testing::MakeSimMachine(dir_.path());
+    ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+    sim_ = std::move(machine->sim);
+    config_ = machine->config;
+    testing::MakeDirs(config_.state_dir + "/app");
+    testing::WriteFile(config_.state_dir + "/app/db", std::string(300000, 'd'));
+    testing::WriteFile(config_.state_dir + "/app/config", "port = 1\n", 0600);
+  }
+  static TransitionOptions Fast() { return testing::NoSleepTransitions(); }
+  PreserveOptions Opts() {
+    PreserveOptions o;
+    o.transition = Fast();
+    o.kexec = true;
+    o.kexec_system = &kexec_;
+    return o;
+  }
+  std::vector<std::string> PhaseNames(const PreserveReport& r) {
+    std::vector<std::string> names;
+    for (const Phase& p : r.phases.phases()) names.push_back(p.name);
+    return names;
+  }
+  size_t PhaseIndex(const PreserveReport& r, const std::string& name) {
+    auto names = PhaseNames(r);
+    return std::find(names.begin(), names.end(), name) - names.begin();
+  }
+  void ExpectMemoryOnline() {
+    auto info = sim_->Probe();
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+    EXPECT_EQ(info->OnlineBlocks(), 4u);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SimulatedPmem> sim_;
+  Config config_;
+  FakeKexecSystem kexec_;
+};
+
+TEST_F(KexecPreserveTest, OffUnlessAskedFor) {
+  PreserveOptions o;
+  o.transition = Fast();
+  EXPECT_FALSE(o.kexec);
+  PreserveReport r = Preserve(*sim_, config_, o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_FALSE(r.kexec.has_value());
+  EXPECT_FALSE(ToJson(r).contains("kexec"));
+}
+
+TEST_F(KexecPreserveTest, LoadsTheNextKernelAfterTheSealAndNeverReboots) {
+  config_.append = "warmboot=1";
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_TRUE(r.image_sealed);
+  ASSERT_TRUE(r.kexec_load.has_value());
+  EXPECT_EQ(r.kexec_load->loader, KexecLoader::kFileLoad);
+  ASSERT_EQ(kexec_.loads.size(), 1u);
+  EXPECT_TRUE(Contains(kexec_.loads[0].cmdline, "memmap=528M!4G"));
+  EXPECT_TRUE(Contains(kexec_.loads[0].cmdline, "warmboot=1"));
+  EXPECT_TRUE(kexec_.Loaded());
+  EXPECT_EQ(kexec_.reboots, 0);  // the CLI reboots, after the report is out
+  EXPECT_EQ(kexec_.syncs, 0);
+  // Checked in the plan (before anything changed), loaded after the seal, before the report.
+  EXPECT_LT(PhaseIndex(r, "check kexec"), PhaseIndex(r, "write image"));
+  EXPECT_LT(PhaseIndex(r, "write image"), PhaseIndex(r, "kexec load"));
+  EXPECT_LT(PhaseIndex(r, "kexec load"), PhaseIndex(r, "write report"));
+  nlohmann::json j = ToJson(r);
+  EXPECT_EQ(j["kexec"]["kernel"], FakeKexecSystem::kKernel);
+  EXPECT_EQ(j["kexec"]["loaded"], true);
+  EXPECT_EQ(j["kexec"]["loader"], "kexec_file_load");
+
+  // The next boot reads how the kernel was loaded from the report on the medium.
+  sim_->Reboot();
+  RestoreOptions ro;
+  ro.transition = Fast();
+  ro.mount_tmpfs = false;
+  RestoreReport restored = Restore(*sim_, config_, ro);
+  ASSERT_EQ(restored.outcome, RestoreOutcome::kRestored) << restored.message;
+  EXPECT_EQ(restored.preserve_report["kexec"]["loaded"], true);
+}
+
+TEST_F(KexecPreserveTest, FallbackIsReported) {
+  kexec_.probe_errno = ENOSYS;
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_TRUE(r.kexec_load.has_value());
+  EXPECT_EQ(r.kexec_load->loader, KexecLoader::kKexecTools);
+  const Phase& load = r.phases.phases()[PhaseIndex(r, "kexec load")];
+  EXPECT_TRUE(Contains(load.detail, "kexec_file_load unavailable (ENOSYS)")) << load.detail;
+  EXPECT_EQ(ToJson(r)["kexec"]["loader"], "kexec-tools");
+}
+
+TEST_F(KexecPreserveTest, FailedCheckChangesNothing) {
+  config_.kernel = "/boot/vmlinuz-missing";
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.code(), Code::kNotFound);
+  EXPECT_TRUE(Contains(r.status.message(), "/boot/vmlinuz-missing")) << r.status.message();
+  EXPECT_TRUE(Contains(r.status.message(), "nothing changed")) << r.status.message();
+  EXPECT_FALSE(r.memory_removed);
+  EXPECT_FALSE(r.image_sealed);
+  EXPECT_TRUE(kexec_.loads.empty());
+  ExpectMemoryOnline();
+}
+
+TEST_F(KexecPreserveTest, NotRootIsRefusedBeforeHotRemove) {
+  kexec_.boot_capability = false;
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  EXPECT_TRUE(Contains(r.status.message(), "kexec needs root")) << r.status.message();
+  EXPECT_FALSE(r.memory_removed);
+  ExpectMemoryOnline();
+}
+
+TEST_F(KexecPreserveTest, DryRunChecksKexecAndLoadsNothing) {
+  PreserveOptions o = Opts();
+  o.dry_run = true;
+  PreserveReport r = Preserve(*sim_, config_, o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_TRUE(r.kexec.has_value());
+  EXPECT_EQ(r.kexec->kernel, FakeKexecSystem::kKernel);
+  EXPECT_LT(PhaseIndex(r, "check kexec"), r.phases.phases().size());
+  EXPECT_TRUE(kexec_.loads.empty());
+  ExpectMemoryOnline();
+}
+
+TEST_F(KexecPreserveTest, FailedLoadAfterTheSealLeavesAUsableMachine) {
+  kexec_.load_errnos = {EBUSY};
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.code(), Code::kBusy);
+  EXPECT_TRUE(r.image_sealed);
+  EXPECT_FALSE(r.kexec_load.has_value());
+  const std::string& m = r.status.message();
+  EXPECT_TRUE(Contains(m, "the image is sealed")) << m;
+  EXPECT_TRUE(Contains(m, "another kexec load is in progress")) << m;
+  EXPECT_TRUE(Contains(m, "warmboot restore")) << m;
+  EXPECT_TRUE(Contains(m, "memmap=")) << m;
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+  EXPECT_EQ(ToJson(r)["kexec"]["loaded"], false);
+
+  // 'warmboot restore' in the same boot takes the state back and returns the memory.
+  RestoreOptions ro;
+  ro.transition = Fast();
+  ro.mount_tmpfs = false;
+  RestoreReport restored = Restore(*sim_, config_, ro);
+  ASSERT_EQ(restored.outcome, RestoreOutcome::kRestored) << restored.message;
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+  ExpectMemoryOnline();
+}
+
+}  // namespace
+}  // namespace warmboot

@@ -1,0 +1,286 @@
+// preserve -> restore over the simulated platform: the machine-level guarantees of issue 3.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "preserve/preserve.h"
+#include "restore/restore.h"
+#include "testing/sim_machine.h"
+#include "testing/simulated_pmem.h"
+#include "testing/test_util.h"
+
+namespace warmboot {
+namespace {
+
+using testing::TempDir;
+
+class PreserveRestoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto machine = testing::MakeSimMachine(dir_.path());
+    ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+    sim_ = std::move(machine->sim);
+    config_ = machine->config;
+    testing::MakeDirs(config_.state_dir + "/app/db");
+    testing::WriteRandomFile(config_.state_dir + "/app/db/table", 3 << 20, 7);
+    testing::WriteFile(config_.state_dir + "/app/config", "port = 1\n", 0600);
+    for (int i = 0; i < 50; ++i) {
+      testing::WriteFile(config_.state_dir + "/app/small" + std::to_string(i), std::to_string(i));
+    }
+    ASSERT_EQ(::symlink("db/table", (config_.state_dir + "/app/current").c_str()), 0);
+    // A pristine copy to prove the state dir is never touched.
+    ASSERT_EQ(std::system(("cp -a " + config_.state_dir + " " + (dir_ / "pristine")).c_str()), 0);
+  }
+
+  static TransitionOptions Fast() { return testing::NoSleepTransitions(); }
+  PreserveOptions PreserveOpts() {
+    PreserveOptions o;
+    o.transition = Fast();
+    return o;
+  }
+  RestoreOptions RestoreOpts() {
+    RestoreOptions o;
+    o.transition = Fast();
+    o.mount_tmpfs = false;
+    return o;
+  }
+  void ExpectMachineAsBefore() {
+    auto info = sim_->Probe();
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+    EXPECT_EQ(info->OnlineBlocks(), 4u);
+    EXPECT_EQ(info->blocks.size(), 4u);
+    EXPECT_EQ(sim_->leaked_blocks(), 0u);
+    EXPECT_EQ(testing::DiffTrees(dir_ / "pristine", config_.state_dir), "");
+  }
+
+  TempDir dir_;
+  std::unique_ptr<SimulatedPmem> sim_;
+  Config config_;
+};
+
+TEST_F(PreserveRestoreTest, FullRoundTrip) {
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  EXPECT_TRUE(p.image_sealed);
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+  EXPECT_EQ(sim_->leaked_blocks(), 0u);
+  sim_->Reboot();
+
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  EXPECT_TRUE(r.memory_returned);
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+  auto info = sim_->Probe();
+  EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+  EXPECT_EQ(info->OnlineBlocks(), 4u);
+  for (const auto& b : info->blocks) EXPECT_EQ(b.zone, "Movable");
+  // The preserve report travelled through the reboot on the medium.
+  ASSERT_FALSE(r.preserve_report.is_null());
+  EXPECT_TRUE(r.preserve_report.value("image_sealed", false));
+  EXPECT_TRUE(std::filesystem::exists(config_.report_dir + "/restore.json"));
+}
+
+TEST_F(PreserveRestoreTest, SecondCycleWorks) {
+  for (int cycle = 0; cycle < 2; ++cycle) {
+    PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+    ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+    EXPECT_EQ(p.pack->generation, static_cast<uint64_t>(cycle + 1));
+    sim_->Reboot();
+    std::filesystem::remove_all(config_.restore_dir);
+    RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+    ASSERT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+    EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+  }
+}
+
+TEST_F(PreserveRestoreTest, DryRunChangesNothing) {
+  PreserveOptions o = PreserveOpts();
+  o.dry_run = true;
+  PreserveReport p = Preserve(*sim_, config_, o);
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  ASSERT_TRUE(p.plan.has_value());
+  EXPECT_GT(p.plan->worst_case_image_bytes, 3u << 20);
+  ExpectMachineAsBefore();
+}
+
+TEST_F(PreserveRestoreTest, StateLargerThanRegionIsRefusedBeforeHotRemove) {
+  testing::WriteRandomFile(config_.state_dir + "/huge", 600ull << 20, 3);
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_FALSE(p.status.ok());
+  EXPECT_EQ(p.status.code(), Code::kNoSpace);
+  EXPECT_NE(p.status.message().find("short by"), std::string::npos) << p.status.message();
+  EXPECT_FALSE(p.memory_removed);
+  std::filesystem::remove(config_.state_dir + "/huge");
+  ExpectMachineAsBefore();
+}
+
+// Every step before the point of no return, failed: the blocks stay online, the policy is
+// put back and the state dir is untouched.
+TEST_F(PreserveRestoreTest, FailureBeforePointOfNoReturnLeavesMachineAsBefore) {
+  const PmemStep steps[] = {PmemStep::kProbe, PmemStep::kGetPolicy, PmemStep::kSetPolicy,
+                            PmemStep::kOffline, PmemStep::kDisableDax};
+  ASSERT_TRUE(sim_->SetAutoOnlinePolicy("online_movable").ok());
+  for (PmemStep step : steps) {
+    SCOPED_TRACE(PmemStepName(step));
+    sim_->FailStep(step, IoError(std::string("injected failure at ") + PmemStepName(step)));
+    PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+    EXPECT_FALSE(p.status.ok());
+    EXPECT_FALSE(p.image_sealed);
+    ExpectMachineAsBefore();
+    EXPECT_EQ(*sim_->GetAutoOnlinePolicy(), "online_movable");
+  }
+}
+
+TEST_F(PreserveRestoreTest, BusyBlockIsRetriedThenSucceeds) {
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 1, 3);
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+}
+
+TEST_F(PreserveRestoreTest, BlockThatNeverOfflinesRollsBackNamingIt) {
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 2, -1);
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_FALSE(p.status.ok());
+  EXPECT_EQ(p.status.code(), Code::kBusy);
+  EXPECT_NE(p.status.message().find("memory" + std::to_string(SimulatedPmem::kFirstBlock + 2)),
+            std::string::npos)
+      << p.status.message();
+  EXPECT_NE(p.status.message().find("back online"), std::string::npos);
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 2, 0);
+  ExpectMachineAsBefore();
+}
+
+// After the point of no return: either a restorable image or one restore clearly rejects,
+// never wrong data.
+TEST_F(PreserveRestoreTest, FailureAfterPointOfNoReturnNeverGivesWrongData) {
+  const PmemStep steps[] = {PmemStep::kReconfigure, PmemStep::kOpenRaw};
+  for (PmemStep step : steps) {
+    SCOPED_TRACE(PmemStepName(step));
+    sim_->FailStep(step, IoError("injected"));
+    PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+    EXPECT_FALSE(p.status.ok());
+    // The memory was given back: the machine runs on.
+    ExpectMachineAsBefore();
+  }
+  for (uint64_t budget : {uint64_t{0}, uint64_t{4096}, uint64_t{1} << 20, uint64_t{3} << 20}) {
+    SCOPED_TRACE(budget);
+    sim_->FailWritesAfter(budget);
+    PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+    sim_->FailWritesAfter(UINT64_MAX >> 2);
+    EXPECT_FALSE(p.status.ok());
+    EXPECT_FALSE(p.image_sealed);
+    ExpectMachineAsBefore();
+    // A crash instead of the give-back: the namespace is raw with an unsealed image.
+    ASSERT_TRUE(ToRaw(*sim_, Fast(), nullptr).ok());
+    sim_->Reboot();
+    std::filesystem::remove_all(config_.restore_dir);
+    RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+    // The give-back reconfigured the namespace (its info block replaced the image's first
+    // blocks), so restore finds no image or an unsealed one; never data.
+    EXPECT_TRUE(r.outcome == RestoreOutcome::kNothingToRestore ||
+                r.outcome == RestoreOutcome::kNoValidImage)
+        << r.message;
+    EXPECT_TRUE(r.memory_returned);
+    EXPECT_FALSE(std::filesystem::exists(config_.restore_dir + "/app"));
+  }
+}
+
+TEST_F(PreserveRestoreTest, PowerCutMidImageThenRebootRestoresNothingAndReturnsMemory) {
+  PreserveReport first = Preserve(*sim_, config_, PreserveOpts());  // an older, valid image
+  ASSERT_TRUE(first.status.ok());
+  sim_->Reboot();
+  ASSERT_EQ(Restore(*sim_, config_, RestoreOpts()).outcome, RestoreOutcome::kRestored);
+  // Now the machine dies while writing the next image (no give-back: the kernel is gone).
+  ASSERT_TRUE(ToRaw(*sim_, Fast(), nullptr).ok());
+  auto media = sim_->OpenRawMedia(OpenMode::kReadWrite);
+  ASSERT_TRUE(media.ok());
+  sim_->FailWritesAfter(1 << 20);
+  auto cut = sim_->OpenRawMedia(OpenMode::kReadWrite);
+  ASSERT_TRUE(cut.ok());
+  PackOptions po;
+  po.chunk_size = config_.chunk_size;
+  EXPECT_FALSE(PackImage(config_.state_dir, **cut, po).ok());
+  sim_->Reboot();
+  std::filesystem::remove_all(config_.restore_dir);
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_EQ(r.outcome, RestoreOutcome::kNoValidImage) << r.message;
+  EXPECT_NE(r.message.find("not sealed"), std::string::npos) << r.message;
+  EXPECT_TRUE(r.memory_returned);
+}
+
+TEST_F(PreserveRestoreTest, BadBlocksOverChunksAreSkippedReportedAndCleared) {
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok());
+  // Poison inside the first data chunks (the image's data starts at 8 KiB).
+  sim_->AddBadRange({8192 + 4096, 512});
+  sim_->Reboot();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  ASSERT_EQ(r.outcome, RestoreOutcome::kPartial) << r.message;
+  ASSERT_TRUE(r.unpack.has_value());
+  ASSERT_FALSE(r.unpack->damaged.empty());
+  EXPECT_NE(r.unpack->damaged[0].reason.find("bad block"), std::string::npos);
+  EXPECT_EQ(r.bad_ranges.size(), 1u);
+  EXPECT_TRUE(sim_->KnownBadRanges()->empty());  // cleared before the memory went back
+  EXPECT_TRUE(r.memory_returned);
+  // Everything else is restored byte for byte.
+  EXPECT_EQ(testing::ReadFile(config_.restore_dir + "/app/config"), "port = 1\n");
+}
+
+TEST_F(PreserveRestoreTest, InterruptedRestoreRunAgainFinishesTheJob) {
+  ASSERT_TRUE(Preserve(*sim_, config_, PreserveOpts()).status.ok());
+  sim_->Reboot();
+  sim_->FailStep(PmemStep::kEnableDax, IoError("injected: kmem bind failed"));
+  RestoreReport first = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_FALSE(first.memory_returned);
+  RestoreReport again = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_TRUE(again.memory_returned) << again.message;
+  EXPECT_TRUE(again.status.ok()) << again.status.ToString();
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+  EXPECT_EQ(sim_->Probe()->OnlineBlocks(), 4u);
+}
+
+TEST_F(PreserveRestoreTest, ColdBootWithoutPreserveIsNothingToRestore) {
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_TRUE(r.status.ok());
+  EXPECT_EQ(r.outcome, RestoreOutcome::kNothingToRestore);
+  EXPECT_TRUE(r.memory_returned);
+}
+
+TEST_F(PreserveRestoreTest, UnbindWithOnlineBlocksLeaksThemInTheSimulator) {
+  // The kernel rule the transitions guard against: kmem unbind always succeeds.
+  ASSERT_TRUE(sim_->DisableDax().ok());
+  EXPECT_EQ(sim_->leaked_blocks(), 4u);
+  EXPECT_EQ(sim_->EnableDax(PmemMode::kSystemRam).code(), Code::kBusy);
+  sim_->Reboot();
+  EXPECT_EQ(sim_->leaked_blocks(), 0u);
+}
+
+}  // namespace
+}  // namespace warmboot
+
+namespace warmboot {
+namespace {
+
+TEST(PreserveLabelTest, LabeledNamespaceIsNamedWarmboot) {
+  testing::TempDir dir;
+  auto machine = testing::MakeSimMachine(dir.path(), /*labeled=*/true);
+  ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+  auto& sim = machine->sim;
+  Config& config = machine->config;
+  testing::MakeDirs(config.state_dir);
+  testing::WriteFile(config.state_dir + "/f", "x");
+  PreserveOptions o;
+  o.transition = testing::NoSleepTransitions();
+  PreserveReport r = Preserve(*sim, config, o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(sim->Probe()->label_name, "warmboot");
+}
+
+}  // namespace
+}  // namespace warmboot

@@ -1,0 +1,37 @@
+#include "util/parallel_for.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace warmboot {
+
+Status ParallelFor(size_t count, unsigned workers,
+                   const std::function<Status(size_t index, unsigned worker)>& task) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  Status first_error;
+  auto work = [&](unsigned w) {
+    for (;;) {
+      if (stop.load(std::memory_order_relaxed)) return;
+      size_t i = next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= count) return;
+      Status s = task(i, w);
+      if (!s.ok()) {
+        std::lock_guard lock(mu);
+        if (first_error.ok()) first_error = s;
+        stop = true;
+      }
+    }
+  };
+  workers = std::max(1u, std::min<unsigned>(workers, count ? count : 1));
+  std::vector<std::thread> threads;
+  for (unsigned w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  work(0);
+  for (auto& t : threads) t.join();
+  return first_error;
+}
+
+}  // namespace warmboot
