@@ -20,6 +20,7 @@
 #include "util/host_info.h"
 #include "util/io.h"
 #include "util/parallel_for.h"
+#include "util/timespec.h"
 #include "util/uuid.h"
 
 namespace warmboot {
@@ -28,17 +29,6 @@ namespace {
 constexpr const char* kQuarantine = ".quarantine";
 // A file is split into tasks of at most this many chunks so one large file uses every worker.
 constexpr uint64_t kChunksPerTask = 16;
-
-struct timespec ToTimespec(int64_t ns) {
-  struct timespec t;
-  t.tv_sec = ns / 1000000000;
-  t.tv_nsec = ns % 1000000000;
-  if (t.tv_nsec < 0) {
-    t.tv_nsec += 1000000000;
-    t.tv_sec -= 1;
-  }
-  return t;
-}
 
 Result<bool> IsEmptyDir(int fd) {
   int d = ::dup(fd);
@@ -293,7 +283,7 @@ class Unpacker {
       return ErrnoError("cannot set the owner of " + s.path, errno);
     }
     if (::fchmod(fd, r.mode) != 0) return ErrnoError("cannot set the mode of " + s.path, errno);
-    struct timespec times[2] = {ToTimespec(r.mtime_ns), ToTimespec(r.mtime_ns)};
+    struct timespec times[2] = {TimespecFromNanos(r.mtime_ns), TimespecFromNanos(r.mtime_ns)};
     if (::futimens(fd, times) != 0) return ErrnoError("cannot set the time of " + s.path, errno);
     std::string tmp = TempName(i), final_name(name);
     if (damage_->IsDamaged(i)) {
@@ -335,7 +325,8 @@ class Unpacker {
       if (options_.restore_owner) {
         ::fchownat(dir->get(), tmp.c_str(), s.record.uid, s.record.gid, AT_SYMLINK_NOFOLLOW);
       }
-      struct timespec times[2] = {ToTimespec(s.record.mtime_ns), ToTimespec(s.record.mtime_ns)};
+      struct timespec times[2] = {TimespecFromNanos(s.record.mtime_ns),
+                                  TimespecFromNanos(s.record.mtime_ns)};
       ::utimensat(dir->get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
       if (::renameat(dir->get(), tmp.c_str(), dir->get(), final_name.c_str()) != 0) {
         int err = errno;
@@ -360,7 +351,8 @@ class Unpacker {
       }
       if (options_.restore_owner) ::fchown(dir->get(), s.record.uid, s.record.gid);
       ::fchmod(dir->get(), s.record.mode);
-      struct timespec times[2] = {ToTimespec(s.record.mtime_ns), ToTimespec(s.record.mtime_ns)};
+      struct timespec times[2] = {TimespecFromNanos(s.record.mtime_ns),
+                                  TimespecFromNanos(s.record.mtime_ns)};
       ::futimens(dir->get(), times);
     }
     report_.files = files_.load();

@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "image/image.h"
+#include "util/timespec.h"
 
 namespace warmboot::testing {
 
@@ -229,13 +230,7 @@ std::string TextBytes(uint64_t size, uint64_t seed) {
 }
 
 void SetMtime(const std::string& path, int64_t ns) {
-  struct timespec t;
-  t.tv_sec = ns / 1000000000;
-  t.tv_nsec = ns % 1000000000;
-  if (t.tv_nsec < 0) {
-    t.tv_nsec += 1000000000;
-    t.tv_sec -= 1;
-  }
+  struct timespec t = TimespecFromNanos(ns);
   struct timespec times[2] = {t, t};
   if (::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
     throw std::runtime_error("utimensat " + path + ": " + std::strerror(errno));
