@@ -35,6 +35,7 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
 
   nlohmann::json out{{"device", ToJson(*info)}};
   std::string image_line = "no image (namespace not raw)";
+  std::string waiting;  // what to do about a sealed image nobody restored yet
   if (info->mode == PmemMode::kRaw) {
     auto media = (*platform)->OpenRawMedia(OpenMode::kReadOnly);
     if (media.ok()) {
@@ -48,6 +49,13 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
         image_line = std::string(ImageStateName(r->state)) + " image, generation " +
                      std::to_string(r->header.generation) + ", " +
                      HumanBytes(r->header.total_raw_bytes) + " of state";
+        if (r->state == ImageState::kSealed) {
+          waiting = "state is waiting to be restored, and the namespace's " +
+                    HumanBytes(info->size) +
+                    " are out of System RAM until it is: 'warmboot restore' restores it and "
+                    "returns the memory; 'warmboot discard --yes' gives the state up";
+        }
+        out["image"]["waiting"] = r->state == ImageState::kSealed;
       } else {
         out["image"] = {{"state", "none"}, {"reason", r.status().message()}};
         image_line = "no image: " + r.status().message();
@@ -69,6 +77,7 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
               << " memory blocks online";
   }
   std::cout << "\n  " << image_line << "\n";
+  if (!waiting.empty()) std::cout << "  " << waiting << "\n";
   for (const char* name : {"preserve", "restore"}) {
     const nlohmann::json& rep = out[std::string("last_") + name];
     std::cout << "  last " << name << ": ";

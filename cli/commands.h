@@ -18,5 +18,6 @@ int CmdPreserve(const Argv& argv, const Machine& machine);
 int CmdRestore(const Argv& argv, const Machine& machine);
 int CmdStatus(const Argv& argv, const Machine& machine);
 int CmdKexec(const Argv& argv, const Machine& machine);
+int CmdDiscard(const Argv& argv, const Machine& machine);
 
 }  // namespace warmboot::cli

@@ -22,6 +22,7 @@ Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
   restore                   early boot: restore the state, give the memory back
   status                    namespace mode, memory blocks, image, last reports
   kexec                     load the next kernel and reboot into it (--load-only: load)
+  discard --yes             give up a state waiting on pmem; the memory goes back
 
 Run 'warmboot COMMAND --help' for a command's options.
 Exit codes: 0 ok, 1 error (nothing changed), 2 usage, 3 partial (damage named, the rest
@@ -46,6 +47,7 @@ int Run(int argc, char** argv, const Machine& machine) {
   if (cmd == "restore") return CmdRestore(rest, machine);
   if (cmd == "status") return CmdStatus(rest, machine);
   if (cmd == "kexec") return CmdKexec(rest, machine);
+  if (cmd == "discard") return CmdDiscard(rest, machine);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::cout << kUsage;
     return kExitOk;

@@ -277,6 +277,22 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement, LoadDep
       }
     }
   }
+  // A path beneath another segment's file or symlink cannot exist: the image contradicts itself,
+  // so that segment is damaged. With this, whatever stops unpack from writing a sound segment is
+  // the destination's doing, never the image's.
+  for (LoadedSegment& s : img.segments) {
+    if (!s.ok) continue;
+    for (size_t slash = s.path.find('/'); slash != std::string::npos;
+         slash = s.path.find('/', slash + 1)) {
+      auto it = seen.find(std::string_view(s.path).substr(0, slash));
+      if (it != seen.end() && it->second != format::EntryType::kDirectory) {
+        s.ok = false;
+        s.problem = "lies beneath " + std::string(it->first) + ", which the image makes a " +
+                    (it->second == format::EntryType::kSymlink ? "symlink" : "file");
+        break;
+      }
+    }
+  }
   if (!img.tables_ok) {
     img.image_problems.push_back(
         "image tables do not match their checksums; damage is reported per segment where it "

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
+#include <set>
 
 #include "image/chunk_loader.h"
 #include "image/damage.h"
@@ -71,6 +73,14 @@ class Unpacker {
     }
     MakeSymlinks();
     FinishDirectories();
+    if (!unwritten_.empty()) {
+      RemoveAllTemps();
+      return IoError(std::to_string(unwritten_.size()) +
+                     " sound segment(s) could not be written into " + dest_ + " (" +
+                     first_unwritten_ +
+                     "); the image is untouched and still sealed: fix the destination and unpack "
+                     "again with --merge");
+    }
 
     report_.header = img_.header;
     report_.seal = img_.seal;
@@ -108,7 +118,13 @@ class Unpacker {
     return Status::Ok();
   }
 
-  void Fail(uint64_t i, const std::string& why) { damage_->Add(i, {}, why); }
+  // A sound segment the destination would not take (a file in the way, no room, EIO): not
+  // damage, so the unpack fails as a whole and the image is not consumed.
+  void Fail(uint64_t i, const std::string& why) {
+    std::lock_guard lock(unwritten_mu_);
+    if (unwritten_.empty()) first_unwritten_ = img_.segments[i].path + ": " + why;
+    unwritten_.insert(i);
+  }
 
   void MakeDirectories() {
     for (uint64_t i = 0; i < img_.segments.size(); ++i) {
@@ -377,6 +393,9 @@ class Unpacker {
   LoadedImage img_;
   UniqueFd root_;
   std::unique_ptr<DamageLog> damage_;
+  std::mutex unwritten_mu_;
+  std::set<uint64_t> unwritten_;
+  std::string first_unwritten_;
   std::unique_ptr<std::atomic<uint32_t>[]> remaining_;
   std::string tmp_prefix_;
   std::atomic<uint64_t> chunks_{0}, bytes_{0}, files_{0};

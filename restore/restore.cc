@@ -7,37 +7,79 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 
 #include "image/image_json.h"
 #include "image/report_record.h"
 #include "orchestration/report_store.h"
 #include "pmem/pmem_json.h"
+#include "util/bytes.h"
 #include "util/host_info.h"
 
 namespace warmboot {
 namespace {
 
-// A tmpfs sized for the state plus slack for metadata; mounted only when the directory is not
-// on tmpfs already (it usually is: /run).
-Status EnsureTmpfs(const std::string& dir, uint64_t bytes, bool may_mount,
-                   std::vector<std::string>* notes) {
+uint64_t MemAvailable() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  std::string unit;
+  while (in >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib << 10;
+  }
+  return UINT64_MAX;  // unknown: let the write itself say
+}
+
+// A directory that is the root of its own mount (st_dev differs from its parent's).
+bool IsMountPoint(const std::string& dir) {
+  struct stat self, parent;
+  if (::stat(dir.c_str(), &self) != 0) return false;
+  if (::stat((dir + "/..").c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev;
+}
+
+// Room for the state before the first byte is written. The restore directory keeps what it
+// holds (an interrupted restore is finished by merging); where its filesystem cannot hold the
+// state too (the usual /run is 10-20 % of RAM), restore mounts its own tmpfs on it, sized from
+// the image header, or grows the one an earlier attempt mounted.
+Status PrepareRestoreDir(const std::string& dir, uint64_t state_bytes, bool may_mount,
+                         std::vector<std::string>* notes) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
   struct statfs fs;
   if (::statfs(dir.c_str(), &fs) != 0) return ErrnoError("cannot stat " + dir, errno);
-  if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) return Status::Ok();
-  if (!may_mount) {
-    notes->push_back(dir + " is not a tmpfs; restoring onto its filesystem");
+  // Metadata and the temporary copy of the one file being replaced cost a little more.
+  const uint64_t need = state_bytes + state_bytes / 64 + (16ull << 20);
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_bsize;
+  const bool tmpfs = fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+  if (free_bytes >= need && (tmpfs || !may_mount)) {
+    if (!tmpfs) notes->push_back(dir + " is not a tmpfs; restoring onto its filesystem");
     return Status::Ok();
   }
-  uint64_t size = bytes + bytes / 8 + (64ull << 20);
-  std::string opts = "size=" + std::to_string(size) + ",mode=0755";
-  if (::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0) {
-    return ErrnoError("cannot mount a tmpfs on " + dir, errno);
+  if (!may_mount) {
+    return NoSpace("restoring needs " + HumanBytes(need) + " in " + dir + ", which has " +
+                   HumanBytes(free_bytes) + " free; nothing was written");
   }
-  notes->push_back("mounted a " + std::to_string(size >> 20) + " MiB tmpfs on " + dir);
+  if (uint64_t avail = MemAvailable(); need > avail) {
+    return NoSpace("restoring needs " + HumanBytes(need) + " of memory for a tmpfs on " + dir +
+                   ", and " + HumanBytes(avail) + " is available; nothing was written");
+  }
+  const bool ours = tmpfs && IsMountPoint(dir);
+  const uint64_t used = ours ? static_cast<uint64_t>(fs.f_blocks - fs.f_bfree) * fs.f_bsize : 0;
+  const uint64_t size = used + need;
+  std::string opts = "size=" + std::to_string(size) + ",mode=0755";
+  unsigned long flags = MS_NOSUID | MS_NODEV | (ours ? MS_REMOUNT : 0);
+  if (::mount("tmpfs", dir.c_str(), "tmpfs", flags, opts.c_str()) != 0) {
+    return ErrnoError(std::string("cannot ") + (ours ? "grow the tmpfs on " : "mount a tmpfs on ") +
+                          dir + " (" + HumanBytes(size) + ")",
+                      errno);
+  }
+  notes->push_back(
+      (ours ? "grew the tmpfs on " : "mounted a tmpfs on ") + dir + " to " + HumanBytes(size) +
+      (free_bytes < need ? " (its filesystem had " + HumanBytes(free_bytes) + " free)" : ""));
   return Status::Ok();
 }
 
@@ -68,7 +110,8 @@ nlohmann::json ToJson(const RestoreReport& r) {
   nlohmann::json j{{"ok", r.status.ok()},        {"outcome", RestoreOutcomeName(r.outcome)},
                    {"message", r.message},       {"memory_returned", r.memory_returned},
                    {"started_ns", r.started_ns}, {"phases", r.phases.ToJson()},
-                   {"bad_ranges", bad},          {"notes", r.notes}};
+                   {"bad_ranges", bad},          {"notes", r.notes},
+                   {"image_kept", r.image_kept}};
   if (!r.status.ok()) j["error"] = ToJson(r.status);
   if (r.device) j["device"] = ToJson(*r.device);
   if (r.unpack) j["unpack"] = ToJson(*r.unpack);
@@ -128,13 +171,16 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       }
       look.Done(true, "generation " + std::to_string(inspect->header.generation) + ", " +
                           std::to_string(inspect->header.total_raw_bytes >> 20) + " MiB of state");
+      // From here until the state is restored, the image is what holds it: a failure keeps
+      // the namespace raw and the image sealed, so a second run can finish the job.
+      r.image_kept = true;
       auto mount = log.Start("prepare restore directory");
-      Status s = EnsureTmpfs(config.restore_dir, inspect->header.total_raw_bytes,
-                             options.mount_tmpfs, &r.notes);
+      Status s = PrepareRestoreDir(config.restore_dir, inspect->header.total_raw_bytes,
+                                   options.mount_tmpfs, &r.notes);
       mount.Done(s.ok(), s.ok() ? config.restore_dir : s.message());
       if (!s.ok()) {
         r.status = s;
-        r.message = s.message();
+        r.message = "restore failed: " + s.message();
         return;
       }
       auto unpack_t = log.Start("unpack and verify");
@@ -146,12 +192,14 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       auto unpack = UnpackImage(**media, config.restore_dir, uo);
       if (!unpack.ok()) {
         unpack_t.Done(false, unpack.status().message());
-        r.status = unpack.status().code() == Code::kNoImage ? Status() : unpack.status();
-        r.outcome = unpack.status().code() == Code::kNoImage ? RestoreOutcome::kNoValidImage
-                                                             : RestoreOutcome::kFailed;
+        const bool no_image = unpack.status().code() == Code::kNoImage;
+        r.status = no_image ? Status() : unpack.status();
+        r.outcome = no_image ? RestoreOutcome::kNoValidImage : RestoreOutcome::kFailed;
+        r.image_kept = !no_image;
         r.message = "restore failed: " + unpack.status().message();
         return;
       }
+      r.image_kept = false;  // restored (or quarantined where damaged) and consumed
       unpack_t.Done(true, std::to_string(unpack->bytes_written >> 20) + " MiB, " +
                               std::to_string(unpack->damaged.size()) + " damaged segment(s)");
       r.unpack = *unpack;
@@ -184,7 +232,14 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
                 " mode: no preserve happened, nothing to restore";
   }
 
-  // In every case the memory goes back to System RAM.
+  if (r.image_kept) {
+    // The sealed image is the only copy of the state: it stays, and so does its memory.
+    r.message += ". The sealed image is kept on " + r.device->name +
+                 " and its memory stays out of System RAM: fix the cause and run 'warmboot "
+                 "restore' again, or run 'warmboot discard --yes' to give the state up";
+    return r;
+  }
+  // Nothing is waiting on the namespace: its memory goes back to System RAM.
   Status back = ToSystemRam(platform, options.transition, &log);
   r.memory_returned = back.ok();
   if (!back.ok()) {
@@ -205,6 +260,31 @@ RestoreReport Restore(PmemPlatform& platform, const Config& config, const Restor
   Status s = SaveReport(config.report_dir, "restore", ToJson(r));
   if (!s.ok()) r.notes.push_back("report not saved: " + s.message());
   return r;
+}
+
+Status Discard(PmemPlatform& platform, const RestoreOptions& options, PhaseLog* log,
+               std::string* what) {
+  WB_ASSIGN_OR_RETURN(PmemInfo info, platform.Probe());
+  *what = "no image was waiting";
+  if (info.mode == PmemMode::kRaw) {
+    auto t = log->Start("consume the image");
+    auto media = platform.OpenRawMedia(OpenMode::kReadWrite);
+    if (!media.ok()) {
+      t.Done(false, media.status().message());
+      return media.status();
+    }
+    auto inspect = InspectImage(**media, InspectDepth::kHeaderAndSeal);
+    if (inspect.ok() && inspect->state == ImageState::kSealed) {
+      Status s = ConsumeImage(**media);
+      t.Done(s.ok(), s.ok() ? "" : s.message());
+      if (!s.ok()) return s.WithContext("cannot mark the image consumed; nothing was discarded");
+      *what = "discarded generation " + std::to_string(inspect->header.generation) + " (" +
+              HumanBytes(inspect->header.total_raw_bytes) + " of state)";
+    } else {
+      t.Done(true, "no sealed image");
+    }
+  }
+  return ToSystemRam(platform, options.transition, log);
 }
 
 }  // namespace warmboot

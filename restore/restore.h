@@ -1,6 +1,8 @@
 // restore: early in the next boot. Finds the raw namespace, restores a sealed image into a
 // tmpfs (partial where damaged), consumes the seal, clears known media errors, and gives the
-// memory back to System RAM in every case it can.
+// memory back to System RAM. A sealed image is never given up by a failure: when its state
+// cannot be restored (no room, a write error) the image stays sealed and the namespace raw
+// until a later restore succeeds or the state is discarded on purpose (Discard).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -35,6 +37,9 @@ struct RestoreReport {
   RestoreOutcome outcome = RestoreOutcome::kFailed;
   std::string message;
   bool memory_returned = false;
+  // A sealed image was found but its state not (fully) restored: the image stays sealed and the
+  // namespace raw, so running restore again after fixing the cause restores everything.
+  bool image_kept = false;
   int64_t started_ns = 0;
   PhaseLog phases;
   std::optional<PmemInfo> device;
@@ -45,6 +50,11 @@ struct RestoreReport {
 };
 
 RestoreReport Restore(PmemPlatform& platform, const Config& config, const RestoreOptions& options);
+
+// Gives up a waiting state on purpose: consumes the sealed image without restoring it, then
+// gives the memory back. What was discarded (generation, size) is said in *what.
+Status Discard(PmemPlatform& platform, const RestoreOptions& options, PhaseLog* log,
+               std::string* what);
 
 nlohmann::json ToJson(const RestoreReport& report);
 

@@ -587,6 +587,31 @@ TEST(CraftedImageTest, DuplicatePaths) {
   }
 }
 
+// The image contradicts itself when it puts a path beneath one of its own files or symlinks: the
+// segment beneath is damaged (named by verify, quarantined by unpack), so nothing the image
+// says can make unpack fail on a fresh destination.
+TEST(CraftedImageTest, PathBeneathAFileOfTheImage) {
+  struct Case {
+    const char* label;
+    std::vector<CraftEntry> entries;
+    uint64_t damaged;
+  };
+  std::vector<Case> cases = {
+      {"file then a file beneath it", {CraftFile("a", "x"), CraftFile("a/b", "y")}, 1},
+      {"file beneath, then the file", {CraftFile("a/b", "y"), CraftFile("a", "x")}, 0},
+      {"deeper",
+       {CraftDir("d"), CraftFile("d/f", "x"), CraftDir("d/f/g"), CraftFile("d/f/g/h", "")},
+       2},
+  };
+  for (Case& k : cases) {
+    k.entries.push_back(CraftFile("bystander", "intact"));
+    uint64_t deeper = k.entries.size() - 2;
+    std::map<uint64_t, std::string> want{{k.damaged, "lies beneath"}};
+    if (k.damaged == 2) want[deeper] = "lies beneath";
+    ExpectDamaged(k.label, CraftedImage::Build(k.entries), k.entries, want);
+  }
+}
+
 // A symlink planted by the image must never be written through, whatever order its records
 // come in: nothing may appear in (or be written to) what it points at.
 TEST(CraftedImageTest, SymlinkThenFileBeneathIt) {

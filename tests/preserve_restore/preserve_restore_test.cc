@@ -1,5 +1,6 @@
 // preserve -> restore over the simulated platform: the machine-level guarantees of issue 3.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -261,9 +262,6 @@ TEST_F(PreserveRestoreTest, UnbindWithOnlineBlocksLeaksThemInTheSimulator) {
   EXPECT_EQ(sim_->leaked_blocks(), 0u);
 }
 
-}  // namespace
-}  // namespace warmboot
-
 namespace warmboot {
 namespace {
 
@@ -280,6 +278,94 @@ TEST(PreserveLabelTest, LabeledNamespaceIsNamedWarmboot) {
   PreserveReport r = Preserve(*sim, config, o);
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_EQ(sim->Probe()->label_name, "warmboot");
+}
+
+}  // namespace
+}  // namespace warmboot
+
+// --- A sealed image is never given up by a failed restore (the issue's data-loss item 1).
+
+class KeptImageTest : public PreserveRestoreTest {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+    PreserveRestoreTest::SetUp();
+    PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+    ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+    sim_->Reboot();
+  }
+  void TearDown() override {
+    // Our tmpfs may sit on the small one: take both down.
+    while (::umount2(config_.restore_dir.c_str(), MNT_DETACH) == 0) {
+    }
+  }
+  // The restore directory on a 4 MiB tmpfs, as a /run too small for the state.
+  void SmallRestoreDir() {
+    testing::MakeDirs(config_.restore_dir);
+    ASSERT_EQ(::mount("tmpfs", config_.restore_dir.c_str(), "tmpfs", 0, "size=4m"), 0);
+  }
+  void ExpectImageWaiting() {
+    EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+    auto media = sim_->OpenRawMedia(OpenMode::kReadOnly);
+    ASSERT_TRUE(media.ok());
+    auto inspect = InspectImage(**media);
+    ASSERT_TRUE(inspect.ok()) << inspect.status().ToString();
+    EXPECT_EQ(inspect->state, ImageState::kSealed);
+  }
+};
+
+TEST_F(KeptImageTest, NoRoomIsRefusedBeforeTheFirstByteAndTheImageStays) {
+  SmallRestoreDir();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());  // may not mount its own tmpfs
+  EXPECT_EQ(r.outcome, RestoreOutcome::kFailed);
+  EXPECT_EQ(r.status.code(), Code::kNoSpace) << r.status.ToString();
+  EXPECT_TRUE(r.image_kept);
+  EXPECT_FALSE(r.memory_returned);
+  EXPECT_NE(r.message.find("warmboot discard"), std::string::npos) << r.message;
+  EXPECT_TRUE(std::filesystem::is_empty(config_.restore_dir));
+  ExpectImageWaiting();
+
+  // The cause fixed (restore may mount a tmpfs sized from the header): everything comes back.
+  RestoreOptions o = RestoreOpts();
+  o.mount_tmpfs = true;
+  RestoreReport again = Restore(*sim_, config_, o);
+  ASSERT_TRUE(again.status.ok()) << again.status.ToString();
+  EXPECT_EQ(again.outcome, RestoreOutcome::kRestored) << again.message;
+  EXPECT_FALSE(again.image_kept);
+  EXPECT_TRUE(again.memory_returned);
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+  EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
+}
+
+TEST_F(KeptImageTest, AWriteFailureKeepsTheImageAndARerunFinishes) {
+  // A file where the state has a directory: the unpack fails part-way.
+  testing::MakeDirs(config_.restore_dir);
+  testing::WriteFile(config_.restore_dir + "/app", "in the way");
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_EQ(r.outcome, RestoreOutcome::kFailed) << r.message;
+  EXPECT_TRUE(r.image_kept);
+  EXPECT_FALSE(r.memory_returned);
+  ExpectImageWaiting();
+
+  std::filesystem::remove(config_.restore_dir + "/app");
+  RestoreReport again = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_EQ(again.outcome, RestoreOutcome::kRestored) << again.message;
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+  EXPECT_TRUE(again.memory_returned);
+}
+
+TEST_F(KeptImageTest, DiscardGivesTheStateUpOnPurpose) {
+  SmallRestoreDir();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  ASSERT_TRUE(r.image_kept);
+  PhaseLog log;
+  std::string what;
+  ASSERT_TRUE(Discard(*sim_, RestoreOpts(), &log, &what).ok());
+  EXPECT_NE(what.find("discarded generation 1"), std::string::npos) << what;
+  EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
+  // Nothing waits any more: a later restore finds nothing to do and never restores it.
+  RestoreReport later = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_NE(later.outcome, RestoreOutcome::kRestored);
 }
 
 }  // namespace
