@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/e2e
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.path.join(ROOT, "build")
 CACHE = os.path.join(BUILD, "e2e-cache")
@@ -939,7 +939,7 @@ SCENARIOS = {
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(prog="tests/e2e/run", description=__doc__)
     ap.add_argument("scenarios", nargs="*", help=f"scenarios to run (default all: "
                                                  f"{' '.join(SCENARIOS)})")
     ap.add_argument("--build-dir", default=os.path.join(BUILD, "e2e-build"),
@@ -1009,7 +1009,3 @@ def main():
     passed = sum(1 for ok, _, _ in results.values() if ok)
     print(f"e2e: {passed} passed, {len(results) - passed} failed")
     return 0 if all(ok for ok, _, _ in results.values()) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
