@@ -5,28 +5,17 @@ Run through tests/e2e/run, which installs what it needs first. See tests/e2e/REA
 """
 
 import argparse
-import gzip
-import hashlib
-import io
 import json
 import os
 import re
-import shutil
 import signal
-import stat
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/e2e
-ROOT = os.path.dirname(os.path.dirname(HERE))
-BUILD = os.path.join(ROOT, "build")
-CACHE = os.path.join(BUILD, "e2e-cache")
-LOGS = os.path.join(BUILD, "e2e-logs")
-WORK = os.path.join(BUILD, "e2e-work")
-
-MIB = 1 << 20
-T0 = time.monotonic()
+from .build import binaries
+from .common import BUILD, LOGS, MIB, ROOT, T0, WORK, say
+from .initramfs import build_initramfs
+from .kernel import fetch_kernel
 
 # The legacy pmem region: 528 MiB at 2032 MiB. devdax "map mem" keeps 2 MiB of it for its page
 # map and kmem adds whole 128 MiB blocks, so exactly 4 blocks (512 MiB) become System RAM.
@@ -34,232 +23,6 @@ MEMMAP = "memmap=528M!2032M"
 PMEM_RAM_KB = 4 * 128 * 1024
 # The emulated NVDIMM's backing file: 1 GiB of region plus the 128 KiB label area.
 NVDIMM_BYTES = 1073872896
-
-MODULES = ["libnvdimm", "nd_pmem", "nd_btt", "nd_e820", "dax_pmem", "device_dax", "kmem", "nfit"]
-
-
-def say(msg):
-    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", flush=True)
-
-
-# modprobe, depmod and kexec live in /usr/sbin, which a user's PATH may lack.
-os.environ["PATH"] = os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin"
-
-
-def sh(cmd, **kw):
-    """Runs a command, failing loudly with its output."""
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
-    if r.returncode != 0:
-        raise SystemExit(f"e2e: command failed ({r.returncode}): {' '.join(cmd)}\n{r.stdout}")
-    return r.stdout
-
-
-# ---------------------------------------------------------------------------------------------
-# Preparation: warmboot, the kernel, the initramfs.
-
-
-def build_warmboot(build_dir):
-    say(f"building warmboot (Release) in {os.path.relpath(build_dir, ROOT)}")
-    sh(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
-        "-DWARMBOOT_TESTS=OFF", "-DWARMBOOT_BENCH=OFF", "-DWARMBOOT_E2E=ON"])
-    sh(["cmake", "--build", build_dir, "-j", str(os.cpu_count() or 2),
-        "--target", "warmboot", "warmboot-sample-app"])
-    return (os.path.join(build_dir, "warmboot"),
-            os.path.join(build_dir, "tests", "e2e", "warmboot-sample-app"))
-
-
-def fetch_kernel():
-    """The package linux-image-amd64 depends on, downloaded once into the cache and unpacked."""
-    os.makedirs(CACHE, exist_ok=True)
-
-    def depends():
-        out = subprocess.run(["apt-cache", "depends", "linux-image-amd64"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
-        m = re.search(r"Depends:\s*(linux-image-\S+)", out)
-        return m.group(1) if m else None
-
-    def cached(pkg):
-        return sorted(f for f in os.listdir(CACHE)
-                      if f.endswith(".deb") and f.startswith((pkg + "_") if pkg else "linux-image-"))
-
-    pkg = depends()
-    if pkg and not cached(pkg):
-        say(f"downloading {pkg}")
-        r = subprocess.run(["apt-get", "download", pkg], cwd=CACHE, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0:  # stale package lists: the archive moved on
-            say("apt-get download failed; updating the package lists and retrying")
-            sh(["apt-get", "update", "-qq"])
-            pkg = depends()
-            sh(["apt-get", "download", pkg], cwd=CACHE)
-    elif pkg is None and not cached(None):
-        sh(["apt-get", "update", "-qq"])
-        pkg = depends()
-        if pkg:
-            sh(["apt-get", "download", pkg], cwd=CACHE)
-    debs = cached(pkg) or cached(None)
-    if not debs:
-        raise SystemExit("e2e: no kernel package: 'apt-cache depends linux-image-amd64' names none "
-                         "and none is cached in " + CACHE)
-    deb = os.path.join(CACHE, debs[-1])
-    kdir = os.path.join(CACHE, "kernel-" + os.path.basename(deb)[:-4])
-    if not os.path.isdir(os.path.join(kdir, "lib", "modules")):
-        say(f"unpacking {os.path.basename(deb)}")
-        shutil.rmtree(kdir, ignore_errors=True)
-        sh(["dpkg", "-x", deb, kdir + ".tmp"])
-        os.rename(kdir + ".tmp", kdir)
-    kver = os.listdir(os.path.join(kdir, "lib", "modules"))[0]
-    if not os.path.exists(os.path.join(kdir, "lib", "modules", kver, "modules.dep")):
-        sh(["depmod", "-b", kdir, kver])
-    vmlinuz = os.path.join(kdir, "boot", "vmlinuz-" + kver)
-    return kdir, kver, vmlinuz
-
-
-class Cpio:
-    """A cpio newc archive written directly (so device nodes need no root)."""
-
-    def __init__(self):
-        self.buf = io.BytesIO()
-        self.ino = 1000
-
-    def _entry(self, name, mode, data=b"", rdev=(0, 0)):
-        name_b = name.encode() + b"\0"
-        self.ino += 1
-        hdr = "070701" + "".join(f"{v:08x}" for v in [
-            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(name_b), 0])
-        self.buf.write(hdr.encode() + name_b)
-        self.buf.write(b"\0" * ((4 - (110 + len(name_b)) % 4) % 4))
-        self.buf.write(data)
-        self.buf.write(b"\0" * ((4 - len(data) % 4) % 4))
-
-    def add_tree(self, root):
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            rel = os.path.relpath(dirpath, root)
-            if rel != ".":
-                self._entry(rel, stat.S_IFDIR | 0o755)
-            for f in sorted(filenames) + sorted(d for d in dirnames
-                                                if os.path.islink(os.path.join(dirpath, d))):
-                p = os.path.join(dirpath, f)
-                relp = os.path.normpath(os.path.join(rel, f))
-                st = os.lstat(p)
-                if stat.S_ISLNK(st.st_mode):
-                    self._entry(relp, stat.S_IFLNK | 0o777, os.readlink(p).encode())
-                else:
-                    with open(p, "rb") as fh:
-                        self._entry(relp, stat.S_IFREG | (st.st_mode & 0o7777), fh.read())
-
-    def add_node(self, name, major, minor, mode=0o600):
-        self._entry(name, stat.S_IFCHR | mode, rdev=(major, minor))
-
-    def finish(self):
-        self._entry("TRAILER!!!", 0)
-        return self.buf.getvalue()
-
-
-def copy_libs(binary, dest_root, seen):
-    """Copies every library ldd lists for `binary` to the same path under dest_root."""
-    paths = []
-    out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True).stdout
-    for line in out.splitlines():
-        m = re.search(r"=>\s*(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(", line)
-        if m:
-            paths.append(m.group(1))
-    for p in paths:
-        if p in seen:
-            continue
-        seen.add(p)
-        target = os.path.join(dest_root, p.lstrip("/"))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy2(os.path.realpath(p), target)
-        # The loader finds libraries under /lib/x86_64-linux-gnu and /usr/lib/...: both exist.
-
-
-def build_initramfs(kdir, kver, vmlinuz, warmboot, app):
-    say("building the initramfs")
-    stage = os.path.join(WORK, "rootfs")
-    shutil.rmtree(stage, ignore_errors=True)
-    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "etc/warmboot", "proc", "sys", "dev", "run",
-              "tmp", "root", "boot", "e2e", "lib64", "lib/x86_64-linux-gnu"]:
-        os.makedirs(os.path.join(stage, d), exist_ok=True)
-    seen = set()
-    # busybox and its applets; kmod's modprobe family instead of busybox's.
-    busybox = shutil.which("busybox")
-    shutil.copy2(busybox, os.path.join(stage, "bin/busybox"))
-    copy_libs(busybox, stage, seen)  # nothing for busybox-static
-    kmod_names = {"modprobe", "insmod", "rmmod", "lsmod", "depmod", "modinfo"}
-    for applet in sh([busybox, "--list-full"]).split():
-        name = os.path.basename(applet)
-        if name in kmod_names or name in ("init", "linuxrc") or applet == "bin/busybox":
-            continue
-        link = os.path.join(stage, applet)
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        if not os.path.lexists(link):
-            os.symlink("/bin/busybox", link)
-    kmod = shutil.which("kmod") or "/bin/kmod"
-    kmod_in = "/bin/kmod"
-    shutil.copy2(os.path.realpath(kmod), os.path.join(stage, "bin/kmod"))
-    copy_libs(kmod, stage, seen)
-    for n in kmod_names:
-        link = os.path.join(stage, "sbin", n)
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(kmod_in, link)
-    # warmboot, the sample application, and the tools.
-    shutil.copy2(warmboot, os.path.join(stage, "usr/bin/warmboot"))
-    copy_libs(warmboot, stage, seen)
-    shutil.copy2(app, os.path.join(stage, "usr/bin/warmboot-sample-app"))
-    copy_libs(app, stage, seen)
-    for tool, required in [("kexec", True), ("ndctl", False), ("daxctl", False)]:
-        p = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
-        if p is None:
-            if required:
-                raise SystemExit(f"e2e: {tool} not found (scripts/install-deps installs it)")
-            say(f"note: {tool} not found; left out of the initramfs")
-            continue
-        p = os.path.realpath(p)
-        copy_libs(p, stage, seen)
-        dest = os.path.join(stage, "usr/sbin" if "sbin" in p else "usr/bin", os.path.basename(p))
-        if not os.path.exists(dest):
-            shutil.copy2(p, dest)
-    # Kernel modules with their dependencies.
-    mods = set()
-    for m in MODULES:
-        out = sh(["modprobe", "-C", "/dev/null", "-d", kdir, "-S", kver, "--show-depends", m])
-        for line in out.splitlines():
-            if line.startswith("insmod "):
-                mods.add(line.split()[1])
-    mdir = os.path.join("lib", "modules", kver)
-    for p in mods:
-        rel = os.path.relpath(p, kdir)
-        os.makedirs(os.path.join(stage, os.path.dirname(rel)), exist_ok=True)
-        shutil.copy2(p, os.path.join(stage, rel))
-    for f in ["modules.builtin", "modules.builtin.modinfo", "modules.order"]:
-        src = os.path.join(kdir, mdir, f)
-        if os.path.exists(src):
-            shutil.copy2(src, os.path.join(stage, mdir, f))
-    sh(["depmod", "-b", stage, kver])
-    # The kernel for kexec, the scripts, the configuration.
-    shutil.copy2(vmlinuz, os.path.join(stage, "boot", "vmlinuz-" + kver))
-    shutil.copy2(os.path.join(HERE, "guest", "init"), os.path.join(stage, "init"))
-    os.chmod(os.path.join(stage, "init"), 0o755)
-    for f in ["lib.sh", "scenarios.sh"]:
-        shutil.copy2(os.path.join(HERE, "guest", f), os.path.join(stage, "e2e", f))
-    with open(os.path.join(stage, "etc/warmboot/warmboot.conf"), "w") as fh:
-        fh.write("state_dir = /run/warmboot/state\nrestore_dir = /run/warmboot/restore\n"
-                 "report_dir = /run/warmboot/reports\ncompression = auto\n")
-    cpio = Cpio()
-    cpio.add_tree(stage)
-    cpio.add_node("dev/console", 5, 1, 0o600)
-    cpio.add_node("dev/null", 1, 3, 0o666)
-    data = cpio.finish()
-    path = os.path.join(WORK, "initramfs.cpio.gz")
-    with open(path, "wb") as fh:
-        fh.write(gzip.compress(data, compresslevel=1))
-    say(f"initramfs: {len(data) / MIB:.1f} MiB ({os.path.getsize(path) / MIB:.1f} MiB gzip), "
-        f"{len(mods)} modules, kernel {kver}")
-    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -966,11 +729,7 @@ def main():
     os.makedirs(LOGS, exist_ok=True)
     os.makedirs(WORK, exist_ok=True)
 
-    if args.no_build:
-        warmboot = os.path.join(args.build_dir, "warmboot")
-        app = os.path.join(args.build_dir, "tests", "e2e", "warmboot-sample-app")
-    else:
-        warmboot, app = build_warmboot(args.build_dir)
+    warmboot, app = binaries(args.build_dir, build=not args.no_build)
     kdir, kver, vmlinuz = fetch_kernel()
     initrd = build_initramfs(kdir, kver, vmlinuz, warmboot, app)
     env = Env(args, vmlinuz, initrd)
