@@ -76,7 +76,9 @@ def copy_libs(binary, dest_root, seen):
         # The loader finds libraries under /lib/x86_64-linux-gnu and /usr/lib/...: both exist.
 
 
-def build_initramfs(kdir, kver, vmlinuz, warmboot, app):
+def build_initramfs(kernel, warmboot, app):
+    """The archive for `kernel` (a kernel.Kernel) as build/e2e-work/initramfs.cpio.gz."""
+    kdir, kver, vmlinuz = kernel.root, kernel.release, kernel.vmlinuz
     say("building the initramfs")
     stage = os.path.join(WORK, "rootfs")
     shutil.rmtree(stage, ignore_errors=True)
@@ -130,6 +132,13 @@ def build_initramfs(kdir, kver, vmlinuz, warmboot, app):
         for line in out.splitlines():
             if line.startswith("insmod "):
                 mods.add(line.split()[1])
+    # The guest's modprobe is this kmod: it must read the modules as packaged (.ko.xz from ~6.13).
+    feats = sh([kmod, "--version"]).split()
+    for ext in sorted({os.path.splitext(p)[1] for p in mods} - {".ko"}):
+        need = {".xz": "+XZ", ".zst": "+ZSTD", ".gz": "+ZLIB"}.get(ext)
+        if need not in feats:
+            raise SystemExit(f"e2e: kernel {kver} has {ext} modules, which {kmod} cannot load "
+                             f"(kmod --version: {' '.join(feats)})")
     mdir = os.path.join("lib", "modules", kver)
     for p in mods:
         rel = os.path.relpath(p, kdir)

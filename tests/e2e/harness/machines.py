@@ -16,12 +16,14 @@ NVDIMM_BYTES = 1073872896
 
 
 class Env:
-    """What the scenarios boot: the options, the kernel and the initramfs, and a Qemu for either
-    machine with the guest's command line (wbe2e.scenario=, wbe2e.stage=, extra wbe2e.* words)."""
+    """What the scenarios boot: the options, the kernel (a kernel.Kernel) and the initramfs, and
+    a Qemu for either machine with the guest's command line (wbe2e.scenario=, wbe2e.stage=,
+    extra wbe2e.* words)."""
 
-    def __init__(self, args, vmlinuz, initrd):
+    def __init__(self, args, kernel, initrd):
         self.args = args
-        self.vmlinuz = vmlinuz
+        self.kernel = kernel
+        self.vmlinuz = kernel.vmlinuz
         self.initrd = initrd
 
     def cmdline(self, scenario, extra="", nvdimm=False, stage=1):

@@ -12,7 +12,7 @@ from .build import binaries
 from .checks import check_kernel_logs
 from .common import BUILD, LOGS, WORK, say
 from .initramfs import build_initramfs
-from .kernel import fetch_kernel
+from .kernel import DEFAULT_SUITE, SUITES, fetch_kernel
 from .machines import Env
 from .report import print_reports, print_summary, print_timeline, tail_log
 from .scenarios import SCENARIOS
@@ -38,6 +38,9 @@ def main():
     ap.add_argument("--cut-delay", type=float, default=0.5,
                     help="powercut: seconds between the provisional header and the kill")
     ap.add_argument("--loglevel", type=int, default=4, help="guest console loglevel")
+    ap.add_argument("--kernel-suite", choices=SUITES, default=DEFAULT_SUITE,
+                    help="the Debian suite whose kernel the guest boots (default bookworm: "
+                         "Debian 12's own)")
     args = ap.parse_args()
     names = args.scenarios or list(SCENARIOS)
     for n in names:
@@ -47,9 +50,9 @@ def main():
     os.makedirs(WORK, exist_ok=True)
 
     warmboot, app = binaries(args.build_dir, build=not args.no_build)
-    kdir, kver, vmlinuz = fetch_kernel()
-    initrd = build_initramfs(kdir, kver, vmlinuz, warmboot, app)
-    env = Env(args, vmlinuz, initrd)
+    kernel = fetch_kernel(args.kernel_suite)
+    initrd = build_initramfs(kernel, warmboot, app)
+    env = Env(args, kernel, initrd)
 
     results = {}  # name -> (ok, seconds, failures)
     for n in names:
