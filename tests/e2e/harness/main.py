@@ -65,7 +65,7 @@ def main():
             results[n] = (False, time.monotonic() - t, [f"harness error: {e}"])
             continue
         check_kernel_logs(c, runs)
-        print_timeline(n, runs)
+        print_timeline(n, runs, kernel)
         print_reports(n, runs)
         ok = not c.failures
         if not ok:
@@ -75,5 +75,5 @@ def main():
         say(f"=== scenario {n}: {'PASS' if ok else 'FAIL'} ({c.passed} checks passed, "
             f"{len(c.failures)} failed, {time.monotonic() - t:.0f} s)")
 
-    print_summary(results)
+    print_summary(results, kernel)
     return 0 if all(ok for ok, _, _ in results.values()) else 1

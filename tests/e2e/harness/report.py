@@ -17,11 +17,17 @@ def phases_text(doc, indent="      "):
     return "\n".join(out)
 
 
-def print_timeline(scenario, runs):
+def kernel_text(kernel):
+    return f"kernel {kernel.release} ({kernel.suite})"
+
+
+def print_timeline(scenario, runs, kernel=None):
     """Every step with the host time it was seen (seconds since QEMU started), the time since
     the previous step, and the guest's own measure of the step; warmboot's phases below their
-    step. A command that kexec'd (warmboot preserve with its own kexec) shows as 'kexec'd'."""
-    print(f"\n=== timeline: {scenario}", flush=True)
+    step. A command that kexec'd (warmboot preserve with its own kexec) shows as 'kexec'd'.
+    `kernel` (a kernel.Kernel), when given, is named in the heading."""
+    print(f"\n=== timeline: {scenario}" + (f", {kernel_text(kernel)}" if kernel else ""),
+          flush=True)
     for q in runs:
         b = q.boot
         print(f"  {q.name}: QEMU {q.seconds:.1f} s, exit {q.exit_code}"
@@ -87,12 +93,12 @@ def tail_log(q, n=80):
         print("  | " + line)
 
 
-def print_summary(results):
-    """results: scenario -> (ok, seconds, failures). The last line keeps its exact form:
-    `e2e: N passed, M failed`."""
+def print_summary(results, kernel):
+    """results: scenario -> (ok, seconds, failures); every scenario ran on `kernel`. The last
+    line keeps its exact form: `e2e: N passed, M failed`."""
     print("\n=== e2e summary")
     for n, (ok, secs, fails) in results.items():
-        print(f"  {n:<10} {'PASS' if ok else 'FAIL'}  {secs:6.0f} s")
+        print(f"  {n:<10} {'PASS' if ok else 'FAIL'}  {secs:6.0f} s  {kernel_text(kernel)}")
         for f in fails:
             print(f"             - {f}")
     print(f"  total {time.monotonic() - T0:.0f} s; serial logs in {os.path.relpath(LOGS, ROOT)}/")
