@@ -159,8 +159,8 @@ def private_sources_line(suite):
 
 class Apt:
     """apt-get and apt-cache: with the machine's configuration for the default suite, else with
-    a private sources list, lists and caches under CACHE/SUITE/apt. Dpkg's status is left out
-    of the private one, so what this machine has installed cannot change the candidate."""
+    a private sources list, lists and caches under CACHE/SUITE/apt. Dpkg's status and the
+    machine's pins are left out of the private one: neither may change the candidate."""
 
     def __init__(self, suite, cdir):
         self.suite = suite
@@ -186,7 +186,9 @@ class Apt:
                       "-o", f"Dir::State::Lists={lists}",
                       "-o", f"Dir::Cache={os.path.join(adir, 'cache')}",
                       "-o", "Dir::Cache::pkgcache=pkgcache.bin",
-                      "-o", "Dir::State::status=/dev/null"]
+                      "-o", "Dir::State::status=/dev/null",
+                      "-o", "Dir::Etc::preferences=/nonexistent",
+                      "-o", "Dir::Etc::preferencesparts=/nonexistent"]
 
     def run(self, tool, *args, cwd=None):
         r = subprocess.run([tool] + self.opts + list(args), cwd=cwd, stdout=subprocess.PIPE,
