@@ -175,8 +175,12 @@ class Apt:
         self.sources = os.path.join(adir, "sources.list")
         self.stamp = os.path.join(adir, "updated")  # touched after each successful update
         line = private_sources_line(suite)
-        old = open(self.sources).read() if os.path.exists(self.sources) else None
-        if old != line:
+        try:
+            with open(self.sources) as fh:
+                old = fh.read()
+        except OSError:
+            old = None
+        if old != line:  # a new mirror or suite: the lists are to be fetched again
             with open(self.sources, "w") as fh:
                 fh.write(line)
             if os.path.exists(self.stamp):
@@ -185,6 +189,8 @@ class Apt:
                       "-o", "Dir::Etc::sourceparts=/nonexistent",
                       "-o", f"Dir::State::Lists={lists}",
                       "-o", f"Dir::Cache={os.path.join(adir, 'cache')}",
+                      # Some machines (container images) turn apt's binary cache off; this
+                      # one is private, and without it every apt-cache call parses the lists.
                       "-o", "Dir::Cache::pkgcache=pkgcache.bin",
                       "-o", "Dir::State::status=/dev/null",
                       "-o", "Dir::Etc::preferences=/nonexistent",
