@@ -6,7 +6,8 @@
 #   WB-E2E-JSON-BEGIN name=NAME                          a command's JSON document follows
 #   WB-E2E-JSON-END name=NAME rc=N                       ... and ends (absent when it kexec'd)
 #   WB-E2E result=pass|fail stage=N t=UPTIME [reason=...]
-# The host parses these (tests/e2e/harness.py); nothing else on the console is relied upon.
+# The host parses these (tests/e2e/harness/qemu.py); nothing else on the console is relied
+# upon.
 
 E2E_RUN=/run/e2e
 KVER=$(uname -r)

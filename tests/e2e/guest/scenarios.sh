@@ -1,6 +1,7 @@
-# The scenarios' stages, run by /init: scenario_NAME_STAGE. The host (tests/e2e/harness.py)
-# checks the JSON documents and markers these print; the guest stops early (fail) on an
-# unexpected exit code so a broken stage does not run on into confusing later failures.
+# The scenarios' stages, run by /init: scenario_NAME_STAGE. The host (scenario_NAME in
+# tests/e2e/harness/scenarios.py) checks the JSON documents and markers these print; the guest
+# stops early (fail) on an unexpected exit code so a broken stage does not run on into confusing
+# later failures.
 
 STATE=/run/warmboot/state
 RESTORE=/run/warmboot/restore

@@ -1,0 +1,1 @@
+"""The host side of warmboot's end-to-end VM test (tests/e2e/run). See tests/e2e/README.md."""
