@@ -6,6 +6,7 @@
 #include "image/image.h"
 #include "image/image_json.h"
 #include "orchestration/report_store.h"
+#include "pmem/hotplug_warnings.h"
 #include "pmem/pmem_json.h"
 #include "util/bytes.h"
 
@@ -34,6 +35,9 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   if (!info.ok()) return ReportError(info.status(), json, "status");
 
   nlohmann::json out{{"device", ToJson(*info)}};
+  auto policy = (*platform)->GetAutoOnlinePolicy();
+  std::vector<std::string> warnings = HotplugWarnings(policy.ok() ? *policy : "");
+  out["warnings"] = warnings;
   std::string image_line = "no image (namespace not raw)";
   std::string waiting;  // what to do about a sealed image nobody restored yet
   if (info->mode == PmemMode::kRaw) {
@@ -78,6 +82,7 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   }
   std::cout << "\n  " << image_line << "\n";
   if (!waiting.empty()) std::cout << "  " << waiting << "\n";
+  for (const std::string& w : warnings) std::cout << "  warning: " << w << "\n";
   for (const char* name : {"preserve", "restore"}) {
     const nlohmann::json& rep = out[std::string("last_") + name];
     std::cout << "  last " << name << ": ";

@@ -49,6 +49,28 @@ Status RollBack(PmemPlatform& platform, PolicyHold& hold, const Status& cause, P
   return Status(cause.code(), cause.message() + "; all blocks are back online, nothing changed");
 }
 
+// The online blocks that are not in ZONE_MOVABLE: the kernel may put its own allocations
+// there, and then the next preserve cannot take them offline.
+std::vector<MemoryBlockState> OutsideMovable(const PmemInfo& info) {
+  std::vector<MemoryBlockState> wrong;
+  for (const MemoryBlockState& b : info.blocks) {
+    if (b.online && b.zone != "Movable") wrong.push_back(b);
+  }
+  return wrong;
+}
+
+// Offlines every block (EBUSY retried with backoff, as in ToRaw).
+Status OfflineWithRetries(PmemPlatform& platform, const TransitionOptions& options, int* attempts) {
+  Status s;
+  auto pause = options.offline_backoff;
+  for (*attempts = 1;; ++*attempts) {
+    s = platform.OfflineMemory();
+    if (s.ok() || s.code() != Code::kBusy || *attempts >= options.offline_attempts) return s;
+    Pause(options, pause);
+    pause *= 2;
+  }
+}
+
 }  // namespace
 
 Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log) {
@@ -68,15 +90,8 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
     PolicyHold hold(platform);
     WB_RETURN_IF_ERROR(hold.Hold());
     auto offline = log->Start("offline memory blocks");
-    Status s;
-    auto pause = options.offline_backoff;
-    int attempt = 1;
-    for (;; ++attempt) {
-      s = platform.OfflineMemory();
-      if (s.ok() || s.code() != Code::kBusy || attempt >= options.offline_attempts) break;
-      Pause(options, pause);
-      pause *= 2;
-    }
+    int attempt = 0;
+    Status s = OfflineWithRetries(platform, options, &attempt);
     offline.Done(s.ok(),
                  std::to_string(attempt) + " attempt(s)" + (s.ok() ? "" : ": " + s.message()));
     if (!s.ok()) {
@@ -128,18 +143,25 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
 }
 
 Status ToSystemRam(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log) {
-  (void)options;
   PhaseLog scratch;
   if (log == nullptr) log = &scratch;
   WB_ASSIGN_OR_RETURN(PmemInfo info, platform.Probe());
-  if (info.mode == PmemMode::kRaw || info.mode == PmemMode::kFsdax) {
+  if (info.mode == PmemMode::kRaw) {
     auto t = log->Start("namespace to devdax");
     Status s = platform.ReconfigureNamespace(PmemMode::kDevdax);
     t.Done(s.ok(), s.ok() ? "" : s.message());
     if (!s.ok()) return Status(s.code(), "cannot make " + info.name + " devdax: " + s.message());
     WB_ASSIGN_OR_RETURN(info, platform.Probe());
   }
+  // Kernels built to online hot-plugged memory (MEMORY_HOTPLUG_DEFAULT_ONLINE, ONLINE_AUTO), or
+  // told to by auto_online_blocks, put kmem's blocks in a kernel zone the moment they appear.
+  // The policy is held at "offline" across the bind so warmboot onlines them itself, movable.
+  PolicyHold hold(platform);
   if (info.mode == PmemMode::kDevdax) {
+    if (Status held = hold.Hold(); !held.ok()) {
+      // Not fatal: the memory still goes back, and the zones are checked and repaired below.
+      log->Start("hold auto-online policy").Done(false, held.message());
+    }
     auto t = log->Start("bind kmem (hot-plug)");
     Status s = platform.EnableDax(PmemMode::kSystemRam);
     t.Done(s.ok(), s.ok() ? "" : s.message());
@@ -158,11 +180,39 @@ Status ToSystemRam(PmemPlatform& platform, const TransitionOptions& options, Pha
     if (!s.ok()) return Status(s.code(), "cannot online " + info.dax_device + ": " + s.message());
     WB_ASSIGN_OR_RETURN(info, platform.Probe());
   }
+  WB_RETURN_IF_ERROR(hold.Restore());
   std::string offline = BlockNames(info.blocks, false);
   if (!offline.empty() || info.blocks.empty()) {
     return IoError(
         info.dax_device + ": " +
         (info.blocks.empty() ? "kmem added no memory blocks" : offline + " stayed offline"));
+  }
+  // Something onlined them first (a udev rule, the policy before warmboot held it, an agent):
+  // freshly added blocks hold little, so they are moved to ZONE_MOVABLE while that is cheap.
+  if (std::vector<MemoryBlockState> wrong = OutsideMovable(info); !wrong.empty()) {
+    const std::string which = BlockNames(wrong, true) + " (zone " + wrong.front().zone + ")";
+    auto t = log->Start("repair zones (offline, online movable)");
+    int attempts = 0;
+    Status s = OfflineWithRetries(platform, options, &attempts);
+    if (s.ok()) s = platform.OnlineMemory(true);
+    auto now = platform.Probe();
+    if (s.ok() && now.ok() && OutsideMovable(*now).empty() &&
+        BlockNames(now->blocks, false).empty()) {
+      t.Done(true, which + " moved to Movable");
+      return Status::Ok();
+    }
+    t.Done(false, s.ok() ? "still outside Movable" : s.message());
+    if (now.ok() && !BlockNames(now->blocks, false).empty()) {
+      (void)platform.OnlineMemory(true);  // never leave the memory offline for a zone's sake
+    }
+    return Status(Code::kBusy,
+                  info.dax_device + ": " + which +
+                      " were onlined outside ZONE_MOVABLE by someone else and could not be "
+                      "moved (" +
+                      (s.ok() ? std::string("still outside Movable") : s.message()) +
+                      "). They are System RAM, but the kernel may pin them and the next preserve "
+                      "then cannot take them offline: keep memory/auto_online_blocks at offline "
+                      "(see 'warmboot status') and reboot to retry");
   }
   return Status::Ok();
 }

@@ -136,6 +136,7 @@ Status SimulatedPmem::Save() const {
   j["labeled"] = labeled_;
   j["label_name"] = label_name_;
   j["auto_online_blocks"] = policy_;
+  j["boot_auto_online_blocks"] = boot_policy_;
   for (const Block& b : blocks_) {
     j["blocks"].push_back({{"index", b.index},
                            {"present", b.present},
@@ -175,6 +176,7 @@ Status SimulatedPmem::Load() {
     labeled_ = j.value("labeled", false);
     label_name_ = j.value("label_name", "");
     policy_ = j.value("auto_online_blocks", "offline");
+    boot_policy_ = j.value("boot_auto_online_blocks", "offline");
     blocks_.clear();
     const json none = json::array();
     for (const json& b : j.contains("blocks") ? j.at("blocks") : none) {
@@ -239,7 +241,7 @@ void SimulatedPmem::Reboot() {
   for (Block& b : blocks_) b = Block{b.index};
   // kmem bindings do not survive a reboot: a system-ram namespace comes back as devdax.
   if (mode_ == PmemMode::kSystemRam) mode_ = PmemMode::kDevdax;
-  policy_ = "offline";
+  policy_ = boot_policy_;
   (void)Save();
 }
 
@@ -440,6 +442,12 @@ Status SimulatedPmem::SetLabelName(const std::string& name) {
     return Unsupported("namespace0.0 has no label (legacy pmem): cannot record a name");
   label_name_ = name;
   return Save();
+}
+
+void SimulatedPmem::SetBootPolicy(const std::string& policy) {
+  boot_policy_ = policy;
+  policy_ = policy;
+  (void)Save();
 }
 
 }  // namespace warmboot

@@ -69,6 +69,10 @@ class SimulatedPmem : public PmemPlatform {
   void AddBadRange(ByteRange range);
   // What a reboot does: leaked memory returns, kmem bindings and the policy reset.
   void Reboot();
+  // The kernel's own auto-online policy, now and after every reboot: "online" is what
+  // MEMORY_HOTPLUG_DEFAULT_ONLINE (bookworm-backports' 6.12) or ONLINE_AUTO (7.x) give, blocks
+  // onlined into a kernel zone the moment kmem adds them.
+  void SetBootPolicy(const std::string& policy);
 
   PmemMode mode() const { return mode_; }
   uint64_t leaked_blocks() const;
@@ -101,6 +105,7 @@ class SimulatedPmem : public PmemPlatform {
   bool labeled_ = false;
   std::string label_name_;
   std::string policy_ = "offline";
+  std::string boot_policy_ = "offline";
   std::vector<Block> blocks_;
   std::vector<ByteRange> bad_ranges_;
   std::map<PmemStep, Fault> faults_;

@@ -368,5 +368,53 @@ TEST_F(KeptImageTest, DiscardGivesTheStateUpOnPurpose) {
   EXPECT_NE(later.outcome, RestoreOutcome::kRestored);
 }
 
+// --- Hot-plugged memory lands in ZONE_MOVABLE whatever the kernel's own policy (item 3).
+
+TEST_F(PreserveRestoreTest, AKernelThatOnlinesHotPluggedMemoryStillGetsMovableBlocks) {
+  sim_->SetBootPolicy("online");  // bookworm-backports' 6.12, sid's 7.x
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  sim_->Reboot();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  auto info = sim_->Probe();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->OnlineBlocks(), 4u);
+  for (const auto& b : info->blocks) EXPECT_EQ(b.zone, "Movable") << "memory" << b.index;
+  EXPECT_EQ(*sim_->GetAutoOnlinePolicy(), "online") << "the policy is put back";
+}
+
+TEST_F(PreserveRestoreTest, BlocksOnlinedIntoAKernelZoneAreMovedToMovable) {
+  sim_->SetBootPolicy("online");
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  sim_->Reboot();
+  // The policy cannot be held (as if another agent onlined the blocks first).
+  sim_->FailStep(PmemStep::kSetPolicy, IoError("read-only sysfs"), 1);
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  bool repaired = false;
+  for (const Phase& ph : r.phases.phases())
+    repaired |= ph.name.starts_with("repair zones") && ph.ok;
+  EXPECT_TRUE(repaired);
+  for (const auto& b : sim_->Probe()->blocks) EXPECT_EQ(b.zone, "Movable") << "memory" << b.index;
+}
+
+TEST_F(PreserveRestoreTest, AKernelZoneThatCannotBeRepairedIsSaidPlainly) {
+  sim_->SetBootPolicy("online");
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  sim_->Reboot();
+  sim_->FailStep(PmemStep::kSetPolicy, IoError("read-only sysfs"), 1);
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 1, -1);  // the kernel pinned it
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_EQ(r.outcome, RestoreOutcome::kRestored);  // the state is back all the same
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_NE(r.status.message().find("outside ZONE_MOVABLE"), std::string::npos)
+      << r.status.message();
+  EXPECT_NE(r.status.message().find("memory17"), std::string::npos) << r.status.message();
+  EXPECT_EQ(sim_->Probe()->OnlineBlocks(), 4u) << "the memory is never left offline";
+}
+
 }  // namespace
 }  // namespace warmboot
