@@ -41,7 +41,7 @@ int CmdDiscard(const Argv& argv, const Machine& machine) {
   options.transition = TransitionOptionsFrom(*config);
   PhaseLog log;
   std::string what;
-  Status s = Discard(**platform, options, &log, &what);
+  Status s = Discard(**platform, *config, options, &log, &what);
   if (!s.ok()) return ReportError(s, json, "discard");
   if (json) {
     PrintJson({{"discarded", what}, {"phases", log.ToJson()}}, kExitOk);

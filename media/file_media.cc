@@ -183,8 +183,23 @@ Result<std::unique_ptr<Media>> OpenFileMedia(const std::string& path, FileMediaO
       flags |= O_RDWR | O_CREAT;
       break;
   }
+  // A block device warmboot writes is opened exclusively: meanwhile the kernel refuses a mount,
+  // another exclusive opener (mkfs, a second warmboot) and ndctl's disable of the namespace.
+  struct stat pre;
+  if (options.mode != OpenMode::kReadOnly && ::stat(path.c_str(), &pre) == 0 &&
+      S_ISBLK(pre.st_mode)) {
+    flags = (flags & ~O_CREAT) | O_EXCL;  // with O_CREAT, O_EXCL would mean "must not exist"
+  }
   UniqueFd fd(::open(path.c_str(), flags, 0600));
-  if (!fd.valid()) return ErrnoError("cannot open image " + path, errno);
+  if (!fd.valid()) {
+    if (errno == EBUSY && (flags & O_EXCL)) {
+      return Status(Code::kBusy, "cannot open " + path +
+                                     " exclusively: it is mounted or held open by another "
+                                     "program (see 'fuser -v " +
+                                     path + "')");
+    }
+    return ErrnoError("cannot open image " + path, errno);
+  }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return ErrnoError("cannot stat image " + path, errno);
   uint64_t size = 0, capacity = 0;

@@ -52,7 +52,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
       c.restore_dir = v;
     else if (key == "report_dir")
       c.report_dir = v;
-    else if (key == "compression") {
+    else if (key == "lock_file")
+      c.lock_file = v;
+    else if (key == "lock_wait_ms") {
+      WB_ASSIGN_OR_RETURN(c.lock_wait_ms, Number(v, where, 3600000));
+    } else if (key == "compression") {
       auto p = ParseCompression(v);
       if (!p.ok()) return InvalidArgument(where + ": " + p.status().message());
       c.compression = *p;
@@ -84,10 +88,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
     else
       return InvalidArgument(where + ": unknown key '" + key + "'");
   }
-  for (const std::string* dir : {&c.state_dir, &c.restore_dir, &c.report_dir}) {
+  for (const std::string* dir : {&c.state_dir, &c.restore_dir, &c.report_dir, &c.lock_file}) {
     if (dir->empty() || (*dir)[0] != '/') {
-      return InvalidArgument(origin +
-                             ": state_dir, restore_dir and report_dir must be absolute paths");
+      return InvalidArgument(
+          origin + ": state_dir, restore_dir, report_dir and lock_file must be absolute paths");
     }
   }
   return c;

@@ -20,6 +20,10 @@ struct Config {
   std::string state_dir = "/run/warmboot/state";
   std::string restore_dir = "/run/warmboot/restore";
   std::string report_dir = "/run/warmboot/reports";
+  // The lock every command that changes the namespace takes (orchestration/machine_lock.h),
+  // and how long a second command waits for it before refusing.
+  std::string lock_file = "/run/warmboot/lock";
+  uint64_t lock_wait_ms = 30000;
   CompressionPolicy compression{CompressionPolicy::Mode::kAuto, 0};
   uint32_t chunk_size = format::kDefaultChunkSize;
   unsigned threads = 0;

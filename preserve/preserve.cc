@@ -2,6 +2,7 @@
 
 #include "image/image_json.h"
 #include "image/report_record.h"
+#include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
 #include "pmem/pmem_json.h"
 #include "util/bytes.h"
@@ -212,6 +213,18 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
 
 PreserveReport Preserve(PmemPlatform& platform, const Config& config,
                         const PreserveOptions& options) {
+  std::optional<MachineLock> lock;
+  if (!options.dry_run) {
+    auto taken = MachineLock::Acquire(config.lock_file, "preserve",
+                                      std::chrono::milliseconds(config.lock_wait_ms));
+    if (!taken.ok()) {
+      PreserveReport r;
+      r.started_ns = NowUnixNanos();
+      r.status = taken.status();
+      return r;  // not saved: the report on disk belongs to the command that holds the lock
+    }
+    lock.emplace(std::move(*taken));
+  }
   PreserveReport r = RunPreserve(platform, config, options);
   if (!r.dry_run) {
     Status s = SaveReport(config.report_dir, "preserve", ToJson(r));

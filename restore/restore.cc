@@ -13,6 +13,7 @@
 
 #include "image/image_json.h"
 #include "image/report_record.h"
+#include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
 #include "pmem/pmem_json.h"
 #include "util/bytes.h"
@@ -252,6 +253,15 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
 }  // namespace
 
 RestoreReport Restore(PmemPlatform& platform, const Config& config, const RestoreOptions& options) {
+  auto lock = MachineLock::Acquire(config.lock_file, "restore",
+                                   std::chrono::milliseconds(config.lock_wait_ms));
+  if (!lock.ok()) {
+    RestoreReport r;
+    r.started_ns = NowUnixNanos();
+    r.status = lock.status();
+    r.message = lock.status().message();
+    return r;  // not saved: the report on disk belongs to the command that holds the lock
+  }
   RestoreReport r = RunRestore(platform, config, options);
   if (!r.preserve_report.is_null()) {
     Status s = SaveReport(config.report_dir, "preserve", r.preserve_report);
@@ -262,8 +272,11 @@ RestoreReport Restore(PmemPlatform& platform, const Config& config, const Restor
   return r;
 }
 
-Status Discard(PmemPlatform& platform, const RestoreOptions& options, PhaseLog* log,
-               std::string* what) {
+Status Discard(PmemPlatform& platform, const Config& config, const RestoreOptions& options,
+               PhaseLog* log, std::string* what) {
+  WB_ASSIGN_OR_RETURN(MachineLock lock,
+                      MachineLock::Acquire(config.lock_file, "discard",
+                                           std::chrono::milliseconds(config.lock_wait_ms)));
   WB_ASSIGN_OR_RETURN(PmemInfo info, platform.Probe());
   *what = "no image was waiting";
   if (info.mode == PmemMode::kRaw) {

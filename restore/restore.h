@@ -53,8 +53,8 @@ RestoreReport Restore(PmemPlatform& platform, const Config& config, const Restor
 
 // Gives up a waiting state on purpose: consumes the sealed image without restoring it, then
 // gives the memory back. What was discarded (generation, size) is said in *what.
-Status Discard(PmemPlatform& platform, const RestoreOptions& options, PhaseLog* log,
-               std::string* what);
+Status Discard(PmemPlatform& platform, const Config& config, const RestoreOptions& options,
+               PhaseLog* log, std::string* what);
 
 nlohmann::json ToJson(const RestoreReport& report);
 

@@ -26,6 +26,7 @@ cat >"$work/wb.conf" <<CONF
 state_dir = $work/state
 restore_dir = $work/restore
 report_dir = $work/reports
+lock_file = $work/lock
 chunk_size = 64K
 offline_backoff_ms = 1
 CONF

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "orchestration/machine_lock.h"
 #include "preserve/preserve.h"
 #include "restore/restore.h"
 #include "testing/sim_machine.h"
@@ -360,7 +361,7 @@ TEST_F(KeptImageTest, DiscardGivesTheStateUpOnPurpose) {
   ASSERT_TRUE(r.image_kept);
   PhaseLog log;
   std::string what;
-  ASSERT_TRUE(Discard(*sim_, RestoreOpts(), &log, &what).ok());
+  ASSERT_TRUE(Discard(*sim_, config_, RestoreOpts(), &log, &what).ok());
   EXPECT_NE(what.find("discarded generation 1"), std::string::npos) << what;
   EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
   // Nothing waits any more: a later restore finds nothing to do and never restores it.
@@ -414,6 +415,30 @@ TEST_F(PreserveRestoreTest, AKernelZoneThatCannotBeRepairedIsSaidPlainly) {
       << r.status.message();
   EXPECT_NE(r.status.message().find("memory17"), std::string::npos) << r.status.message();
   EXPECT_EQ(sim_->Probe()->OnlineBlocks(), 4u) << "the memory is never left offline";
+}
+
+// --- One command at a time (item 6).
+
+TEST_F(PreserveRestoreTest, ASecondCommandWaitsThenRefusesNamingTheHolder) {
+  auto held = MachineLock::Acquire(config_.lock_file, "restore", std::chrono::milliseconds(0));
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  config_.lock_wait_ms = 200;
+  auto start = std::chrono::steady_clock::now();
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  EXPECT_EQ(p.status.code(), Code::kBusy) << p.status.ToString();
+  EXPECT_NE(p.status.message().find("pid " + std::to_string(::getpid()) + ", warmboot restore"),
+            std::string::npos)
+      << p.status.message();
+  EXPECT_FALSE(p.memory_removed);
+  ExpectMachineAsBefore();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_EQ(r.status.code(), Code::kBusy);
+  EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
+
+  { auto released = std::move(*held); }  // the holder exits
+  PreserveReport again = Preserve(*sim_, config_, PreserveOpts());
+  EXPECT_TRUE(again.status.ok()) << again.status.ToString();
 }
 
 }  // namespace
