@@ -5,6 +5,7 @@
 #include "cli/output.h"
 #include "image/image.h"
 #include "image/image_json.h"
+#include "orchestration/ownership_check.h"
 #include "orchestration/report_store.h"
 #include "pmem/hotplug_warnings.h"
 #include "pmem/pmem_json.h"
@@ -37,6 +38,9 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   nlohmann::json out{{"device", ToJson(*info)}};
   auto policy = (*platform)->GetAutoOnlinePolicy();
   std::vector<std::string> warnings = HotplugWarnings(policy.ok() ? *policy : "");
+  Status owned = CheckOwned(**platform, *info, *config);
+  out["owned"] = owned.ok();
+  if (!owned.ok()) warnings.insert(warnings.begin(), owned.message());
   out["warnings"] = warnings;
   std::string image_line = "no image (namespace not raw)";
   std::string waiting;  // what to do about a sealed image nobody restored yet

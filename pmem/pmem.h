@@ -12,6 +12,7 @@
 
 #include "media/media.h"
 #include "util/status.h"
+#include "util/uuid.h"
 
 namespace warmboot {
 
@@ -44,6 +45,14 @@ struct PmemInfo {
   std::vector<MemoryBlockState> blocks;  // system-ram mode: the dax device's memory blocks
   bool labeled = false;  // the namespace has a label (real NVDIMMs) and so can carry a name
   std::string label_name;
+  // Where the namespace sits, stable across boots and reconfigurations: a labeled namespace's
+  // uuid, or "legacy@0x<physical start>" for an e820 (memmap=) one. warmboot's dax uuid is
+  // derived from it (pmem/ownership.h).
+  std::string identity;
+  // devdax and system-ram modes: the uuid the dax info block records (all zeros otherwise).
+  Uuid dax_uuid{};
+  // raw mode: what a superblock probe finds on the device ("ext4", "xfs", "swap", ...), or "".
+  std::string foreign_signature;
 
   uint64_t OnlineBlocks() const;
 };

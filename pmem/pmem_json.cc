@@ -23,6 +23,9 @@ json ToJson(const PmemInfo& info) {
   if (!info.block_device.empty()) j["block_device"] = info.block_device;
   if (!info.dax_device.empty()) j["dax_device"] = info.dax_device;
   if (!info.label_name.empty()) j["label_name"] = info.label_name;
+  if (!info.identity.empty()) j["identity"] = info.identity;
+  if (info.dax_uuid != Uuid{}) j["dax_uuid"] = UuidToString(info.dax_uuid);
+  if (!info.foreign_signature.empty()) j["foreign_signature"] = info.foreign_signature;
   return j;
 }
 

@@ -3,6 +3,7 @@
 #include "image/image_json.h"
 #include "image/report_record.h"
 #include "orchestration/machine_lock.h"
+#include "orchestration/ownership_check.h"
 #include "orchestration/report_store.h"
 #include "pmem/pmem_json.h"
 #include "util/bytes.h"
@@ -86,6 +87,10 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     }
     r.device = *info;
     t.Done(true, std::string(PmemModeName(info->mode)) + ", " + HumanBytes(info->size));
+    if (Status owned = CheckOwned(platform, *info, config); !owned.ok()) {
+      r.status = owned.WithContext("nothing changed");
+      return r;
+    }
     if (info->mode != PmemMode::kSystemRam && info->mode != PmemMode::kDevdax &&
         info->mode != PmemMode::kRaw) {
       r.status =

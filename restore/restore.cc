@@ -14,6 +14,7 @@
 #include "image/image_json.h"
 #include "image/report_record.h"
 #include "orchestration/machine_lock.h"
+#include "orchestration/ownership_check.h"
 #include "orchestration/report_store.h"
 #include "pmem/pmem_json.h"
 #include "util/bytes.h"
@@ -136,6 +137,11 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
     return r;
   }
   r.device = *info;
+  if (Status owned = CheckOwned(platform, *info, config); !owned.ok()) {
+    r.status = owned;
+    r.message = owned.message();
+    return r;
+  }
 
   if (info->mode == PmemMode::kRaw) {
     [&] {
@@ -278,6 +284,7 @@ Status Discard(PmemPlatform& platform, const Config& config, const RestoreOption
                       MachineLock::Acquire(config.lock_file, "discard",
                                            std::chrono::milliseconds(config.lock_wait_ms)));
   WB_ASSIGN_OR_RETURN(PmemInfo info, platform.Probe());
+  WB_RETURN_IF_ERROR(CheckOwned(platform, info, config));
   *what = "no image was waiting";
   if (info.mode == PmemMode::kRaw) {
     auto t = log->Start("consume the image");

@@ -30,6 +30,7 @@ inline Result<SimMachine> MakeSimMachine(const std::string& dir, bool labeled = 
   WB_ASSIGN_OR_RETURN(auto sim, SimulatedPmem::Create(dir + "/sim", 528ull << 20, labeled));
   WB_RETURN_IF_ERROR(ToSystemRam(*sim, NoSleepTransitions(), nullptr));
   SimMachine m{std::move(sim), Config{}};
+  m.config.namespace_name = "namespace0.0";  // handed to warmboot, as a deployment does
   m.config.state_dir = dir + "/state";
   m.config.restore_dir = dir + "/restore";
   m.config.report_dir = dir + "/reports";

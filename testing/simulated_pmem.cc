@@ -10,6 +10,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "pmem/ownership.h"
+
 namespace warmboot {
 namespace {
 
@@ -134,6 +136,7 @@ Status SimulatedPmem::Save() const {
   j["size"] = size_;
   j["mode"] = PmemModeName(mode_);
   j["labeled"] = labeled_;
+  j["dax_uuid"] = UuidToString(dax_uuid_);
   j["label_name"] = label_name_;
   j["auto_online_blocks"] = policy_;
   j["boot_auto_online_blocks"] = boot_policy_;
@@ -174,6 +177,7 @@ Status SimulatedPmem::Load() {
     size_ = j.at("size").get<uint64_t>();
     mode_ = PmemModeFromName(j.at("mode").get<std::string>());
     labeled_ = j.value("labeled", false);
+    ParseUuid(j.value("dax_uuid", ""), &dax_uuid_);
     label_name_ = j.value("label_name", "");
     policy_ = j.value("auto_online_blocks", "offline");
     boot_policy_ = j.value("boot_auto_online_blocks", "offline");
@@ -262,6 +266,9 @@ Result<PmemInfo> SimulatedPmem::Probe() {
   info.target_node = 0;
   info.labeled = labeled_;
   info.label_name = label_name_;
+  info.identity = Identity();
+  if (mode_ == PmemMode::kDevdax || mode_ == PmemMode::kSystemRam) info.dax_uuid = dax_uuid_;
+  if (mode_ == PmemMode::kRaw) info.foreign_signature = ForeignSignature();
   info.memory_block_size = kBlockSize;
   if (mode_ == PmemMode::kRaw || mode_ == PmemMode::kFsdax) info.block_device = image_path_;
   if (mode_ == PmemMode::kDevdax || mode_ == PmemMode::kSystemRam) info.dax_device = "dax0.0";
@@ -393,6 +400,22 @@ Status SimulatedPmem::ReconfigureNamespace(PmemMode mode) {
   }
   WB_RETURN_IF_ERROR(WriteInfoBlock(mode));
   mode_ = mode;
+  dax_uuid_ = mode == PmemMode::kDevdax ? WarmbootDaxUuid(Identity()) : Uuid{};
+  return Save();
+}
+
+std::string SimulatedPmem::Identity() const {
+  return labeled_ ? "5b7e0a3c-0000-4000-8000-00000000cafe" : "legacy@0x7f000000";
+}
+
+Status SimulatedPmem::AdminReconfigure(PmemMode mode) {
+  if (mode_ == PmemMode::kSystemRam) return Status(Code::kBusy, "dax0.0 is bound to kmem");
+  if (mode != PmemMode::kFsdax && mode != PmemMode::kDevdax && mode != PmemMode::kRaw) {
+    return InvalidArgument("an administrator makes it fsdax, devdax or raw");
+  }
+  WB_RETURN_IF_ERROR(WriteInfoBlock(mode == PmemMode::kRaw ? PmemMode::kRaw : PmemMode::kDevdax));
+  mode_ = mode;
+  dax_uuid_ = mode == PmemMode::kDevdax ? RandomUuid() : Uuid{};
   return Save();
 }
 
@@ -448,6 +471,19 @@ void SimulatedPmem::SetBootPolicy(const std::string& policy) {
   boot_policy_ = policy;
   policy_ = policy;
   (void)Save();
+}
+
+// As blkid would: the ext4 superblock magic at 1080, XFS's at 0.
+std::string SimulatedPmem::ForeignSignature() const {
+  uint8_t b[1082] = {};
+  int fd = ::open(image_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  ssize_t n = ::pread(fd, b, sizeof b, 0);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof b)) return "";
+  if (b[1080] == 0x53 && b[1081] == 0xef) return "ext4";
+  if (std::memcmp(b, "XFSB", 4) == 0) return "xfs";
+  return "";
 }
 
 }  // namespace warmboot

@@ -73,6 +73,9 @@ class SimulatedPmem : public PmemPlatform {
   // MEMORY_HOTPLUG_DEFAULT_ONLINE (bookworm-backports' 6.12) or ONLINE_AUTO (7.x) give, blocks
   // onlined into a kernel zone the moment kmem adds them.
   void SetBootPolicy(const std::string& policy);
+  // What an administrator's `ndctl create-namespace -f -m fsdax|devdax|raw` does: a new info
+  // block that warmboot did not write (devdax: a random uuid).
+  Status AdminReconfigure(PmemMode mode);
 
   PmemMode mode() const { return mode_; }
   uint64_t leaked_blocks() const;
@@ -98,12 +101,15 @@ class SimulatedPmem : public PmemPlatform {
   Status Load();
   Status Injected(PmemStep step);
   Status WriteInfoBlock(PmemMode mode);
+  std::string Identity() const;
+  std::string ForeignSignature() const;
 
   std::string dir_, image_path_;
   uint64_t size_ = 0;
   PmemMode mode_ = PmemMode::kRaw;
   bool labeled_ = false;
   std::string label_name_;
+  Uuid dax_uuid_{};
   std::string policy_ = "offline";
   std::string boot_policy_ = "offline";
   std::vector<Block> blocks_;

@@ -114,6 +114,8 @@ struct NsState {
 
 NsState ReadState(struct ndctl_namespace* ndns);
 std::string DescribeMode(const NsState& st);
+// PmemInfo::identity: the label's namespace uuid, or "legacy@0x<start>" of an e820 namespace.
+std::string NamespaceIdentity(struct ndctl_namespace* ndns);
 
 // ---------------------------------------------------------------------------------------------
 

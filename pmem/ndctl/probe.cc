@@ -1,9 +1,11 @@
 // Finding the namespace and reading what it is: its mode, its claims, its device-dax instance;
 // and Probe(), which reports all of it.
+#include <blkid/blkid.h>
 #include <daxctl/libdaxctl.h>
 #include <linux/ndctl.h>  // ND_DEVICE_* and ND_CMD_* (the uapi header libndctl itself builds on)
 #include <ndctl/libndctl.h>
 
+#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "pmem/ndctl/internal.h"
 #include "pmem/pmem.h"
 #include "util/status.h"
+#include "util/uuid.h"
 
 namespace warmboot {
 namespace ndctl_internal {
@@ -105,6 +108,42 @@ NsState ReadState(struct ndctl_namespace* ndns) {
   return st;
 }
 
+std::string NamespaceIdentity(struct ndctl_namespace* ndns) {
+  if (ndctl_namespace_get_type(ndns) == ND_DEVICE_NAMESPACE_PMEM) {
+    Uuid u{};
+    ndctl_namespace_get_uuid(ndns, u.data());
+    return UuidToString(u);
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "legacy@0x%llx", ndctl_namespace_get_resource(ndns));
+  return buf;
+}
+
+namespace {
+
+// What a superblock probe finds on the raw device: a filesystem, swap, a RAID or LVM member,
+// anything libblkid knows ("" for none, or when it cannot be read).
+std::string ProbeSignature(const std::string& device) {
+  blkid_probe pr = blkid_new_probe_from_filename(device.c_str());
+  if (pr == nullptr) return "";
+  blkid_probe_enable_superblocks(pr, 1);
+  blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+  blkid_probe_enable_partitions(pr, 1);
+  std::string found;
+  if (blkid_do_safeprobe(pr) == 0) {
+    const char* v = nullptr;
+    if (blkid_probe_lookup_value(pr, "TYPE", &v, nullptr) == 0 && v != nullptr) {
+      found = v;
+    } else if (blkid_probe_lookup_value(pr, "PTTYPE", &v, nullptr) == 0 && v != nullptr) {
+      found = std::string(v) + " partition table";
+    }
+  }
+  blkid_free_probe(pr);
+  return found;
+}
+
+}  // namespace
+
 std::string DescribeMode(const NsState& st) {
   return st.mode == PmemMode::kUnknown ? st.detail : PmemModeName(st.mode);
 }
@@ -144,6 +183,11 @@ Result<PmemInfo> NdctlPmemPlatform::Probe() {
   // A label-backed namespace (NVDIMM with a label area); legacy/e820 ones are "namespace_io".
   info.labeled = ndctl_namespace_get_type(t.ndns) == ND_DEVICE_NAMESPACE_PMEM;
   if (info.labeled) info.label_name = ndctl_namespace_get_alt_name(t.ndns);
+  info.identity = NamespaceIdentity(t.ndns);
+  if (st.dax.dax != nullptr && st.dax.claimed) ndctl_dax_get_uuid(st.dax.dax, info.dax_uuid.data());
+  if (st.mode == PmemMode::kRaw && !info.block_device.empty()) {
+    info.foreign_signature = ProbeSignature(info.block_device);
+  }
   return info;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "pmem/ndctl/internal.h"
+#include "pmem/ownership.h"
 #include "pmem/pmem.h"
 #include "util/aligned_buffer.h"
 #include "util/io.h"
@@ -171,7 +172,9 @@ Status SetupDevdax(Session& s, const Target& t, const DaxPlan& plan) {
                 t.name + " is left disabled; retry, or run 'ndctl create-namespace -f -e " +
                     t.name + " -m devdax -M mem'");
   };
-  Uuid uuid = RandomUuid();
+  // Always the same for this namespace: it marks the info block as warmboot's, and an
+  // /etc/daxctl.conf.d entry that matches the device by uuid keeps matching across cycles.
+  Uuid uuid = WarmbootDaxUuid(NamespaceIdentity(t.ndns));
   int rc = ndctl_dax_set_uuid(dax, uuid.data());
   if (rc < 0) return fail("cannot set the uuid", rc);
   rc = ndctl_dax_set_location(dax, NDCTL_PFN_LOC_RAM);  // "map mem": struct pages in RAM

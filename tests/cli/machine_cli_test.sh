@@ -23,6 +23,7 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.arg
 export WARMBOOT_SIM_DIR=$work/sim
 wb=$2
 cat >"$work/wb.conf" <<CONF
+namespace = namespace0.0
 state_dir = $work/state
 restore_dir = $work/restore
 report_dir = $work/reports

@@ -6,8 +6,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "orchestration/machine_lock.h"
+#include "pmem/ownership.h"
 #include "preserve/preserve.h"
 #include "restore/restore.h"
 #include "testing/sim_machine.h"
@@ -439,6 +441,93 @@ TEST_F(PreserveRestoreTest, ASecondCommandWaitsThenRefusesNamingTheHolder) {
   { auto released = std::move(*held); }  // the holder exits
   PreserveReport again = Preserve(*sim_, config_, PreserveOpts());
   EXPECT_TRUE(again.status.ok()) << again.status.ToString();
+}
+
+// --- warmboot acts only on its own namespace (item 2) and keeps its dax uuid (item 13).
+
+class OwnershipTest : public PreserveRestoreTest {
+ protected:
+  // What a namespace looks like from outside: mode, info block, the first blocks of data.
+  std::string Snapshot() {
+    auto info = sim_->Probe();
+    std::string head = testing::ReadFile(sim_->image_path()).substr(0, 1 << 20);
+    return std::string(PmemModeName(info->mode)) + UuidToString(info->dax_uuid) +
+           std::to_string(info->OnlineBlocks()) + head;
+  }
+  void ExpectLeftAlone(const std::string& before, const Status& s) {
+    EXPECT_EQ(s.code(), Code::kPermission) << s.ToString();
+    EXPECT_NE(s.message().find("leaves it exactly as it is"), std::string::npos) << s.message();
+    EXPECT_TRUE(Snapshot() == before) << "the namespace was touched";
+  }
+};
+
+TEST_F(OwnershipTest, AnAdminsFsdaxNamespaceIsNeverTaken) {
+  ASSERT_TRUE(ToRaw(*sim_, Fast(), nullptr).ok());
+  ASSERT_TRUE(sim_->AdminReconfigure(PmemMode::kFsdax).ok());
+  const std::string before = Snapshot();
+  for (bool configured : {false, true}) {  // not even when the configuration names it
+    config_.namespace_name = configured ? "namespace0.0" : "";
+    RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+    ExpectLeftAlone(before, r.status);
+    EXPECT_FALSE(r.memory_returned);
+    ExpectLeftAlone(before, Preserve(*sim_, config_, PreserveOpts()).status);
+    PhaseLog log;
+    std::string what;
+    ExpectLeftAlone(before, Discard(*sim_, config_, RestoreOpts(), &log, &what));
+  }
+}
+
+TEST_F(OwnershipTest, ARawNamespaceWithAFilesystemIsNeverTaken) {
+  ASSERT_TRUE(ToRaw(*sim_, Fast(), nullptr).ok());
+  std::string sb(2048, '\0');
+  sb[1080] = 0x53;
+  sb[1081] = static_cast<char>(0xef);
+  {
+    std::fstream f(sim_->image_path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.write(sb.data(), static_cast<std::streamsize>(sb.size()));
+  }
+  const std::string before = Snapshot();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());  // configured, still refused
+  ExpectLeftAlone(before, r.status);
+  EXPECT_NE(r.status.message().find("ext4"), std::string::npos) << r.status.message();
+}
+
+TEST_F(OwnershipTest, AnUnconfiguredNamespaceIsTakenOnlyWhenMarkedAsWarmboots) {
+  config_.namespace_name = "";
+  // Marked: warmboot's own reconfiguration gave the dax device warmboot's uuid for it.
+  auto info = sim_->Probe();
+  EXPECT_EQ(info->dax_uuid, WarmbootDaxUuid(info->identity));
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  sim_->Reboot();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());  // raw, with warmboot's image
+  ASSERT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  EXPECT_EQ(sim_->Probe()->dax_uuid, info->dax_uuid) << "the uuid is the same every cycle";
+
+  // An administrator's devdax namespace (another uuid): left alone, and told how to hand over.
+  ASSERT_TRUE(ToRaw(*sim_, Fast(), nullptr).ok());
+  ASSERT_TRUE(sim_->AdminReconfigure(PmemMode::kDevdax).ok());
+  const std::string before = Snapshot();
+  RestoreReport admin = Restore(*sim_, config_, RestoreOpts());
+  ExpectLeftAlone(before, admin.status);
+  EXPECT_NE(admin.status.message().find("namespace = namespace0.0"), std::string::npos);
+  // Handed over by name: warmboot takes it.
+  config_.namespace_name = "namespace0.0";
+  RestoreReport handed = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_TRUE(handed.status.ok()) << handed.status.ToString();
+  EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
+}
+
+TEST_F(OwnershipTest, ALabelNamedWarmbootMarksANvdimmNamespace) {
+  testing::TempDir other;
+  auto machine = testing::MakeSimMachine(other.path(), /*labeled=*/true);
+  ASSERT_TRUE(machine.ok());
+  machine->config.namespace_name = "";
+  testing::MakeDirs(machine->config.state_dir);
+  testing::WriteFile(machine->config.state_dir + "/f", "x");
+  PreserveReport p = Preserve(*machine->sim, machine->config, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  EXPECT_EQ(machine->sim->Probe()->label_name, "warmboot");
 }
 
 }  // namespace

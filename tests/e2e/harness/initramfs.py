@@ -156,7 +156,9 @@ def build_initramfs(kernel, warmboot, app):
     for f in ["lib.sh", "scenarios.sh"]:
         shutil.copy2(os.path.join(HERE, "guest", f), os.path.join(stage, "e2e", f))
     with open(os.path.join(stage, "etc/warmboot/warmboot.conf"), "w") as fh:
-        fh.write("state_dir = /run/warmboot/state\nrestore_dir = /run/warmboot/restore\n"
+        # The namespace is handed to warmboot by name: warmboot acts only on its own.
+        fh.write("namespace = namespace0.0\n"
+                 "state_dir = /run/warmboot/state\nrestore_dir = /run/warmboot/restore\n"
                  "report_dir = /run/warmboot/reports\ncompression = auto\n")
     cpio = Cpio()
     cpio.add_tree(stage)
