@@ -4,6 +4,7 @@
 #include "cli/config_arg.h"
 #include "cli/output.h"
 #include "restore/restore.h"
+#include "util/deferred_signals.h"
 
 namespace warmboot::cli {
 
@@ -41,6 +42,7 @@ int CmdDiscard(const Argv& argv, const Machine& machine) {
   options.transition = TransitionOptionsFrom(*config);
   PhaseLog log;
   std::string what;
+  DeferredSignals signals;  // a discard is finished, never abandoned half-way
   Status s = Discard(**platform, *config, options, &log, &what);
   if (!s.ok()) return ReportError(s, json, "discard");
   if (json) {

@@ -6,6 +6,7 @@
 #include "cli/output.h"
 #include "preserve/preserve.h"
 #include "util/bytes.h"
+#include "util/deferred_signals.h"
 
 namespace warmboot::cli {
 
@@ -64,6 +65,8 @@ int CmdPreserve(const Argv& argv, const Machine& machine) {
   options.transition = TransitionOptionsFrom(*config);
   options.kexec = !args->Has("no-kexec") && machine.can_kexec;
   options.kexec_system = machine.kexec;
+  DeferredSignals signals;  // before any worker thread starts: they inherit the mask
+  options.interrupted = [&signals] { return signals.Take(); };
   PreserveReport r = Preserve(**platform, *config, options);
   // Sealed but not kexec'd: partial.
   int code = r.status.ok() ? kExitOk : r.image_sealed ? kExitPartial : ExitCodeFor(r.status);

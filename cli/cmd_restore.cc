@@ -5,6 +5,7 @@
 #include "cli/damage_text.h"
 #include "cli/output.h"
 #include "restore/restore.h"
+#include "util/deferred_signals.h"
 
 namespace warmboot::cli {
 
@@ -37,7 +38,14 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
   if (!platform.ok()) return ReportError(platform.status(), json, "restore");
   RestoreOptions options;
   options.transition = TransitionOptionsFrom(*config);
+  // A restore is finished, never abandoned half-way: signals wait until it is done.
+  DeferredSignals signals;
   RestoreReport r = Restore(**platform, *config, options);
+  if (int sig = signals.Take()) {
+    r.notes.push_back(std::string(SignalName(sig)) +
+                      " arrived during the restore, which finished "
+                      "first");
+  }
   int code = !r.status.ok()                               ? ExitCodeFor(r.status)
              : r.outcome == RestoreOutcome::kPartial      ? kExitPartial
              : r.outcome == RestoreOutcome::kNoValidImage ? kExitNoImage

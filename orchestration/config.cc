@@ -77,6 +77,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
       c.offline_attempts = static_cast<int>(n);
     } else if (key == "offline_backoff_ms") {
       WB_ASSIGN_OR_RETURN(c.offline_backoff_ms, Number(v, where, 60000));
+    } else if (key == "offline_block_timeout_ms" || key == "offline_timeout_ms") {
+      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, 3600000));
+      if (n == 0) return InvalidArgument(where + ": " + key + " must be at least 1");
+      (key == "offline_timeout_ms" ? c.offline_timeout_ms : c.offline_block_timeout_ms) = n;
     } else if (key == "kernel")
       c.kernel = v;
     else if (key == "initrd")
@@ -116,6 +120,8 @@ TransitionOptions TransitionOptionsFrom(const Config& config) {
   TransitionOptions o;
   o.offline_attempts = config.offline_attempts;
   o.offline_backoff = std::chrono::milliseconds(config.offline_backoff_ms);
+  o.offline_block_timeout = std::chrono::milliseconds(config.offline_block_timeout_ms);
+  o.offline_timeout = std::chrono::milliseconds(config.offline_timeout_ms);
   return o;
 }
 

@@ -30,10 +30,12 @@ struct Config {
   uint64_t checkpoint_deadline_ms = 10000;  // applications' checkpoint deadline
   int offline_attempts = 8;
   uint64_t offline_backoff_ms = 25;
-  std::string kernel;       // next kernel; "" = /boot/vmlinuz-$(uname -r)
-  std::string initrd;       // "" = /boot/initrd.img-$(uname -r) when it exists
-  std::string cmdline;      // "" = /proc/cmdline
-  std::string append;       // added to the command line
+  uint64_t offline_block_timeout_ms = 10000;  // one block's offline
+  uint64_t offline_timeout_ms = 60000;        // the whole offline step, retries included
+  std::string kernel;                         // next kernel; "" = /boot/vmlinuz-$(uname -r)
+  std::string initrd;                         // "" = /boot/initrd.img-$(uname -r) when it exists
+  std::string cmdline;                        // "" = /proc/cmdline
+  std::string append;                         // added to the command line
   std::string source_path;  // where this config came from ("" = built-in defaults)
 };
 

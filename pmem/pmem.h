@@ -5,6 +5,7 @@
 // and the simulated one (testing/, for tests and fault injection) alike.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -73,9 +74,11 @@ class PmemPlatform {
   virtual Result<std::string> GetAutoOnlinePolicy() = 0;
   virtual Status SetAutoOnlinePolicy(const std::string& policy) = 0;
 
-  // Tries to offline every online memory block of the dax device; kBusy when some refuse
-  // (their pages could not be migrated). Blocks already offline are left alone.
-  virtual Status OfflineMemory() = 0;
+  // Tries to offline every online memory block of the dax device, each one (exactly the blocks
+  // kmem added for it) tried even when another refused; kBusy when some refuse (their pages
+  // could not be migrated) or take longer than `block_timeout` (the kernel retries migration
+  // until a signal arrives; the platform interrupts it). Blocks already offline are left alone.
+  virtual Status OfflineMemory(std::chrono::milliseconds block_timeout) = 0;
   // Onlines every offline memory block of the dax device (movable: ZONE_MOVABLE).
   virtual Status OnlineMemory(bool movable) = 0;
 

@@ -15,6 +15,13 @@ struct TransitionOptions {
   // Offlining is retried while blocks answer EBUSY: attempts, with a doubling pause between.
   int offline_attempts = 8;
   std::chrono::milliseconds offline_backoff{25};
+  // Each block's offline, and the whole offline step with its retries, are bounded: expiry
+  // rolls back like EBUSY. (The kernel keeps migrating pages until a signal arrives.)
+  std::chrono::milliseconds offline_block_timeout{10000};
+  std::chrono::milliseconds offline_timeout{60000};
+  // Asked between steps; a signal number (non-zero) stops ToRaw before it unbinds kmem, rolled
+  // back like a refusal. Null: never asked.
+  std::function<int()> interrupted;
   // Tests replace the pause.
   std::function<void(std::chrono::milliseconds)> sleep;
 };

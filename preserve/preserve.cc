@@ -7,6 +7,7 @@
 #include "orchestration/report_store.h"
 #include "pmem/pmem_json.h"
 #include "util/bytes.h"
+#include "util/deferred_signals.h"
 #include "util/host_info.h"
 
 namespace warmboot {
@@ -67,6 +68,15 @@ Status KexecLoadFailed(const Status& cause, const PreserveReport& r) {
           " of pmem stay out of System RAM (the namespace is raw). Fix the cause and run "
           "'warmboot kexec', or run 'warmboot restore' now to take the state back and return "
           "the memory. A cold reboot keeps the image on an NVDIMM, but not on a memmap= region");
+}
+
+int Interrupted(const PreserveOptions& options) {
+  return options.interrupted ? options.interrupted() : 0;
+}
+
+Status StoppedBefore(int sig) {
+  return Status(Code::kInterrupted, std::string("interrupted by ") + SignalName(sig) +
+                                        " before the point of no return; nothing changed");
 }
 
 PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
@@ -150,9 +160,16 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     r.notes.push_back("dry run: planned only, nothing changed");
     return r;
   }
+  if (int sig = Interrupted(options)) {
+    r.status = StoppedBefore(sig);
+    return r;
+  }
 
-  // --- The point of no return: memory out of System RAM (ToRaw rolls back if blocks refuse).
-  if (Status s = ToRaw(platform, options.transition, &log); !s.ok()) {
+  // --- The point of no return: memory out of System RAM (ToRaw rolls back if blocks refuse,
+  // and when interrupted before the unbind).
+  TransitionOptions transition = options.transition;
+  if (!transition.interrupted) transition.interrupted = options.interrupted;
+  if (Status s = ToRaw(platform, transition, &log); !s.ok()) {
     r.status = s;
     return r;
   }
@@ -193,7 +210,15 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     t.Done(true, HumanBytes(pack->image_bytes) + " sealed, generation " +
                      std::to_string(pack->generation));
   }
-  if (options.kexec) {
+  if (int sig = Interrupted(options)) {
+    // Signals were held back while the image was written: it is whole and sealed.
+    r.status = Status(Code::kInterrupted,
+                      std::string("interrupted by ") + SignalName(sig) +
+                          " after the point of no return: the image was completed and sealed on " +
+                          r.device->name +
+                          "; the next kernel is not loaded. 'warmboot kexec' reboots into it; "
+                          "'warmboot restore' takes the state back and returns the memory");
+  } else if (options.kexec) {
     // Before the report record, so the record the next boot reads says how the kernel loaded.
     auto t = log.Start("kexec load");
     auto load = LoadKexec(*r.kexec, KexecSys(options));

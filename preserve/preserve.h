@@ -6,6 +6,7 @@
 // caller reboots into it (ExecuteKexec) after saving and printing the report.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -25,6 +26,10 @@ struct PreserveOptions {
   // is sealed. Off unless asked for (the CLI asks unless --no-kexec).
   bool kexec = false;
   KexecSystem* kexec_system = nullptr;  // null: the real one
+  // Asked between steps (the CLI: util/deferred_signals.h). A signal before the point of no
+  // return rolls everything back; after it the image is completed and sealed, and preserve
+  // stops there without loading the next kernel. Null: never asked.
+  std::function<int()> interrupted;
 };
 
 struct PreserveReport {

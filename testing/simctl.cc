@@ -1,5 +1,6 @@
 // wb-simctl: drives the simulated pmem namespace from shell tests.
-//   wb-simctl create DIR SIZE_MIB | reboot DIR | busy DIR BLOCK TIMES | bad DIR OFFSET LENGTH
+//   wb-simctl create DIR SIZE_MIB | reboot DIR | busy DIR BLOCK TIMES | hang DIR BLOCK |
+//             bad DIR OFFSET LENGTH
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -12,7 +13,7 @@ using namespace warmboot;
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::cerr << "usage: wb-simctl create DIR SIZE_MIB | reboot DIR | busy DIR BLOCK TIMES | "
-                 "bad DIR OFFSET LENGTH\n";
+                 "hang DIR BLOCK | bad DIR OFFSET LENGTH\n";
     return 2;
   }
   std::string cmd = argv[1], dir = argv[2];
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
     (*sim)->Reboot();
   } else if (cmd == "busy" && argc == 5) {
     (*sim)->SetBlockBusy(std::strtoull(argv[3], nullptr, 10), std::atoi(argv[4]));
+  } else if (cmd == "hang" && argc == 4) {
+    (*sim)->SetBlockHangs(std::strtoull(argv[3], nullptr, 10), true);
   } else if (cmd == "bad" && argc == 5) {
     (*sim)->AddBadRange({std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10)});
   } else {

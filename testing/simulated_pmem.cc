@@ -146,7 +146,8 @@ Status SimulatedPmem::Save() const {
                            {"online", b.online},
                            {"movable", b.movable},
                            {"leaked", b.leaked},
-                           {"busy", b.busy}});
+                           {"busy", b.busy},
+                           {"hangs", b.hangs}});
   }
   j["bad_ranges"] = json::array();
   for (const ByteRange& r : bad_ranges_) j["bad_ranges"].push_back({r.offset, r.length});
@@ -186,7 +187,8 @@ Status SimulatedPmem::Load() {
     for (const json& b : j.contains("blocks") ? j.at("blocks") : none) {
       blocks_.push_back(Block{b.at("index").get<uint64_t>(), b.value("present", false),
                               b.value("online", false), b.value("movable", false),
-                              b.value("leaked", false), b.value("busy", 0)});
+                              b.value("leaked", false), b.value("busy", 0),
+                              b.value("hangs", false)});
     }
     bad_ranges_.clear();
     for (const json& r : j.contains("bad_ranges") ? j.at("bad_ranges") : none) {
@@ -296,12 +298,17 @@ Status SimulatedPmem::SetAutoOnlinePolicy(const std::string& policy) {
   return Save();
 }
 
-Status SimulatedPmem::OfflineMemory() {
+Status SimulatedPmem::OfflineMemory(std::chrono::milliseconds block_timeout) {
   WB_RETURN_IF_ERROR(Injected(PmemStep::kOffline));
   if (mode_ != PmemMode::kSystemRam) return InvalidArgument("dax0.0 is not in system-ram mode");
   std::string busy;
   for (Block& b : blocks_) {
     if (!b.present || !b.online) continue;
+    if (b.hangs) {  // the kernel migrates forever; the timeout interrupts it
+      busy += (busy.empty() ? "" : ", ") + std::to_string(b.index) + " (not offline after " +
+              std::to_string(block_timeout.count()) + " ms)";
+      continue;
+    }
     if (b.busy != 0) {
       if (b.busy > 0) --b.busy;
       busy += (busy.empty() ? "" : ", ") + std::to_string(b.index);
@@ -465,6 +472,13 @@ Status SimulatedPmem::SetLabelName(const std::string& name) {
     return Unsupported("namespace0.0 has no label (legacy pmem): cannot record a name");
   label_name_ = name;
   return Save();
+}
+
+void SimulatedPmem::SetBlockHangs(uint64_t index, bool hangs) {
+  for (Block& b : blocks_) {
+    if (b.index == index) b.hangs = hangs;
+  }
+  (void)Save();
 }
 
 void SimulatedPmem::SetBootPolicy(const std::string& policy) {

@@ -49,7 +49,7 @@ class SimulatedPmem : public PmemPlatform {
   Result<PmemInfo> Probe() override;
   Result<std::string> GetAutoOnlinePolicy() override;
   Status SetAutoOnlinePolicy(const std::string& policy) override;
-  Status OfflineMemory() override;
+  Status OfflineMemory(std::chrono::milliseconds block_timeout) override;
   Status OnlineMemory(bool movable) override;
   Status DisableDax() override;
   Status EnableDax(PmemMode mode) override;
@@ -63,6 +63,9 @@ class SimulatedPmem : public PmemPlatform {
   void FailStep(PmemStep step, Status status, int times = 1);
   // Offlining block `index` fails with EBUSY `times` more times (-1: always).
   void SetBlockBusy(uint64_t index, int times);
+  // Offlining block `index` never finishes on its own (the kernel keeps migrating): each try
+  // ends at its timeout, as the real platform's timer makes it.
+  void SetBlockHangs(uint64_t index, bool hangs);
   // Power cut: writes through the raw device fail once `bytes` more have been written.
   void FailWritesAfter(uint64_t bytes);
   // Marks a byte range of the namespace as poisoned.
@@ -90,6 +93,7 @@ class SimulatedPmem : public PmemPlatform {
     bool movable = false;
     bool leaked = false;
     int busy = 0;  // offline attempts that will fail with EBUSY (-1: always)
+    bool hangs = false;
   };
   struct Fault {
     Status status;

@@ -29,6 +29,8 @@ const char* CodeName(Code code) {
       return "busy";
     case Code::kUsage:
       return "usage";
+    case Code::kInterrupted:
+      return "interrupted";
   }
   return "unknown";
 }

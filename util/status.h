@@ -21,6 +21,7 @@ enum class Code {
   kPermission,       // EPERM/EACCES
   kBusy,             // a resource in use (EBUSY)
   kUsage,            // command-line misuse (exit code 2)
+  kInterrupted,      // stopped by SIGTERM, SIGINT or SIGHUP where stopping was safe
 };
 
 const char* CodeName(Code code);

@@ -2,12 +2,16 @@
 // libdaxctl has no call; offlining and onlining them; and the kernel's auto-online policy.
 #include <daxctl/libdaxctl.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <utility>
 #include <vector>
@@ -149,10 +153,49 @@ Status NdctlPmemPlatform::SetAutoOnlinePolicy(const std::string& policy) {
   return Status::Ok();
 }
 
-// daxctl offline-memory (daxctl/device.c: dev_offline_memory()): daxctl_memory_offline(), then
-// a count of what stayed online. libdaxctl stops at the first block that refuses, so the
-// blocks after it in its scan are not tried in this call; a retry tries them again.
-Status NdctlPmemPlatform::OfflineMemory() {
+namespace {
+
+void NoteTimer(int) {}  // its only job is to make the blocked write return EINTR
+
+// Writes "offline" to memoryN/state, bounded by `timeout`. The kernel's offline_pages() keeps
+// isolating and migrating until a signal is pending (then -EINTR, block left online), so a
+// one-shot timer aimed at this thread interrupts it. 0 or an errno value (ETIMEDOUT on expiry).
+int OfflineBlock(uint64_t index, std::chrono::milliseconds timeout) {
+  std::string path = std::string(kMemorySysfs) + "/memory" + std::to_string(index) + "/state";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return errno;
+  struct sigaction sa = {}, old = {};
+  sa.sa_handler = NoteTimer;  // no SA_RESTART: the write must come back
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGALRM, &sa, &old);
+  struct sigevent ev = {};
+  ev.sigev_notify = SIGEV_THREAD_ID;
+  ev.sigev_signo = SIGALRM;
+  ev._sigev_un._tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  timer_t timer;
+  bool armed = ::timer_create(CLOCK_MONOTONIC, &ev, &timer) == 0;
+  if (armed) {
+    struct itimerspec when = {};
+    when.it_value.tv_sec = timeout.count() / 1000;
+    when.it_value.tv_nsec = (timeout.count() % 1000) * 1000000;
+    ::timer_settime(timer, 0, &when, nullptr);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  ssize_t n = ::write(fd.get(), "offline", 7);
+  int err = n == 7 ? 0 : n < 0 ? errno : EIO;
+  if (armed) ::timer_delete(timer);
+  ::sigaction(SIGALRM, &old, nullptr);
+  if (err == EINTR && std::chrono::steady_clock::now() - start >= timeout) err = ETIMEDOUT;
+  return err;
+}
+
+}  // namespace
+
+// daxctl offline-memory (daxctl/device.c: dev_offline_memory()), over exactly the blocks this
+// device's ranges hold (DaxBlocks): libdaxctl's memblock_in_dev() selects by start address with
+// `<= dev_end` (a partial tail block, and before ndctl v76 the block starting at the end: boot
+// RAM where no gap follows) and stops at the first block that refuses. Every block is tried.
+Status NdctlPmemPlatform::OfflineMemory(std::chrono::milliseconds block_timeout) {
   WB_ASSIGN_OR_RETURN(Located at, Open());
   auto& [s, t, st] = at;
   if (st.mode != PmemMode::kSystemRam) {
@@ -160,26 +203,35 @@ Status NdctlPmemPlatform::OfflineMemory() {
                            " mode: no dax device bound to kmem, no memory to offline");
   }
   std::string dev = daxctl_dev_get_devname(st.dax.dev);
-  struct daxctl_memory* mem = daxctl_dev_get_memory(st.dax.dev);
-  int rc = mem != nullptr ? daxctl_memory_offline(mem) : -ENXIO;
   WB_ASSIGN_OR_RETURN(uint64_t block_size, MemoryBlockSize());
+  WB_ASSIGN_OR_RETURN(auto before, DaxBlocks(st.dax.dev, block_size));
+  std::string why;
+  bool retryable = true;
+  for (const MemoryBlockState& b : before) {
+    if (!b.online) continue;
+    int err = OfflineBlock(b.index, block_timeout);
+    if (err == 0) continue;
+    // The kernel refuses an offline it may grant later (pages it could not migrate yet) with
+    // EBUSY, EAGAIN, EINTR or ENOMEM, and a timeout is the same story: kBusy, worth a retry.
+    if (err != EBUSY && err != EAGAIN && err != EINTR && err != ENOMEM && err != ETIMEDOUT) {
+      retryable = false;
+    }
+    if (why.empty()) {
+      why = "memory" + std::to_string(b.index) + ": " +
+            (err == ETIMEDOUT ? "not offline after " + std::to_string(block_timeout.count()) + " ms"
+                              : std::string(std::strerror(err)));
+    }
+  }
   WB_ASSIGN_OR_RETURN(auto blocks, DaxBlocks(st.dax.dev, block_size));
   std::string online = BlockNames(blocks, true);
-  if (online.empty()) {
-    s->log().Clear();
-    return Status::Ok();
-  }
-  // The kernel refuses an offline it may grant later (pages it could not migrate yet) with
-  // EBUSY, EAGAIN, EINTR or ENOMEM: that is kBusy, worth a retry. Anything else is not.
-  if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR && rc != -ENOMEM) {
-    Status err = s->Error(dev + ": offlining memory failed", rc);
-    return Status(err.code(), err.message() + "; memory blocks " + online + " are still online");
-  }
-  std::string why = rc < 0 ? std::string(" (") + std::strerror(-rc) + ")" : std::string();
-  return s->Fail(Code::kBusy, dev + ": memory blocks " + online +
-                                  " still online: the kernel could not migrate their pages "
-                                  "away" +
-                                  why + "; retry, or free what pins that memory");
+  s->log().Clear();
+  if (online.empty()) return Status::Ok();
+  if (!retryable)
+    return IoError(dev + ": offlining memory failed (" + why + "); " + online +
+                   " are still online");
+  return Status(Code::kBusy, dev + ": " + online +
+                                 " still online: the kernel could not migrate their pages away (" +
+                                 why + "); retry, or free what pins that memory");
 }
 
 // daxctl online-memory (dev_online_memory()): daxctl_memory_online[_no_movable](), then check

@@ -84,6 +84,21 @@ grep -q "memory18" "$work/out" || { echo "FAIL: busy block named: $(cat "$work/o
 [[ $("$wb" status "${cfg[@]}" --json | json 'd["device"]["mode"]') == system-ram ]] \
   && passes=$((passes + 1)) || { echo "FAIL: mode after busy rollback"; fails=$((fails + 1)); }
 
+# SIGTERM while blocks are being offlined: everything rolls back, the process says so.
+"$simctl" hang "$work/sim" 17
+cat "$work/wb.conf" >"$work/slow.conf"
+printf 'offline_attempts = 1000\noffline_backoff_ms = 300\noffline_block_timeout_ms = 50\n' >>"$work/slow.conf"
+"$wb" preserve --config "$work/slow.conf" --no-kexec >"$work/out" 2>&1 &
+pid=$!
+sleep 1.5
+kill -TERM $pid
+wait $pid; check "SIGTERM during offline" 1 $?
+grep -q "interrupted by SIGTERM" "$work/out" || { echo "FAIL: says it was interrupted: $(cat "$work/out")"; fails=$((fails + 1)); }
+[[ $("$wb" status "${cfg[@]}" --json | json 'd["device"]["mode"] + str(d["device"]["blocks_online"])') == system-ram4 ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: all blocks back online after SIGTERM"; fails=$((fails + 1)); }
+"$simctl" reboot "$work/sim"  # clears the hang
+"$wb" restore "${cfg[@]}" >/dev/null 2>&1
+
 # The product binary has no simulator, and no configuration can ask for one.
 [[ $(nm -C "$real_wb" 2>/dev/null | grep -c Simulated) == 0 && $(nm -C "$wb" | grep -c SimulatedPmem) -gt 0 ]] \
   && passes=$((passes + 1)) || { echo "FAIL: the product binary links the simulator"; fails=$((fails + 1)); }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "testing/sim_machine.h"
 #include "testing/simulated_pmem.h"
 #include "testing/test_util.h"
+#include "util/deferred_signals.h"
 
 namespace warmboot {
 namespace {
@@ -528,6 +530,66 @@ TEST_F(OwnershipTest, ALabelNamedWarmbootMarksANvdimmNamespace) {
   PreserveReport p = Preserve(*machine->sim, machine->config, PreserveOpts());
   ASSERT_TRUE(p.status.ok()) << p.status.ToString();
   EXPECT_EQ(machine->sim->Probe()->label_name, "warmboot");
+}
+
+// --- Bounded offlining (item 4) and signals (item 7).
+
+TEST_F(PreserveRestoreTest, AnOfflineThatNeverEndsIsBoundedAndRolledBack) {
+  sim_->SetBlockHangs(SimulatedPmem::kFirstBlock + 2, true);
+  PreserveOptions o = PreserveOpts();
+  o.transition.offline_attempts = 1000;
+  o.transition.offline_block_timeout = std::chrono::milliseconds(500);
+  o.transition.offline_timeout = std::chrono::milliseconds(3000);  // the pauses count
+  PreserveReport p = Preserve(*sim_, config_, o);
+  EXPECT_EQ(p.status.code(), Code::kBusy) << p.status.ToString();
+  EXPECT_NE(p.status.message().find("ran out of its 3000 ms"), std::string::npos)
+      << p.status.message();
+  EXPECT_NE(p.status.message().find("not offline after"), std::string::npos);
+  EXPECT_NE(p.status.message().find("nothing changed"), std::string::npos);
+  EXPECT_EQ(*sim_->GetAutoOnlinePolicy(), "offline");
+  ExpectMachineAsBefore();
+}
+
+TEST_F(PreserveRestoreTest, ASignalBeforeThePointOfNoReturnChangesNothing) {
+  // Asked while blocks are being offlined: every block goes back online.
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 1, 2);
+  sim_->SetBootPolicy("online_movable");
+  PreserveOptions o = PreserveOpts();
+  o.interrupted = [] { return SIGTERM; };
+  o.transition.interrupted = [] { return SIGTERM; };
+  PreserveReport p = Preserve(*sim_, config_, o);
+  EXPECT_EQ(p.status.code(), Code::kInterrupted) << p.status.ToString();
+  EXPECT_NE(p.status.message().find("SIGTERM"), std::string::npos);
+  EXPECT_FALSE(p.memory_removed);
+  EXPECT_EQ(*sim_->GetAutoOnlinePolicy(), "online_movable") << "the policy is put back";
+  ExpectMachineAsBefore();
+}
+
+TEST_F(PreserveRestoreTest, ASignalAfterThePointOfNoReturnStillSealsTheImage) {
+  PreserveOptions o = PreserveOpts();
+  // The signal arrives once the memory is out (during the write): held back until sealed.
+  o.interrupted = [this] { return sim_->mode() == PmemMode::kRaw ? SIGINT : 0; };
+  PreserveReport p = Preserve(*sim_, config_, o);
+  EXPECT_EQ(p.status.code(), Code::kInterrupted) << p.status.ToString();
+  EXPECT_TRUE(p.image_sealed);
+  EXPECT_NE(p.status.message().find("completed and sealed"), std::string::npos);
+  sim_->Reboot();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+}
+
+TEST(DeferredSignalsTest, HoldsSignalsUntilTakenAndPutsTheMaskBack) {
+  {
+    DeferredSignals held;
+    EXPECT_EQ(held.Take(), 0);
+    ASSERT_EQ(::raise(SIGTERM), 0);  // pending, not delivered: the test lives on
+    EXPECT_EQ(held.Take(), SIGTERM);
+    EXPECT_EQ(held.Take(), SIGTERM) << "a stop asked for stays asked for";
+  }
+  sigset_t now;
+  pthread_sigmask(SIG_SETMASK, nullptr, &now);
+  EXPECT_FALSE(sigismember(&now, SIGTERM));
 }
 
 }  // namespace

@@ -1,0 +1,34 @@
+// SIGTERM, SIGINT and SIGHUP held back while a command changes the machine, so that it decides
+// where to stop rather than dying half-way: before preserve's point of no return a signal rolls
+// everything back; after it the image is sealed (or never) before the command stops. The
+// signals stay pending until Take() consumes one or the object goes; then the mask is put back
+// and a signal still pending is delivered as usual.
+// REQUIRES: constructed on the main thread before any worker starts (threads inherit the mask),
+// at most one alive at a time.
+#pragma once
+
+#include <signal.h>
+
+namespace warmboot {
+
+class DeferredSignals {
+ public:
+  DeferredSignals();
+  ~DeferredSignals();
+  DeferredSignals(const DeferredSignals&) = delete;
+  DeferredSignals& operator=(const DeferredSignals&) = delete;
+
+  // The first held-back signal that arrived (consumed), or 0. Never blocks.
+  int Take();
+  // The signal Take() returned last, for messages (0: none).
+  int taken() const { return taken_; }
+
+ private:
+  sigset_t held_, old_;
+  int taken_ = 0;
+};
+
+// "SIGTERM", "SIGINT", ... for messages.
+const char* SignalName(int signo);
+
+}  // namespace warmboot
