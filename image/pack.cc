@@ -208,13 +208,29 @@ class Packer {
     return h.ok() ? h->generation : 0;
   }
 
-  static Status CheckUnchangedSize(int fd, const StateEntry& e) {
+  // The file as planned: same size, and neither written (mtime) nor changed (ctime) since. Run
+  // after every chunk's read, so a rewrite in place is caught unless it comes after the last
+  // chunk was read, when every chunk read is older than it: the image is then a consistent
+  // snapshot. (Filesystems with coarse timestamps can hide a write within the same tick as the
+  // plan's stat.)
+  static Status CheckUnchanged(int fd, const StateEntry& e) {
     struct stat st;
     if (::fstat(fd, &st) != 0) return ErrnoError("cannot stat " + e.path, errno);
-    if (static_cast<uint64_t>(st.st_size) == e.size) return Status::Ok();
-    return InvalidArgument(e.path + " changed size while being packed (planned " +
-                           std::to_string(e.size) + " bytes, now " + std::to_string(st.st_size) +
-                           "); quiesce the application that owns it and pack again");
+    if (static_cast<uint64_t>(st.st_size) != e.size) {
+      return InvalidArgument(e.path + " changed size while being packed (planned " +
+                             std::to_string(e.size) + " bytes, now " + std::to_string(st.st_size) +
+                             "); quiesce the application that owns it and pack again");
+    }
+    auto ns = [](const struct timespec& t) {
+      return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+    };
+    if (ns(st.st_mtim) != e.mtime_ns || ns(st.st_ctim) != e.ctime_ns) {
+      return InvalidArgument(e.path +
+                             " was written while being packed (its modification time changed); "
+                             "the image would hold a torn copy: quiesce the application that owns "
+                             "it and pack again");
+    }
+    return Status::Ok();
   }
 
   Status ProduceChunk(size_t index, Worker& w) {
@@ -238,7 +254,6 @@ class Packer {
           ::openat(dir.get(), std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!w.file.valid()) return ErrnoError("cannot open " + e.path, errno);
       w.file_entry = pc.entry;
-      WB_RETURN_IF_ERROR(CheckUnchangedSize(w.file.get(), e));
     }
     size_t got = 0;
     if (int err = PreadFull(w.file.get(), w.raw.data(), pc.length, pc.file_offset, &got)) {
@@ -250,10 +265,8 @@ class Packer {
                              "that owns it and pack again");
     }
     // The plan may be older than this read (preserve plans before the point of no return): a
-    // file that grew would otherwise be cut short without a word.
-    if (pc.file_offset + pc.length == e.size) {
-      WB_RETURN_IF_ERROR(CheckUnchangedSize(w.file.get(), e));
-    }
+    // file that grew, shrank or was rewritten would otherwise be packed torn without a word.
+    WB_RETURN_IF_ERROR(CheckUnchanged(w.file.get(), e));
     const uint8_t* raw = w.raw.data();
     if (IsAllZero(raw, pc.length)) {
       r.codec = Codec::kZero;

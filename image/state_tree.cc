@@ -13,8 +13,8 @@
 namespace warmboot {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+int64_t Nanos(const struct timespec& t) {
+  return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
 }
 
 // Marks the chunks that lie wholly inside holes, using SEEK_DATA/SEEK_HOLE.
@@ -81,7 +81,8 @@ Status Walk(int dirfd, const std::string& prefix, uint32_t chunk_size,
     e.mode = st.st_mode & 07777;
     e.uid = st.st_uid;
     e.gid = st.st_gid;
-    e.mtime_ns = MtimeNs(st);
+    e.mtime_ns = Nanos(st.st_mtim);
+    e.ctime_ns = Nanos(st.st_ctim);
     if (S_ISREG(st.st_mode)) {
       e.type = format::EntryType::kFile;
       e.size = static_cast<uint64_t>(st.st_size);

@@ -17,6 +17,9 @@ struct StateEntry {
   uint32_t mode = 0;
   uint32_t uid = 0, gid = 0;
   int64_t mtime_ns = 0;
+  // Not recorded in the image: pack compares it (with size and mtime) after every chunk it
+  // reads, to catch a file rewritten in place while being packed.
+  int64_t ctime_ns = 0;
   uint64_t size = 0;
   std::string target;  // symlinks
   // Files with holes: one flag per chunk, set where the chunk lies wholly in a hole and so is

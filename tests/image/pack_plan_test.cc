@@ -54,6 +54,18 @@ TEST_F(PackPlanTest, AFileThatChangedSizeFailsThePackByName) {
   }
 }
 
+// Rewritten in place between plan and pack, same size: the checksums would pass on a torn copy.
+TEST_F(PackPlanTest, AFileRewrittenInPlaceFailsThePackByName) {
+  auto plan = PlanPack(state_.path(), options_);
+  ASSERT_TRUE(plan.ok());
+  testing::WriteFile(state_ / "grow.bin", testing::RandomBytes(10000, 6));  // same size
+  MemoryMedia media(1 << 20);
+  auto r = PackImage(*plan, media, options_);
+  ASSERT_FALSE(r.ok()) << "packed a file rewritten after it was planned";
+  EXPECT_NE(r.status().message().find("grow.bin was written while being packed"), std::string::npos)
+      << r.status().ToString();
+}
+
 TEST_F(PackPlanTest, ThePlanFixesTheChunkSize) {
   auto plan = PlanPack(state_.path(), options_);
   ASSERT_TRUE(plan.ok());
