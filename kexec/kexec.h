@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,25 @@ class KexecSystem {
 KexecSystem& RealKexecSystem();
 
 // ---------------------------------------------------------------------------------------------
+// The pmem region the next kernel must leave alone.
+
+// A physical address range [start, start + size).
+struct PhysRange {
+  uint64_t start = 0;
+  uint64_t size = 0;
+  uint64_t end() const { return start + size; }
+};
+
+// The image's region when it is legacy pmem: an e820 "Persistent Memory (legacy)" range, which
+// memmap=SIZE!ADDR on the command line makes (or the firmware), rather than an NVDIMM the
+// firmware describes itself. The firmware's memory map, which kexec hands to the next kernel,
+// calls that memory RAM.
+struct LegacyPmem {
+  std::string name;  // the namespace ("namespace0.0"), for messages
+  PhysRange range;   // range.start 0: the physical address is unknown
+};
+
+// ---------------------------------------------------------------------------------------------
 // The plan.
 
 // What was asked for; empty fields take the defaults.
@@ -75,6 +95,8 @@ struct KexecRequest {
                         // "none" = no initrd
   std::string cmdline;  // "" = the running kernel's /proc/cmdline, filtered
   std::string append;   // added to the command line
+  // The image's region when it is legacy pmem (see LegacyPmem); none for an NVDIMM.
+  std::optional<LegacyPmem> legacy_pmem;
 };
 
 enum class KexecLoader {
@@ -88,8 +110,9 @@ struct KexecPlan {
   bool default_kernel = false;  // chosen by default, not asked for
   std::string initrd;           // "" = none (KEXEC_FILE_NO_INITRAMFS)
   std::string cmdline;
-  std::string cmdline_origin;        // "/proc/cmdline" or "configured"
-  std::vector<std::string> dropped;  // parameters of /proc/cmdline not carried over
+  std::string cmdline_origin;             // "/proc/cmdline" or "configured"
+  std::vector<std::string> dropped;       // parameters of /proc/cmdline not carried over
+  std::optional<LegacyPmem> legacy_pmem;  // as requested: the region the next kernel must keep
   // Set by CheckKexecPlan:
   KexecLoader loader = KexecLoader::kFileLoad;
   std::string kexec_tools;  // kexec-tools' kexec when found ("" = not installed)
