@@ -68,6 +68,7 @@ Status CheckKexecPlan(KexecPlan* plan, KexecSystem& sys) {
                            std::to_string(kMaxKexecCmdline) + " through kexec (COMMAND_LINE_SIZE " +
                            std::to_string(kCommandLineSize) + ", less room kexec keeps)");
   }
+  WB_RETURN_IF_ERROR(CheckKeepsLegacyPmem(*plan, sys));
   if (!sys.HasBootCapability()) {
     return Status(Code::kPermission, "kexec needs root (CAP_SYS_BOOT)");
   }

@@ -79,11 +79,27 @@ struct PhysRange {
 // The image's region when it is legacy pmem: an e820 "Persistent Memory (legacy)" range, which
 // memmap=SIZE!ADDR on the command line makes (or the firmware), rather than an NVDIMM the
 // firmware describes itself. The firmware's memory map, which kexec hands to the next kernel,
-// calls that memory RAM.
+// calls that memory RAM, so the next kernel's command line must keep a memmap= that reserves
+// the region from its first byte (else the next kernel uses the image's memory as RAM):
+// CheckKexecPlan enforces it.
 struct LegacyPmem {
   std::string name;  // the namespace ("namespace0.0"), for messages
   PhysRange range;   // range.start 0: the physical address is unknown
 };
+
+// The ranges a command line's memmap= parameters make legacy pmem (e820 type 12), as the x86
+// kernel reads them (parse_memmap_opt, arch/x86/kernel/e820.c): every memmap= before a bare
+// `--`, each a comma-separated list; NN!SS adds [SS, SS + NN), numbers as the kernel's memparse
+// takes them (decimal, 0x hex or 0 octal, with an optional K M G T P E suffix); `exactmap`
+// forgets the ranges before it; NN%SS-OLD+NEW forms other than a plain add of type 12 are taken
+// to remove [SS, SS + NN) (they may retype it). An entry the kernel would reject adds nothing.
+// Sorted, with overlapping and adjacent ranges merged, as the kernel merges them into one
+// region.
+std::vector<PhysRange> LegacyPmemRanges(const std::string& cmdline);
+
+// The parameter that reserves `range` as legacy pmem: "memmap=528M!4G" (hex where no suffix
+// divides: "memmap=0x1001!4G").
+std::string MemmapParameter(const PhysRange& range);
 
 // ---------------------------------------------------------------------------------------------
 // The plan.
@@ -147,9 +163,10 @@ std::vector<std::string> SplitCmdline(const std::string& cmdline);
 Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys);
 
 // Everything that can be known before loading, in this order: the kernel and the initrd are
-// readable, non-empty regular files; the command line fits; we may boot (CAP_SYS_BOOT); this
-// kernel can kexec and kexec is not disabled; a loader exists (kexec_file_load, else kexec-tools).
-// Loads nothing. Fills plan->loader, kexec_tools and loader_note.
+// readable, non-empty regular files; the command line fits and, with a legacy_pmem, keeps it
+// reserved; we may boot (CAP_SYS_BOOT); this kernel can kexec and kexec is not disabled; a
+// loader exists (kexec_file_load, else kexec-tools). Loads nothing. Fills plan->loader,
+// kexec_tools and loader_note.
 Status CheckKexecPlan(KexecPlan* plan, KexecSystem& sys);
 
 // ---------------------------------------------------------------------------------------------
