@@ -79,9 +79,16 @@ struct PhysRange {
 // The image's region when it is legacy pmem: an e820 "Persistent Memory (legacy)" range, which
 // memmap=SIZE!ADDR on the command line makes (or the firmware), rather than an NVDIMM the
 // firmware describes itself. The firmware's memory map, which kexec hands to the next kernel,
-// calls that memory RAM, so the next kernel's command line must keep a memmap= that reserves
-// the region from its first byte (else the next kernel uses the image's memory as RAM):
-// CheckKexecPlan enforces it.
+// calls that memory RAM, so two things keep the image alive across the kexec, and
+// CheckKexecPlan and LoadKexec enforce both:
+//  - the next kernel's command line keeps a memmap= that reserves the region from its first
+//    byte (else the next kernel uses the image's memory as RAM);
+//  - nothing is loaded into it. kexec_file_load(2) places the next kernel in System RAM only,
+//    which the region stops being at the hot-remove. kexec-tools' kexec_load path takes its
+//    memory map from /sys/firmware/memmap, which memmap= does not change, and places the
+//    kernel top-down, so it runs only with --mem-max just below the region: kexec-tools then
+//    refuses, before loading anything, any segment that would end above it. Where the
+//    region's physical address is unknown, the fallback is refused.
 struct LegacyPmem {
   std::string name;  // the namespace ("namespace0.0"), for messages
   PhysRange range;   // range.start 0: the physical address is unknown
@@ -165,8 +172,8 @@ Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys
 // Everything that can be known before loading, in this order: the kernel and the initrd are
 // readable, non-empty regular files; the command line fits and, with a legacy_pmem, keeps it
 // reserved; we may boot (CAP_SYS_BOOT); this kernel can kexec and kexec is not disabled; a
-// loader exists (kexec_file_load, else kexec-tools). Loads nothing. Fills plan->loader,
-// kexec_tools and loader_note.
+// loader exists (kexec_file_load, else kexec-tools, which a legacy_pmem of unknown address
+// refuses). Loads nothing. Fills plan->loader, kexec_tools and loader_note.
 Status CheckKexecPlan(KexecPlan* plan, KexecSystem& sys);
 
 // ---------------------------------------------------------------------------------------------
@@ -179,7 +186,8 @@ struct KexecLoadReport {
 
 // Loads the plan's kernel (CheckKexecPlan first) and checks /sys/kernel/kexec_loaded says so.
 // kexec_file_load first; kexec-tools' `kexec -c -l` when the kernel has no kexec_file_load
-// (ENOSYS) or cannot load this image format with it (ENOEXEC), saying so in the report.
+// (ENOSYS) or cannot load this image format with it (ENOEXEC), saying so in the report. With a
+// legacy_pmem, kexec-tools gets --mem-max below it, or is not run when its address is unknown.
 Result<KexecLoadReport> LoadKexec(const KexecPlan& plan, KexecSystem& sys);
 
 // kexec_file_load's errno as a Status saying what to do (see kexec/errors.cc for the table).

@@ -31,8 +31,16 @@ std::string LockdownLevel(KexecSystem& sys);
 // line when the address is unknown. InvalidArgument naming the missing parameter.
 Status CheckKeepsLegacyPmem(const KexecPlan& plan, KexecSystem& sys);
 
-// kexec-tools' `kexec -c -l KERNEL [--initrd=I] --command-line=C` (-c: the kexec_load syscall,
-// as kexec_file_load is what could not load).
+// Whether kexec-tools may load the plan (`why`: why kexec_file_load will not): always without
+// a legacy_pmem; with one only where its address is known (LoadWithKexecTools then passes
+// --mem-max). kUnsupported saying what to do.
+Status KexecToolsMayLoad(const KexecPlan& plan, const std::string& why);
+
+// The highest address kexec-tools may load into: just below the legacy_pmem; 0 = no limit.
+uint64_t KexecToolsMemMax(const KexecPlan& plan);
+
+// kexec-tools' `kexec -c -l [--mem-max=M] KERNEL [--initrd=I] --command-line=C` (-c: the
+// kexec_load syscall, as kexec_file_load is what could not load; --mem-max: KexecToolsMemMax).
 Status LoadWithKexecTools(const KexecPlan& plan, const std::string& kexec, KexecSystem& sys);
 // kexec-tools' `kexec -u`.
 Status UnloadWithKexecTools(const std::string& kexec, KexecSystem& sys);

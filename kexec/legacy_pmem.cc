@@ -1,5 +1,13 @@
-// The rules that keep a legacy pmem region (memmap=SIZE!ADDR) out of the next kernel's hands;
-// see LegacyPmem in kexec/kexec.h.
+// The two rules that keep a legacy pmem region (memmap=SIZE!ADDR) out of the next kernel's
+// hands; see LegacyPmem in kexec/kexec.h.
+//
+// Why --mem-max is proof for kexec-tools (its kexec/kexec.c, read in horms/kexec-tools): every
+// hole it looks for is clipped to [mem_min, mem_max], and after the image loader has placed all
+// segments, and before kexec_load(2) is called, each segment is checked to lie inside
+// [mem_min, mem_max] (valid_memory_segment: its last byte must not exceed mem_max); one that
+// does not fails the load with "Invalid memory segment" and nothing is loaded. Both have been
+// there since kexec-tools 1.101. Without it the x86 loaders place the kernel top-down in the
+// RAM of /sys/firmware/memmap, where a memmap= region is still RAM.
 #include <cstdio>
 
 #include "kexec/kexec.h"
@@ -80,6 +88,22 @@ Status CheckKeepsLegacyPmem(const KexecPlan& plan, KexecSystem& sys) {
         " in `cmdline` (or add it with `append`)");
   }
   return Status::Ok();
+}
+
+uint64_t KexecToolsMemMax(const KexecPlan& plan) {
+  if (!plan.legacy_pmem || plan.legacy_pmem->range.start == 0) return 0;
+  return plan.legacy_pmem->range.start - 1;
+}
+
+Status KexecToolsMayLoad(const KexecPlan& plan, const std::string& why) {
+  if (!plan.legacy_pmem || plan.legacy_pmem->range.start != 0) return Status::Ok();
+  return Unsupported(
+      why + "; the kexec-tools fallback would load the next kernel over the pmem region of " +
+      plan.legacy_pmem->name +
+      ": it takes free memory from /sys/firmware/memmap, which memmap= does not change, and "
+      "places the kernel top-down, and the region's physical address is unknown (sysfs shows it "
+      "to root only), so it cannot be kept below it (--mem-max). Run a kernel with "
+      "CONFIG_KEXEC_FILE and kexec a bzImage, or run as root so the address can be read");
 }
 
 }  // namespace warmboot::kexec_internal

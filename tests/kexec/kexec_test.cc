@@ -373,6 +373,64 @@ TEST(KexecLegacyPmem, UnreadableProcCmdlineStillNeedsIt) {
   MustCheck({.cmdline = "root=/dev/vda1 memmap=528M!4G", .legacy_pmem = Pmem()}, sys);
 }
 
+// kexec-tools places the kernel top-down in /sys/firmware/memmap's RAM, where a memmap= region
+// still is RAM: it runs only with --mem-max below the region.
+TEST(KexecLegacyPmem, WithoutFileLoadKexecToolsLoadsBelowTheRegion) {
+  FakeKexecSystem sys;
+  sys.probe_errno = ENOSYS;
+  KexecPlan p = MustCheck({.legacy_pmem = Pmem()}, sys);
+  EXPECT_EQ(p.loader, KexecLoader::kKexecTools);
+  EXPECT_TRUE(Contains(p.loader_note, "below namespace0.0 (--mem-max=0xffffffff)"))
+      << p.loader_note;
+  auto r = LoadKexec(p, sys);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(Contains(r->note, "--mem-max=0xffffffff")) << r->note;
+  ASSERT_EQ(sys.runs.size(), 1u);
+  EXPECT_EQ(sys.runs[0],
+            (std::vector<std::string>{
+                "/usr/sbin/kexec", "-c", "-l", "--mem-max=0xffffffff", FakeKexecSystem::kKernel,
+                std::string("--initrd=") + FakeKexecSystem::kInitrd,
+                "--command-line=root=/dev/vda1 ro memmap=528M!4G console=ttyS0"}));
+}
+
+TEST(KexecLegacyPmem, WithoutFileLoadAnUnknownAddressRefusesTheFallback) {
+  FakeKexecSystem sys;
+  sys.probe_errno = ENOSYS;
+  KexecPlan p = MustResolve({.legacy_pmem = Pmem(0)}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kUnsupported);
+  const std::string& m = s.message();
+  EXPECT_TRUE(Contains(m, "kexec_file_load unavailable (ENOSYS")) << m;
+  EXPECT_TRUE(Contains(m, "would load the next kernel over the pmem region of namespace0.0")) << m;
+  EXPECT_TRUE(Contains(m, "/sys/firmware/memmap")) << m;
+  EXPECT_TRUE(Contains(m, "Run a kernel with CONFIG_KEXEC_FILE")) << m;
+  EXPECT_TRUE(sys.runs.empty());
+}
+
+TEST(KexecLegacyPmem, EnoexecFallbackLoadsBelowTheRegionOrNotAtAll) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({.legacy_pmem = Pmem()}, sys);
+  sys.load_errnos = {ENOEXEC};
+  auto r = LoadKexec(p, sys);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(sys.runs.size(), 1u);
+  EXPECT_EQ(sys.runs[0][3], "--mem-max=0xffffffff");
+
+  // The address unknown: kexec_file_load's refusal stands, and kexec-tools is not run.
+  FakeKexecSystem unknown;
+  p = MustCheck({.legacy_pmem = Pmem(0)}, unknown);
+  for (int err : {ENOEXEC, ENOSYS}) {
+    unknown.load_errnos = {err};
+    auto f = LoadKexec(p, unknown);
+    ASSERT_FALSE(f.ok());
+    EXPECT_EQ(f.status().code(), Code::kUnsupported);
+    EXPECT_TRUE(Contains(f.status().message(), "over the pmem region of namespace0.0"))
+        << f.status().message();
+    EXPECT_TRUE(unknown.runs.empty());
+    EXPECT_FALSE(unknown.Loaded());
+  }
+}
+
 // --- Error mapping ----------------------------------------------------------------------------
 
 struct ErrorCase {

@@ -203,6 +203,34 @@ TEST_F(KexecPreserveTest, AnNvdimmNeedsNoMemmap) {
   EXPECT_FALSE(ToJson(r)["kexec"].contains("legacy_pmem"));
 }
 
+TEST_F(KexecPreserveTest, KexecToolsLoadsBelowTheLegacyRegion) {
+  kexec_.probe_errno = ENOSYS;
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_EQ(kexec_.runs.size(), 1u);
+  const std::vector<std::string>& argv = kexec_.runs[0];
+  // The region starts at 4 GiB: nothing may end above 0xffffffff.
+  EXPECT_NE(std::find(argv.begin(), argv.end(), "--mem-max=0xffffffff"), argv.end())
+      << ::testing::PrintToString(argv);
+  EXPECT_TRUE(Contains(r.kexec->loader_note, "--mem-max=0xffffffff")) << r.kexec->loader_note;
+}
+
+TEST_F(KexecPreserveTest, KexecToolsIsRefusedWhereTheRegionsAddressIsUnknown) {
+  sim_->SetPhysStart(0);
+  kexec_.probe_errno = ENOSYS;
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.code(), Code::kUnsupported);
+  const std::string& m = r.status.message();
+  EXPECT_TRUE(Contains(m, "kexec_file_load unavailable (ENOSYS")) << m;
+  EXPECT_TRUE(Contains(m, "would load the next kernel over the pmem region of namespace0.0")) << m;
+  EXPECT_TRUE(Contains(m, "nothing changed")) << m;
+  EXPECT_FALSE(r.memory_removed);
+  EXPECT_FALSE(r.image_sealed);
+  EXPECT_TRUE(kexec_.runs.empty());
+  ExpectMemoryOnline();
+}
+
 TEST_F(KexecPreserveTest, FailedLoadAfterTheSealLeavesAUsableMachine) {
   kexec_.load_errnos = {EBUSY};
   PreserveReport r = Preserve(*sim_, config_, Opts());
