@@ -68,6 +68,7 @@ Status CheckKexecPlan(KexecPlan* plan, KexecSystem& sys) {
                            std::to_string(kMaxKexecCmdline) + " through kexec (COMMAND_LINE_SIZE " +
                            std::to_string(kCommandLineSize) + ", less room kexec keeps)");
   }
+  WB_RETURN_IF_ERROR(CheckKeepsLegacyPmem(*plan, sys));
   if (!sys.HasBootCapability()) {
     return Status(Code::kPermission, "kexec needs root (CAP_SYS_BOOT)");
   }
@@ -85,9 +86,13 @@ Status CheckKexecPlan(KexecPlan* plan, KexecSystem& sys) {
   int probe = sys.ProbeFileLoad();
   if (probe == ENOSYS) {
     if (plan->kexec_tools.empty()) return KexecFileLoadError(ENOSYS, *plan, sys);
+    const std::string why = "kexec_file_load unavailable (ENOSYS: built without CONFIG_KEXEC_FILE)";
+    WB_RETURN_IF_ERROR(KexecToolsMayLoad(*plan, why));
     plan->loader = KexecLoader::kKexecTools;
-    plan->loader_note = "kexec_file_load unavailable (ENOSYS: built without CONFIG_KEXEC_FILE); " +
-                        plan->kexec_tools + " -l will load";
+    plan->loader_note = why + "; " + plan->kexec_tools + " -l will load";
+    if (uint64_t max = KexecToolsMemMax(*plan)) {
+      plan->loader_note += " below " + plan->legacy_pmem->name + " (--mem-max=" + Hex(max) + ")";
+    }
   } else if (probe == EPERM) {
     return KexecFileLoadError(EPERM, *plan, sys);
   } else {

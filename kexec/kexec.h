@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,48 @@ class KexecSystem {
 KexecSystem& RealKexecSystem();
 
 // ---------------------------------------------------------------------------------------------
+// The pmem region the next kernel must leave alone.
+
+// A physical address range [start, start + size).
+struct PhysRange {
+  uint64_t start = 0;
+  uint64_t size = 0;
+  uint64_t end() const { return start + size; }
+};
+
+// The image's region when it is legacy pmem: an e820 "Persistent Memory (legacy)" range, which
+// memmap=SIZE!ADDR on the command line makes (or the firmware), rather than an NVDIMM the
+// firmware describes itself. The firmware's memory map, which kexec hands to the next kernel,
+// calls that memory RAM, so two things keep the image alive across the kexec, and
+// CheckKexecPlan and LoadKexec enforce both:
+//  - the next kernel's command line keeps a memmap= that reserves the region from its first
+//    byte (else the next kernel uses the image's memory as RAM);
+//  - nothing is loaded into it. kexec_file_load(2) places the next kernel in System RAM only,
+//    which the region stops being at the hot-remove. kexec-tools' kexec_load path takes its
+//    memory map from /sys/firmware/memmap, which memmap= does not change, and places the
+//    kernel top-down, so it runs only with --mem-max just below the region: kexec-tools then
+//    refuses, before loading anything, any segment that would end above it. Where the
+//    region's physical address is unknown, the fallback is refused.
+struct LegacyPmem {
+  std::string name;  // the namespace ("namespace0.0"), for messages
+  PhysRange range;   // range.start 0: the physical address is unknown
+};
+
+// The ranges a command line's memmap= parameters make legacy pmem (e820 type 12), as the x86
+// kernel reads them (parse_memmap_opt, arch/x86/kernel/e820.c): every memmap= before a bare
+// `--`, each a comma-separated list; NN!SS adds [SS, SS + NN), numbers as the kernel's memparse
+// takes them (decimal, 0x hex or 0 octal, with an optional K M G T P E suffix); `exactmap`
+// forgets the ranges before it; NN%SS-OLD+NEW forms other than a plain add of type 12 are taken
+// to remove [SS, SS + NN) (they may retype it). An entry the kernel would reject adds nothing.
+// Sorted, with overlapping and adjacent ranges merged, as the kernel merges them into one
+// region.
+std::vector<PhysRange> LegacyPmemRanges(const std::string& cmdline);
+
+// The parameter that reserves `range` as legacy pmem: "memmap=528M!4G" (hex where no suffix
+// divides: "memmap=0x1001!4G").
+std::string MemmapParameter(const PhysRange& range);
+
+// ---------------------------------------------------------------------------------------------
 // The plan.
 
 // What was asked for; empty fields take the defaults.
@@ -75,6 +118,8 @@ struct KexecRequest {
                         // "none" = no initrd
   std::string cmdline;  // "" = the running kernel's /proc/cmdline, filtered
   std::string append;   // added to the command line
+  // The image's region when it is legacy pmem (see LegacyPmem); none for an NVDIMM.
+  std::optional<LegacyPmem> legacy_pmem;
 };
 
 enum class KexecLoader {
@@ -88,8 +133,9 @@ struct KexecPlan {
   bool default_kernel = false;  // chosen by default, not asked for
   std::string initrd;           // "" = none (KEXEC_FILE_NO_INITRAMFS)
   std::string cmdline;
-  std::string cmdline_origin;        // "/proc/cmdline" or "configured"
-  std::vector<std::string> dropped;  // parameters of /proc/cmdline not carried over
+  std::string cmdline_origin;             // "/proc/cmdline" or "configured"
+  std::vector<std::string> dropped;       // parameters of /proc/cmdline not carried over
+  std::optional<LegacyPmem> legacy_pmem;  // as requested: the region the next kernel must keep
   // Set by CheckKexecPlan:
   KexecLoader loader = KexecLoader::kFileLoad;
   std::string kexec_tools;  // kexec-tools' kexec when found ("" = not installed)
@@ -124,9 +170,10 @@ std::vector<std::string> SplitCmdline(const std::string& cmdline);
 Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys);
 
 // Everything that can be known before loading, in this order: the kernel and the initrd are
-// readable, non-empty regular files; the command line fits; we may boot (CAP_SYS_BOOT); this
-// kernel can kexec and kexec is not disabled; a loader exists (kexec_file_load, else kexec-tools).
-// Loads nothing. Fills plan->loader, kexec_tools and loader_note.
+// readable, non-empty regular files; the command line fits and, with a legacy_pmem, keeps it
+// reserved; we may boot (CAP_SYS_BOOT); this kernel can kexec and kexec is not disabled; a
+// loader exists (kexec_file_load, else kexec-tools, which a legacy_pmem of unknown address
+// refuses). Loads nothing. Fills plan->loader, kexec_tools and loader_note.
 Status CheckKexecPlan(KexecPlan* plan, KexecSystem& sys);
 
 // ---------------------------------------------------------------------------------------------
@@ -139,7 +186,8 @@ struct KexecLoadReport {
 
 // Loads the plan's kernel (CheckKexecPlan first) and checks /sys/kernel/kexec_loaded says so.
 // kexec_file_load first; kexec-tools' `kexec -c -l` when the kernel has no kexec_file_load
-// (ENOSYS) or cannot load this image format with it (ENOEXEC), saying so in the report.
+// (ENOSYS) or cannot load this image format with it (ENOEXEC), saying so in the report. With a
+// legacy_pmem, kexec-tools gets --mem-max below it, or is not run when its address is unknown.
 Result<KexecLoadReport> LoadKexec(const KexecPlan& plan, KexecSystem& sys);
 
 // kexec_file_load's errno as a Status saying what to do (see kexec/errors.cc for the table).

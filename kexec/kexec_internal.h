@@ -1,6 +1,7 @@
 // Helpers shared by the kexec/*.cc files; not part of the library's interface.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "kexec/kexec.h"
@@ -23,12 +24,28 @@ bool KexecLoadDisabled(KexecSystem& sys);
 // The kernel lockdown level ("none", "integrity", "confidentiality"), "" when unknown.
 std::string LockdownLevel(KexecSystem& sys);
 
-// kexec-tools' `kexec -c -l KERNEL [--initrd=I] --command-line=C` (-c: the kexec_load syscall,
-// as kexec_file_load is what could not load).
+// The plan's command line keeps its legacy_pmem reserved (see LegacyPmem): every range this
+// kernel's memmap= reserves for it has a memmap= in the plan reserving it from the same first
+// byte. The region itself when its address is known and this kernel's command line reserves it
+// (a region the firmware made needs nothing); every legacy pmem range of this kernel's command
+// line when the address is unknown. InvalidArgument naming the missing parameter.
+Status CheckKeepsLegacyPmem(const KexecPlan& plan, KexecSystem& sys);
+
+// Whether kexec-tools may load the plan (`why`: why kexec_file_load will not): always without
+// a legacy_pmem; with one only where its address is known (LoadWithKexecTools then passes
+// --mem-max). kUnsupported saying what to do.
+Status KexecToolsMayLoad(const KexecPlan& plan, const std::string& why);
+
+// The highest address kexec-tools may load into: just below the legacy_pmem; 0 = no limit.
+uint64_t KexecToolsMemMax(const KexecPlan& plan);
+
+// kexec-tools' `kexec -c -l [--mem-max=M] KERNEL [--initrd=I] --command-line=C` (-c: the
+// kexec_load syscall, as kexec_file_load is what could not load; --mem-max: KexecToolsMemMax).
 Status LoadWithKexecTools(const KexecPlan& plan, const std::string& kexec, KexecSystem& sys);
 // kexec-tools' `kexec -u`.
 Status UnloadWithKexecTools(const std::string& kexec, KexecSystem& sys);
 
-// Leading and trailing whitespace removed.
+// "0x100000000".
+std::string Hex(uint64_t v);
 
 }  // namespace warmboot::kexec_internal

@@ -32,7 +32,9 @@ Status RunKexec(const std::vector<std::string>& argv, const std::string& what, K
 
 Status LoadWithKexecTools(const KexecPlan& plan, const std::string& kexec, KexecSystem& sys) {
   // -c: the kexec_load syscall, since kexec_file_load is what could not load.
-  std::vector<std::string> argv{kexec, "-c", "-l", plan.kernel};
+  std::vector<std::string> argv{kexec, "-c", "-l"};
+  if (uint64_t max = KexecToolsMemMax(plan)) argv.push_back("--mem-max=" + Hex(max));
+  argv.push_back(plan.kernel);
   if (!plan.initrd.empty()) argv.push_back("--initrd=" + plan.initrd);
   argv.push_back("--command-line=" + plan.cmdline);
   return RunKexec(argv, kexec + " -l " + plan.kernel, sys);

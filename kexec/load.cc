@@ -47,6 +47,10 @@ Result<KexecLoadReport> LoadKexec(const KexecPlan& plan, KexecSystem& sys) {
     KexecPlan with_tools = plan;
     if (with_tools.kexec_tools.empty()) with_tools.kexec_tools = sys.FindProgram("kexec");
     if (with_tools.kexec_tools.empty()) return KexecFileLoadError(err, with_tools, sys);
+    if (Status may = KexecToolsMayLoad(plan, KexecFileLoadError(err, plan, sys).message());
+        !may.ok()) {
+      return may;
+    }
     Status s = LoadWithKexecTools(with_tools, with_tools.kexec_tools, sys);
     if (!s.ok() && err == ENOEXEC) {
       return Status(s.code(), KexecFileLoadError(err, plan, sys).message() +
@@ -59,6 +63,9 @@ Result<KexecLoadReport> LoadKexec(const KexecPlan& plan, KexecSystem& sys) {
     report.note = std::string("kexec_file_load ") +
                   (err == ENOSYS ? "unavailable (ENOSYS)" : "could not load this image (ENOEXEC)") +
                   "; loaded with kexec-tools' " + with_tools.kexec_tools + " -l";
+    if (uint64_t max = KexecToolsMemMax(plan)) {
+      report.note += " below " + plan.legacy_pmem->name + " (--mem-max=" + Hex(max) + ")";
+    }
   } else if (err != 0) {
     return KexecFileLoadError(err, plan, sys);
   }

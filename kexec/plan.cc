@@ -37,6 +37,7 @@ std::string DefaultInitrd(const std::string& release, KexecSystem& sys) {
 
 Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys) {
   KexecPlan plan;
+  plan.legacy_pmem = request.legacy_pmem;
   std::string release;
   auto uname_r = [&]() -> const std::string& {
     if (release.empty()) release = sys.KernelRelease();
@@ -90,6 +91,11 @@ nlohmann::json ToJson(const KexecPlan& p) {
       {"cmdline_origin", p.cmdline_origin},
       {"dropped", p.dropped},
       {"loader", KexecLoaderName(p.loader)}};
+  if (p.legacy_pmem) {
+    j["legacy_pmem"] = {{"namespace", p.legacy_pmem->name},
+                        {"phys_start", p.legacy_pmem->range.start},
+                        {"size", p.legacy_pmem->range.size}};
+  }
   if (!p.kexec_tools.empty()) j["kexec_tools"] = p.kexec_tools;
   if (!p.loader_note.empty()) j["loader_note"] = p.loader_note;
   return j;

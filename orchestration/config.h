@@ -27,7 +27,9 @@ struct Config {
   CompressionPolicy compression{CompressionPolicy::Mode::kAuto, 0};
   uint32_t chunk_size = format::kDefaultChunkSize;
   unsigned threads = 0;
-  uint64_t checkpoint_deadline_ms = 10000;  // applications' checkpoint deadline
+  // Reserved for the checkpoint API, which does not exist yet: parsed (so configurations that
+  // set it keep working) and read by nothing. It has no effect.
+  uint64_t checkpoint_deadline_ms = 10000;
   int offline_attempts = 8;
   uint64_t offline_backoff_ms = 25;
   uint64_t offline_block_timeout_ms = 10000;  // one block's offline

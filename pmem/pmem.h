@@ -54,6 +54,9 @@ struct PmemInfo {
   Uuid dax_uuid{};
   // raw mode: what a superblock probe finds on the device ("ext4", "xfs", "swap", ...), or "".
   std::string foreign_signature;
+  // The physical address of the namespace's first byte: it spans [phys_start, phys_start +
+  // size). 0 = unknown (sysfs shows it to root only).
+  uint64_t phys_start = 0;
 
   uint64_t OnlineBlocks() const;
 };

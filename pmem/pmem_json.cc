@@ -26,6 +26,7 @@ json ToJson(const PmemInfo& info) {
   if (!info.identity.empty()) j["identity"] = info.identity;
   if (info.dax_uuid != Uuid{}) j["dax_uuid"] = UuidToString(info.dax_uuid);
   if (!info.foreign_signature.empty()) j["foreign_signature"] = info.foreign_signature;
+  if (info.phys_start != 0) j["phys_start"] = info.phys_start;
   return j;
 }
 

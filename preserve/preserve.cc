@@ -146,7 +146,12 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   }
   if (options.kexec) {
     auto t = log.Start("check kexec");
-    auto plan = ResolveKexecPlan(KexecRequestFromConfig(config), KexecSys(options));
+    KexecRequest request = KexecRequestFromConfig(config);
+    if (!r.device->labeled) {
+      // Legacy (e820, memmap=) pmem: the next kernel must keep it reserved and load nowhere in it.
+      request.legacy_pmem = LegacyPmem{r.device->name, {r.device->phys_start, r.device->size}};
+    }
+    auto plan = ResolveKexecPlan(request, KexecSys(options));
     Status s = plan.ok() ? CheckKexecPlan(&*plan, KexecSys(options)) : plan.status();
     if (!s.ok()) {
       t.Done(false, s.message());

@@ -138,6 +138,7 @@ Status SimulatedPmem::Save() const {
   j["labeled"] = labeled_;
   j["dax_uuid"] = UuidToString(dax_uuid_);
   j["label_name"] = label_name_;
+  j["phys_start"] = phys_start_;
   j["auto_online_blocks"] = policy_;
   j["boot_auto_online_blocks"] = boot_policy_;
   for (const Block& b : blocks_) {
@@ -180,6 +181,7 @@ Status SimulatedPmem::Load() {
     labeled_ = j.value("labeled", false);
     ParseUuid(j.value("dax_uuid", ""), &dax_uuid_);
     label_name_ = j.value("label_name", "");
+    phys_start_ = j.value("phys_start", kDefaultPhysStart);
     policy_ = j.value("auto_online_blocks", "offline");
     boot_policy_ = j.value("boot_auto_online_blocks", "offline");
     blocks_.clear();
@@ -251,6 +253,11 @@ void SimulatedPmem::Reboot() {
   (void)Save();
 }
 
+void SimulatedPmem::SetPhysStart(uint64_t phys_start) {
+  phys_start_ = phys_start;
+  (void)Save();
+}
+
 uint64_t SimulatedPmem::leaked_blocks() const {
   uint64_t n = 0;
   for (const Block& b : blocks_) n += b.leaked;
@@ -271,6 +278,7 @@ Result<PmemInfo> SimulatedPmem::Probe() {
   info.identity = Identity();
   if (mode_ == PmemMode::kDevdax || mode_ == PmemMode::kSystemRam) info.dax_uuid = dax_uuid_;
   if (mode_ == PmemMode::kRaw) info.foreign_signature = ForeignSignature();
+  info.phys_start = phys_start_;
   info.memory_block_size = kBlockSize;
   if (mode_ == PmemMode::kRaw || mode_ == PmemMode::kFsdax) info.block_device = image_path_;
   if (mode_ == PmemMode::kDevdax || mode_ == PmemMode::kSystemRam) info.dax_device = "dax0.0";

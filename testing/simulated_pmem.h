@@ -38,6 +38,9 @@ class SimulatedPmem : public PmemPlatform {
  public:
   static constexpr uint64_t kBlockSize = 128ull << 20;
   static constexpr uint64_t kFirstBlock = 16;
+  // Where the namespace sits in physical memory unless SetPhysStart says otherwise: 4 GiB, as
+  // with memmap=SIZE!4G (FakeKexecSystem's /proc/cmdline has memmap=528M!4G).
+  static constexpr uint64_t kDefaultPhysStart = 4ull << 30;
 
   // Creates a new simulated namespace of `size` bytes in `dir` (raw mode, as after a cold boot
   // of a memmap= region), replacing any earlier one.
@@ -79,6 +82,8 @@ class SimulatedPmem : public PmemPlatform {
   // What an administrator's `ndctl create-namespace -f -m fsdax|devdax|raw` does: a new info
   // block that warmboot did not write (devdax: a random uuid).
   Status AdminReconfigure(PmemMode mode);
+  // The physical address Probe reports (0: unknown, as for a non-root reader).
+  void SetPhysStart(uint64_t phys_start);
 
   PmemMode mode() const { return mode_; }
   uint64_t leaked_blocks() const;
@@ -114,6 +119,7 @@ class SimulatedPmem : public PmemPlatform {
   bool labeled_ = false;
   std::string label_name_;
   Uuid dax_uuid_{};
+  uint64_t phys_start_ = kDefaultPhysStart;
   std::string policy_ = "offline";
   std::string boot_policy_ = "offline";
   std::vector<Block> blocks_;

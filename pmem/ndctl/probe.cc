@@ -5,6 +5,7 @@
 #include <linux/ndctl.h>  // ND_DEVICE_* and ND_CMD_* (the uapi header libndctl itself builds on)
 #include <ndctl/libndctl.h>
 
+#include <climits>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -188,6 +189,11 @@ Result<PmemInfo> NdctlPmemPlatform::Probe() {
   if (st.mode == PmemMode::kRaw && !info.block_device.empty()) {
     info.foreign_signature = ProbeSignature(info.block_device);
   }
+  // ULLONG_MAX when sysfs would not say (the attribute is root's). A legacy namespace is its
+  // whole region.
+  unsigned long long phys = ndctl_namespace_get_resource(t.ndns);
+  if (phys == ULLONG_MAX && !info.labeled) phys = ndctl_region_get_resource(t.region);
+  if (phys != ULLONG_MAX) info.phys_start = phys;
   return info;
 }
 

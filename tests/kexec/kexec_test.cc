@@ -244,6 +244,193 @@ TEST(KexecCheck, RefusedProbeIsExplained) {
   EXPECT_TRUE(Contains(s.message(), "lockdown (integrity)")) << s.message();
 }
 
+// --- memmap= and the legacy pmem region --------------------------------------------------------
+
+constexpr uint64_t kGiB = 1ull << 30, kMiB = 1ull << 20;
+
+// The fake's /proc/cmdline reserves it with memmap=528M!4G.
+LegacyPmem Pmem(uint64_t start = 4 * kGiB) {
+  return {"namespace0.0", {start, 528 * kMiB}};
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Ranges(const std::string& cmdline) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const PhysRange& r : LegacyPmemRanges(cmdline)) out.push_back({r.start, r.size});
+  return out;
+}
+using RangeList = std::vector<std::pair<uint64_t, uint64_t>>;
+
+TEST(KexecMemmap, ReadsTheFormsTheKernelReads) {
+  const RangeList region = {{4 * kGiB, 528 * kMiB}};
+  EXPECT_EQ(Ranges("root=/dev/vda1 memmap=528M!4G quiet"), region);
+  EXPECT_EQ(Ranges("memmap=0x21000000!0x100000000"), region);
+  EXPECT_EQ(Ranges("memmap=528m!4g"), region);
+  EXPECT_EQ(Ranges("memmap=540672K!4194304K"), region);
+  EXPECT_EQ(Ranges("\"memmap=528M!4G\""), region);
+  EXPECT_EQ(Ranges("memmap=\"528M!4G\""), region);
+  EXPECT_EQ(Ranges("memmap=010M!4G"), (RangeList{{4 * kGiB, 8 * kMiB}}));  // octal, as strtoull
+  // Lists, repeats, and adjacent or overlapping ranges merged into one region.
+  EXPECT_EQ(Ranges("memmap=1G!4G,2G!8G"), (RangeList{{4 * kGiB, kGiB}, {8 * kGiB, 2 * kGiB}}));
+  EXPECT_EQ(Ranges("memmap=264M!4G memmap=264M!0x110800000"), region);
+  EXPECT_EQ(Ranges("memmap=1G!4G memmap=512M!4G"), (RangeList{{4 * kGiB, kGiB}}));
+  // Type 12 by number: added; other %-forms over it may retype it: taken away.
+  EXPECT_EQ(Ranges("memmap=528M%4G+12"), region);
+  EXPECT_EQ(Ranges("memmap=528M!4G memmap=16M%4G-12+1"),
+            (RangeList{{4 * kGiB + 16 * kMiB, 512 * kMiB}}));
+  EXPECT_EQ(Ranges("memmap=528M!4G memmap=16M%0x120000000"), (RangeList{{4 * kGiB, 512 * kMiB}}));
+  // exactmap forgets what came before it, not what comes after.
+  EXPECT_TRUE(Ranges("memmap=528M!4G memmap=exactmap memmap=3G@0").empty());
+  EXPECT_EQ(Ranges("memmap=exactmap,3G@0,528M!4G"), region);
+}
+
+TEST(KexecMemmap, IgnoresWhatMakesNoLegacyPmem) {
+  EXPECT_TRUE(Ranges("memmap=1G$4G memmap=64M@0 memmap=1G#5G memmap=2G mem=4G").empty());
+  EXPECT_TRUE(Ranges("root=/dev/vda1 -- memmap=528M!4G").empty());  // init's, not the kernel's
+  EXPECT_TRUE(Ranges("xmemmap=528M!4G memmap_x=528M!4G").empty());
+  // Entries the kernel rejects.
+  EXPECT_TRUE(Ranges("memmap=528M!4Gx memmap=!4G memmap=528M! memmap=").empty());
+}
+
+TEST(KexecMemmap, ParameterForARange) {
+  EXPECT_EQ(MemmapParameter({4 * kGiB, 528 * kMiB}), "memmap=528M!4G");
+  EXPECT_EQ(MemmapParameter({2032 * kMiB, 528 * kMiB}), "memmap=528M!2032M");
+  EXPECT_EQ(MemmapParameter({4 * kGiB, 0x1001}), "memmap=0x1001!4G");
+  EXPECT_EQ(Ranges(MemmapParameter({4 * kGiB, 0x1001})), (RangeList{{4 * kGiB, 0x1001}}));
+}
+
+TEST(KexecLegacyPmem, TheRunningCommandLineKeepsIt) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({.legacy_pmem = Pmem()}, sys);
+  EXPECT_EQ(p.loader, KexecLoader::kFileLoad);
+  ASSERT_TRUE(p.legacy_pmem.has_value());
+  EXPECT_EQ(ToJson(p)["legacy_pmem"]["phys_start"], 4 * kGiB);
+  // A memmap= that reserves more from the same first byte, or the same range in two pieces.
+  MustCheck({.cmdline = "root=/dev/vda1 memmap=1G!4G", .legacy_pmem = Pmem()}, sys);
+  MustCheck({.cmdline = "root=/dev/vda1 memmap=264M!4G,264M!0x110800000", .legacy_pmem = Pmem()},
+            sys);
+}
+
+TEST(KexecLegacyPmem, ACommandLineWithoutItIsRefusedNamingIt) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustResolve({.cmdline = "root=/dev/vda1 ro", .legacy_pmem = Pmem()}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  const std::string& m = s.message();
+  EXPECT_TRUE(Contains(m, "does not keep the memmap= that protects the image")) << m;
+  EXPECT_TRUE(Contains(m, "namespace0.0 is legacy pmem at 0x100000000-0x120ffffff")) << m;
+  EXPECT_TRUE(Contains(m, "Keep memmap=528M!4G")) << m;
+  EXPECT_TRUE(Contains(m, "as RAM")) << m;
+  EXPECT_TRUE(Contains(m, "(configured) has no memmap=")) << m;
+  EXPECT_TRUE(sys.open_fds.empty());
+}
+
+TEST(KexecLegacyPmem, ChangedOrUndoneIsRefused) {
+  for (const KexecRequest& request : std::vector<KexecRequest>{
+           {.cmdline = "root=/dev/vda1 memmap=512M!4G"},     // smaller
+           {.cmdline = "root=/dev/vda1 memmap=528M!3G"},     // elsewhere
+           {.cmdline = "root=/dev/vda1 memmap=2G!3G"},       // covers it, but starts before it
+           {.cmdline = "root=/dev/vda1 -- memmap=528M!4G"},  // init's argument
+           {.append = "memmap=exactmap memmap=3G@0"},        // the running one undone
+           {.append = "memmap=528M%4G-12+1"},                // retyped as RAM
+       }) {
+    FakeKexecSystem sys;
+    KexecRequest r = request;
+    r.legacy_pmem = Pmem();
+    KexecPlan p = MustResolve(r, sys);
+    Status s = CheckKexecPlan(&p, sys);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << p.cmdline;
+    EXPECT_TRUE(Contains(s.message(), "Keep memmap=528M!4G")) << s.message();
+  }
+}
+
+TEST(KexecLegacyPmem, ARegionTheFirmwareMadeNeedsNoMemmap) {
+  FakeKexecSystem sys;
+  sys.text["/proc/cmdline"] = "root=/dev/vda1 ro\n";
+  MustCheck({.legacy_pmem = Pmem()}, sys);
+  // An NVDIMM (no legacy_pmem) needs none either.
+  FakeKexecSystem nvdimm;
+  MustCheck({.cmdline = "root=/dev/vda1 ro"}, nvdimm);
+}
+
+TEST(KexecLegacyPmem, UnknownAddressKeepsEveryRangeReservedHere) {
+  FakeKexecSystem sys;
+  sys.text["/proc/cmdline"] = "root=/dev/vda1 memmap=528M!4G memmap=1G!8G\n";
+  MustCheck({.legacy_pmem = Pmem(0)}, sys);
+  KexecPlan p =
+      MustResolve({.cmdline = "root=/dev/vda1 memmap=528M!4G", .legacy_pmem = Pmem(0)}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(s.message(), "Keep memmap=1G!8G")) << s.message();
+}
+
+TEST(KexecLegacyPmem, UnreadableProcCmdlineStillNeedsIt) {
+  FakeKexecSystem sys;
+  sys.text.erase("/proc/cmdline");
+  KexecPlan p = MustResolve({.cmdline = "root=/dev/vda1", .legacy_pmem = Pmem()}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(s.message(), "Keep memmap=528M!4G")) << s.message();
+  MustCheck({.cmdline = "root=/dev/vda1 memmap=528M!4G", .legacy_pmem = Pmem()}, sys);
+}
+
+// kexec-tools places the kernel top-down in /sys/firmware/memmap's RAM, where a memmap= region
+// still is RAM: it runs only with --mem-max below the region.
+TEST(KexecLegacyPmem, WithoutFileLoadKexecToolsLoadsBelowTheRegion) {
+  FakeKexecSystem sys;
+  sys.probe_errno = ENOSYS;
+  KexecPlan p = MustCheck({.legacy_pmem = Pmem()}, sys);
+  EXPECT_EQ(p.loader, KexecLoader::kKexecTools);
+  EXPECT_TRUE(Contains(p.loader_note, "below namespace0.0 (--mem-max=0xffffffff)"))
+      << p.loader_note;
+  auto r = LoadKexec(p, sys);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(Contains(r->note, "--mem-max=0xffffffff")) << r->note;
+  ASSERT_EQ(sys.runs.size(), 1u);
+  EXPECT_EQ(sys.runs[0],
+            (std::vector<std::string>{
+                "/usr/sbin/kexec", "-c", "-l", "--mem-max=0xffffffff", FakeKexecSystem::kKernel,
+                std::string("--initrd=") + FakeKexecSystem::kInitrd,
+                "--command-line=root=/dev/vda1 ro memmap=528M!4G console=ttyS0"}));
+}
+
+TEST(KexecLegacyPmem, WithoutFileLoadAnUnknownAddressRefusesTheFallback) {
+  FakeKexecSystem sys;
+  sys.probe_errno = ENOSYS;
+  KexecPlan p = MustResolve({.legacy_pmem = Pmem(0)}, sys);
+  Status s = CheckKexecPlan(&p, sys);
+  EXPECT_EQ(s.code(), Code::kUnsupported);
+  const std::string& m = s.message();
+  EXPECT_TRUE(Contains(m, "kexec_file_load unavailable (ENOSYS")) << m;
+  EXPECT_TRUE(Contains(m, "would load the next kernel over the pmem region of namespace0.0")) << m;
+  EXPECT_TRUE(Contains(m, "/sys/firmware/memmap")) << m;
+  EXPECT_TRUE(Contains(m, "Run a kernel with CONFIG_KEXEC_FILE")) << m;
+  EXPECT_TRUE(sys.runs.empty());
+}
+
+TEST(KexecLegacyPmem, EnoexecFallbackLoadsBelowTheRegionOrNotAtAll) {
+  FakeKexecSystem sys;
+  KexecPlan p = MustCheck({.legacy_pmem = Pmem()}, sys);
+  sys.load_errnos = {ENOEXEC};
+  auto r = LoadKexec(p, sys);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(sys.runs.size(), 1u);
+  EXPECT_EQ(sys.runs[0][3], "--mem-max=0xffffffff");
+
+  // The address unknown: kexec_file_load's refusal stands, and kexec-tools is not run.
+  FakeKexecSystem unknown;
+  p = MustCheck({.legacy_pmem = Pmem(0)}, unknown);
+  for (int err : {ENOEXEC, ENOSYS}) {
+    unknown.load_errnos = {err};
+    auto f = LoadKexec(p, unknown);
+    ASSERT_FALSE(f.ok());
+    EXPECT_EQ(f.status().code(), Code::kUnsupported);
+    EXPECT_TRUE(Contains(f.status().message(), "over the pmem region of namespace0.0"))
+        << f.status().message();
+    EXPECT_TRUE(unknown.runs.empty());
+    EXPECT_FALSE(unknown.Loaded());
+  }
+}
+
 // --- Error mapping ----------------------------------------------------------------------------
 
 struct ErrorCase {

@@ -149,6 +149,88 @@ TEST_F(KexecPreserveTest, DryRunChecksKexecAndLoadsNothing) {
   ExpectMemoryOnline();
 }
 
+// --- The legacy (memmap=) region across the kexec: refused before the point of no return.
+
+TEST_F(KexecPreserveTest, ACommandLineWithoutTheMemmapIsRefusedBeforeHotRemove) {
+  // The simulated namespace is legacy pmem at 4 GiB; /proc/cmdline has memmap=528M!4G.
+  for (const auto& [cmdline, append] : std::vector<std::pair<std::string, std::string>>{
+           {"root=/dev/vda1 ro console=ttyS0", ""},   // dropped
+           {"root=/dev/vda1 ro memmap=512M!4G", ""},  // changed
+           {"", "memmap=exactmap memmap=3G@0"},       // undone by an append
+       }) {
+    config_.cmdline = cmdline;
+    config_.append = append;
+    PreserveReport r = Preserve(*sim_, config_, Opts());
+    ASSERT_FALSE(r.status.ok()) << cmdline << append;
+    EXPECT_EQ(r.status.code(), Code::kInvalidArgument);
+    const std::string& m = r.status.message();
+    EXPECT_TRUE(Contains(m, "Keep memmap=528M!4G")) << m;
+    EXPECT_TRUE(Contains(m, "namespace0.0")) << m;
+    EXPECT_TRUE(Contains(m, "nothing changed")) << m;
+    EXPECT_FALSE(r.memory_removed);
+    EXPECT_FALSE(r.image_sealed);
+    EXPECT_TRUE(kexec_.loads.empty());
+    EXPECT_TRUE(kexec_.runs.empty());
+    ExpectMemoryOnline();
+    EXPECT_EQ(testing::ReadFile(config_.state_dir + "/app/db"), std::string(300000, 'd'));
+    const Phase& check = r.phases.phases()[PhaseIndex(r, "check kexec")];
+    EXPECT_FALSE(check.ok);
+    EXPECT_EQ(PhaseIndex(r, "offline memory blocks"), r.phases.phases().size());
+  }
+}
+
+TEST_F(KexecPreserveTest, ACommandLineThatKeepsTheMemmapIsLoaded) {
+  config_.cmdline = "root=/dev/vda1 ro memmap=528M!4G";
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_EQ(kexec_.loads.size(), 1u);
+  EXPECT_EQ(kexec_.loads[0].cmdline, "root=/dev/vda1 ro memmap=528M!4G");
+  EXPECT_EQ(ToJson(r)["kexec"]["legacy_pmem"]["phys_start"], 4ull << 30);
+}
+
+TEST_F(KexecPreserveTest, AnNvdimmNeedsNoMemmap) {
+  TempDir nv_dir;
+  auto nv = testing::MakeSimMachine(nv_dir.path(), /*labeled=*/true);
+  ASSERT_TRUE(nv.ok()) << nv.status().ToString();
+  testing::MakeDirs(nv->config.state_dir);
+  testing::WriteFile(nv->config.state_dir + "/db", "state");
+  nv->config.cmdline = "root=/dev/vda1 ro";
+  kexec_.probe_errno = ENOSYS;  // and kexec-tools may load anywhere: the NVDIMM is not RAM there
+  PreserveReport r = Preserve(*nv->sim, nv->config, Opts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_EQ(kexec_.runs.size(), 1u);
+  EXPECT_EQ(kexec_.runs[0][3], FakeKexecSystem::kKernel);  // no --mem-max
+  EXPECT_FALSE(ToJson(r)["kexec"].contains("legacy_pmem"));
+}
+
+TEST_F(KexecPreserveTest, KexecToolsLoadsBelowTheLegacyRegion) {
+  kexec_.probe_errno = ENOSYS;
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_EQ(kexec_.runs.size(), 1u);
+  const std::vector<std::string>& argv = kexec_.runs[0];
+  // The region starts at 4 GiB: nothing may end above 0xffffffff.
+  EXPECT_NE(std::find(argv.begin(), argv.end(), "--mem-max=0xffffffff"), argv.end())
+      << ::testing::PrintToString(argv);
+  EXPECT_TRUE(Contains(r.kexec->loader_note, "--mem-max=0xffffffff")) << r.kexec->loader_note;
+}
+
+TEST_F(KexecPreserveTest, KexecToolsIsRefusedWhereTheRegionsAddressIsUnknown) {
+  sim_->SetPhysStart(0);
+  kexec_.probe_errno = ENOSYS;
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.code(), Code::kUnsupported);
+  const std::string& m = r.status.message();
+  EXPECT_TRUE(Contains(m, "kexec_file_load unavailable (ENOSYS")) << m;
+  EXPECT_TRUE(Contains(m, "would load the next kernel over the pmem region of namespace0.0")) << m;
+  EXPECT_TRUE(Contains(m, "nothing changed")) << m;
+  EXPECT_FALSE(r.memory_removed);
+  EXPECT_FALSE(r.image_sealed);
+  EXPECT_TRUE(kexec_.runs.empty());
+  ExpectMemoryOnline();
+}
+
 TEST_F(KexecPreserveTest, FailedLoadAfterTheSealLeavesAUsableMachine) {
   kexec_.load_errnos = {EBUSY};
   PreserveReport r = Preserve(*sim_, config_, Opts());
