@@ -92,6 +92,13 @@ int CmdKexec(const Argv& argv, const Machine& machine) {
     request.append.clear();
   }
   if (auto v = args->Get("append")) request.append = *v;
+  // A legacy (memmap=) namespace must stay out of the next kernel's RAM and out of kexec-tools'
+  // reach, as in preserve: a retry after a failed load runs here with the image sealed.
+  if (auto platform = machine.open_platform(*config); platform.ok()) {
+    if (auto info = (*platform)->Probe(); info.ok() && !info->labeled) {
+      request.legacy_pmem = LegacyPmem{info->name, {info->phys_start, info->size}};
+    }
+  }
 
   if (!machine.can_kexec) {
     return ReportError(Status(Code::kUnsupported,
