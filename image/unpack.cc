@@ -19,6 +19,7 @@
 #include "image/safe_path.h"
 #include "util/host_info.h"
 #include "util/io.h"
+#include "util/json_text.h"
 #include "util/parallel_for.h"
 #include "util/timespec.h"
 #include "util/uuid.h"
@@ -360,7 +361,7 @@ class Unpacker {
 
   Status WriteQuarantineReport() {
     WB_ASSIGN_OR_RETURN(UniqueFd qdir, OpenDirBeneath(root_.get(), kQuarantine, true));
-    std::string text = DamageReportJson(report_).dump(2) + "\n";
+    std::string text = DumpJson(DamageReportJson(report_), 2) + "\n";
     UniqueFd fd(::openat(qdir.get(), "report.json",
                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd.valid()) return ErrnoError("cannot write the quarantine report", errno);
