@@ -1,6 +1,6 @@
 // unpack: sealed image -> directory tree. Files are written under temporary names and renamed
-// into place once complete; damaged files go to .quarantine/ instead; nothing is created or
-// followed outside the destination.
+// into place once complete; damaged files go to .quarantine/files/ instead, and the report to
+// .quarantine/report.json; nothing is created or followed outside the destination.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,7 +27,11 @@
 namespace warmboot {
 namespace {
 
+// The reserved top-level name (format.md 12.5): salvaged files go beneath kQuarantineFiles, so
+// no state path can clash with the report.
 constexpr const char* kQuarantine = ".quarantine";
+constexpr const char* kQuarantineFiles = ".quarantine/files";
+constexpr const char* kQuarantineReport = "report.json";
 // A file is split into tasks of at most this many chunks so one large file uses every worker.
 constexpr uint64_t kChunksPerTask = 16;
 
@@ -288,13 +292,18 @@ class Unpacker {
     if (::futimens(fd, times) != 0) return ErrnoError("cannot set the time of " + s.path, errno);
     std::string tmp = TempName(i), final_name(name);
     if (damage_->IsDamaged(i)) {
+      // Into DEST/.quarantine/files/<path>. A quarantine that cannot be made (something of
+      // that name in the way, from an earlier restore merged into) is said, not fatal.
       std::string qparent =
-          parent.empty() ? kQuarantine : std::string(kQuarantine) + "/" + std::string(parent);
-      WB_ASSIGN_OR_RETURN(UniqueFd qdir, OpenDirBeneath(root_.get(), qparent, true));
-      if (::renameat(dirfd, tmp.c_str(), qdir.get(), final_name.c_str()) != 0) {
-        return ErrnoError("cannot quarantine " + s.path, errno);
+          std::string(kQuarantineFiles) + (parent.empty() ? "" : "/" + std::string(parent));
+      auto qdir = OpenDirBeneath(root_.get(), qparent, true);
+      if (!qdir.ok() || ::renameat(dirfd, tmp.c_str(), qdir->get(), final_name.c_str()) != 0) {
+        std::string why = qdir.ok() ? std::strerror(errno) : qdir.status().message();
+        ::unlinkat(dirfd, tmp.c_str(), 0);
+        damage_->NoteNotQuarantined(i, why);
+        return Status::Ok();
       }
-      damage_->SetQuarantined(i, std::string(kQuarantine) + "/" + s.path);
+      damage_->SetQuarantined(i, std::string(kQuarantineFiles) + "/" + s.path);
       return Status::Ok();
     }
     if (::renameat(dirfd, tmp.c_str(), dirfd, final_name.c_str()) != 0) {
@@ -362,13 +371,13 @@ class Unpacker {
   Status WriteQuarantineReport() {
     WB_ASSIGN_OR_RETURN(UniqueFd qdir, OpenDirBeneath(root_.get(), kQuarantine, true));
     std::string text = DumpJson(DamageReportJson(report_), 2) + "\n";
-    UniqueFd fd(::openat(qdir.get(), "report.json",
+    UniqueFd fd(::openat(qdir.get(), kQuarantineReport,
                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd.valid()) return ErrnoError("cannot write the quarantine report", errno);
     if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
       return ErrnoError("cannot write the quarantine report", errno);
     }
-    report_.quarantine_report = dest_ + "/" + kQuarantine + "/report.json";
+    report_.quarantine_report = dest_ + "/" + kQuarantine + "/" + kQuarantineReport;
     return Status::Ok();
   }
 
