@@ -88,6 +88,13 @@ json ToJson(const UnpackReport& r) {
   j["symlinks"] = r.symlinks;
   j["bytes_written"] = r.bytes_written;
   j["consumed"] = r.consumed;
+  json problems = json::array();
+  for (const MetadataProblem& p : r.metadata_problems) {
+    json e{{"segment", p.index}, {"problem", p.problem}};
+    SetBytesField(e, "path", p.path);
+    problems.push_back(std::move(e));
+  }
+  j["metadata_problems"] = std::move(problems);
   if (!r.quarantine_report.empty()) j["quarantine_report"] = r.quarantine_report;
   return j;
 }
