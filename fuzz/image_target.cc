@@ -174,10 +174,11 @@ class Sandbox {
     std::fputs("victim\n", f);
     std::fclose(f);
     ::chmod((base_ + "/victim").c_str(), 0644);
-    std::atexit([] {
-      std::error_code ec;
-      fs::remove_all(Get().base_, ec);
-    });
+  }
+  ~Sandbox() {
+    Clean();
+    std::error_code ec;
+    fs::remove_all(base_, ec);
   }
   std::string base_, dest_;
 };
