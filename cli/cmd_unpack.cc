@@ -18,8 +18,9 @@ static constexpr const char* kUnpackHelp =
 
 Restores a sealed image into DEST_DIR (created if missing; must be empty unless --merge),
 verifying every chunk as it goes. Each file appears atomically under its name once complete.
-Damaged segments go to DEST_DIR/.quarantine/ with report.json; the rest is restored. Owners are
-restored when run as root. Nothing is written outside DEST_DIR.
+Damaged files go to DEST_DIR/.quarantine/files/ and every damaged segment is listed in
+DEST_DIR/.quarantine/report.json; the rest is restored. DEST_DIR itself must not be a symlink.
+Owners are restored when run as root. Nothing is written outside DEST_DIR.
 
   --consume   after everything is on disk, mark the image consumed so it is never restored again
   --merge     allow a non-empty DEST_DIR; files in it with the same names are replaced
@@ -77,6 +78,13 @@ int CmdUnpack(const Argv& argv) {
     std::cout << "  " << r.damaged.size() << " damaged segment(s), report in "
               << r.quarantine_report << ":\n";
     PrintDamage(std::cout, r);
+  }
+  if (!r.metadata_problems.empty()) {
+    std::cout << "  " << r.metadata_problems.size()
+              << " restored segment(s) whose metadata the destination did not take as recorded:\n";
+    for (const MetadataProblem& p : r.metadata_problems) {
+      std::cout << "  segment " << p.index << " " << p.path << ": " << p.problem << "\n";
+    }
   }
   std::cout << (r.consumed ? "  the image is consumed and will not be restored again\n"
                            : "  the image is still sealed; pass --consume to retire it\n");

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "image/image_json.h"
+#include "util/json_text.h"
 
 namespace warmboot::cli {
 
@@ -23,8 +24,7 @@ int ExitCodeFor(const Status& s) {
 int ReportError(const Status& status, bool json, const std::string& command) {
   int code = ExitCodeFor(status);
   if (json) {
-    std::cout << nlohmann::json{{"ok", false}, {"exit_code", code}, {"error", ToJson(status)}}.dump(
-                     2)
+    std::cout << DumpJson({{"ok", false}, {"exit_code", code}, {"error", ToJson(status)}}, 2)
               << "\n";
   } else {
     std::cerr << "warmboot " << command << ": " << status.message() << "\n";
@@ -36,7 +36,7 @@ int ReportError(const Status& status, bool json, const std::string& command) {
 void PrintJson(nlohmann::json result, int exit_code) {
   result["ok"] = exit_code == kExitOk;
   result["exit_code"] = exit_code;
-  std::cout << result.dump(2) << "\n";
+  std::cout << DumpJson(result, 2) << "\n";
 }
 
 }  // namespace warmboot::cli

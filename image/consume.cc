@@ -13,9 +13,8 @@ Status ConsumeImage(Media& media) {
   WB_RETURN_IF_ERROR(media.ReadAt(format::kSealOffset, block));
   WB_ASSIGN_OR_RETURN(format::Seal seal, format::DecodeSeal(b));
   if (seal.state == format::SealState::kConsumed) return Status::Ok();
-  seal.state = format::SealState::kConsumed;
-  seal.consumed_ns = NowUnixNanos();
-  format::EncodeSeal(seal, b);
+  // Only state and consumed_ns change: the seal's reserved bytes are kept (format.md 5.4, 13).
+  format::MarkSealConsumed(b, NowUnixNanos());
   WB_RETURN_IF_ERROR(media.WriteAt(format::kSealOffset, block));
   return media.Flush();
 }

@@ -43,6 +43,11 @@ void DamageLog::SetQuarantined(uint64_t segment, const std::string& where) {
   by_segment_[segment].quarantined_as = where;
 }
 
+void DamageLog::NoteNotQuarantined(uint64_t segment, const std::string& why) {
+  std::lock_guard lock(mu_);
+  by_segment_[segment].reason += "; not quarantined: " + why;
+}
+
 std::vector<DamagedSegment> DamageLog::Take() {
   std::lock_guard lock(mu_);
   std::vector<DamagedSegment> out;

@@ -21,6 +21,8 @@ class DamageLog {
   bool IsDamaged(uint64_t segment) const;
   // Sets where a damaged segment's salvaged bytes were put.
   void SetQuarantined(uint64_t segment, const std::string& where);
+  // Says why a damaged segment's salvaged bytes could not be put in quarantine.
+  void NoteNotQuarantined(uint64_t segment, const std::string& why);
   std::vector<DamagedSegment> Take();
 
  private:

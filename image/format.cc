@@ -253,6 +253,12 @@ Result<Seal> DecodeSeal(std::span<const uint8_t, kBlockSize> in) {
   return s;
 }
 
+void MarkSealConsumed(std::span<uint8_t, kBlockSize> block, int64_t consumed_ns) {
+  StoreLE<uint32_t>(block.data() + kSState, static_cast<uint32_t>(SealState::kConsumed));
+  StoreLE<int64_t>(block.data() + kSConsumed, consumed_ns);
+  FinishBlock(block);
+}
+
 void EncodeSegment(const SegmentRecord& r, std::span<uint8_t, kSegmentRecordSize> out) {
   uint8_t* p = out.data();
   std::memset(p, 0, kSegmentRecordSize);

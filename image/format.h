@@ -127,6 +127,10 @@ void EncodeChunk(const ChunkRecord& r, std::span<uint8_t, kChunkRecordSize> out)
 // Decoders check magic, checksum and version; they do not check geometry against the media.
 Result<Header> DecodeHeader(std::span<const uint8_t, kBlockSize> in);
 Result<Seal> DecodeSeal(std::span<const uint8_t, kBlockSize> in);
+// Consuming (docs/format.md 5.4) in place: sets `state` to consumed and `consumed_ns` in an
+// encoded seal block and refreshes its checksum; every other byte, reserved ones included (a
+// later minor version may define them), stays as it is.
+void MarkSealConsumed(std::span<uint8_t, kBlockSize> block, int64_t consumed_ns);
 uint64_t BlockChecksum(std::span<const uint8_t, kBlockSize> in);
 // Segment decoding cannot fail structurally (fixed size); the caller checks the checksum with
 // SegmentChecksum() once it has the names bytes.

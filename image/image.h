@@ -119,9 +119,20 @@ struct UnpackOptions {
   bool restore_owner = false;  // chown to the recorded uid/gid (needs root)
 };
 
+// A restored segment whose recorded metadata the destination did not take as recorded
+// (format.md 12.4): an owner of 4294967295, which chown reads as "leave unchanged", or an mtime
+// outside what the file system stores, which the kernel clamps. Not damage: the segment is in
+// place, verified, and the restore is not partial for it.
+struct MetadataProblem {
+  uint64_t index = 0;
+  std::string path;
+  std::string problem;
+};
+
 struct UnpackReport : VerifyReport {
   uint64_t files = 0, directories = 0, symlinks = 0;
   uint64_t bytes_written = 0;
+  std::vector<MetadataProblem> metadata_problems;  // sorted by segment
   std::string quarantine_report;  // path of .quarantine/report.json, if anything was damaged
   bool consumed = false;
 };

@@ -1,23 +1,28 @@
 #include "image/image_json.h"
 
+#include "util/json_text.h"
+
 namespace warmboot {
 
 using nlohmann::json;
 
+// Byte strings from the image (names, targets, the kernel release) go through SetBytesField:
+// UTF-8 as it is, anything else escaped and flagged (util/json_text.h, docs/format.md 2.6).
 json ToJson(const format::Header& h) {
-  return json{{"version", std::to_string(h.major) + "." + std::to_string(h.minor)},
-              {"uuid", format::UuidToString(h.image_uuid)},
-              {"generation", h.generation},
-              {"writer_boot_id", format::UuidToString(h.writer_boot_id)},
-              {"kernel_release", h.kernel_release},
-              {"created_ns", h.created_ns},
-              {"chunk_size", h.chunk_size},
-              {"capacity", h.capacity},
-              {"segments", h.segment_count},
-              {"chunks", h.chunk_count},
-              {"raw_bytes", h.total_raw_bytes},
-              {"stored_bytes", h.total_stored_bytes},
-              {"image_bytes", h.image_end}};
+  json j{{"version", std::to_string(h.major) + "." + std::to_string(h.minor)},
+         {"uuid", format::UuidToString(h.image_uuid)},
+         {"generation", h.generation},
+         {"writer_boot_id", format::UuidToString(h.writer_boot_id)},
+         {"created_ns", h.created_ns},
+         {"chunk_size", h.chunk_size},
+         {"capacity", h.capacity},
+         {"segments", h.segment_count},
+         {"chunks", h.chunk_count},
+         {"raw_bytes", h.total_raw_bytes},
+         {"stored_bytes", h.total_stored_bytes},
+         {"image_bytes", h.image_end}};
+  SetBytesField(j, "kernel_release", h.kernel_release);
+  return j;
 }
 
 json ToJson(const format::Seal& s) {
@@ -49,11 +54,9 @@ json ToJson(const DamagedSegment& d) {
   json ranges = json::array();
   for (const ByteRange& r : d.damaged_ranges)
     ranges.push_back({{"offset", r.offset}, {"length", r.length}});
-  json j{{"segment", d.index},
-         {"path", d.path.empty() ? json(nullptr) : json(d.path)},
-         {"reason", d.reason},
-         {"damaged_ranges", ranges}};
-  if (!d.quarantined_as.empty()) j["quarantined_as"] = d.quarantined_as;
+  json j{{"segment", d.index}, {"path", nullptr}, {"reason", d.reason}, {"damaged_ranges", ranges}};
+  if (!d.path.empty()) SetBytesField(j, "path", d.path);
+  if (!d.quarantined_as.empty()) SetBytesField(j, "quarantined_as", d.quarantined_as);
   return j;
 }
 
@@ -85,6 +88,13 @@ json ToJson(const UnpackReport& r) {
   j["symlinks"] = r.symlinks;
   j["bytes_written"] = r.bytes_written;
   j["consumed"] = r.consumed;
+  json problems = json::array();
+  for (const MetadataProblem& p : r.metadata_problems) {
+    json e{{"segment", p.index}, {"problem", p.problem}};
+    SetBytesField(e, "path", p.path);
+    problems.push_back(std::move(e));
+  }
+  j["metadata_problems"] = std::move(problems);
   if (!r.quarantine_report.empty()) j["quarantine_report"] = r.quarantine_report;
   return j;
 }
@@ -96,9 +106,9 @@ json ToJson(const InspectReport& r) {
     if (!s.record_ok) {
       j["problem"] = s.problem;
     } else {
-      j["path"] = s.path;
+      SetBytesField(j, "path", s.path);
       j["type"] = format::EntryTypeName(s.type);
-      if (s.type == format::EntryType::kSymlink) j["target"] = s.target;
+      if (s.type == format::EntryType::kSymlink) SetBytesField(j, "target", s.target);
       j["mode"] = s.mode;
       j["uid"] = s.uid;
       j["gid"] = s.gid;

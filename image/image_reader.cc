@@ -26,8 +26,8 @@ bool Within(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi) {
 }
 
 Status CheckGeometry(const format::Header& h, uint64_t media_size) {
-  if (h.chunk_size < format::kMinChunkSize || h.chunk_size > format::kMaxChunkSize ||
-      h.chunk_size % format::kBlockSize != 0) {
+  // Readers take any size in range (format.md 4); only writers use multiples of 4096.
+  if (h.chunk_size < format::kMinChunkSize || h.chunk_size > format::kMaxChunkSize) {
     return NoImage("image header has an invalid chunk size " + std::to_string(h.chunk_size));
   }
   if (h.image_end > media_size) {
@@ -215,10 +215,6 @@ Result<LoadedImage> LoadImage(Media& media, SealRequirement requirement, LoadDep
                     r.target_length);
     if (Status ps = ValidateRelativePath(s.path); !ps.ok()) {
       fail("unsafe path in image: " + ps.message());
-      continue;
-    }
-    if (s.path == ".quarantine" || s.path.starts_with(".quarantine/")) {
-      fail("the name .quarantine is reserved for damaged segments");
       continue;
     }
     if (r.mode > 07777) {

@@ -1,11 +1,12 @@
 // unpack: sealed image -> directory tree. Files are written under temporary names and renamed
-// into place once complete; damaged files go to .quarantine/ instead; nothing is created or
-// followed outside the destination.
+// into place once complete; damaged files go to .quarantine/files/ instead, and the report to
+// .quarantine/report.json; nothing is created or followed outside the destination.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -21,6 +22,7 @@
 #include "image/safe_path.h"
 #include "util/host_info.h"
 #include "util/io.h"
+#include "util/json_text.h"
 #include "util/parallel_for.h"
 #include "util/timespec.h"
 #include "util/uuid.h"
@@ -28,7 +30,24 @@
 namespace warmboot {
 namespace {
 
+// The reserved top-level name (format.md 12.5): salvaged files go beneath kQuarantineFiles, so
+// no state path can clash with the report.
 constexpr const char* kQuarantine = ".quarantine";
+constexpr const char* kQuarantineFiles = ".quarantine/files";
+constexpr const char* kQuarantineReport = "report.json";
+
+bool IsReserved(const std::string& path) {
+  return path == kQuarantine || path.starts_with(std::string(kQuarantine) + "/");
+}
+
+// Seconds between two times, saturating: a time the file system clamped is off by years.
+int64_t SecondsApart(const struct timespec& a, const struct timespec& b) {
+  int64_t d;
+  if (__builtin_sub_overflow(static_cast<int64_t>(a.tv_sec), static_cast<int64_t>(b.tv_sec), &d)) {
+    return INT64_MAX;
+  }
+  return d < 0 ? (d == INT64_MIN ? INT64_MAX : -d) : d;
+}
 // A file is split into tasks of at most this many chunks so one large file uses every worker.
 constexpr uint64_t kChunksPerTask = 16;
 
@@ -61,6 +80,13 @@ class Unpacker {
     auto start = std::chrono::steady_clock::now();
     WB_ASSIGN_OR_RETURN(img_, LoadImage(media_, SealRequirement::kSealed));
     WB_RETURN_IF_ERROR(OpenDestination());
+    // The reserved name is restore's rule, not the reader's (format.md 12.5).
+    for (LoadedSegment& s : img_.segments) {
+      if (s.ok && IsReserved(s.path)) {
+        s.ok = false;
+        s.problem = "the name .quarantine is reserved for what restore salvages";
+      }
+    }
     damage_ = std::make_unique<DamageLog>(img_);
     auto token = RandomUuid();
     tmp_prefix_ = ".wb-tmp." + format::UuidToString(token).substr(0, 8) + ".";
@@ -89,6 +115,9 @@ class Unpacker {
     report_.bytes_verified = report_.bytes_written = bytes_.load();
     report_.image_problems = img_.image_problems;
     report_.damaged = damage_->Take();
+    std::sort(metadata_problems_.begin(), metadata_problems_.end(),
+              [](const MetadataProblem& a, const MetadataProblem& b) { return a.index < b.index; });
+    report_.metadata_problems = std::move(metadata_problems_);
     if (report_.partial()) WB_RETURN_IF_ERROR(WriteQuarantineReport());
     if (::syncfs(root_.get()) != 0) return ErrnoError("cannot sync " + dest_, errno);
     if (options_.consume) {
@@ -101,12 +130,26 @@ class Unpacker {
   }
 
  private:
+  // DEST is opened once, and everything happens beneath that descriptor. DEST itself must not be
+  // a symlink (format.md 12.1): one planted where DEST is to be made (say in /tmp) would steer
+  // the whole restore. Its parent directories are the caller's, as given.
   Status OpenDestination() {
-    if (::mkdir(dest_.c_str(), 0755) != 0 && errno != EEXIST) {
+    std::string path = dest_;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();  // "link/" would follow
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
       return ErrnoError("cannot create destination " + dest_, errno);
     }
-    root_ = UniqueFd(::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root_.valid()) return ErrnoError("cannot open destination " + dest_, errno);
+    root_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root_.valid()) {
+      int err = errno;
+      struct stat st;
+      if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+        return InvalidArgument("destination " + dest_ +
+                               " is a symbolic link; unpack does not follow it: name the "
+                               "directory it points to");
+      }
+      return ErrnoError("cannot open destination " + dest_, err);
+    }
     if (!options_.merge) {
       WB_ASSIGN_OR_RETURN(bool empty, IsEmptyDir(root_.get()));
       if (!empty) {
@@ -301,15 +344,21 @@ class Unpacker {
     if (::fchmod(fd, r.mode) != 0) return ErrnoError("cannot set the mode of " + s.path, errno);
     struct timespec times[2] = {TimespecFromNanos(r.mtime_ns), TimespecFromNanos(r.mtime_ns)};
     if (::futimens(fd, times) != 0) return ErrnoError("cannot set the time of " + s.path, errno);
+    CheckMetadata(i, fd, nullptr);
     std::string tmp = TempName(i), final_name(name);
     if (damage_->IsDamaged(i)) {
+      // Into DEST/.quarantine/files/<path>. A quarantine that cannot be made (something of
+      // that name in the way, from an earlier restore merged into) is said, not fatal.
       std::string qparent =
-          parent.empty() ? kQuarantine : std::string(kQuarantine) + "/" + std::string(parent);
-      WB_ASSIGN_OR_RETURN(UniqueFd qdir, OpenDirBeneath(root_.get(), qparent, true));
-      if (::renameat(dirfd, tmp.c_str(), qdir.get(), final_name.c_str()) != 0) {
-        return ErrnoError("cannot quarantine " + s.path, errno);
+          std::string(kQuarantineFiles) + (parent.empty() ? "" : "/" + std::string(parent));
+      auto qdir = OpenDirBeneath(root_.get(), qparent, true);
+      if (!qdir.ok() || ::renameat(dirfd, tmp.c_str(), qdir->get(), final_name.c_str()) != 0) {
+        std::string why = qdir.ok() ? std::strerror(errno) : qdir.status().message();
+        ::unlinkat(dirfd, tmp.c_str(), 0);
+        damage_->NoteNotQuarantined(i, why);
+        return Status::Ok();
       }
-      damage_->SetQuarantined(i, std::string(kQuarantine) + "/" + s.path);
+      damage_->SetQuarantined(i, std::string(kQuarantineFiles) + "/" + s.path);
       return Status::Ok();
     }
     if (::renameat(dirfd, tmp.c_str(), dirfd, final_name.c_str()) != 0) {
@@ -343,7 +392,9 @@ class Unpacker {
       }
       struct timespec times[2] = {TimespecFromNanos(s.record.mtime_ns),
                                   TimespecFromNanos(s.record.mtime_ns)};
-      ::utimensat(dir->get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW);
+      if (::utimensat(dir->get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0) {
+        CheckMetadata(i, dir->get(), tmp.c_str());
+      }
       if (::renameat(dir->get(), tmp.c_str(), dir->get(), final_name.c_str()) != 0) {
         int err = errno;
         ::unlinkat(dir->get(), tmp.c_str(), 0);
@@ -369,21 +420,52 @@ class Unpacker {
       ::fchmod(dir->get(), s.record.mode);
       struct timespec times[2] = {TimespecFromNanos(s.record.mtime_ns),
                                   TimespecFromNanos(s.record.mtime_ns)};
-      ::futimens(dir->get(), times);
+      if (::futimens(dir->get(), times) == 0) CheckMetadata(i, dir->get(), nullptr);
     }
     report_.files = files_.load();
   }
 
+  // What the file system kept of a restored entry's metadata (format.md 12.4): an owner of
+  // 4294967295 is (uid_t)-1, which chown takes as "leave unchanged", and an mtime outside what
+  // the file system stores is clamped by the kernel. Neither fails a call; both are reported.
+  // `name` is an entry in directory `fd`, or nullptr for `fd` itself.
+  void CheckMetadata(uint64_t i, int fd, const char* name) {
+    const format::SegmentRecord& r = img_.segments[i].record;
+    struct stat st;
+    int rc = name ? ::fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) : ::fstat(fd, &st);
+    if (rc != 0) return;
+    std::vector<std::string> problems;
+    if (options_.restore_owner && (r.uid == UINT32_MAX || r.gid == UINT32_MAX)) {
+      const char* which = r.uid == UINT32_MAX ? "uid" : "gid";
+      problems.push_back(std::string(which) +
+                         " 4294967295 cannot be set (it is (uid_t)-1, \"leave unchanged\" to "
+                         "chown): the owner is " +
+                         std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid));
+    }
+    struct timespec want = TimespecFromNanos(r.mtime_ns);
+    // Beyond a file system's granularity (at most 2 s, FAT's): the time was clamped.
+    if (SecondsApart(st.st_mtim, want) > 2) {
+      problems.push_back("mtime " + std::to_string(r.mtime_ns) +
+                         " ns is outside what the file system stores: it reads back as " +
+                         std::to_string(st.st_mtim.tv_sec) + " s");
+    }
+    if (problems.empty()) return;
+    std::lock_guard lock(metadata_mu_);
+    for (std::string& p : problems) {
+      metadata_problems_.push_back({i, img_.segments[i].path, std::move(p)});
+    }
+  }
+
   Status WriteQuarantineReport() {
     WB_ASSIGN_OR_RETURN(UniqueFd qdir, OpenDirBeneath(root_.get(), kQuarantine, true));
-    std::string text = DamageReportJson(report_).dump(2) + "\n";
-    UniqueFd fd(::openat(qdir.get(), "report.json",
+    std::string text = DumpJson(DamageReportJson(report_), 2) + "\n";
+    UniqueFd fd(::openat(qdir.get(), kQuarantineReport,
                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd.valid()) return ErrnoError("cannot write the quarantine report", errno);
     if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
       return ErrnoError("cannot write the quarantine report", errno);
     }
-    report_.quarantine_report = dest_ + "/" + kQuarantine + "/report.json";
+    report_.quarantine_report = dest_ + "/" + kQuarantine + "/" + kQuarantineReport;
     return Status::Ok();
   }
 
@@ -399,6 +481,8 @@ class Unpacker {
   std::unique_ptr<std::atomic<uint32_t>[]> remaining_;
   std::string tmp_prefix_;
   std::atomic<uint64_t> chunks_{0}, bytes_{0}, files_{0};
+  std::mutex metadata_mu_;
+  std::vector<MetadataProblem> metadata_problems_;
   UnpackReport report_;
 };
 

@@ -13,13 +13,42 @@ namespace {
 constexpr std::array<std::string_view, 4> kDropped = {"BOOT_IMAGE", "initrd", "elfcorehdr",
                                                       "kexec_jump_back_entry"};
 
+// The kernel's isspace() (lib/ctype.c): space, \t, \n, \v, \f, \r and 0xa0 (Latin-1's no-break
+// space) all separate parameters.
+bool IsKernelSpace(char c) {
+  const unsigned char u = static_cast<unsigned char>(c);
+  return u == ' ' || (u >= '\t' && u <= '\r') || u == 0xa0;
+}
+
+// A parameter's name as the kernel's next_arg() reads it: a leading quote is not part of it;
+// it ends at the first '=' after its first character; without a value, a quoted parameter's
+// closing quote is not part of it either ("initrd=x" and "--" in quotes count as such).
+std::string_view ParamName(std::string_view token, bool* has_value) {
+  bool quoted = false;
+  if (!token.empty() && token.front() == '"') {
+    token.remove_prefix(1);
+    quoted = true;
+  }
+  size_t eq = token.empty() ? std::string_view::npos : token.find('=', 1);
+  *has_value = eq != std::string_view::npos;
+  if (*has_value) return token.substr(0, eq);
+  if (quoted && !token.empty() && token.back() == '"') token.remove_suffix(1);
+  return token;
+}
+
 bool IsDropped(const std::string& param) {
-  std::string_view name(param);
-  name = name.substr(0, name.find('='));
+  bool has_value;
+  std::string_view name = ParamName(param, &has_value);
   for (std::string_view d : kDropped) {
     if (name == d) return true;
   }
   return false;
+}
+
+// A bare "--" (quoted or not) ends the kernel's parameters.
+bool IsEndOfParams(const std::string& param) {
+  bool has_value;
+  return ParamName(param, &has_value) == "--" && !has_value;
 }
 
 }  // namespace
@@ -30,7 +59,7 @@ std::vector<std::string> SplitCmdline(const std::string& cmdline) {
   bool quoted = false, in_token = false;
   for (char c : cmdline) {
     if (c == '"') quoted = !quoted;
-    if (!quoted && (c == ' ' || c == '\t' || c == '\n')) {
+    if (!quoted && IsKernelSpace(c)) {
       if (in_token) out.push_back(cur);
       cur.clear();
       in_token = false;
@@ -47,7 +76,7 @@ FilteredCmdline FilterRunningCmdline(const std::string& proc_cmdline) {
   FilteredCmdline f;
   bool init_args = false;  // after a bare "--": init's arguments, kept as they are
   for (const std::string& p : SplitCmdline(proc_cmdline)) {
-    if (!init_args && p == "--") init_args = true;
+    if (!init_args && IsEndOfParams(p)) init_args = true;
     if (!init_args && IsDropped(p)) {
       f.dropped.push_back(p);
       continue;

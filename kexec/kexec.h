@@ -155,14 +155,16 @@ inline constexpr size_t kMaxKexecCmdline = kCommandLineSize - 1 - 30 - 1;
 //   elfcorehdr=             a kdump kernel's: the next kernel would think it is one
 //   kexec_jump_back_entry=  kexec-tools' jump-back protocol
 // Everything else is carried, memmap= (which makes the pmem region) above all. Arguments after
-// a bare `--` belong to init and are kept as they are.
+// a bare `--` belong to init and are kept as they are. Names are read as the kernel's
+// next_arg() reads them: a quoted "initrd=..." is dropped, a quoted "--" ends the parameters.
 struct FilteredCmdline {
   std::string cmdline;
   std::vector<std::string> dropped;
 };
 FilteredCmdline FilterRunningCmdline(const std::string& proc_cmdline);
 
-// Splits a command line at spaces outside double quotes.
+// Splits a command line where the kernel does (lib/cmdline.c): at whitespace as the kernel's
+// isspace() knows it (space, \t, \n, \v, \f, \r, 0xa0) outside double quotes.
 std::vector<std::string> SplitCmdline(const std::string& cmdline);
 
 // Resolves defaults: reads uname -r and /proc/cmdline, looks for the default initrd. Checks

@@ -161,6 +161,16 @@ class FileMedia : public Media {
   uint32_t align_;
 };
 
+// What a medium cannot be: anything but a regular file or a block device.
+std::string NotAMedium(const std::string& path, mode_t mode) {
+  const char* what = S_ISFIFO(mode)   ? "a FIFO"
+                     : S_ISDIR(mode)  ? "a directory"
+                     : S_ISCHR(mode)  ? "a character device"
+                     : S_ISSOCK(mode) ? "a socket"
+                                      : "of another type";
+  return path + " is neither a regular file nor a block device (it is " + what + ")";
+}
+
 }  // namespace
 
 Result<DirectIo> ParseDirectIo(std::string_view text) {
@@ -171,7 +181,14 @@ Result<DirectIo> ParseDirectIo(std::string_view text) {
 }
 
 Result<std::unique_ptr<Media>> OpenFileMedia(const std::string& path, FileMediaOptions options) {
-  int flags = O_CLOEXEC;
+  // Only a regular file or a block device is a medium. Anything else is refused before it is
+  // opened (opening a FIFO waits for a writer, a device may act on open), and, in case the path
+  // changed in between, opened without blocking and checked again.
+  struct stat pre;
+  if (::stat(path.c_str(), &pre) == 0 && !S_ISREG(pre.st_mode) && !S_ISBLK(pre.st_mode)) {
+    return InvalidArgument(NotAMedium(path, pre.st_mode));
+  }
+  int flags = O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
   switch (options.mode) {
     case OpenMode::kReadOnly:
       flags |= O_RDONLY;
@@ -224,7 +241,11 @@ Result<std::unique_ptr<Media>> OpenFileMedia(const std::string& path, FileMediaO
                      : UINT64_MAX;
     }
   } else {
-    return InvalidArgument(path + " is neither a regular file nor a block device");
+    return InvalidArgument(NotAMedium(path, st.st_mode));
+  }
+  if (int fl = ::fcntl(fd.get(), F_GETFL);
+      fl < 0 || ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    return ErrnoError("cannot set up image " + path, errno);
   }
   if (options.capacity_limit != 0) capacity = std::min(capacity, options.capacity_limit);
 

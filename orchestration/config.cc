@@ -41,6 +41,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
     if (size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
     line = Trim(line);
     if (line.empty()) continue;
+    // A value reaches C strings (the next kernel's command line, paths): a NUL would cut it
+    // short there without a word (found by fuzz/config_target.cc).
+    if (line.find('\0') != std::string::npos) {
+      return InvalidArgument(where + ": contains a NUL byte (the configuration is text)");
+    }
     size_t eq = line.find('=');
     if (eq == std::string::npos) return InvalidArgument(where + ": expected 'key = value'");
     std::string key = Trim(line.substr(0, eq)), v = Trim(line.substr(eq + 1));

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "util/json_text.h"
+
 namespace warmboot {
 
 Status SaveReport(const std::string& dir, const std::string& name, const nlohmann::json& report) {
@@ -14,7 +16,7 @@ Status SaveReport(const std::string& dir, const std::string& name, const nlohman
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
   std::string path = dir + "/" + name + ".json", tmp = path + ".tmp";
-  std::string text = report.dump(2) + "\n";
+  std::string text = DumpJson(report, 2) + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("cannot write " + tmp, errno);
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&

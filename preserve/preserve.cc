@@ -9,6 +9,7 @@
 #include "util/bytes.h"
 #include "util/deferred_signals.h"
 #include "util/host_info.h"
+#include "util/json_text.h"
 
 namespace warmboot {
 namespace {
@@ -238,7 +239,7 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   {
     // The report goes after the image; restore hands it on after the reboot.
     auto t = log.Start("write report");
-    Status s = WriteReportRecord(**media, r.pack->image_bytes, ToJson(r).dump());
+    Status s = WriteReportRecord(**media, r.pack->image_bytes, DumpJson(ToJson(r)));
     t.Done(s.ok(), s.ok() ? "" : s.message());
   }
   return r;

@@ -9,7 +9,7 @@
 // an empty file and a symlink, and records every file's size and XXH3-64 in manifest.json.
 // Every byte is a function of the seed, the file and the offset, so `check` regenerates the
 // expected bytes and compares each file byte for byte (and by hash) with what is in DIR. With
-// --allow-quarantined a file that restore put under DIR/.quarantine/ (and named in its
+// --allow-quarantined a file that restore put under DIR/.quarantine/files/ (and named in its
 // report.json) is reported as quarantined instead of failing the check. Both print one JSON
 // document; `check` exits 1 when anything differs, naming the files.
 #include <fcntl.h>
@@ -479,7 +479,7 @@ int CmdCheck(const std::vector<std::string>& args) {
   ParallelFor(items.size(), [&](size_t i) {
     verdicts[i] = items[i].compare(root / items[i].path);
     if (!verdicts[i].ok) {
-      fs::path q = root / ".quarantine" / items[i].path;
+      fs::path q = root / ".quarantine" / "files" / items[i].path;
       std::error_code ec;
       if (fs::exists(q, ec)) quarantine[i] = items[i].compare(q);
     }

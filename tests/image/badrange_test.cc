@@ -89,7 +89,7 @@ TEST_F(BadRangeTest, ChunkOverPoisonIsDamagedWithoutBeingRead) {
         testing::DiffSegmentsExcept(state_.path(), out / "dest", pristine_, {uint64_t(b_bin_)}),
         "");
     EXPECT_FALSE(testing::Exists(out / "dest/d/b.bin"));
-    std::string q = testing::ReadFile(out / "dest/.quarantine/d/b.bin");
+    std::string q = testing::ReadFile(out / "dest/.quarantine/files/d/b.bin");
     std::string want = testing::ReadFile(state_ / "d/b.bin");
     ASSERT_EQ(q.size(), want.size());
     EXPECT_EQ(q.substr(0, 4096), want.substr(0, 4096));

@@ -275,7 +275,7 @@ TEST_F(BitFlipTest, SegmentRecordFlipsSpareTheOtherSegments) {
 
 // Sampled flips in chunk data: verify names exactly the owning segment and the damaged range;
 // unpack restores every other segment identically, moves the damaged file to
-// DEST/.quarantine/<path> (verified chunks intact, the damaged range zero) and writes
+// DEST/.quarantine/files/<path> (verified chunks intact, the damaged range zero) and writes
 // DEST/.quarantine/report.json naming it.
 void ExpectDataFlipsQuarantined(MemoryMedia& media, const std::string& state,
                                 const InspectReport& pristine, int samples, uint64_t seed,
@@ -335,9 +335,9 @@ void ExpectDataFlipsQuarantined(MemoryMedia& media, const std::string& state,
     ASSERT_TRUE(u.ok()) << u.status().ToString();
     ASSERT_TRUE(u->partial());
     ASSERT_EQ(testing::DamagedIndices(*u), std::vector<uint64_t>{seg});
-    EXPECT_EQ(u->damaged[0].quarantined_as, ".quarantine/" + path);
+    EXPECT_EQ(u->damaged[0].quarantined_as, ".quarantine/files/" + path);
     EXPECT_FALSE(testing::Exists(dest + "/" + path)) << "damaged file put in place";
-    const std::string q = dest + "/.quarantine/" + path;
+    const std::string q = dest + "/.quarantine/files/" + path;
     ASSERT_TRUE(testing::Exists(q));
     std::string got = testing::ReadFile(q), want = testing::ReadFile(state + "/" + path);
     ASSERT_EQ(got.size(), want.size());
@@ -352,7 +352,7 @@ void ExpectDataFlipsQuarantined(MemoryMedia& media, const std::string& state,
     ASSERT_EQ(report["damaged"].size(), 1u);
     EXPECT_EQ(report["damaged"][0]["segment"], seg);
     EXPECT_EQ(report["damaged"][0]["path"], path);
-    EXPECT_EQ(report["damaged"][0]["quarantined_as"], ".quarantine/" + path);
+    EXPECT_EQ(report["damaged"][0]["quarantined_as"], ".quarantine/files/" + path);
     EXPECT_EQ(report["image_uuid"], format::UuidToString(h.image_uuid));
     if (::testing::Test::HasFailure()) return;
   }

@@ -58,6 +58,23 @@ TEST(KexecCmdline, ANameThatOnlyStartsLikeADroppedOneIsKept) {
   EXPECT_EQ(FilterRunningCmdline("initrdfoo=1 BOOT_IMAGEX").cmdline, "initrdfoo=1 BOOT_IMAGEX");
 }
 
+// Parameters are where the kernel sees them (lib/cmdline.c, found by fuzz/kexec_target.cc):
+// its isspace() also separates at \v, \f, \r and 0xa0, and a quoted "initrd=..." or "--" is read
+// without its quotes.
+TEST(KexecCmdline, SplitsAndNamesAsTheKernelDoes) {
+  FilteredCmdline f = FilterRunningCmdline(
+      "a\finitrd=x\vb\rBOOT_IMAGE=y\xa0"
+      "c");
+  EXPECT_EQ(f.cmdline, "a b c");
+  EXPECT_EQ(f.dropped, (std::vector<std::string>{"initrd=x", "BOOT_IMAGE=y"}));
+  f = FilterRunningCmdline("\"initrd=\\EFI\\initrd.img\" root=/dev/sda \"elfcorehdr\"");
+  EXPECT_EQ(f.cmdline, "root=/dev/sda");
+  f = FilterRunningCmdline("ro \"--\" initrd=init-arg");
+  EXPECT_EQ(f.cmdline, "ro \"--\" initrd=init-arg");
+  EXPECT_TRUE(f.dropped.empty());
+  EXPECT_EQ(FilterRunningCmdline("=initrd=x").cmdline, "=initrd=x");  // its name is "=initrd"
+}
+
 // --- Plan -------------------------------------------------------------------------------------
 
 TEST(KexecPlanTest, DefaultsFollowTheRunningKernel) {

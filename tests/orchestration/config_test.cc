@@ -90,5 +90,15 @@ TEST(ConfigTest, KexecRequestFromConfig) {
   EXPECT_EQ(r.append, "y");
 }
 
+// A NUL in a value would cut the next kernel's command line short without a word (found by
+// fuzz/config_target.cc; fuzz/regressions/config/).
+TEST(ConfigTest, RefusesNulBytes) {
+  auto c = ParseConfig(
+      std::string("kernel = /boot/k\ncmdline = root=/dev/sda\0 memmap=1G!4G\n", 55), "t.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "t.conf:2: contains a NUL byte (the configuration is text)");
+  EXPECT_TRUE(ParseConfig(std::string("# a comment \0 is not read\n", 26), "t.conf").ok());
+}
+
 }  // namespace
 }  // namespace warmboot

@@ -1,0 +1,101 @@
+// The kexec command-line handling: filtering /proc/cmdline and resolving, checking and loading a
+// plan, over the fake kexec system.
+#include <string>
+#include <vector>
+
+#include "fuzz/check.h"
+#include "fuzz/kernel_cmdline.h"
+#include "fuzz/targets.h"
+#include "kexec/kexec.h"
+#include "testing/fake_kexec_system.h"
+#include "util/json_text.h"
+#include "util/strings.h"
+
+namespace warmboot::fuzz {
+
+// What FilterRunningCmdline promises (kexec/kexec.h), checked against the kernel's reading:
+// the parameters the kernel would see as BOOT_IMAGE, initrd, elfcorehdr or
+// kexec_jump_back_entry before "--" are gone, and every other parameter and init's arguments
+// reach the next kernel as this kernel read them.
+void CheckFiltered(const std::string& proc, const FilteredCmdline& f) {
+  static const std::vector<std::string> kDropped = {"BOOT_IMAGE", "initrd", "elfcorehdr",
+                                                    "kexec_jump_back_entry"};
+  auto is_dropped = [&](const KernelParam& p) {
+    for (const std::string& d : kDropped) {
+      if (p.param == d) return true;
+    }
+    return false;
+  };
+  KernelCmdline before = ParseKernelCmdline(proc), after = ParseKernelCmdline(f.cmdline);
+  for (const KernelParam& p : after.params) {
+    WB_FUZZ_CHECK(!is_dropped(p), "the next kernel would still see " + p.param + "=" + p.value);
+  }
+  std::vector<KernelParam> kept;
+  for (const KernelParam& p : before.params) {
+    if (!is_dropped(p)) kept.push_back(p);
+  }
+  WB_FUZZ_CHECK(kept.size() == after.params.size(), "parameters were lost or added");
+  for (size_t i = 0; i < kept.size(); ++i) {
+    WB_FUZZ_CHECK(kept[i].param == after.params[i].param &&
+                      kept[i].has_value == after.params[i].has_value &&
+                      kept[i].value == after.params[i].value,
+                  "parameter " + std::to_string(i) + " changed: " + kept[i].param);
+  }
+  WB_FUZZ_CHECK(before.has_init_args == after.has_init_args &&
+                    ParseKernelCmdline(before.init_args).params.size() ==
+                        ParseKernelCmdline(after.init_args).params.size(),
+                "init's arguments changed");
+  // Filtering what was filtered changes nothing.
+  FilteredCmdline again = FilterRunningCmdline(f.cmdline);
+  WB_FUZZ_CHECK(again.cmdline == f.cmdline && again.dropped.empty(), "filtering is not stable");
+}
+
+int FuzzKexec(const uint8_t* data, size_t size) {
+  std::vector<std::string> fields(1);
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] == '\0' && fields.size() < 6) {
+      fields.emplace_back();
+    } else {
+      fields.back() += static_cast<char>(data[i]);
+    }
+  }
+  fields.resize(6);
+  const std::string& proc = fields[0];
+  FilteredCmdline f = FilterRunningCmdline(proc);
+  CheckFiltered(proc, f);
+
+  testing::FakeKexecSystem sys;
+  sys.text["/proc/cmdline"] = proc;
+  sys.release = fields[5];
+  KexecRequest request{fields[1], fields[2], fields[3], fields[4]};
+  for (const std::string& path : {request.kernel, request.initrd}) {
+    if (!path.empty()) sys.files[path] = testing::FakeKexecSystem::File{};
+  }
+  if (!sys.release.empty()) {
+    sys.files["/boot/vmlinuz-" + sys.release] = {};
+    sys.files["/boot/initrd.img-" + sys.release] = {};
+  }
+  auto plan = ResolveKexecPlan(request, sys);
+  if (!plan.ok()) {
+    WB_FUZZ_CHECK(request.kernel.empty() && sys.release.empty(),
+                  "no plan: " + plan.status().ToString());
+    return 0;
+  }
+  const std::string want_base = Trim(request.cmdline).empty() ? f.cmdline : Trim(request.cmdline);
+  WB_FUZZ_CHECK(plan->cmdline.starts_with(want_base), "the plan's command line lost its base");
+  (void)DumpJson(ToJson(*plan));
+  Status check = CheckKexecPlan(&*plan, sys);
+  WB_FUZZ_CHECK(check.ok() == (plan->cmdline.size() <= kMaxKexecCmdline),
+                "check: " + check.ToString());
+  if (!check.ok()) return 0;
+  auto loaded = LoadKexec(*plan, sys);
+  WB_FUZZ_CHECK(loaded.ok(), "load: " + loaded.status().ToString());
+  WB_FUZZ_CHECK(!sys.loads.empty() && sys.loads.back().cmdline == plan->cmdline,
+                "the kernel was handed another command line");
+  // What the next kernel reads is the plan's command line, all of it (a NUL would cut it).
+  WB_FUZZ_CHECK(plan->cmdline.find('\0') == std::string::npos,
+                "the command line has a NUL byte: the next kernel would read less of it");
+  return 0;
+}
+
+}  // namespace warmboot::fuzz
