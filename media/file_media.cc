@@ -185,7 +185,8 @@ Result<std::unique_ptr<Media>> OpenFileMedia(const std::string& path, FileMediaO
   // opened (opening a FIFO waits for a writer, a device may act on open), and, in case the path
   // changed in between, opened without blocking and checked again.
   struct stat pre;
-  if (::stat(path.c_str(), &pre) == 0 && !S_ISREG(pre.st_mode) && !S_ISBLK(pre.st_mode)) {
+  const bool exists = ::stat(path.c_str(), &pre) == 0;
+  if (exists && !S_ISREG(pre.st_mode) && !S_ISBLK(pre.st_mode)) {
     return InvalidArgument(NotAMedium(path, pre.st_mode));
   }
   int flags = O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
@@ -202,9 +203,7 @@ Result<std::unique_ptr<Media>> OpenFileMedia(const std::string& path, FileMediaO
   }
   // A block device warmboot writes is opened exclusively: meanwhile the kernel refuses a mount,
   // another exclusive opener (mkfs, a second warmboot) and ndctl's disable of the namespace.
-  struct stat pre;
-  if (options.mode != OpenMode::kReadOnly && ::stat(path.c_str(), &pre) == 0 &&
-      S_ISBLK(pre.st_mode)) {
+  if (options.mode != OpenMode::kReadOnly && exists && S_ISBLK(pre.st_mode)) {
     flags = (flags & ~O_CREAT) | O_EXCL;  // with O_CREAT, O_EXCL would mean "must not exist"
   }
   UniqueFd fd(::open(path.c_str(), flags, 0600));
