@@ -402,7 +402,9 @@ TEST_F(PreserveRestoreTest, BlocksOnlinedIntoAKernelZoneAreMovedToMovable) {
   for (const Phase& ph : r.phases.phases())
     repaired |= ph.name.starts_with("repair zones") && ph.ok;
   EXPECT_TRUE(repaired);
-  for (const auto& b : sim_->Probe()->blocks) EXPECT_EQ(b.zone, "Movable") << "memory" << b.index;
+  auto after = sim_->Probe();  // held: a range-for over a temporary's member would dangle
+  ASSERT_TRUE(after.ok());
+  for (const auto& b : after->blocks) EXPECT_EQ(b.zone, "Movable") << "memory" << b.index;
 }
 
 TEST_F(PreserveRestoreTest, AKernelZoneThatCannotBeRepairedIsSaidPlainly) {
