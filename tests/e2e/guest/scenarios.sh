@@ -281,7 +281,7 @@ scenario_noroom_2() {
 
 # --- foreign: an administrator's namespace warmboot was not given is left exactly as it is,
 # whether the configuration names it or not: an fsdax namespace with data on it, then a raw one
-# carrying a swap signature.
+# carrying a swap signature; a blank raw one is left alone unless the configuration names it.
 FOREIGN_OFF_MIB=16
 
 # foreign_look NAME: the namespace as ndctl sees it and a checksum of the marker, as one step.
@@ -344,6 +344,14 @@ report_dir = /run/warmboot/reports"
   mark swap-setup 1 "start=$_t0"
   foreign_look swap-before
   foreign_round swap-named $E2E_RUN/named.conf
+  # The signature wiped: a blank raw namespace, unmarked, is still not taken unless named...
+  dd if=/dev/zero of=/dev/pmem0 bs=4096 count=1 oflag=direct conv=notrunc,fsync 2>/dev/null ||
+    fail "cannot wipe the swap signature"
+  mark blank-setup 1
+  foreign_look blank-before
+  foreign_round blank-unnamed $E2E_RUN/unnamed.conf
+  # ... and named, it is handed over: restore makes it System RAM.
+  restore_step restore-named 0
   pass
 }
 

@@ -400,14 +400,15 @@ def scenario_noroom(env):
 @scenario
 def scenario_foreign(env):
     """An administrator's namespace (fsdax with data; raw with a swap signature) is left exactly
-    as it is, whether the configuration names it or not."""
+    as it is, whether the configuration names it or not; a blank raw one only when unnamed."""
     c = Checks("foreign")
     q = env.legacy("foreign", "foreign")
     b = q.run()
     check_guest_pass(c, b)
     leave = "leaves it exactly as it is"
     for kind, tags, sysmode in (("fsdax", ("fsdax-unnamed", "fsdax-named"), "fsdax"),
-                                ("swap", ("swap-named",), "raw")):
+                                ("swap", ("swap-named",), "raw"),
+                                ("blank", ("blank-unnamed",), "raw")):
         base = step_fields(c, b, f"look-{kind}-before")
         c.expect(base.get("sysmode") == sysmode,
                  f"{kind}: the namespace is {base.get('sysmode')!r} before, expected {sysmode}")
@@ -430,6 +431,11 @@ def scenario_foreign(env):
             if kind == "swap":
                 c.expect(dev.get("foreign_signature") == "swap",
                          f"status-{tag}: foreign_signature {dev.get('foreign_signature')!r}")
+            if kind == "blank":
+                c.expect("foreign_signature" not in dev and any(
+                    "not marked as warmboot's and the configuration does not name it" in w
+                    for w in st.get("warnings", [])),
+                    f"status-{tag}: unmarked and unnamed: {st.get('warnings')}")
             for cmd in ("restore", "preserve", "discard", "status"):
                 look = step_fields(c, b, f"look-after-{cmd}-{tag}")
                 same = all(look.get(k) == base.get(k) for k in
@@ -437,6 +443,8 @@ def scenario_foreign(env):
                 c.expect(same, f"after {cmd}-{tag}: the namespace is not as it was: "
                          f"{ {k: look.get(k) for k in ('sysmode', 'ns_sha256', 'marker_sha256')} } "
                          f"vs { {k: base.get(k) for k in ('sysmode', 'ns_sha256', 'marker_sha256')} }")
+    # Named, the blank namespace is handed over: the cold restore makes it System RAM.
+    check_cold_restore(c, b, "restore-named")
     setup = step_fields(c, b, "fsdax-setup")
     base = step_fields(c, b, "look-fsdax-before")
     c.expect(setup.get("marker_sha256") == base.get("marker_sha256"),
