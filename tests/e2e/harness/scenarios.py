@@ -2,7 +2,8 @@
 
 Adding one:
   * the guest side: shell functions scenario_NAME_STAGE in guest/scenarios.sh (stage 1 runs at
-    the cold boot; a kexec or another QEMU run carries wbe2e.stage=N to the next);
+    the cold boot; a kexec or another QEMU run carries wbe2e.stage=N to the next; a hyphen in
+    NAME is an underscore in the function's name);
   * here: a function scenario_NAME(env) under @scenario that boots the machines through env
     (env.legacy() or env.nvdimm(); sizes() for wbe2e.* parameters scaled by --quick), checks
     the documents with a Checks and the check_* helpers, and returns (checks, [every Qemu it
