@@ -282,6 +282,7 @@ scenario_noroom_2() {
 # --- foreign: an administrator's namespace warmboot was not given is left exactly as it is,
 # whether the configuration names it or not: an fsdax namespace with data on it, then a raw one
 # carrying a swap signature; a blank raw one is left alone unless the configuration names it.
+# Once handed over, warmboot's own marks (dax uuid, image) make it warmboot's without the name.
 FOREIGN_OFF_MIB=16
 
 # foreign_look NAME: the namespace as ndctl sees it and a checksum of the marker, as one step.
@@ -352,6 +353,15 @@ report_dir = /run/warmboot/reports"
   foreign_round blank-unnamed $E2E_RUN/unnamed.conf
   # ... and named, it is handed over: restore makes it System RAM.
   restore_step restore-named 0
+  # Handed over, it carries warmboot's marks, which an unnamed configuration goes by: the dax
+  # uuid (preserve), then the image on the raw namespace (restore).
+  run_json status-marked 0 warmboot status --config $E2E_RUN/unnamed.conf --json
+  run_json preserve-marked 0 warmboot preserve --no-kexec --config $E2E_RUN/unnamed.conf --json
+  memmark before-restore-marked
+  run_json restore-marked 0 warmboot restore --config $E2E_RUN/unnamed.conf --json
+  memmark after-restore-marked
+  run_json status-after-restore-marked 0 warmboot status --config $E2E_RUN/unnamed.conf --json
+  app_check app-check-marked $RESTORE
   pass
 }
 

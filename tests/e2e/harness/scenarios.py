@@ -401,7 +401,8 @@ def scenario_noroom(env):
 @scenario
 def scenario_foreign(env):
     """An administrator's namespace (fsdax with data; raw with a swap signature) is left exactly
-    as it is, whether the configuration names it or not; a blank raw one only when unnamed."""
+    as it is, whether the configuration names it or not; a blank raw one only when unnamed.
+    Handed over by name, warmboot's marks (dax uuid, image) then make it warmboot's unnamed."""
     c = Checks("foreign")
     q = env.legacy("foreign", "foreign")
     b = q.run()
@@ -446,6 +447,17 @@ def scenario_foreign(env):
                          f"vs { {k: base.get(k) for k in ('sysmode', 'ns_sha256', 'marker_sha256')} }")
     # Named, the blank namespace is handed over: the cold restore makes it System RAM.
     check_cold_restore(c, b, "restore-named")
+    # From then on warmboot's marks make it warmboot's without the name.
+    st = c.doc(b, "status-marked", rc=0)
+    dev = st.get("device", {})
+    c.expect(st.get("owned") is True and (dev.get("dax_uuid") or "").startswith("7761726d-626f"),
+             f"status-marked (unnamed): owned {st.get('owned')} by the dax uuid "
+             f"{dev.get('dax_uuid')!r} (warmboot's begins with 'warmboot' in ASCII)")
+    p = c.doc(b, "preserve-marked", rc=0)
+    c.expect(p.get("image_sealed") is True and p.get("memory_removed") is True,
+             "preserve-marked (unnamed, by the dax uuid): sealed with the memory removed")
+    check_restored(c, b, "restore-marked")
+    check_app(c, b, "app-check-marked")
     setup = step_fields(c, b, "fsdax-setup")
     base = step_fields(c, b, "look-fsdax-before")
     c.expect(setup.get("marker_sha256") == base.get("marker_sha256"),
