@@ -178,6 +178,229 @@ scenario_badblocks_2() {
   pass
 }
 
+# --- Helpers for the fault and refusal scenarios below.
+
+INJECT=/sys/kernel/debug/notifier-error-inject/memory/actions
+AUTO_ONLINE=/sys/devices/system/memory/auto_online_blocks
+
+# The kernel's memory notifier error injection (CONFIG_MEMORY_NOTIFIER_ERROR_INJECT=m): once
+# loaded, every offline (online) fails with the errno written to MEM_GOING_OFFLINE (ONLINE).
+inject_setup() {
+  _t0=$(now)
+  /sbin/modprobe memory-notifier-error-inject || fail "modprobe memory-notifier-error-inject failed"
+  [ -d /sys/kernel/debug/notifier-error-inject ] ||
+    mount -t debugfs debugfs /sys/kernel/debug || fail "cannot mount debugfs"
+  [ -e $INJECT/MEM_GOING_OFFLINE/error ] || fail "no $INJECT/MEM_GOING_OFFLINE/error"
+  mark inject-setup 1 "start=$_t0"
+}
+
+# inject ACTION ERRNO: every ACTION (MEM_GOING_OFFLINE, MEM_GOING_ONLINE) fails with ERRNO (0: none).
+inject() {
+  printf '%s\n' "$2" >$INJECT/$1/error || fail "cannot write $2 to $INJECT/$1/error"
+  mark "inject-$1" 1 "error=$(cat $INJECT/$1/error)"
+}
+
+# tree_sum DIR: one sha256 over every regular file's path and sha256 under DIR.
+tree_sum() {
+  (cd "$1" && find . -type f | sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+mem_available_kb() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
+
+# --- offline-refused: the kernel refuses to offline the blocks (MEM_GOING_OFFLINE fails with
+# EBUSY); preserve retries, gives up, puts every block back online in ZONE_MOVABLE, restores the
+# auto-online policy and leaves the state alone. Without the fault it then preserves; the next
+# kernel refuses to online the memory (MEM_GOING_ONLINE fails) after the state is restored.
+scenario_offline_refused_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 32)" --small-files "$(param files 300)" --seed 8
+  inject_setup
+  # A policy other than offline, so that preserve's hold on it (offline while it works) shows.
+  echo online_movable >$AUTO_ONLINE || fail "cannot set auto_online_blocks"
+  _pol0=$(cat $AUTO_ONLINE)
+  _sum0=$(tree_sum $STATE)
+  mark state-before 1 "policy=$_pol0 state_sha256=$_sum0"
+  inject MEM_GOING_OFFLINE -16
+  memmark before-preserve-refused
+  run_json status-before-preserve-refused 0 warmboot status --json
+  run_json preserve-refused 1 warmboot preserve --no-kexec --json
+  memmark after-preserve-refused
+  run_json status-after-preserve-refused 0 warmboot status --json
+  _pol1=$(cat $AUTO_ONLINE)
+  _sum1=$(tree_sum $STATE)
+  mark state-after 1 "policy=$_pol1 state_sha256=$_sum1"
+  [ "$_pol0" = "$_pol1" ] || fail "auto_online_blocks was $_pol0, is $_pol1 after the refused preserve"
+  [ "$_sum0" = "$_sum1" ] || fail "the state changed under the refused preserve"
+  app_check app-check-state $STATE
+  # The fault gone, the same state is preserved and the machine kexecs.
+  inject MEM_GOING_OFFLINE 0
+  preserve_and_kexec preserve-1 2
+}
+scenario_offline_refused_2() {
+  inject_setup
+  inject MEM_GOING_ONLINE -16
+  # The state is restored, then giving the memory back fails: exit 1, said in the report.
+  restore_step restore-1 1
+  app_check app-check-1 $RESTORE
+  inject MEM_GOING_ONLINE 0
+  # Run again without the fault: nothing left to restore, the blocks come online.
+  restore_step restore-again 0
+  app_check app-check-2 $RESTORE
+  pass
+}
+
+# --- noroom: restore cannot make room for the state (the restore directory is a small tmpfs
+# and too little memory is available to grow it): it keeps the sealed image and its memory.
+# Once there is room, the same image is restored.
+scenario_noroom_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 192)" --small-files "$(param files 300)" --seed 10
+  preserve_and_kexec preserve-1 2
+}
+scenario_noroom_2() {
+  mkdir -p $RESTORE /run/hog
+  mount -t tmpfs -o size=64m,mode=0755 tmpfs $RESTORE || fail "cannot mount the small tmpfs"
+  mount -t tmpfs -o size=8g tmpfs /run/hog || fail "cannot mount the hog tmpfs"
+  # Occupy memory until about wbe2e.leave MiB are available, well under what restore needs.
+  _t0=$(now)
+  _avail=$(mem_available_kb)
+  _hog=$(((_avail - $(param leave 100) * 1024) / 1024))
+  [ "$_hog" -gt 0 ] || fail "only $_avail kB available before the hog"
+  fallocate -l $((_hog * 1048576)) /run/hog/hog 2>/dev/null ||
+    dd if=/dev/zero of=/run/hog/hog bs=1M count=$_hog 2>/dev/null || fail "cannot fill the hog"
+  mark hog 1 "start=$_t0 hog_mib=$_hog available_before_kb=$_avail available_kb=$(mem_available_kb)"
+  restore_step restore-noroom 1
+  mark restore-dir-after-refusal 1 "entries=$(find $RESTORE -mindepth 1 | wc -l)"
+  rm -f /run/hog/hog
+  umount /run/hog || fail "cannot unmount the hog"
+  mark hog-freed 1 "available_kb=$(mem_available_kb)"
+  restore_step restore-1 0
+  app_check app-check-1 $RESTORE
+  pass
+}
+
+# --- foreign: an administrator's namespace warmboot was not given is left exactly as it is,
+# whether the configuration names it or not: an fsdax namespace with data on it, then a raw one
+# carrying a swap signature; a blank raw one is left alone unless the configuration names it.
+# Once handed over, warmboot's own marks (dax uuid, image) make it warmboot's without the name.
+FOREIGN_OFF_MIB=16
+
+# foreign_look NAME: the namespace as ndctl sees it and a checksum of the marker, as one step.
+foreign_look() {
+  _ns=$(ndctl list -n namespace0.0 2>/dev/null | tr -d ' \n\t')
+  _mode=$(echo "$_ns" | sed -n 's/.*"mode":"\([^"]*\)".*/\1/p')
+  echo 3 >/proc/sys/vm/drop_caches
+  _sum=$(dd if=/dev/pmem0 bs=1M skip=$FOREIGN_OFF_MIB count=1 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
+  _head=$(dd if=/dev/pmem0 bs=4096 count=1 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
+  # The claim on the namespace as sysfs shows it (ndctl's JSON says fsdax for a raw e820 one).
+  _sysmode=raw
+  for _d in /sys/bus/nd/devices/pfn* /sys/bus/nd/devices/dax* /sys/bus/nd/devices/btt*; do
+    [ -e "$_d/driver" ] && [ "$(cat "$_d/namespace" 2>/dev/null)" = namespace0.0 ] || continue
+    case "$_d" in */pfn*) _sysmode=fsdax ;; */dax*) _sysmode=devdax ;; */btt*) _sysmode=sector ;; esac
+  done
+  mark "look-$1" 1 "sysmode=$_sysmode ndctl_mode=$_mode ns_sha256=$(echo "$_ns" | sha256sum | cut -d' ' -f1) marker_sha256=$_sum head_sha256=$_head blockdev=$([ -b /dev/pmem0 ] && echo pmem0 || echo none)"
+}
+
+# foreign_round TAG CONFIG: every command against the namespace with CONFIG, and a look after each.
+foreign_round() {
+  _tag=$1 _conf=$2
+  run_json "restore-$_tag" 1 warmboot restore --config "$_conf" --json
+  foreign_look "after-restore-$_tag"
+  run_json "preserve-$_tag" 1 warmboot preserve --no-kexec --config "$_conf" --json
+  foreign_look "after-preserve-$_tag"
+  run_json "discard-$_tag" 1 warmboot discard --yes --config "$_conf" --json
+  foreign_look "after-discard-$_tag"
+  run_json "status-$_tag" 0 warmboot status --config "$_conf" --json
+  foreign_look "after-status-$_tag"
+}
+
+scenario_foreign_1() {
+  _dirs="state_dir = $STATE
+restore_dir = $RESTORE
+report_dir = /run/warmboot/reports"
+  printf '%s\n' "$_dirs" >$E2E_RUN/unnamed.conf
+  printf 'namespace = namespace0.0\n%s\n' "$_dirs" >$E2E_RUN/named.conf
+  app_write app-write-1 --random-mib 8 --small-files 50 --seed 11
+  # The administrator's fsdax namespace, with data past its info block.
+  _t0=$(now)
+  ndctl create-namespace -f -e namespace0.0 -m fsdax >$E2E_RUN/fsdax.out 2>&1 ||
+    { cat $E2E_RUN/fsdax.out; fail "ndctl create-namespace -m fsdax failed"; }
+  cat $E2E_RUN/fsdax.out
+  [ -b /dev/pmem0 ] || fail "no /dev/pmem0 in fsdax mode"
+  dd if=/dev/urandom of=$E2E_RUN/marker bs=1M count=1 2>/dev/null
+  dd if=$E2E_RUN/marker of=/dev/pmem0 bs=1M seek=$FOREIGN_OFF_MIB oflag=direct conv=notrunc,fsync 2>/dev/null ||
+    fail "cannot write the marker"
+  mark fsdax-setup 1 "start=$_t0 marker_sha256=$(sha256sum <$E2E_RUN/marker | cut -d' ' -f1)"
+  foreign_look fsdax-before
+  foreign_round fsdax-unnamed $E2E_RUN/unnamed.conf
+  foreign_round fsdax-named $E2E_RUN/named.conf
+  # A raw namespace carrying someone's swap signature (and the marker): refused even when named.
+  _t0=$(now)
+  ndctl create-namespace -f -e namespace0.0 -m raw >$E2E_RUN/raw.out 2>&1 ||
+    { cat $E2E_RUN/raw.out; fail "ndctl create-namespace -m raw failed"; }
+  [ -b /dev/pmem0 ] || fail "no /dev/pmem0 in raw mode"
+  mkswap /dev/pmem0 >/dev/null 2>&1 || fail "mkswap /dev/pmem0 failed"
+  dd if=$E2E_RUN/marker of=/dev/pmem0 bs=1M seek=$FOREIGN_OFF_MIB oflag=direct conv=notrunc,fsync 2>/dev/null ||
+    fail "cannot write the marker"
+  mark swap-setup 1 "start=$_t0"
+  foreign_look swap-before
+  foreign_round swap-named $E2E_RUN/named.conf
+  # The signature wiped: a blank raw namespace, unmarked, is still not taken unless named...
+  dd if=/dev/zero of=/dev/pmem0 bs=4096 count=1 oflag=direct conv=notrunc,fsync 2>/dev/null ||
+    fail "cannot wipe the swap signature"
+  mark blank-setup 1
+  foreign_look blank-before
+  foreign_round blank-unnamed $E2E_RUN/unnamed.conf
+  # ... and named, it is handed over: restore makes it System RAM.
+  restore_step restore-named 0
+  # Handed over, it carries warmboot's marks, which an unnamed configuration goes by: the dax
+  # uuid (preserve), then the image on the raw namespace (restore).
+  run_json status-marked 0 warmboot status --config $E2E_RUN/unnamed.conf --json
+  run_json preserve-marked 0 warmboot preserve --no-kexec --config $E2E_RUN/unnamed.conf --json
+  memmark before-restore-marked
+  run_json restore-marked 0 warmboot restore --config $E2E_RUN/unnamed.conf --json
+  memmark after-restore-marked
+  run_json status-after-restore-marked 0 warmboot status --config $E2E_RUN/unnamed.conf --json
+  app_check app-check-marked $RESTORE
+  pass
+}
+
+# --- lock: a second command while one holds the lock. A real preserve (of enough state to take
+# a while) holds it; a restore told to wait 0.5 s refuses, naming the holder; a restore with the
+# default wait (30 s) waits for the preserve to finish and then restores what it sealed.
+scenario_lock_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 256)" --small-files "$(param files 1000)" --seed 12
+  { cat /etc/warmboot/warmboot.conf; echo "lock_wait_ms = 500"; } >$E2E_RUN/wait500.conf
+  memmark before-preserve-1
+  _t0=$(now)
+  warmboot preserve --no-kexec --json >$E2E_RUN/preserve-1.json 2>$E2E_RUN/preserve-1.err &
+  _pid=$!
+  _i=0
+  until grep -q "pid $_pid, warmboot preserve" /run/warmboot/lock 2>/dev/null; do
+    kill -0 $_pid 2>/dev/null || fail "preserve ended before it was seen holding the lock"
+    [ $_i -lt 3000 ] || fail "preserve did not take the lock within 60 s"
+    usleep 20000
+    _i=$((_i + 1))
+  done
+  mark lock-held 1 "start=$_t0 pid=$_pid"
+  run_json restore-refused 1 warmboot restore --config $E2E_RUN/wait500.conf --json
+  _alive=0
+  kill -0 $_pid 2>/dev/null && _alive=1
+  mark after-refusal 1 "preserve_running=$_alive pid=$_pid"
+  run_json restore-waited 0 warmboot restore --json
+  wait $_pid
+  _prc=$?
+  emit_json preserve-1 $E2E_RUN/preserve-1.json $_prc
+  [ -s $E2E_RUN/preserve-1.err ] && { echo "WB-E2E-STDERR-BEGIN name=preserve-1"; cat $E2E_RUN/preserve-1.err; echo "WB-E2E-STDERR-END name=preserve-1"; }
+  [ $_prc = 0 ] || fail "the preserve holding the lock exited $_prc"
+  mark preserve-1 1 "rc=$_prc start=$_t0"
+  memmark after-restore-waited
+  run_json status-after-restore-waited 0 warmboot status --json
+  app_check app-check-1 $RESTORE
+  pass
+}
+
 # --- bench (bench/vm only; not one of tests/e2e/run's scenarios): per-phase times of preserve
 # and restore for each size in wbe2e.sizes (MiB, comma-separated), and the guest's own dd of the
 # same byte counts to and from the raw /dev/pmem0 as baselines. Stage 1 (cold boot, namespace

@@ -12,7 +12,9 @@ import subprocess
 
 from .common import HERE, MIB, WORK, say, sh
 
-MODULES = ["libnvdimm", "nd_pmem", "nd_btt", "nd_e820", "dax_pmem", "device_dax", "kmem", "nfit"]
+MODULES = ["libnvdimm", "nd_pmem", "nd_btt", "nd_e820", "dax_pmem", "device_dax", "kmem", "nfit",
+           # Fault injection (offline-refused): loaded by the scenario, not by /init.
+           "memory-notifier-error-inject"]
 
 
 class Cpio:

@@ -2,7 +2,8 @@
 
 Adding one:
   * the guest side: shell functions scenario_NAME_STAGE in guest/scenarios.sh (stage 1 runs at
-    the cold boot; a kexec or another QEMU run carries wbe2e.stage=N to the next);
+    the cold boot; a kexec or another QEMU run carries wbe2e.stage=N to the next; a hyphen in
+    NAME is an underscore in the function's name);
   * here: a function scenario_NAME(env) under @scenario that boots the machines through env
     (env.legacy() or env.nvdimm(); sizes() for wbe2e.* parameters scaled by --quick), checks
     the documents with a Checks and the check_* helpers, and returns (checks, [every Qemu it
@@ -22,10 +23,11 @@ SCENARIOS = {}  # name -> scenario function, in definition order
 
 
 def scenario(fn):
-    """Registers scenario_NAME as NAME."""
+    """Registers scenario_NAME as NAME, its underscores as hyphens (scenario_offline_refused is
+    offline-refused; the guest's stage functions keep the underscores)."""
     name = fn.__name__
     assert name.startswith("scenario_"), name
-    SCENARIOS[name[len("scenario_"):]] = fn
+    SCENARIOS[name[len("scenario_"):].replace("_", "-")] = fn
     return fn
 
 
@@ -253,3 +255,255 @@ def scenario_toobig(env):
              f"restore-1 after a plain kexec: outcome {r.get('outcome')!r}")
     check_memory_back(c, b, "restore-1", r)
     return c, runs
+
+
+def step_fields(c, boot, name):
+    """The key=value fields of the guest's step `name` ({} when it was not marked)."""
+    e = boot.step(name)
+    c.expect(e is not None, f"{name}: step marked")
+    return e or {}
+
+
+def check_online_movable(c, doc, what):
+    """A status document: the namespace is System RAM, every block online in ZONE_MOVABLE."""
+    dev = doc.get("device", {})
+    zones = {blk.get("zone") for blk in dev.get("blocks", [])}
+    c.expect(dev.get("mode") == "system-ram" and dev.get("blocks_total", 0) > 0
+             and dev.get("blocks_online") == dev.get("blocks_total") and zones == {"Movable"},
+             f"{what}: {dev.get('mode')!r}, {dev.get('blocks_online')} of "
+             f"{dev.get('blocks_total')} blocks online, zones {zones} (want all online, Movable)")
+    return dev
+
+
+@scenario
+def scenario_offline_refused(env):
+    """The kernel refuses the offline (memory-notifier-error-inject, MEM_GOING_OFFLINE = -EBUSY):
+    preserve gives up with everything as it was; later the online is refused after a restore."""
+    c = Checks("offline-refused")
+    q = env.legacy("offline-refused", "offline-refused", sizes(env, mib=32, files=300))
+    b = q.run()
+    check_guest_pass(c, b)
+    check_cold_restore(c, b)
+    # Stage 1: the refused preserve.
+    p = c.doc(b, "preserve-refused", rc=1)
+    err = p.get("error") or {}
+    msg = err.get("message", "")
+    c.expect(err.get("code") == "busy", f"preserve-refused: error code {err.get('code')!r}, "
+             "expected busy")
+    c.expect("out of System RAM" in msg and "all blocks are back online, nothing changed" in msg,
+             f"preserve-refused: message says the offline was refused and rolled back: {msg!r}")
+    c.expect(p.get("memory_removed") is False and p.get("image_sealed") is False,
+             "preserve-refused: no memory removed, no image sealed")
+    phases = {ph.get("phase"): ph for ph in p.get("phases", [])}
+    off = phases.get("offline memory blocks") or {}
+    c.expect(off.get("ok") is False and "8 attempt(s)" in off.get("detail", ""),
+             f"preserve-refused: the offline was tried 8 times and failed: {off}")
+    rb = phases.get("rollback: online all blocks") or {}
+    c.expect(rb.get("ok") is True, f"preserve-refused: the rollback succeeded: {rb}")
+    later = [n for n in phases if n and ("unbind" in n or "raw" in n or "write" in n)]
+    c.expect(not later, f"preserve-refused: nothing ran after the refusal: {later}")
+    delta = c.mem_delta_kb(b, "before-preserve-refused", "after-preserve-refused")
+    c.expect(delta == 0, f"preserve-refused: MemTotal changed by {delta} kB")
+    before = check_online_movable(c, c.doc(b, "status-before-preserve-refused", rc=0),
+                                  "status before the refused preserve")
+    after = check_online_movable(c, c.doc(b, "status-after-preserve-refused", rc=0),
+                                 "status after the refused preserve")
+    c.expect(before.get("blocks") == after.get("blocks"),
+             f"the blocks are as they were: {before.get('blocks')} -> {after.get('blocks')}")
+    sb, sa = step_fields(c, b, "state-before"), step_fields(c, b, "state-after")
+    c.expect(sb.get("policy") == "online_movable" and sa.get("policy") == sb.get("policy"),
+             f"auto_online_blocks {sb.get('policy')!r} before, {sa.get('policy')!r} after")
+    c.expect(sb.get("state_sha256") and sa.get("state_sha256") == sb.get("state_sha256"),
+             f"state tree sha256 {sb.get('state_sha256')} before, {sa.get('state_sha256')} after")
+    check_app(c, b, "app-check-state")
+    # Stage 1 then preserves without the fault; stage 2 refuses the online during restore.
+    r = c.doc(b, "restore-1", rc=1)
+    pres = (b.json.get("preserve-1") or {}).get("doc") or r.get("preserve_report") or {}
+    if "preserve-1" in b.json:
+        check_preserve(c, b, "preserve-1")
+    c.expect(pres.get("image_sealed") is True and pres.get("memory_removed") is True,
+             "preserve-1 (no fault): sealed with the memory removed")
+    c.expect(r.get("outcome") == "restored" and r.get("image_kept") is False,
+             f"restore-1: outcome {r.get('outcome')!r} image_kept {r.get('image_kept')}, "
+             "expected restored (the image consumed)")
+    c.expect((r.get("unpack") or {}).get("damaged", []) == [], "restore-1: nothing damaged")
+    c.expect(r.get("memory_returned") is False, "restore-1: memory_returned false")
+    emsg = (r.get("error") or {}).get("message", "")
+    c.expect("cannot online" in emsg, f"restore-1: the error names the refused online: {emsg!r}")
+    notes = r.get("notes", [])
+    c.expect(any("giving the memory back failed" in n for n in notes),
+             f"restore-1: a note says the memory was not given back: {notes}")
+    delta = c.mem_delta_kb(b, "before-restore-1", "after-restore-1")
+    c.expect(delta == 0, f"restore-1: MemTotal changed by {delta} kB with the online refused")
+    dev = c.doc(b, "status-after-restore-1", rc=0).get("device", {})
+    c.expect(dev.get("mode") == "system-ram" and dev.get("blocks_online") == 0
+             and dev.get("blocks_total", 0) > 0,
+             f"status after restore-1: {dev.get('mode')!r}, {dev.get('blocks_online')} of "
+             f"{dev.get('blocks_total')} blocks online (want kmem bound, all offline)")
+    check_app(c, b, "app-check-1")
+    again = c.doc(b, "restore-again", rc=0)
+    c.expect(again.get("outcome") == "nothing-to-restore",
+             f"restore-again: outcome {again.get('outcome')!r}, expected nothing-to-restore")
+    check_memory_back(c, b, "restore-again", again)
+    check_app(c, b, "app-check-2")
+    return c, [q]
+
+
+@scenario
+def scenario_noroom(env):
+    """Restore cannot make room (a 64 MiB tmpfs on the restore directory, memory occupied): it
+    keeps the sealed image and its memory; with room, the same image is restored."""
+    c = Checks("noroom")
+    q = env.legacy("noroom", "noroom", sizes(env, mib=192, files=300))
+    b = q.run()
+    check_guest_pass(c, b)
+    check_cold_restore(c, b)
+    hog = step_fields(c, b, "hog")
+    say(f"noroom: hog {hog.get('hog_mib')} MiB, MemAvailable {hog.get('available_before_kb')} kB "
+        f"-> {hog.get('available_kb')} kB")
+    r = c.doc(b, "restore-noroom", rc=1)
+    err = r.get("error") or {}
+    msg = err.get("message", "")
+    c.expect(err.get("code") == "no-space", f"restore-noroom: error code {err.get('code')!r}, "
+             "expected no-space")
+    c.expect("of memory for a tmpfs on /run/warmboot/restore" in msg
+             and "nothing was written" in msg,
+             f"restore-noroom: the error says memory is short and nothing was written: {msg!r}")
+    c.expect(r.get("image_kept") is True and r.get("memory_returned") is False,
+             f"restore-noroom: image_kept {r.get('image_kept')}, memory_returned "
+             f"{r.get('memory_returned')} (want the image kept, the memory not returned)")
+    c.expect("sealed image is kept" in r.get("message", ""),
+             f"restore-noroom: the message says the image is kept: {r.get('message')!r}")
+    phases = [ph.get("phase") for ph in r.get("phases", [])]
+    c.expect(not any("unpack" in n or "devdax" in n or "kmem" in n for n in phases if n),
+             f"restore-noroom: nothing unpacked, no transition: {phases}")
+    delta = c.mem_delta_kb(b, "before-restore-noroom", "after-restore-noroom")
+    c.expect(delta == 0, f"restore-noroom: MemTotal changed by {delta} kB")
+    st = c.doc(b, "status-after-restore-noroom", rc=0)
+    dev, img = st.get("device", {}), st.get("image") or {}
+    c.expect(dev.get("mode") == "raw" and img.get("state") == "sealed"
+             and img.get("waiting") is True,
+             f"status after the refusal: mode {dev.get('mode')!r}, image {img.get('state')!r}, "
+             f"waiting {img.get('waiting')} (want raw, sealed, waiting)")
+    ent = step_fields(c, b, "restore-dir-after-refusal")
+    c.expect(ent.get("entries") == "0",
+             f"the restore directory is empty after the refusal: {ent.get('entries')} entries")
+    ok = check_restored(c, b, "restore-1")
+    c.expect(any("grew the tmpfs on /run/warmboot/restore" in n for n in ok.get("notes", [])),
+             f"restore-1: grew the small tmpfs: {ok.get('notes')}")
+    c.expect((ok.get("unpack") or {}).get("damaged", []) == [], "restore-1: nothing damaged")
+    pres = ok.get("preserve_report") or {}
+    c.expect(pres.get("image_sealed") is True, "restore-1: carries the sealed preserve report")
+    check_app(c, b, "app-check-1")
+    return c, [q]
+
+
+@scenario
+def scenario_foreign(env):
+    """An administrator's namespace (fsdax with data; raw with a swap signature) is left exactly
+    as it is, whether the configuration names it or not; a blank raw one only when unnamed.
+    Handed over by name, warmboot's marks (dax uuid, image) then make it warmboot's unnamed."""
+    c = Checks("foreign")
+    q = env.legacy("foreign", "foreign")
+    b = q.run()
+    check_guest_pass(c, b)
+    leave = "leaves it exactly as it is"
+    for kind, tags, sysmode in (("fsdax", ("fsdax-unnamed", "fsdax-named"), "fsdax"),
+                                ("swap", ("swap-named",), "raw"),
+                                ("blank", ("blank-unnamed",), "raw")):
+        base = step_fields(c, b, f"look-{kind}-before")
+        c.expect(base.get("sysmode") == sysmode,
+                 f"{kind}: the namespace is {base.get('sysmode')!r} before, expected {sysmode}")
+        for tag in tags:
+            for cmd in ("restore", "preserve", "discard"):
+                d = c.doc(b, f"{cmd}-{tag}", rc=1)
+                err = d.get("error") or {}
+                c.expect(err.get("code") == "permission" and leave in err.get("message", ""),
+                         f"{cmd}-{tag}: refused ({err.get('code')!r}: {err.get('message')!r})")
+                if cmd == "preserve":
+                    c.expect(d.get("memory_removed") is False and d.get("image_sealed") is False,
+                             f"{cmd}-{tag}: nothing removed or sealed")
+            st = c.doc(b, f"status-{tag}", rc=0)
+            dev = st.get("device", {})
+            c.expect(st.get("owned") is False, f"status-{tag}: owned {st.get('owned')}")
+            c.expect(any(leave in w for w in st.get("warnings", [])),
+                     f"status-{tag}: a warning says it is left alone: {st.get('warnings')}")
+            want = "fsdax" if kind == "fsdax" else "raw"
+            c.expect(dev.get("mode") == want, f"status-{tag}: mode {dev.get('mode')!r}")
+            if kind == "swap":
+                c.expect(dev.get("foreign_signature") == "swap",
+                         f"status-{tag}: foreign_signature {dev.get('foreign_signature')!r}")
+            if kind == "blank":
+                c.expect("foreign_signature" not in dev and any(
+                    "not marked as warmboot's and the configuration does not name it" in w
+                    for w in st.get("warnings", [])),
+                    f"status-{tag}: unmarked and unnamed: {st.get('warnings')}")
+            for cmd in ("restore", "preserve", "discard", "status"):
+                look = step_fields(c, b, f"look-after-{cmd}-{tag}")
+                same = all(look.get(k) == base.get(k) for k in
+                           ("sysmode", "ns_sha256", "marker_sha256", "head_sha256"))
+                c.expect(same, f"after {cmd}-{tag}: the namespace is not as it was: "
+                         f"{ {k: look.get(k) for k in ('sysmode', 'ns_sha256', 'marker_sha256')} } "
+                         f"vs { {k: base.get(k) for k in ('sysmode', 'ns_sha256', 'marker_sha256')} }")
+    # Named, the blank namespace is handed over: the cold restore makes it System RAM.
+    check_cold_restore(c, b, "restore-named")
+    # From then on warmboot's marks make it warmboot's without the name.
+    st = c.doc(b, "status-marked", rc=0)
+    dev = st.get("device", {})
+    c.expect(st.get("owned") is True and (dev.get("dax_uuid") or "").startswith("7761726d-626f"),
+             f"status-marked (unnamed): owned {st.get('owned')} by the dax uuid "
+             f"{dev.get('dax_uuid')!r} (warmboot's begins with 'warmboot' in ASCII)")
+    p = c.doc(b, "preserve-marked", rc=0)
+    c.expect(p.get("image_sealed") is True and p.get("memory_removed") is True,
+             "preserve-marked (unnamed, by the dax uuid): sealed with the memory removed")
+    check_restored(c, b, "restore-marked")
+    check_app(c, b, "app-check-marked")
+    setup = step_fields(c, b, "fsdax-setup")
+    base = step_fields(c, b, "look-fsdax-before")
+    c.expect(setup.get("marker_sha256") == base.get("marker_sha256"),
+             "fsdax: the marker reads back as written")
+    return c, [q]
+
+
+@scenario
+def scenario_lock(env):
+    """A second command while a real preserve holds the lock: a restore waiting 0.5 s refuses,
+    naming the holder; one with the default wait waits, then restores what preserve sealed."""
+    c = Checks("lock")
+    q = env.legacy("lock", "lock", sizes(env, mib=256, files=1000))
+    b = q.run()
+    check_guest_pass(c, b)
+    check_cold_restore(c, b)
+    held = step_fields(c, b, "lock-held")
+    pid = held.get("pid")
+    ref = c.doc(b, "restore-refused", rc=1)
+    err = ref.get("error") or {}
+    msg = err.get("message", "")
+    c.expect(err.get("code") == "busy", f"restore-refused: error code {err.get('code')!r}")
+    c.expect("another warmboot command holds /run/warmboot/lock" in msg
+             and f"pid {pid}, warmboot preserve" in msg and "nothing changed" in msg,
+             f"restore-refused: names the holder (pid {pid}, preserve): {msg!r}")
+    c.expect(ref.get("phases") == [] and "device" not in ref,
+             f"restore-refused: did not look at the device: phases {ref.get('phases')}")
+    after = step_fields(c, b, "after-refusal")
+    c.expect(after.get("preserve_running") == "1",
+             "the preserve still held the lock when the refusal came back (the waiting restore "
+             "then started while it ran)")
+    p = c.doc(b, "preserve-1", rc=0)
+    c.expect(p.get("image_sealed") is True and p.get("memory_removed") is True,
+             "preserve-1 (the holder): sealed with the memory removed")
+    w = c.doc(b, "restore-waited", rc=0)
+    c.expect(w.get("outcome") == "restored" and w.get("memory_returned") is True,
+             f"restore-waited: outcome {w.get('outcome')!r}, memory_returned "
+             f"{w.get('memory_returned')} (it waited for the preserve, then restored)")
+    gen = (p.get("pack") or {}).get("generation")
+    rgen = ((w.get("preserve_report") or {}).get("pack") or {}).get("generation")
+    c.expect(gen is not None and rgen == gen,
+             f"restore-waited restored the image preserve-1 sealed (generation {rgen} vs {gen})")
+    delta = c.mem_delta_kb(b, "before-preserve-1", "after-restore-waited")
+    c.expect(delta is not None and abs(delta) <= 16 * 1024,
+             f"MemTotal after the restore is as before the preserve (changed by {delta} kB)")
+    check_online_movable(c, c.doc(b, "status-after-restore-waited", rc=0),
+                         "status after restore-waited")
+    check_app(c, b, "app-check-1")
+    return c, [q]
