@@ -57,6 +57,12 @@ Status PrepareRestoreDir(const std::string& dir, uint64_t state_bytes, bool may_
   const uint64_t need = state_bytes + state_bytes / 64 + (16ull << 20);
   const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_bsize;
   const bool tmpfs = fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+  // A tmpfs's pages are RAM: its size limit promises nothing about the memory being there.
+  const uint64_t avail = MemAvailable();
+  if (tmpfs && need > avail) {
+    return NoSpace("restoring needs " + HumanBytes(need) + " of memory in the tmpfs on " + dir +
+                   ", and " + HumanBytes(avail) + " is available; nothing was written");
+  }
   if (free_bytes >= need && (tmpfs || !may_mount)) {
     if (!tmpfs) notes->push_back(dir + " is not a tmpfs; restoring onto its filesystem");
     return Status::Ok();
@@ -65,7 +71,7 @@ Status PrepareRestoreDir(const std::string& dir, uint64_t state_bytes, bool may_
     return NoSpace("restoring needs " + HumanBytes(need) + " in " + dir + ", which has " +
                    HumanBytes(free_bytes) + " free; nothing was written");
   }
-  if (uint64_t avail = MemAvailable(); need > avail) {
+  if (need > avail) {
     return NoSpace("restoring needs " + HumanBytes(need) + " of memory for a tmpfs on " + dir +
                    ", and " + HumanBytes(avail) + " is available; nothing was written");
   }
