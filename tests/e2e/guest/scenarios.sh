@@ -279,6 +279,35 @@ scenario_noroom_2() {
   pass
 }
 
+# --- roomgap: as noroom, but the restore directory is a plain directory on /run, a tmpfs whose
+# size limit (half of RAM) leaves room on paper while memory is short. Restore should refuse as
+# in noroom (no-space, image kept). At 1979590 it does not: PrepareRestoreDir trusts the tmpfs's
+# free space, skips the MemAvailable check, and the unpack runs the machine out of memory (OOM
+# kills warmboot; the tmpfs pages stay; "Kernel panic - not syncing: System is deadlocked on
+# memory"). Kept off vm-scenarios: it fails until the product checks memory for a tmpfs too.
+scenario_roomgap_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 192)" --small-files "$(param files 300)" --seed 13
+  preserve_and_kexec preserve-1 2
+}
+scenario_roomgap_2() {
+  mkdir -p /run/hog
+  mount -t tmpfs -o size=8g tmpfs /run/hog || fail "cannot mount the hog tmpfs"
+  _t0=$(now)
+  _avail=$(mem_available_kb)
+  _hog=$(((_avail - $(param leave 100) * 1024) / 1024))
+  [ "$_hog" -gt 0 ] || fail "only $_avail kB available before the hog"
+  fallocate -l $((_hog * 1048576)) /run/hog/hog 2>/dev/null ||
+    dd if=/dev/zero of=/run/hog/hog bs=1M count=$_hog 2>/dev/null || fail "cannot fill the hog"
+  mark hog 1 "start=$_t0 hog_mib=$_hog available_before_kb=$_avail available_kb=$(mem_available_kb) run_free_kb=$(df -k /run | awk 'NR == 2 {print $4}')"
+  restore_step restore-short 1
+  rm -f /run/hog/hog
+  umount /run/hog || fail "cannot unmount the hog"
+  restore_step restore-1 0
+  app_check app-check-1 $RESTORE
+  pass
+}
+
 # --- foreign: an administrator's namespace warmboot was not given is left exactly as it is,
 # whether the configuration names it or not: an fsdax namespace with data on it, then a raw one
 # carrying a swap signature; a blank raw one is left alone unless the configuration names it.

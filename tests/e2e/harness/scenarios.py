@@ -399,6 +399,34 @@ def scenario_noroom(env):
 
 
 @scenario
+def scenario_roomgap(env):
+    """As noroom, with the restore directory on /run (a tmpfs with room on paper) while memory is
+    short: restore should refuse with the image kept. Fails at 1979590 (OOM, kernel panic)."""
+    c = Checks("roomgap")
+    q = env.legacy("roomgap", "roomgap", sizes(env, mib=192, files=300))
+    b = q.run()
+    check_guest_pass(c, b)
+    check_cold_restore(c, b)
+    hog = step_fields(c, b, "hog")
+    say(f"roomgap: hog {hog.get('hog_mib')} MiB, MemAvailable {hog.get('available_before_kb')} kB "
+        f"-> {hog.get('available_kb')} kB; /run has {hog.get('run_free_kb')} kB free on paper")
+    r = c.doc(b, "restore-short", rc=1)
+    err = r.get("error") or {}
+    c.expect(err.get("code") == "no-space" and "nothing was written" in err.get("message", ""),
+             f"restore-short: refused before the first byte: {err}")
+    c.expect(r.get("image_kept") is True and r.get("memory_returned") is False,
+             f"restore-short: image_kept {r.get('image_kept')}, memory_returned "
+             f"{r.get('memory_returned')}")
+    st = c.doc(b, "status-after-restore-short", rc=0)
+    img = st.get("image") or {}
+    c.expect(img.get("state") == "sealed" and img.get("waiting") is True,
+             f"status after the refusal: image {img}")
+    check_restored(c, b, "restore-1")
+    check_app(c, b, "app-check-1")
+    return c, [q]
+
+
+@scenario
 def scenario_foreign(env):
     """An administrator's namespace (fsdax with data; raw with a swap signature) is left exactly
     as it is, whether the configuration names it or not; a blank raw one only when unnamed.
