@@ -5,6 +5,7 @@
 #include "cli/config_arg.h"
 #include "cli/kexec_text.h"
 #include "cli/output.h"
+#include "image/image.h"
 #include "kexec/kexec.h"
 
 namespace warmboot::cli {
@@ -16,7 +17,9 @@ static constexpr const char* kKexecHelp =
 Loads the next kernel and reboots into it (kexec), skipping the firmware. It preserves
 nothing: 'warmboot preserve' seals the state first and then kexecs by itself. Checks first:
 the kernel and initrd are readable files, we are root, this kernel allows kexec, the command
-line fits. Loads with kexec_file_load(2); where this kernel lacks it or cannot load the image,
+line fits. When a sealed image waits on the namespace (after 'warmboot preserve --no-kexec'),
+the command line names it (warmboot.image=UUID) so the next boot restores it. Loads with
+kexec_file_load(2); where this kernel lacks it or cannot load the image,
 with kexec-tools' 'kexec -l', and says so. The reboot syncs the filesystems and jumps at once,
 as 'kexec -e' does: services are not stopped first.
 
@@ -95,8 +98,18 @@ int CmdKexec(const Argv& argv, const Machine& machine) {
   // A legacy (memmap=) namespace must stay out of the next kernel's RAM and out of kexec-tools'
   // reach, as in preserve: a retry after a failed load runs here with the image sealed.
   if (auto platform = machine.open_platform(*config); platform.ok()) {
-    if (auto info = (*platform)->Probe(); info.ok() && !info->labeled) {
+    auto info = (*platform)->Probe();
+    if (info.ok() && !info->labeled) {
       request.legacy_pmem = LegacyPmem{info->name, {info->phys_start, info->size}};
+    }
+    // A sealed image waiting on the namespace is what the next boot restores: name it there.
+    if (info.ok() && info->mode == PmemMode::kRaw) {
+      if (auto media = (*platform)->OpenRawMedia(OpenMode::kReadOnly); media.ok()) {
+        auto image = InspectImage(**media, InspectDepth::kHeaderAndSeal);
+        if (image.ok() && image->state == ImageState::kSealed) {
+          request.image_token = UuidToString(image->header.image_uuid);
+        }
+      }
     }
   }
 

@@ -10,20 +10,34 @@
 namespace warmboot::cli {
 
 static constexpr const char* kRestoreHelp =
-    R"(usage: warmboot restore [--config F] [--json]
+    R"(usage: warmboot restore [--config F] [--image UUID] [--json]
 
-Runs early in boot, as root, with nothing else using the pmem. Finds the raw namespace, restores
-a sealed image into the restore directory (a tmpfs), consumes the seal, clears known media
-errors and gives the memory back to System RAM. An absent, unsealed or damaged image is
-reported plainly; whatever is intact is restored and the memory is given back in every case.
-A namespace already in devdax/system-ram mode means no preserve happened (exit 0).
+Runs early in boot, as root, with nothing else using the pmem. Finds the raw namespace and the
+sealed image on it, restores its state into the restore directory (a tmpfs, mounted or grown
+when the directory cannot hold the state), consumes the seal, clears known media errors and
+gives the memory back to System RAM. Damaged segments are quarantined and the rest restored.
 
-Exit codes: 0 restored or nothing to restore, 3 partial, 4 no valid image, 1 error.
+It restores on its own only the image this boot is meant for: the one named on the kernel's
+command line by the preserve that kexec'd into it (warmboot.image=UUID), or one sealed earlier
+in this same boot. Any other sealed image is stale: it is kept, with its memory, and restored
+only with --image or the configuration's `stale_images = restore`.
+
+A sealed image is never given up by a failure: when its state cannot be restored (no room, a
+write error) the image stays sealed and the namespace raw; run restore again once the cause is
+fixed, or 'warmboot discard --yes' to give the state up. With no image, an unsealed or a
+consumed one, the memory goes back to System RAM.
+
+  --config F     configuration file (default /etc/warmboot/warmboot.conf)
+  --image UUID   restore this sealed image even if this boot was not meant to (see 'warmboot
+                 status'); a different sealed image is refused
+
+Exit codes: 0 restored or nothing to restore, 3 partial, 4 no valid image, 5 a stale image was
+kept (not restored), 1 error (also: the image was kept after a failure).
 )";
 
 int CmdRestore(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true}});
+  auto args = ParseArgs(argv, {{"config", true}, {"image", true}});
   if (!args.ok()) return ReportError(args.status(), json, "restore");
   if (args->Has("help")) {
     std::cout << kRestoreHelp;
@@ -38,6 +52,17 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
   if (!platform.ok()) return ReportError(platform.status(), json, "restore");
   RestoreOptions options;
   options.transition = TransitionOptionsFrom(*config);
+  options.boot = machine.this_boot();
+  if (auto v = args->Get("image")) {
+    Uuid u;
+    if (!ParseUuid(*v, &u)) {
+      return ReportError(UsageError("--image takes an image's uuid (as 'warmboot status' shows "
+                                    "it), not '" +
+                                    *v + "'"),
+                         json, "restore");
+    }
+    options.image = UuidToString(u);
+  }
   // A restore is finished, never abandoned half-way: signals wait until it is done.
   DeferredSignals signals;
   RestoreReport r = Restore(**platform, *config, options);
@@ -49,6 +74,7 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
   int code = !r.status.ok()                               ? ExitCodeFor(r.status)
              : r.outcome == RestoreOutcome::kPartial      ? kExitPartial
              : r.outcome == RestoreOutcome::kNoValidImage ? kExitNoImage
+             : r.outcome == RestoreOutcome::kStale        ? kExitStale
                                                           : kExitOk;
   if (json) {
     PrintJson(ToJson(r), code);
@@ -60,9 +86,12 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
   }
   if (r.unpack && r.unpack->partial()) PrintDamage(std::cout, *r.unpack);
   for (const std::string& n : r.notes) std::cout << "  note: " << n << "\n";
-  std::cout << RestoreOutcomeName(r.outcome) << ": " << r.message << "\n"
-            << (r.memory_returned ? "  the pmem is System RAM again\n"
-                                  : "  the pmem was NOT given back to System RAM; see the notes\n");
+  std::cout << RestoreOutcomeName(r.outcome) << ": " << r.message << "\n";
+  if (r.memory_returned) {
+    std::cout << "  the pmem is System RAM again\n";
+  } else if (!r.image_kept) {
+    std::cout << "  the pmem was NOT given back to System RAM; see the notes\n";
+  }
   if (!r.status.ok()) std::cerr << "warmboot restore: " << r.status.message() << "\n";
   return code;
 }

@@ -7,9 +7,12 @@
 #include "image/image_json.h"
 #include "orchestration/ownership_check.h"
 #include "orchestration/report_store.h"
+#include "orchestration/this_boot.h"
 #include "pmem/hotplug_warnings.h"
 #include "pmem/pmem_json.h"
 #include "util/bytes.h"
+#include "util/host_info.h"
+#include "util/time_text.h"
 
 namespace warmboot::cli {
 
@@ -17,7 +20,8 @@ static constexpr const char* kStatusHelp =
     R"(usage: warmboot status [--config F] [--json]
 
 Shows the pmem namespace (mode, memory blocks online/total, capacity), the image on it when it
-is raw (sealed, consumed or unsealed), and the last preserve and restore reports.
+is raw (sealed, consumed or unsealed; a sealed one is stale when this boot was not meant to
+restore it), what to do about state that is waiting, and the last preserve and restore reports.
 )";
 
 int CmdStatus(const Argv& argv, const Machine& machine) {
@@ -58,10 +62,19 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
                      std::to_string(r->header.generation) + ", " +
                      HumanBytes(r->header.total_raw_bytes) + " of state";
         if (r->state == ImageState::kSealed) {
-          waiting = "state is waiting to be restored, and the namespace's " +
+          const ImageJudgement judged = JudgeImage(r->header, machine.this_boot());
+          const bool stale = judged.intent == ImageIntent::kStale;
+          out["image"]["stale"] = stale;
+          out["image"]["why"] = judged.reason;
+          waiting = std::string(stale ? "stale state is waiting (" + judged.reason + "; written " +
+                                            HumanMoment(r->header.created_ns, NowUnixNanos()) +
+                                            "), and the namespace's "
+                                      : "state is waiting to be restored, and the namespace's ") +
                     HumanBytes(info->size) +
-                    " are out of System RAM until it is: 'warmboot restore' restores it and "
-                    "returns the memory; 'warmboot discard --yes' gives the state up";
+                    " are out of System RAM until it is: 'warmboot restore" +
+                    (stale ? " --image " + format::UuidToString(r->header.image_uuid) : "") +
+                    "' restores it and returns the memory; 'warmboot discard --yes' gives the "
+                    "state up";
         }
         out["image"]["waiting"] = r->state == ImageState::kSealed;
       } else {

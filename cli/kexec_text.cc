@@ -14,7 +14,11 @@ std::string KexecPlanText(const KexecPlan& p) {
     }
     t += ")";
   }
-  return t + "\n";
+  t += "\n";
+  if (!p.image_token.empty()) {
+    t += "  image    " + p.image_token + " (warmboot.image=: the next boot restores it)\n";
+  }
+  return t;
 }
 
 }  // namespace warmboot::cli

@@ -9,6 +9,7 @@
 
 #include "kexec/kexec.h"
 #include "orchestration/config.h"
+#include "orchestration/this_boot.h"
 #include "pmem/pmem.h"
 
 namespace warmboot::cli {
@@ -19,6 +20,9 @@ struct Machine {
   // False where the host is not the machine whose namespace is driven (a simulated one):
   // preserve then never kexecs and `kexec` refuses.
   bool can_kexec = true;
+  // This boot's identity and command line, by which restore and status tell the image meant
+  // for this boot from a stale one (the real machine: ReadThisBoot).
+  std::function<ThisBoot()> this_boot = ReadThisBoot;
 };
 
 // The whole command line: `warmboot COMMAND [ARGS]`. Returns the exit code (docs/cli.md).

@@ -15,6 +15,7 @@ enum ExitCode : int {
   kExitUsage = 2,    // bad command line
   kExitPartial = 3,  // damaged segments named; the rest verified or restored
   kExitNoImage = 4,  // no valid image: none, unsealed, unknown version, consumed
+  kExitStale = 5,    // restore: a sealed image this boot was not meant to restore; kept
 };
 
 int ExitCodeFor(const Status& status);

@@ -35,6 +35,9 @@ struct PackOptions {
   // (preserve passes the last one it knows of: the medium's header does not survive the
   // namespace going back to devdax).
   uint64_t generation_floor = 0;
+  // The new image's uuid, chosen by the caller ahead of the write (preserve puts it on the next
+  // kernel's command line); none: a random one.
+  std::optional<format::Uuid> image_uuid;
 };
 
 struct PackReport {

@@ -139,7 +139,7 @@ class Packer {
 
     format::Header h;
     h.generation = std::max(PreviousGeneration(), options_.generation_floor) + 1;
-    h.image_uuid = RandomUuid();
+    h.image_uuid = options_.image_uuid.value_or(RandomUuid());
     h.writer_boot_id = CurrentBootId();
     h.kernel_release = KernelRelease();
     h.created_ns = NowUnixNanos();

@@ -10,8 +10,8 @@ namespace warmboot {
 namespace {
 
 // Parameters (up to the '=') that describe this boot, not the next one.
-constexpr std::array<std::string_view, 4> kDropped = {"BOOT_IMAGE", "initrd", "elfcorehdr",
-                                                      "kexec_jump_back_entry"};
+constexpr std::array<std::string_view, 5> kDropped = {"BOOT_IMAGE", "initrd", "elfcorehdr",
+                                                      "kexec_jump_back_entry", kImageTokenParam};
 
 // The kernel's isspace() (lib/ctype.c): space, \t, \n, \v, \f, \r and 0xa0 (Latin-1's no-break
 // space) all separate parameters.
@@ -53,6 +53,50 @@ bool IsEndOfParams(const std::string& param) {
 
 }  // namespace
 
+std::optional<std::string> CmdlineParam(const std::string& cmdline, const std::string& name) {
+  std::optional<std::string> value;
+  for (const std::string& p : SplitCmdline(cmdline)) {
+    if (IsEndOfParams(p)) break;
+    bool has_value;
+    if (ParamName(p, &has_value) != name || !has_value) continue;
+    std::string v = p.substr(p.find('=', p.front() == '"' ? 2 : 1) + 1);
+    std::erase(v, '"');
+    value = v;
+  }
+  return value;
+}
+
+std::string kexec_internal::WithoutParam(const std::string& cmdline, std::string_view name,
+                                         std::vector<std::string>* dropped) {
+  std::string out;
+  bool init_args = false;
+  for (const std::string& p : SplitCmdline(cmdline)) {
+    if (!init_args && IsEndOfParams(p)) init_args = true;
+    bool has_value;
+    if (!init_args && ParamName(p, &has_value) == name) {
+      dropped->push_back(p);
+      continue;
+    }
+    if (!out.empty()) out += ' ';
+    out += p;
+  }
+  return out;
+}
+
+std::string kexec_internal::WithParam(const std::string& cmdline, const std::string& param) {
+  std::string out;
+  bool added = false;
+  for (const std::string& p : SplitCmdline(cmdline)) {
+    if (!added && IsEndOfParams(p)) {
+      out += (out.empty() ? "" : " ") + param;
+      added = true;
+    }
+    out += (out.empty() ? "" : " ") + p;
+  }
+  if (!added) out += (out.empty() ? "" : " ") + param;
+  return out;
+}
+
 std::vector<std::string> SplitCmdline(const std::string& cmdline) {
   std::vector<std::string> out;
   std::string cur;
@@ -86,7 +130,5 @@ FilteredCmdline FilterRunningCmdline(const std::string& proc_cmdline) {
   }
   return f;
 }
-
-namespace kexec_internal {}  // namespace kexec_internal
 
 }  // namespace warmboot

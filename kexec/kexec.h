@@ -118,6 +118,9 @@ struct KexecRequest {
                         // "none" = no initrd
   std::string cmdline;  // "" = the running kernel's /proc/cmdline, filtered
   std::string append;   // added to the command line
+  // The sealed image the next boot is to restore (its uuid): carried as warmboot.image=UUID.
+  // "" = none (any warmboot.image= from the running or configured command line is dropped).
+  std::string image_token;
   // The image's region when it is legacy pmem (see LegacyPmem); none for an NVDIMM.
   std::optional<LegacyPmem> legacy_pmem;
 };
@@ -136,6 +139,7 @@ struct KexecPlan {
   std::string cmdline_origin;             // "/proc/cmdline" or "configured"
   std::vector<std::string> dropped;       // parameters of /proc/cmdline not carried over
   std::optional<LegacyPmem> legacy_pmem;  // as requested: the region the next kernel must keep
+  std::string image_token;                // as requested; on the command line as warmboot.image=
   // Set by CheckKexecPlan:
   KexecLoader loader = KexecLoader::kFileLoad;
   std::string kexec_tools;  // kexec-tools' kexec when found ("" = not installed)
@@ -149,11 +153,23 @@ struct KexecPlan {
 inline constexpr size_t kCommandLineSize = 2048;
 inline constexpr size_t kMaxKexecCmdline = kCommandLineSize - 1 - 30 - 1;
 
+// The parameter by which the next kernel's command line names the sealed image it is meant to
+// restore: warmboot.image=UUID. Restore acts on its own only on that image (or one sealed in
+// the same boot); any other sealed image is stale and waits for an explicit request
+// (docs/safety.md). A dotted name is a module parameter to the kernel: it stays in
+// /proc/cmdline, is never handed to init, and no module named warmboot takes it.
+inline constexpr const char* kImageTokenParam = "warmboot.image";
+
+// The value of the last `name=` parameter before a bare `--` ("" when it has an empty value);
+// nullopt when there is none. Quotes around the whole parameter or its value are removed.
+std::optional<std::string> CmdlineParam(const std::string& cmdline, const std::string& name);
+
 // Parameters of a running kernel's command line that must not be handed to the next kernel:
 //   BOOT_IMAGE=             set by the boot loader: the path of the *previous* kernel
 //   initrd=                 a boot loader's / EFI stub's initrd file; kexec passes its own
 //   elfcorehdr=             a kdump kernel's: the next kernel would think it is one
 //   kexec_jump_back_entry=  kexec-tools' jump-back protocol
+//   warmboot.image=         names the image *this* boot was to restore (see kImageTokenParam)
 // Everything else is carried, memmap= (which makes the pmem region) above all. Arguments after
 // a bare `--` belong to init and are kept as they are. Names are read as the kernel's
 // next_arg() reads them: a quoted "initrd=..." is dropped, a quoted "--" ends the parameters.

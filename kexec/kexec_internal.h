@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "kexec/kexec.h"
 
@@ -12,6 +14,13 @@ inline constexpr const char* kKexecLoadedPath = "/sys/kernel/kexec_loaded";
 inline constexpr const char* kLoadDisabledPath = "/proc/sys/kernel/kexec_load_disabled";
 inline constexpr const char* kLockdownPath = "/sys/kernel/security/lockdown";
 inline constexpr const char* kProcCmdlinePath = "/proc/cmdline";
+
+// The command line without its `name` parameters (before a bare `--`), which go to *dropped.
+std::string WithoutParam(const std::string& cmdline, std::string_view name,
+                         std::vector<std::string>* dropped);
+
+// The command line with `param` added as the last kernel parameter (before a bare `--`).
+std::string WithParam(const std::string& cmdline, const std::string& param);
 
 // Opens the kernel or the initrd (`what`), checking it is a readable, non-empty regular file;
 // the error names the file. The caller closes the descriptor.

@@ -80,6 +80,16 @@ Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys
   if (std::string append = Trim(request.append); !append.empty()) {
     plan.cmdline += plan.cmdline.empty() ? append : " " + append;
   }
+  // Only the image sealed for the next boot may be named on its command line: a token from this
+  // boot's or the configured command line would name an image already restored (or a stale one).
+  std::vector<std::string> tokens;
+  plan.cmdline = kexec_internal::WithoutParam(plan.cmdline, kImageTokenParam, &tokens);
+  for (std::string& t : tokens) plan.dropped.push_back(std::move(t));
+  plan.image_token = request.image_token;
+  if (!plan.image_token.empty()) {
+    plan.cmdline = kexec_internal::WithParam(
+        plan.cmdline, std::string(kImageTokenParam) + "=" + plan.image_token);
+  }
   return plan;
 }
 
@@ -90,6 +100,8 @@ nlohmann::json ToJson(const KexecPlan& p) {
       {"cmdline", p.cmdline},
       {"cmdline_origin", p.cmdline_origin},
       {"dropped", p.dropped},
+      {"image_token",
+       p.image_token.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.image_token)},
       {"loader", KexecLoaderName(p.loader)}};
   if (p.legacy_pmem) {
     j["legacy_pmem"] = {{"namespace", p.legacy_pmem->name},

@@ -94,7 +94,13 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
       c.cmdline = v;
     else if (key == "append")
       c.append = v;
-    else
+    else if (key == "stale_images") {
+      if (v != "keep" && v != "restore") {
+        return InvalidArgument(where + ": stale_images must be 'keep' or 'restore', not '" + v +
+                               "'");
+      }
+      c.restore_stale_images = v == "restore";
+    } else
       return InvalidArgument(where + ": unknown key '" + key + "'");
   }
   for (const std::string* dir : {&c.state_dir, &c.restore_dir, &c.report_dir, &c.lock_file}) {

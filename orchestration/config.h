@@ -38,6 +38,10 @@ struct Config {
   std::string initrd;                         // "" = /boot/initrd.img-$(uname -r) when it exists
   std::string cmdline;                        // "" = /proc/cmdline
   std::string append;                         // added to the command line
+  // A sealed image the booted kernel's command line does not name (orchestration/this_boot.h):
+  // kept for an explicit 'warmboot restore --image UUID' (false), or restored like one named
+  // (true: e.g. NVDIMM machines that may come back through the firmware on purpose).
+  bool restore_stale_images = false;
   std::string source_path;  // where this config came from ("" = built-in defaults)
 };
 

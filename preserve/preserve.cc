@@ -145,9 +145,14 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
       return r;
     }
   }
+  // The image is named before anything is written: the next kernel's command line carries the
+  // name, so its restore knows the image was meant for it (a stale one is left alone).
+  PackOptions pack_options = PackOptionsFrom(config);
+  pack_options.image_uuid = RandomUuid();
   if (options.kexec) {
     auto t = log.Start("check kexec");
     KexecRequest request = KexecRequestFromConfig(config);
+    request.image_token = UuidToString(*pack_options.image_uuid);
     if (!r.device->labeled) {
       // Legacy (e820, memmap=) pmem: the next kernel must keep it reserved and load nowhere in it.
       request.legacy_pmem = LegacyPmem{r.device->name, {r.device->phys_start, r.device->size}};
@@ -205,7 +210,7 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   }
   {
     auto t = log.Start("write image");
-    auto pack = PackImage(*pack_plan, **media, PackOptionsFrom(config));
+    auto pack = PackImage(*pack_plan, **media, pack_options);
     if (!pack.ok()) {
       t.Done(false, pack.status().message());
       give_back(pack.status().WithContext("writing the image failed"));

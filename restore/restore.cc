@@ -19,6 +19,7 @@
 #include "pmem/pmem_json.h"
 #include "util/bytes.h"
 #include "util/host_info.h"
+#include "util/time_text.h"
 
 namespace warmboot {
 namespace {
@@ -105,6 +106,8 @@ const char* RestoreOutcomeName(RestoreOutcome o) {
       return "already-restored";
     case RestoreOutcome::kNoValidImage:
       return "no-valid-image";
+    case RestoreOutcome::kStale:
+      return "stale-image";
     case RestoreOutcome::kFailed:
       return "failed";
   }
@@ -120,6 +123,10 @@ nlohmann::json ToJson(const RestoreReport& r) {
                    {"started_ns", r.started_ns}, {"phases", r.phases.ToJson()},
                    {"bad_ranges", bad},          {"notes", r.notes},
                    {"image_kept", r.image_kept}};
+  j["named_image"] =
+      r.named_image.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.named_image);
+  j["image_intent"] =
+      r.image_intent.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.image_intent);
   if (!r.status.ok()) j["error"] = ToJson(r.status);
   if (r.device) j["device"] = ToJson(*r.device);
   if (r.unpack) j["unpack"] = ToJson(*r.unpack);
@@ -133,6 +140,12 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
   RestoreReport r;
   r.started_ns = NowUnixNanos();
   PhaseLog& log = r.phases;
+  const ThisBoot boot = options.boot ? *options.boot : ReadThisBoot();
+  r.named_image = NamedImage(boot);
+  // What to do about a kept image (set where it is found).
+  std::string kept_next;
+  const std::string meant = "this boot's command line names image " + r.named_image + " (" +
+                            kImageTokenParam + "=), the state a warm reboot was to bring back";
 
   auto probe = log.Start("probe device");
   auto info = platform.Probe();
@@ -165,6 +178,7 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
         look.Done(true, "none");
         r.outcome = RestoreOutcome::kNothingToRestore;
         r.message = "no image on " + (*media)->name() + " (a cold boot): nothing to restore";
+        if (!r.named_image.empty()) r.notes.push_back(meant + ", but the device holds no image");
         return;
       }
       // Header and seal decide; unpack then loads and checks the tables, once.
@@ -180,10 +194,60 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
         r.message =
             consumed ? why + "; nothing to do"
                      : "no sealed image on " + (*media)->name() + ": " + why + "; nothing restored";
+        if (!r.named_image.empty() &&
+            !(consumed && UuidToString(inspect->header.image_uuid) == r.named_image)) {
+          r.notes.push_back(meant + ", but " +
+                            (inspect.ok() ? "the image on the device is " +
+                                                UuidToString(inspect->header.image_uuid) + " (" +
+                                                ImageStateName(inspect->state) + ")"
+                                          : std::string("no image on the device can be read")));
+        }
         return;
       }
-      look.Done(true, "generation " + std::to_string(inspect->header.generation) + ", " +
-                          std::to_string(inspect->header.total_raw_bytes >> 20) + " MiB of state");
+      const format::Header& h = inspect->header;
+      const std::string uuid = UuidToString(h.image_uuid);
+      look.Done(true, "generation " + std::to_string(h.generation) + ", " +
+                          std::to_string(h.total_raw_bytes >> 20) + " MiB of state, " + uuid);
+      // Only the image this boot is meant to restore is restored on its own (this_boot.h).
+      const ImageJudgement judged = JudgeImage(h, boot);
+      kept_next = "fix the cause and run 'warmboot restore" +
+                  (judged.intent == ImageIntent::kStale ? " --image " + uuid : std::string()) +
+                  "' again, or run 'warmboot discard --yes' to give the state up";
+      if (!options.image.empty() && options.image != uuid) {
+        r.image_kept = true;
+        r.image_intent = "stale";
+        r.status = InvalidArgument("the sealed image on " + (*media)->name() + " is " + uuid +
+                                   " (generation " + std::to_string(h.generation) + "), not " +
+                                   options.image + "; nothing was restored");
+        r.message = r.status.message();
+        return;
+      }
+      if (judged.intent == ImageIntent::kNamed) {
+        r.image_intent = "named";
+      } else if (judged.intent == ImageIntent::kSameBoot) {
+        r.image_intent = "same-boot";
+        r.notes.push_back("restoring an image " + judged.reason);
+      } else if (!options.image.empty()) {
+        r.image_intent = "requested";
+        r.notes.push_back("restoring image " + uuid + " on request, though " + judged.reason);
+      } else if (config.restore_stale_images) {
+        r.image_intent = "policy";
+        r.notes.push_back("restoring image " + uuid +
+                          " by the stale_images = restore policy, "
+                          "though " +
+                          judged.reason);
+      } else {
+        r.image_intent = "stale";
+        r.image_kept = true;
+        r.outcome = RestoreOutcome::kStale;
+        kept_next = "run 'warmboot restore --image " + uuid +
+                    "' to restore it, or 'warmboot discard --yes' to give it up";
+        r.message = "the sealed image on " + (*media)->name() + " (generation " +
+                    std::to_string(h.generation) + ", " + HumanBytes(h.total_raw_bytes) +
+                    " of state), written " + HumanMoment(h.created_ns, NowUnixNanos()) +
+                    ", was not meant for this boot: " + judged.reason + ". It was not restored";
+        return;
+      }
       // From here until the state is restored, the image is what holds it: a failure keeps
       // the namespace raw and the image sealed, so a second run can finish the job.
       r.image_kept = true;
@@ -242,14 +306,13 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
   } else {
     r.outcome = RestoreOutcome::kNothingToRestore;
     r.message = info->name + " is in " + PmemModeName(info->mode) +
-                " mode: no preserve happened, nothing to restore";
+                " mode, so no image is waiting on it: nothing to restore";
   }
 
   if (r.image_kept) {
     // The sealed image is the only copy of the state: it stays, and so does its memory.
     r.message += ". The sealed image is kept on " + r.device->name +
-                 " and its memory stays out of System RAM: fix the cause and run 'warmboot "
-                 "restore' again, or run 'warmboot discard --yes' to give the state up";
+                 " and its memory stays out of System RAM: " + kept_next;
     return r;
   }
   // Nothing is waiting on the namespace: its memory goes back to System RAM.

@@ -10,6 +10,7 @@
 
 #include "image/image.h"
 #include "orchestration/config.h"
+#include "orchestration/this_boot.h"
 #include "pmem/pmem.h"
 #include "pmem/transitions.h"
 #include "util/phase_log.h"
@@ -22,6 +23,7 @@ enum class RestoreOutcome {
   kNothingToRestore,  // the namespace was not raw: no preserve happened
   kAlreadyRestored,   // the image was consumed by an earlier (interrupted) restore
   kNoValidImage,      // raw namespace without a sealed image (none, unsealed, damaged header)
+  kStale,             // a sealed image this boot was not meant to restore: kept, not restored
   kFailed,            // an error stopped the restore
 };
 const char* RestoreOutcomeName(RestoreOutcome outcome);
@@ -30,6 +32,12 @@ struct RestoreOptions {
   TransitionOptions transition;
   // Mount a tmpfs on the restore directory when it is not one already.
   bool mount_tmpfs = true;
+  // This boot (unset: the running kernel's): decides whether a sealed image is meant for it
+  // (orchestration/this_boot.h).
+  std::optional<ThisBoot> boot;
+  // Restore the sealed image with this uuid even if this boot was not meant to ('warmboot
+  // restore --image UUID'); a different sealed image is then refused. "" = none.
+  std::string image;
 };
 
 struct RestoreReport {
@@ -47,6 +55,11 @@ struct RestoreReport {
   std::vector<ByteRange> bad_ranges;
   nlohmann::json preserve_report;  // read back from the medium, when present
   std::vector<std::string> notes;
+  // The image this boot's command line names ("" = none: a cold boot, or a reboot not through
+  // warmboot), and why the sealed image found was restored or kept: "named", "same-boot",
+  // "requested" (--image), "policy" (stale_images = restore), "stale" ("" = no sealed image).
+  std::string named_image;
+  std::string image_intent;
 };
 
 RestoreReport Restore(PmemPlatform& platform, const Config& config, const RestoreOptions& options);

@@ -1,10 +1,12 @@
 // warmboot-sim: the warmboot command over a simulated namespace, for tests that drive
 // preserve, restore and status as separate processes (tests/cli/machine_cli_test.sh). The
 // namespace is the one kept in $WARMBOOT_SIM_DIR (made with wb-simctl create). It never kexecs:
-// the host is not the machine whose namespace it drives.
+// the host is not the machine whose namespace it drives. Its boot (id, command line) is the one
+// `wb-simctl reboot` last wrote (testing/sim_boot.h), else the host's.
 #include <cstdlib>
 
 #include "cli/machine.h"
+#include "testing/sim_boot.h"
 #include "testing/simulated_pmem.h"
 
 int main(int argc, char** argv) {
@@ -17,6 +19,11 @@ int main(int argc, char** argv) {
     }
     WB_ASSIGN_OR_RETURN(auto sim, SimulatedPmem::Open(dir));
     return std::unique_ptr<PmemPlatform>(std::move(sim));
+  };
+  machine.this_boot = [] {
+    const char* dir = std::getenv("WARMBOOT_SIM_DIR");
+    auto boot = dir != nullptr ? testing::ReadSimBoot(dir) : std::nullopt;
+    return boot ? *boot : ReadThisBoot();
   };
   machine.kexec = &RealKexecSystem();
   machine.can_kexec = false;

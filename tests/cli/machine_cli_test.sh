@@ -69,6 +69,26 @@ st=$("$wb" status "${cfg[@]}" --json)
 # A restore run again finds nothing to do and keeps the memory online.
 "$wb" restore "${cfg[@]}" >/dev/null 2>&1; check "restore again" 0 $?
 
+# A stale image: sealed, then a boot that does not name it (through the firmware). Restore
+# keeps it (exit 5) and its memory; status says how to take it; --image restores it.
+rm -rf "$work/restore"
+"$wb" preserve "${cfg[@]}" --no-kexec --json >"$work/preserve.json"; check "preserve 2" 0 $?
+uuid=$(json 'd["pack"]["uuid"]' <"$work/preserve.json")
+"$simctl" reboot "$work/sim" --cold
+"$wb" restore "${cfg[@]}" >"$work/out" 2>&1; check "stale image kept" 5 $?
+grep -q "was not meant for this boot" "$work/out" && grep -q "restore --image $uuid" "$work/out" \
+  && passes=$((passes + 1)) || { echo "FAIL: stale message: $(cat "$work/out")"; fails=$((fails + 1)); }
+[[ ! -e "$work/restore/app" ]] && passes=$((passes + 1)) || { echo "FAIL: stale image restored"; fails=$((fails + 1)); }
+st=$("$wb" status "${cfg[@]}" --json)
+[[ $(json 'd["device"]["mode"]' <<<"$st") == raw && $(json 'd["image"]["stale"]' <<<"$st") == True ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: status of a stale image: $st"; fails=$((fails + 1)); }
+"$wb" status "${cfg[@]}" | grep -q "stale state is waiting.*restore --image $uuid" \
+  && passes=$((passes + 1)) || { echo "FAIL: human status of a stale image"; fails=$((fails + 1)); }
+"$wb" restore "${cfg[@]}" --image nonsense >/dev/null 2>&1; check "--image not a uuid" 2 $?
+"$wb" restore "${cfg[@]}" --image "${uuid^^}" --json >"$work/restore.json"; check "restore --image" 0 $?
+[[ $(json 'd["image_intent"]' <"$work/restore.json") == requested ]] && passes=$((passes + 1)) || { echo "FAIL: intent requested"; fails=$((fails + 1)); }
+expect "stale state restored on request" diff -r "$work/state" "$work/restore"
+
 # State larger than the region: refused before hot-remove, memory stays online.
 head -c $((600 << 20)) /dev/zero | tr '\0' 'x' >"$work/state/huge"
 "$wb" preserve "${cfg[@]}" --no-kexec >"$work/out" 2>&1; check "oversized preserve refused" 1 $?

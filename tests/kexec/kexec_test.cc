@@ -54,6 +54,23 @@ TEST(KexecCmdline, KeepsInitArgumentsAndQuotedValues) {
   EXPECT_EQ(SplitCmdline("a \"b c\" d").size(), 3u);
 }
 
+TEST(KexecCmdline, TheImageThisBootRestoredIsNotNamedToTheNext) {
+  FilteredCmdline f =
+      FilterRunningCmdline("ro warmboot.image=0b1c2d3e-0000-4000-8000-000000000000 quiet");
+  EXPECT_EQ(f.cmdline, "ro quiet");
+  EXPECT_EQ(f.dropped,
+            (std::vector<std::string>{"warmboot.image=0b1c2d3e-0000-4000-8000-000000000000"}));
+}
+
+TEST(KexecCmdline, FindsAParametersLastValueBeforeInitsArguments) {
+  EXPECT_EQ(CmdlineParam("a=1 warmboot.image=x b warmboot.image=y", "warmboot.image"), "y");
+  EXPECT_EQ(CmdlineParam("\"warmboot.image=x\"", "warmboot.image"), "x");
+  EXPECT_EQ(CmdlineParam("warmboot.image=\"x\"", "warmboot.image"), "x");
+  EXPECT_EQ(CmdlineParam("warmboot.image", "warmboot.image"), std::nullopt);
+  EXPECT_EQ(CmdlineParam("warmboot.images=x", "warmboot.image"), std::nullopt);
+  EXPECT_EQ(CmdlineParam("-- warmboot.image=x", "warmboot.image"), std::nullopt);
+}
+
 TEST(KexecCmdline, ANameThatOnlyStartsLikeADroppedOneIsKept) {
   EXPECT_EQ(FilterRunningCmdline("initrdfoo=1 BOOT_IMAGEX").cmdline, "initrdfoo=1 BOOT_IMAGEX");
 }
@@ -106,6 +123,17 @@ TEST(KexecPlanTest, AppendAddsToTheRunningCommandLine) {
   FakeKexecSystem sys;
   KexecPlan p = MustResolve({.append = "  warmboot.restore=1 "}, sys);
   EXPECT_EQ(p.cmdline, "root=/dev/vda1 ro memmap=528M!4G console=ttyS0 warmboot.restore=1");
+}
+
+TEST(KexecPlanTest, TheImageTokenIsTheRequestsOnly) {
+  FakeKexecSystem sys;
+  const std::string u = "0b1c2d3e-0000-4000-8000-000000000000";
+  KexecPlan p = MustResolve({.append = "warmboot.image=old -- single", .image_token = u}, sys);
+  EXPECT_EQ(p.cmdline,
+            "root=/dev/vda1 ro memmap=528M!4G console=ttyS0 warmboot.image=" + u + " -- single");
+  EXPECT_EQ(p.image_token, u);
+  EXPECT_EQ(MustResolve({.append = "warmboot.image=old"}, sys).cmdline,
+            "root=/dev/vda1 ro memmap=528M!4G console=ttyS0");
 }
 
 TEST(KexecPlanTest, CmdlineReplacesTheRunningOne) {

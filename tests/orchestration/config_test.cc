@@ -92,6 +92,15 @@ TEST(ConfigTest, KexecRequestFromConfig) {
 
 // A NUL in a value would cut the next kernel's command line short without a word (found by
 // fuzz/config_target.cc; fuzz/regressions/config/).
+TEST(ConfigTest, StaleImagesAreKeptUnlessThePolicySaysRestore) {
+  EXPECT_FALSE(ParseConfig("", "x")->restore_stale_images);
+  EXPECT_FALSE(ParseConfig("stale_images = keep\n", "x")->restore_stale_images);
+  EXPECT_TRUE(ParseConfig("stale_images = restore\n", "x")->restore_stale_images);
+  auto bad = ParseConfig("stale_images = yes\n", "w.conf");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("w.conf:1"), std::string::npos);
+}
+
 TEST(ConfigTest, RefusesNulBytes) {
   auto c = ParseConfig(
       std::string("kernel = /boot/k\ncmdline = root=/dev/sda\0 memmap=1G!4G\n", 55), "t.conf");

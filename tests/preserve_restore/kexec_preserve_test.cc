@@ -184,8 +184,32 @@ TEST_F(KexecPreserveTest, ACommandLineThatKeepsTheMemmapIsLoaded) {
   PreserveReport r = Preserve(*sim_, config_, Opts());
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   ASSERT_EQ(kexec_.loads.size(), 1u);
-  EXPECT_EQ(kexec_.loads[0].cmdline, "root=/dev/vda1 ro memmap=528M!4G");
+  ASSERT_TRUE(r.pack.has_value());
+  // The next kernel's command line names the image it is to restore.
+  EXPECT_EQ(kexec_.loads[0].cmdline,
+            "root=/dev/vda1 ro memmap=528M!4G warmboot.image=" + UuidToString(r.pack->image_uuid));
   EXPECT_EQ(ToJson(r)["kexec"]["legacy_pmem"]["phys_start"], 4ull << 30);
+}
+
+TEST_F(KexecPreserveTest, TheNextBootRestoresTheImageItsCommandLineNames) {
+  // The token of an earlier warm reboot, carried in a configured command line, is replaced.
+  config_.cmdline =
+      "root=/dev/vda1 warmboot.image=00000000-0000-4000-8000-000000000001 ro "
+      "memmap=528M!4G -- init-arg";
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_EQ(kexec_.loads.size(), 1u);
+  const std::string token = "warmboot.image=" + UuidToString(r.pack->image_uuid);
+  EXPECT_EQ(kexec_.loads[0].cmdline, "root=/dev/vda1 ro memmap=528M!4G " + token + " -- init-arg");
+  sim_->Reboot();
+  RestoreOptions ro;
+  ro.transition = Fast();
+  ro.boot = ThisBoot{RandomUuid(), kexec_.loads[0].cmdline};
+  RestoreReport restored = Restore(*sim_, config_, ro);
+  ASSERT_TRUE(restored.status.ok()) << restored.status.ToString();
+  EXPECT_EQ(restored.outcome, RestoreOutcome::kRestored);
+  EXPECT_EQ(restored.image_intent, "named");
+  EXPECT_EQ(restored.named_image, UuidToString(r.pack->image_uuid));
 }
 
 TEST_F(KexecPreserveTest, AnNvdimmNeedsNoMemmap) {

@@ -1,0 +1,24 @@
+#include "testing/sim_boot.h"
+
+#include <fstream>
+
+namespace warmboot::testing {
+
+Status WriteSimBoot(const std::string& dir, const ThisBoot& boot) {
+  std::ofstream out(dir + "/boot", std::ios::trunc);
+  out << UuidToString(boot.boot_id) << "\n" << boot.cmdline << "\n";
+  out.close();
+  if (!out) return IoError("cannot write " + dir + "/boot");
+  return Status::Ok();
+}
+
+std::optional<ThisBoot> ReadSimBoot(const std::string& dir) {
+  std::ifstream in(dir + "/boot");
+  std::string id;
+  ThisBoot boot;
+  if (!std::getline(in, id) || !ParseUuid(id, &boot.boot_id)) return std::nullopt;
+  std::getline(in, boot.cmdline);
+  return boot;
+}
+
+}  // namespace warmboot::testing
