@@ -48,6 +48,12 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   out["warnings"] = warnings;
   std::string image_line = "no image (namespace not raw)";
   std::string waiting;  // what to do about a sealed image nobody restored yet
+  if (info->mode == PmemMode::kDisabled) {
+    image_line = "no image readable (namespace disabled)";
+    waiting = info->name +
+              " is disabled: a reconfiguration or rename failed half-way. 'warmboot restore' "
+              "brings it back (restoring any image on it) and returns its memory to System RAM";
+  }
   if (info->mode == PmemMode::kRaw) {
     auto media = (*platform)->OpenRawMedia(OpenMode::kReadOnly);
     if (media.ok()) {

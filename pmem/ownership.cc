@@ -35,6 +35,14 @@ Status CheckOwnership(const PmemInfo& info, bool configured, bool carries_image)
   }
   if (configured) return Status::Ok();
   if (info.labeled && info.label_name == "warmboot") return Status::Ok();
+  if (info.mode == PmemMode::kDisabled) {
+    // Nothing on the device can be read while it is down: only the name hands it over.
+    return Status(Code::kPermission,
+                  info.name + " is disabled and the configuration does not name it" + leave +
+                      ". If it is warmboot's (a reconfiguration that failed half-way), set "
+                      "'namespace = " +
+                      info.name + "' in /etc/warmboot/warmboot.conf and run 'warmboot restore'");
+  }
   const bool dax = info.mode == PmemMode::kDevdax || info.mode == PmemMode::kSystemRam;
   if (dax && info.dax_uuid == WarmbootDaxUuid(info.identity)) return Status::Ok();
   if (info.mode == PmemMode::kRaw && carries_image) return Status::Ok();

@@ -22,6 +22,9 @@ enum class PmemMode {
   kDevdax,     // devdax bound to device_dax (a character device, /dev/daxX.Y)
   kRaw,        // raw block device /dev/pmemX: where the image is written
   kFsdax,      // block device with a pfn info block
+  // Enabled in no mode: what a reconfiguration or a label rename that failed half-way leaves
+  // (the kernel takes the namespace down first). EnableNamespace brings it up raw.
+  kDisabled,
   kUnknown,
 };
 const char* PmemModeName(PmemMode mode);
@@ -95,6 +98,10 @@ class PmemPlatform {
   // the namespace keeps only its info block, padded to the 2 MiB alignment). Rewrites the
   // namespace's info block at its start.
   virtual Status ReconfigureNamespace(PmemMode mode) = 0;
+
+  // Enables a disabled namespace in raw mode (no claim), as `ndctl enable-namespace` with raw
+  // enforced: nothing on the device is written. Ok when it is enabled already.
+  virtual Status EnableNamespace() = 0;
 
   // The raw namespace as Media, with its known bad ranges attached.
   virtual Result<std::unique_ptr<Media>> OpenRawMedia(OpenMode mode) = 0;

@@ -13,6 +13,8 @@ const char* PmemModeName(PmemMode mode) {
       return "raw";
     case PmemMode::kFsdax:
       return "fsdax";
+    case PmemMode::kDisabled:
+      return "disabled";
     case PmemMode::kUnknown:
       break;
   }
@@ -20,7 +22,8 @@ const char* PmemModeName(PmemMode mode) {
 }
 
 PmemMode PmemModeFromName(const std::string& name) {
-  for (PmemMode m : {PmemMode::kSystemRam, PmemMode::kDevdax, PmemMode::kRaw, PmemMode::kFsdax}) {
+  for (PmemMode m : {PmemMode::kSystemRam, PmemMode::kDevdax, PmemMode::kRaw, PmemMode::kFsdax,
+                     PmemMode::kDisabled}) {
     if (name == PmemModeName(m)) return m;
   }
   return PmemMode::kUnknown;

@@ -38,16 +38,43 @@ class PolicyHold {
   bool held_ = false;
 };
 
-// Brings every block back online after a refused offline; says what happened.
+// What the namespace is now, for a message: "namespace0.0 is devdax, its memory out of System
+// RAM", "dax0.0 has 3 of 4 memory blocks online".
+std::string DescribeNow(PmemPlatform& platform) {
+  auto now = platform.Probe();
+  if (!now.ok()) return "its state cannot be read (" + now.status().message() + ")";
+  if (now->mode != PmemMode::kSystemRam) {
+    return now->name + " is " + PmemModeName(now->mode) + ", its memory out of System RAM";
+  }
+  return now->dax_device + " has " + std::to_string(now->OnlineBlocks()) + " of " +
+         std::to_string(now->blocks.size()) + " memory blocks online";
+}
+
+// True when the namespace is System RAM with every block online: the state before ToRaw.
+bool AsBefore(PmemPlatform& platform) {
+  auto now = platform.Probe();
+  return now.ok() && now->mode == PmemMode::kSystemRam && !now->blocks.empty() &&
+         now->OnlineBlocks() == now->blocks.size();
+}
+
+// Brings every block back online after a refused offline; says what happened, as the devices
+// show it afterwards (never "nothing changed" unless that is so).
 Status RollBack(PmemPlatform& platform, PolicyHold& hold, const Status& cause, PhaseLog* log) {
   auto t = log->Start("rollback: online all blocks");
   Status online = platform.OnlineMemory(true);
   Status policy = hold.Restore();
-  t.Done(online.ok() && policy.ok(), online.ok() ? "" : online.message());
-  if (!online.ok()) {
+  const bool as_before = AsBefore(platform);
+  t.Done(online.ok() && policy.ok() && as_before, online.ok() ? "" : online.message());
+  if (!online.ok() || !as_before) {
+    return Status(cause.code(), cause.message() + "; bringing the blocks back online failed (" +
+                                    (online.ok() ? DescribeNow(platform) : online.message()) +
+                                    "): run 'warmboot restore' to give the memory back");
+  }
+  if (!policy.ok()) {
     return Status(cause.code(), cause.message() +
-                                    "; bringing the blocks back online also failed (" +
-                                    online.message() + "): check 'daxctl list -M'");
+                                    "; all blocks are back online, but the auto-online policy "
+                                    "could not be put back (" +
+                                    policy.message() + ")");
   }
   return Status(cause.code(), cause.message() + "; all blocks are back online, nothing changed");
 }
@@ -105,6 +132,11 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
   probe.Done(info.ok(), info.ok() ? PmemModeName(info->mode) : info.status().message());
   if (!info.ok()) return info.status();
   if (info->mode == PmemMode::kRaw) return Status::Ok();
+  if (info->mode == PmemMode::kDisabled) {
+    return InvalidArgument(info->name +
+                           " is disabled (a reconfiguration that failed half-way): run "
+                           "'warmboot restore', which brings it back, then preserve again");
+  }
   if (info->mode == PmemMode::kFsdax || info->mode == PmemMode::kUnknown) {
     return InvalidArgument(info->name + " is in " + PmemModeName(info->mode) +
                            " mode; warmboot manages a namespace in system-ram, devdax or raw mode");
@@ -154,7 +186,21 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
     auto unbind = log->Start("unbind kmem (hot-remove)");
     s = platform.DisableDax();
     unbind.Done(s.ok(), s.ok() ? "" : s.message());
-    if (!s.ok()) return RollBack(platform, hold, s, log);
+    if (!s.ok()) {
+      auto now = platform.Probe();
+      if (now.ok() && now->mode == PmemMode::kSystemRam) return RollBack(platform, hold, s, log);
+      // The unbind took the memory away and still reported a failure: bind it again.
+      (void)hold.Restore();
+      Status back = ToSystemRam(platform, options, log);
+      return Status(s.code(),
+                    "unbinding kmem from " + info->dax_device + " failed (" + s.message() +
+                        ") after it had removed the memory; " +
+                        (back.ok() ? "the memory is back in System RAM (kmem bound again, every "
+                                     "block online movable)"
+                                   : "giving it back failed too (" + back.message() +
+                                         "), so the memory is out of System RAM: run 'warmboot "
+                                         "restore' to give it back"));
+    }
     WB_RETURN_IF_ERROR(hold.Restore());
   }
 
@@ -162,12 +208,14 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
   Status s = platform.ReconfigureNamespace(PmemMode::kRaw);
   reconf.Done(s.ok(), s.ok() ? "" : s.message());
   if (!s.ok()) {
-    // Memory is already out of System RAM; put it back so the machine keeps its RAM.
+    // Memory is already out of System RAM; put it back so the machine keeps its RAM (from a
+    // namespace the failure left disabled, too).
     Status back = ToSystemRam(platform, options, log);
-    return Status(s.code(),
-                  "cannot make " + info->name + " raw: " + s.message() +
-                      (back.ok() ? "; its memory is back in System RAM"
-                                 : "; giving its memory back also failed: " + back.message()));
+    return Status(s.code(), "cannot make " + info->name + " raw: " + s.message() +
+                                (back.ok() ? "; its memory is back in System RAM"
+                                           : "; giving its memory back also failed (" +
+                                                 back.message() + "), so " + DescribeNow(platform) +
+                                                 ": run 'warmboot restore' to give it back"));
   }
   return Status::Ok();
 }
@@ -176,6 +224,14 @@ Status ToSystemRam(PmemPlatform& platform, const TransitionOptions& options, Pha
   PhaseLog scratch;
   if (log == nullptr) log = &scratch;
   WB_ASSIGN_OR_RETURN(PmemInfo info, platform.Probe());
+  if (info.mode == PmemMode::kDisabled) {
+    // A reconfiguration or rename that failed half-way took it down: bring it up raw first.
+    auto t = log->Start("enable namespace (raw)");
+    Status s = platform.EnableNamespace();
+    t.Done(s.ok(), s.ok() ? "" : s.message());
+    if (!s.ok()) return Status(s.code(), "cannot enable " + info.name + ": " + s.message());
+    WB_ASSIGN_OR_RETURN(info, platform.Probe());
+  }
   if (info.mode == PmemMode::kRaw) {
     auto t = log->Start("namespace to devdax");
     Status s = platform.ReconfigureNamespace(PmemMode::kDevdax);

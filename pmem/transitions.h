@@ -34,12 +34,14 @@ struct TransitionOptions {
 // the call fails naming the blocks: the machine is as it was. Already raw: nothing to do.
 Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log);
 
-// Gives the namespace back to System RAM: raw -> devdax -> kmem -> every block online in
-// ZONE_MOVABLE. The auto-online policy is held at "offline" across the bind, so a kernel that
-// onlines hot-plugged memory by itself (into a kernel zone) does not; blocks that something else
-// onlined outside Movable anyway are offlined and onlined movable, or the call fails saying so
-// (the memory stays System RAM). Never touches an fsdax or unknown namespace. Idempotent: each
-// step checks and skips what is already done, so an interrupted call can simply be repeated.
+// Gives the namespace back to System RAM: (disabled ->) raw -> devdax -> kmem -> every block
+// online in ZONE_MOVABLE. Any state a failed transition leaves comes back this way. Call it only
+// when no sealed image waits on the namespace: a raw namespace is reconfigured. The auto-online
+// policy is held at "offline" across the bind, so a kernel that onlines hot-plugged memory by
+// itself (into a kernel zone) does not; blocks that something else onlined outside Movable anyway
+// are offlined and onlined movable, or the call fails saying so (the memory stays System RAM).
+// Never touches an fsdax or unknown namespace. Idempotent: each step checks and skips what is
+// already done, so an interrupted call can simply be repeated.
 Status ToSystemRam(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log);
 
 }  // namespace warmboot

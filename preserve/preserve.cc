@@ -102,6 +102,13 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
       r.status = owned.WithContext("nothing changed");
       return r;
     }
+    if (info->mode == PmemMode::kDisabled) {
+      r.status = InvalidArgument(info->name +
+                                 " is disabled (a reconfiguration or rename that failed "
+                                 "half-way). Nothing changed: run 'warmboot restore', which "
+                                 "brings it back, then preserve again");
+      return r;
+    }
     if (info->mode != PmemMode::kSystemRam && info->mode != PmemMode::kDevdax &&
         info->mode != PmemMode::kRaw) {
       r.status =
@@ -182,6 +189,10 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   if (!transition.interrupted) transition.interrupted = options.interrupted;
   if (Status s = ToRaw(platform, transition, &log); !s.ok()) {
     r.status = s;
+    // ToRaw gives the memory back on every failure; the report says whether that worked.
+    auto now = platform.Probe();
+    r.memory_removed =
+        !now.ok() || now->mode != PmemMode::kSystemRam || now->OnlineBlocks() < now->blocks.size();
     return r;
   }
   r.memory_removed = true;
@@ -192,8 +203,10 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
         Status(cause.code(), cause.message() + (back.ok() ? "; no image was sealed and the memory "
                                                             "is back in System RAM"
                                                           : "; no image was sealed, and giving the "
-                                                            "memory back failed: " +
-                                                                back.message()));
+                                                            "memory back failed (" +
+                                                                back.message() +
+                                                                "): run 'warmboot restore' to "
+                                                                "give it back"));
   };
   if (r.device->labeled) {
     // Named while nothing holds the device open: the label records that warmboot owns it.

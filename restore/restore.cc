@@ -161,6 +161,28 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
     r.message = owned.message();
     return r;
   }
+  if (info->mode == PmemMode::kDisabled) {
+    // A reconfiguration or rename that failed half-way took it down. Up raw, nothing on it
+    // changes: an image there is found and restored as from any raw namespace.
+    auto up = log.Start("enable namespace (raw)");
+    Status s = platform.EnableNamespace();
+    if (s.ok()) {
+      info = platform.Probe();
+      if (!info.ok()) s = info.status();
+    }
+    up.Done(s.ok(), s.ok() ? PmemModeName(info->mode) : s.message());
+    if (!s.ok()) {
+      r.status = s.WithContext("cannot enable " + r.device->name);
+      r.message = r.status.message();
+      return r;
+    }
+    r.device = *info;
+    if (Status owned = CheckOwned(platform, *info, config); !owned.ok()) {
+      r.status = owned;
+      r.message = owned.message();
+      return r;
+    }
+  }
 
   if (info->mode == PmemMode::kRaw) {
     [&] {
@@ -320,6 +342,9 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
   r.memory_returned = back.ok();
   if (!back.ok()) {
     r.notes.push_back("giving the memory back failed: " + back.message());
+    // The state may be restored, yet the run failed: the message says both.
+    r.message += "; but giving the memory back to System RAM failed (" + back.message() +
+                 "): run 'warmboot restore' again once the cause is fixed";
     if (r.status.ok()) r.status = back;
   }
   return r;

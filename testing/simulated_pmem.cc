@@ -94,6 +94,10 @@ const char* PmemStepName(PmemStep step) {
       return "clear-errors";
     case PmemStep::kSetLabel:
       return "set-label";
+    case PmemStep::kEnableNamespace:
+      return "enable-namespace";
+    case PmemStep::kDisableDaxAfterUnbind:
+      return "disable-dax-after-unbind";
   }
   return "unknown";
 }
@@ -199,7 +203,7 @@ Status SimulatedPmem::Load() {
     faults_.clear();
     const json no_faults = json::object();
     for (auto& [name, f] : (j.contains("faults") ? j.at("faults") : no_faults).items()) {
-      for (int s = 0; s <= static_cast<int>(PmemStep::kSetLabel); ++s) {
+      for (int s = 0; s <= static_cast<int>(PmemStep::kDisableDaxAfterUnbind); ++s) {
         if (name != PmemStepName(static_cast<PmemStep>(s))) continue;
         Code code = Code::kIoError;
         for (int c = 0; c <= static_cast<int>(Code::kUsage); ++c) {
@@ -249,6 +253,9 @@ void SimulatedPmem::Reboot() {
   for (Block& b : blocks_) b = Block{b.index};
   // kmem bindings do not survive a reboot: a system-ram namespace comes back as devdax.
   if (mode_ == PmemMode::kSystemRam) mode_ = PmemMode::kDevdax;
+  // The kernel enables every namespace at boot; one left disabled comes back raw (its info
+  // block was cleared before it went down).
+  if (mode_ == PmemMode::kDisabled) mode_ = PmemMode::kRaw;
   policy_ = boot_policy_;
   (void)Save();
 }
@@ -358,7 +365,9 @@ Status SimulatedPmem::DisableDax() {
     return InvalidArgument("namespace0.0 has no dax device (mode " +
                            std::string(PmemModeName(mode_)) + ")");
   }
-  return Save();
+  WB_RETURN_IF_ERROR(Save());
+  // The unbind happened (the kernel always lets it), yet the call reports a failure.
+  return Injected(PmemStep::kDisableDaxAfterUnbind);
 }
 
 Status SimulatedPmem::EnableDax(PmemMode mode) {
@@ -412,6 +421,15 @@ Status SimulatedPmem::ReconfigureNamespace(PmemMode mode) {
   }
   if (mode_ == PmemMode::kSystemRam) {
     return Status(Code::kBusy, "namespace0.0 is busy: dax0.0 is bound to kmem");
+  }
+  // The kernel's order: disable, clear the info block, set the claim up, enable. A failure to
+  // come back up leaves the namespace disabled with its info block cleared.
+  if (Status up = Injected(PmemStep::kEnableNamespace); !up.ok()) {
+    WB_RETURN_IF_ERROR(WriteInfoBlock(PmemMode::kRaw));
+    mode_ = PmemMode::kDisabled;
+    dax_uuid_ = Uuid{};
+    WB_RETURN_IF_ERROR(Save());
+    return up;
   }
   WB_RETURN_IF_ERROR(WriteInfoBlock(mode));
   mode_ = mode;
@@ -479,6 +497,20 @@ Status SimulatedPmem::SetLabelName(const std::string& name) {
   if (!labeled_)
     return Unsupported("namespace0.0 has no label (legacy pmem): cannot record a name");
   label_name_ = name;
+  // A raw namespace is taken down for the rename and brought back up.
+  if (Status up = Injected(PmemStep::kEnableNamespace); !up.ok()) {
+    if (mode_ == PmemMode::kRaw) mode_ = PmemMode::kDisabled;
+    WB_RETURN_IF_ERROR(Save());
+    return up;
+  }
+  return Save();
+}
+
+Status SimulatedPmem::EnableNamespace() {
+  if (mode_ != PmemMode::kDisabled) return Status::Ok();
+  WB_RETURN_IF_ERROR(Injected(PmemStep::kEnableNamespace));
+  mode_ = PmemMode::kRaw;  // raw enforced: whatever the info block says
+  dax_uuid_ = Uuid{};
   return Save();
 }
 

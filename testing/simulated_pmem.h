@@ -31,6 +31,11 @@ enum class PmemStep {
   kBadRanges,
   kClearErrors,
   kSetLabel,
+  // Inside ReconfigureNamespace and SetLabelName, after the namespace was taken down: the
+  // failure leaves it disabled (a reconfiguration with its info block cleared).
+  kEnableNamespace,
+  // Inside DisableDax, after the unbind took the memory away: the call still fails.
+  kDisableDaxAfterUnbind,
 };
 const char* PmemStepName(PmemStep step);
 
@@ -61,6 +66,7 @@ class SimulatedPmem : public PmemPlatform {
   Result<std::vector<ByteRange>> KnownBadRanges() override;
   Status ClearErrors(const std::vector<ByteRange>& ranges) override;
   Status SetLabelName(const std::string& name) override;
+  Status EnableNamespace() override;
 
   // Fault injection: the next `times` calls of `step` fail with `status`.
   void FailStep(PmemStep step, Status status, int times = 1);

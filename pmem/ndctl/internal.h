@@ -136,6 +136,7 @@ class NdctlPmemPlatform : public PmemPlatform {
   Result<std::vector<ByteRange>> KnownBadRanges() override;
   Status ClearErrors(const std::vector<ByteRange>& ranges) override;
   Status SetLabelName(const std::string& name) override;
+  Status EnableNamespace() override;
 
  private:
   // How every call starts: a library session, the namespace it acts on, and its state.

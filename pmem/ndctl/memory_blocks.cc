@@ -229,9 +229,11 @@ Status NdctlPmemPlatform::OfflineMemory(std::chrono::milliseconds block_timeout)
   if (!retryable)
     return IoError(dev + ": offlining memory failed (" + why + "); " + online +
                    " are still online");
-  return Status(Code::kBusy, dev + ": " + online +
-                                 " still online: the kernel could not migrate their pages away (" +
-                                 why + "); retry, or free what pins that memory");
+  // EBUSY is both "pages could not be migrated yet" and a memory notifier's veto.
+  return Status(Code::kBusy, dev + ": " + online + " still online: the kernel refused to offline " +
+                                 "them (" + why +
+                                 ": pages it could not migrate, or a memory notifier's veto); "
+                                 "retry, or free what pins that memory");
 }
 
 // daxctl online-memory (dev_online_memory()): daxctl_memory_online[_no_movable](), then check

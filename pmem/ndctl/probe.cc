@@ -104,7 +104,7 @@ NsState ReadState(struct ndctl_namespace* ndns) {
   } else if (ndctl_namespace_is_enabled(ndns)) {
     st.mode = PmemMode::kRaw;
   } else {
-    st.detail = "disabled";
+    st.mode = PmemMode::kDisabled;
   }
   return st;
 }

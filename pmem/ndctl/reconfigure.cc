@@ -276,5 +276,29 @@ Status NdctlPmemPlatform::ReconfigureNamespace(PmemMode mode) {
   return Status::Ok();
 }
 
+// `ndctl enable-namespace` with raw enforced: a namespace that a failed reconfiguration or
+// rename left disabled comes back as the raw block device, its contents untouched, so restore
+// can look for an image on it and ToSystemRam can reconfigure it as usual.
+Status NdctlPmemPlatform::EnableNamespace() {
+  WB_ASSIGN_OR_RETURN(Located at, Open());
+  auto& [s, t, st] = at;
+  if (st.mode != PmemMode::kDisabled) return Status::Ok();
+  if (!ndctl_region_is_enabled(t.region)) {
+    return InvalidArgument(t.region_name + " is disabled: enable it with 'ndctl enable-region " +
+                           t.region_name + "'");
+  }
+  ndctl_namespace_set_enforce_mode(t.ndns, NDCTL_NS_MODE_RAW);
+  int rc = ndctl_namespace_enable(t.ndns);
+  if (rc < 0) return s->Error(t.name + ": cannot enable it in raw mode", rc);
+  s->log().Clear();
+  WB_ASSIGN_OR_RETURN(auto fresh, Session::Open());
+  WB_ASSIGN_OR_RETURN(Target again, FindNamespace(*fresh, t.name));
+  NsState now = ReadState(again.ndns);
+  if (now.mode == PmemMode::kDisabled) {
+    return fresh->Fail(Code::kIoError, t.name + " is still disabled after enabling it");
+  }
+  return Status::Ok();
+}
+
 }  // namespace ndctl_internal
 }  // namespace warmboot
