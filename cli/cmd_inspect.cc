@@ -6,6 +6,7 @@
 #include "image/image.h"
 #include "image/image_json.h"
 #include "util/bytes.h"
+#include "util/printable.h"
 
 namespace warmboot::cli {
 
@@ -68,14 +69,14 @@ int CmdInspect(const Argv& argv) {
       break;
     }
     if (!s.record_ok) {
-      std::cout << "  " << s.index << "  damaged record: " << s.problem << "\n";
+      std::cout << "  " << s.index << "  damaged record: " << Printable(s.problem) << "\n";
       continue;
     }
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", s.mode);
     std::cout << "  " << s.index << "  " << format::EntryTypeName(s.type) << " " << mode << " "
-              << s.path;
-    if (s.type == format::EntryType::kSymlink) std::cout << " -> " << s.target;
+              << Printable(s.path);
+    if (s.type == format::EntryType::kSymlink) std::cout << " -> " << Printable(s.target);
     if (s.type == format::EntryType::kFile) {
       std::cout << "  " << HumanBytes(s.size) << " in " << s.chunks << " chunks, stored "
                 << HumanBytes(s.stored_bytes);

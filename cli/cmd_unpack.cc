@@ -9,6 +9,7 @@
 #include "image/image.h"
 #include "image/image_json.h"
 #include "util/bytes.h"
+#include "util/printable.h"
 
 namespace warmboot::cli {
 
@@ -83,7 +84,8 @@ int CmdUnpack(const Argv& argv) {
     std::cout << "  " << r.metadata_problems.size()
               << " restored segment(s) whose metadata the destination did not take as recorded:\n";
     for (const MetadataProblem& p : r.metadata_problems) {
-      std::cout << "  segment " << p.index << " " << p.path << ": " << p.problem << "\n";
+      std::cout << "  segment " << p.index << " " << Printable(p.path) << ": "
+                << Printable(p.problem) << "\n";
     }
   }
   std::cout << (r.consumed ? "  the image is consumed and will not be restored again\n"

@@ -5,6 +5,7 @@
 
 #include "image/image_json.h"
 #include "util/json_text.h"
+#include "util/printable.h"
 
 namespace warmboot::cli {
 
@@ -27,7 +28,7 @@ int ReportError(const Status& status, bool json, const std::string& command) {
     std::cout << DumpJson({{"ok", false}, {"exit_code", code}, {"error", ToJson(status)}}, 2)
               << "\n";
   } else {
-    std::cerr << "warmboot " << command << ": " << status.message() << "\n";
+    std::cerr << "warmboot " << command << ": " << Printable(status.message(), true) << "\n";
     if (code == kExitUsage) std::cerr << "run 'warmboot " << command << " --help' for usage\n";
   }
   return code;

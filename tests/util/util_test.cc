@@ -8,7 +8,9 @@
 
 #include "util/bytes.h"
 #include "util/io.h"
+#include "util/printable.h"
 #include "util/strings.h"
+#include "util/time_text.h"
 #include "util/uuid.h"
 #include "util/xoshiro.h"
 
@@ -32,6 +34,23 @@ TEST(StringsTest, Trim) {
   EXPECT_EQ(Trim(" \t\r\n"), "");
   EXPECT_EQ(Trim("  a b \n"), "a b");
   EXPECT_EQ(Trim("online_movable\n"), "online_movable");
+}
+
+TEST(PrintableTest, NamesCannotDriveTheTerminal) {
+  EXPECT_EQ(Printable("app/db/table-é.bin"), "app/db/table-é.bin");
+  EXPECT_EQ(Printable("a\x1b[2Jb"), "a\\x1b[2Jb");        // ESC
+  EXPECT_EQ(Printable("a\nb"), "a\\x0ab");                 // a forged line
+  EXPECT_EQ(Printable("a\nb", true), "a\nb");              // a message's own lines
+  EXPECT_EQ(Printable("\xc2\x9b" "1m"), "\\xc2\\x9b1m");     // U+009B, CSI
+  EXPECT_EQ(Printable("\xff\x7f\\"), "\\xff\\x7f\\\\");  // not UTF-8, DEL, backslash
+  EXPECT_EQ(Printable(std::string("a\0b", 3)), "a\\x00b");
+}
+
+TEST(TimeTextTest, SaysWhenAndHowLongAgo) {
+  const int64_t t = 1796222011000000000;  // 2026-12-02 14:33:31 UTC
+  EXPECT_EQ(HumanMoment(t, t + 42000000000), "2026-12-02 14:33 UTC (42 s ago)");
+  EXPECT_EQ(HumanMoment(t, t + 3 * 86400000000000), "2026-12-02 14:33 UTC (3 days ago)");
+  EXPECT_EQ(HumanMoment(t, t - 1), "2026-12-02 14:33 UTC (in the future)");
 }
 
 TEST(UuidTest, RoundTripAndRejects) {
