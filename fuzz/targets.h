@@ -25,6 +25,10 @@ int FuzzConfig(const uint8_t* data, size_t size);
 // ResolveKexecPlan, CheckKexecPlan and LoadKexec over a fake kexec system.
 int FuzzKexec(const uint8_t* data, size_t size);
 
+// The checkpoint API's frames: the first byte sets the piece size (1-256) the rest is fed to
+// the frame decoder in; every frame decoded must re-encode to itself.
+int FuzzApi(const uint8_t* data, size_t size);
+
 // The image prefix, byte by byte.
 struct ImageInputPrefix {
   enum Repair : uint8_t {

@@ -70,6 +70,7 @@ std::string kexec_internal::WithoutParam(const std::string& cmdline, std::string
                                          std::vector<std::string>* dropped) {
   std::string out;
   bool init_args = false;
+  const size_t before = dropped->size();
   for (const std::string& p : SplitCmdline(cmdline)) {
     if (!init_args && IsEndOfParams(p)) init_args = true;
     bool has_value;
@@ -80,7 +81,8 @@ std::string kexec_internal::WithoutParam(const std::string& cmdline, std::string
     if (!out.empty()) out += ' ';
     out += p;
   }
-  return out;
+  // Nothing dropped: the command line exactly as given (its spacing included).
+  return dropped->size() == before ? cmdline : out;
 }
 
 std::string kexec_internal::WithParam(const std::string& cmdline, const std::string& param) {
@@ -93,7 +95,7 @@ std::string kexec_internal::WithParam(const std::string& cmdline, const std::str
     }
     out += (out.empty() ? "" : " ") + p;
   }
-  if (!added) out += (out.empty() ? "" : " ") + param;
+  if (!added) return cmdline.empty() ? param : cmdline + " " + param;
   return out;
 }
 

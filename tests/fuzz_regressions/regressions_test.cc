@@ -76,6 +76,10 @@ TEST(FuzzRegressionsTest, WriteGuardCatchesAWriteOutside) {
       "write guard: openat on .*/x: outside the destination");
 }
 
+TEST(FuzzRegressionsTest, Api) {
+  EXPECT_GT(RunAll("api", fuzz::FuzzApi), 0u);
+}
+
 TEST(FuzzRegressionsTest, Config) {
   EXPECT_GT(RunAll("config", fuzz::FuzzConfig), 0u);
 }

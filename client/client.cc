@@ -1,0 +1,273 @@
+#include "client/client.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <nlohmann/json.hpp>
+
+#include "api/names.h"
+#include "api/wire.h"
+
+namespace warmboot::client {
+
+using nlohmann::json;
+
+struct Client::Reply {
+  json body;
+  std::string data;
+  int fd = -1;  // owned by the caller once returned
+};
+
+namespace {
+
+Code CodeFor(const std::string& code) {
+  if (code == "not-found") return Code::kNotFound;
+  if (code == "quota") return Code::kNoSpace;
+  if (code == "permission") return Code::kPermission;
+  if (code == "busy") return Code::kBusy;
+  if (code == "bad-name" || code == "bad-fd" || code == "bad-request" || code == "unknown-op" ||
+      code == "not-registered") {
+    return Code::kInvalidArgument;
+  }
+  if (code == "unsupported-version") return Code::kUnsupported;
+  return Code::kIoError;
+}
+
+// body[key] when it has the type asked for, else `fallback` (a daemon's reply is input too).
+uint64_t UintField(const json& body, const char* key, uint64_t fallback = 0) {
+  auto it = body.find(key);
+  return it != body.end() && it->is_number_unsigned() ? it->get<uint64_t>() : fallback;
+}
+std::string StringField(const json& body, const char* key) {
+  auto it = body.find(key);
+  return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+Status SendFrame(int sock, const std::string& bytes, int fd) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    struct iovec iov {
+      const_cast<char*>(bytes.data()) + sent, bytes.size() - sent
+    };
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    if (fd >= 0 && sent == 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError("cannot send to warmbootd", errno);
+    }
+    sent += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Client::Client(Client&& o) noexcept {
+  *this = std::move(o);
+}
+
+Client& Client::operator=(Client&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    next_id_ = o.next_id_;
+    instance_ = std::move(o.instance_);
+    uid_ = o.uid_;
+    segments_at_hello_ = o.segments_at_hello_;
+  }
+  return *this;
+}
+
+Client::~Client() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<Client> Client::Connect(const std::string& app, const std::string& socket_path) {
+  struct sockaddr_un addr {};
+  if (socket_path.size() >= sizeof addr.sun_path) {
+    return InvalidArgument("the socket path " + socket_path + " is too long");
+  }
+  Client c;
+  c.fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (c.fd_ < 0) return ErrnoError("cannot create a socket", errno);
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+  if (::connect(c.fd_, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+    const int err = errno;
+    return Status(err == ENOENT || err == ECONNREFUSED ? Code::kNotFound : Code::kIoError,
+                  "cannot connect to warmbootd at " + socket_path + ": " + std::strerror(err) +
+                      (err == ENOENT || err == ECONNREFUSED ? " (is warmbootd running?)" : ""));
+  }
+  WB_RETURN_IF_ERROR(api::CheckName("application name", app));
+  json hello{{"op", "hello"}, {"versions", {api::kVersion}}, {"app", app}};
+  WB_ASSIGN_OR_RETURN(Reply r, c.Call(hello.dump(), {}, -1, "welcome"));
+  c.instance_ = StringField(r.body, "daemon");
+  c.uid_ = static_cast<uid_t>(UintField(r.body, "uid"));
+  c.segments_at_hello_ = UintField(r.body, "segments");
+  return c;
+}
+
+Result<Client::Reply> Client::Call(const std::string& body_json, std::string_view data, int fd,
+                                   const char* expect) {
+  if (fd_ < 0) return Status(Code::kIoError, "not connected");
+  json body = json::parse(body_json);
+  const uint64_t id = next_id_++;
+  body["id"] = id;
+  api::Frame frame;
+  frame.body = std::move(body);
+  frame.data = std::string(data);
+  frame.fd_count = fd >= 0 ? 1 : 0;
+  WB_ASSIGN_OR_RETURN(std::string bytes, api::EncodeFrame(frame));
+  WB_RETURN_IF_ERROR(SendFrame(fd_, bytes, fd));
+
+  api::FrameDecoder decoder;
+  std::deque<int> fds;
+  auto close_fds = [&] {
+    for (int f : fds) ::close(f);
+    fds.clear();
+  };
+  for (;;) {
+    while (auto f = decoder.Next()) {
+      int got = -1;
+      if (f->fd_count > 0) {
+        if (fds.empty()) {
+          close_fds();
+          return Status(Code::kCorruption, "warmbootd announced a descriptor that did not arrive");
+        }
+        got = fds.front();
+        fds.pop_front();
+      }
+      if (!f->body.contains("id") || f->body["id"] != id) {  // not ours: a notice
+        if (got >= 0) ::close(got);
+        continue;
+      }
+      close_fds();
+      if (f->body["op"] == "error") {
+        if (got >= 0) ::close(got);
+        return Status(CodeFor(StringField(f->body, "code")), StringField(f->body, "message"));
+      }
+      if (f->body["op"] != expect) {
+        if (got >= 0) ::close(got);
+        return Status(Code::kCorruption, "warmbootd answered " + StringField(f->body, "op") +
+                                             " where " + expect + " was expected");
+      }
+      return Reply{std::move(f->body), std::move(f->data), got};
+    }
+    if (!decoder.status().ok()) {
+      close_fds();
+      return Status(Code::kCorruption,
+                    "warmbootd sent a broken frame: " + decoder.status().message());
+    }
+    char buf[64 * 1024];
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    struct iovec iov {
+      buf, sizeof buf
+    };
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); n >= 0 && c != nullptr;
+         c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+        int f;
+        std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+        fds.push_back(f);
+      }
+    }
+    if (n < 0) {
+      close_fds();
+      return ErrnoError("cannot read from warmbootd", errno);
+    }
+    if (n == 0) {
+      close_fds();
+      return Status(Code::kIoError, "warmbootd closed the connection");
+    }
+    decoder.Feed(std::string_view(buf, static_cast<size_t>(n)));
+  }
+}
+
+Status Client::PutBytes(const std::string& segment, std::string_view bytes) {
+  WB_RETURN_IF_ERROR(api::CheckName("segment name", segment));
+  json body{{"op", "put"}, {"segment", segment}, {"kind", "bytes"}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), bytes, -1, "stored"));
+  return Status::Ok();
+}
+
+Status Client::PutFd(const std::string& segment, int fd) {
+  if (fd < 0) return InvalidArgument("PutFd needs a descriptor");
+  WB_RETURN_IF_ERROR(api::CheckName("segment name", segment));
+  json body{{"op", "put"}, {"segment", segment}, {"kind", "fd"}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, fd, "stored"));
+  return Status::Ok();
+}
+
+Result<int> Client::Get(const std::string& segment, uint64_t* size) {
+  WB_RETURN_IF_ERROR(api::CheckName("segment name", segment));
+  json body{{"op", "get"}, {"segment", segment}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "segment"));
+  if (r.fd < 0) return Status(Code::kCorruption, "warmbootd answered get without a descriptor");
+  if (size != nullptr) *size = UintField(r.body, "size");
+  return r.fd;
+}
+
+Result<std::string> Client::GetBytes(const std::string& segment) {
+  uint64_t size = 0;
+  WB_ASSIGN_OR_RETURN(int fd, Get(segment, &size));
+  std::string out(size, '\0');
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::pread(fd, out.data() + got, size - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      return ErrnoError("cannot read segment " + segment, err);
+    }
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return out;
+}
+
+Result<std::vector<Segment>> Client::List(bool all) {
+  json body{{"op", "list"}, {"all", all}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "segments"));
+  std::vector<Segment> out;
+  if (!r.body.contains("segments") || !r.body["segments"].is_array()) return out;
+  for (const json& s : r.body["segments"]) {
+    if (!s.is_object()) continue;
+    out.push_back(Segment{StringField(s, "segment"), UintField(s, "size"), StringField(s, "kind"),
+                          static_cast<uid_t>(UintField(s, "uid")), StringField(s, "app")});
+  }
+  return out;
+}
+
+Result<uint64_t> Client::Drop(const std::string& segment) {
+  WB_RETURN_IF_ERROR(api::CheckName("segment name", segment));
+  json body{{"op", "drop"}, {"segment", segment}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "dropped"));
+  return UintField(r.body, "size");
+}
+
+}  // namespace warmboot::client

@@ -1,0 +1,380 @@
+#include "daemon/connection.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "api/names.h"
+#include "daemon/server.h"
+
+namespace warmboot::daemon {
+namespace {
+
+using boost::asio::local::stream_protocol;
+using nlohmann::json;
+
+// Descriptors a client may have sent ahead of the frames that claim them.
+constexpr size_t kMaxPendingFds = 4;
+
+const char* ErrorCodeFor(Code code) {
+  switch (code) {
+    case Code::kNotFound:
+      return "not-found";
+    case Code::kNoSpace:
+      return "quota";
+    case Code::kPermission:
+      return "permission";
+    default:
+      return "internal";
+  }
+}
+
+// body[key] as a string, or nullopt.
+std::optional<std::string> StringField(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+Connection::Connection(Server& server, stream_protocol::socket socket, uid_t uid, pid_t pid)
+    : server_(server),
+      socket_(std::move(socket)),
+      frame_timer_(socket_.get_executor()),
+      uid_(uid),
+      pid_(pid) {}
+
+void Connection::Start() {
+  ReadSome();
+}
+
+void Connection::Refuse(const std::string& why) {
+  Error(nullptr, "busy", why, true);
+}
+
+void Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  frame_timer_.cancel();
+  boost::system::error_code ec;
+  socket_.close(ec);
+  server_.Forget(shared_from_this());
+}
+
+void Connection::ReadSome() {
+  socket_.async_wait(stream_protocol::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       if (ec || self->closed_) return;
+                       self->OnReadable();
+                     });
+}
+
+void Connection::OnReadable() {
+  static thread_local char buf[64 * 1024];
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+  struct iovec iov {
+    buf, sizeof buf
+  };
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ReadSome();
+    return Close();
+  }
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds_.emplace_back(fd);
+    }
+  }
+  if (n == 0) return Close();
+  if ((msg.msg_flags & MSG_CTRUNC) || fds_.size() > kMaxPendingFds) {
+    return Error(nullptr, "bad-frame",
+                 "too many descriptors sent ahead of the frames that announce them", true);
+  }
+  decoder_.Feed(std::string_view(buf, static_cast<size_t>(n)));
+  while (!closing_) {
+    std::optional<api::Frame> frame = decoder_.Next();
+    if (!frame) break;
+    if (frame->fd_count > fds_.size()) {
+      return Error(frame->body.value("id", json()), "bad-frame",
+                   "the frame announces a descriptor that did not arrive with it", true);
+    }
+    std::deque<UniqueFd> mine;
+    for (uint16_t i = 0; i < frame->fd_count; ++i) {
+      mine.push_back(std::move(fds_.front()));
+      fds_.pop_front();
+    }
+    Handle(std::move(*frame), std::move(mine));
+  }
+  if (!decoder_.status().ok() && !closing_) {
+    return Error(nullptr, "bad-frame", decoder_.status().message(), true);
+  }
+  ArmFrameTimer();
+  if (!closing_) ReadSome();
+}
+
+void Connection::ArmFrameTimer() {
+  if (decoder_.pending() == 0) {
+    if (timer_armed_) frame_timer_.cancel();
+    timer_armed_ = false;
+    return;
+  }
+  if (timer_armed_) return;
+  timer_armed_ = true;
+  frame_timer_.expires_after(server_.options().frame_timeout);
+  frame_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->closed_ || !self->timer_armed_) return;
+    self->timer_armed_ = false;
+    if (self->decoder_.pending() > 0) {
+      self->Error(nullptr, "timeout",
+                  "a frame was begun and not finished within " +
+                      std::to_string(self->server_.options().frame_timeout.count()) + " ms",
+                  true);
+    }
+  });
+}
+
+void Connection::Handle(api::Frame frame, std::deque<UniqueFd> fds) {
+  const json& body = frame.body;
+  json id = body.contains("id") && body["id"].is_number_unsigned() ? body["id"] : json();
+  const std::string op = body["op"].get<std::string>();
+  json reply = json::object();
+  UniqueFd out_fd;
+  if (op != "hello" && !owner_) {
+    return Error(id, "not-registered", "send hello first, naming the application");
+  }
+  if (frame.fd_count > 0 && op != "put") {
+    return Error(id, "bad-request", "only put takes a descriptor");
+  }
+  if (op == "hello") {
+    HandleHello(body, reply);
+  } else if (op == "put") {
+    HandlePut(body, frame.data, fds, reply);
+  } else if (op == "get") {
+    HandleGet(body, reply, &out_fd);
+  } else if (op == "list") {
+    HandleList(body, reply);
+  } else if (op == "drop") {
+    HandleDrop(body, reply);
+  } else {
+    return Error(id, "unknown-op", "unknown op '" + op + "'");
+  }
+  if (reply.contains("error")) {
+    const bool close = reply.value("close", false);
+    return Error(id, reply["error"], reply.value("message", ""), close);
+  }
+  if (!id.is_null()) reply["id"] = id;
+  Send(std::move(reply), std::move(out_fd));
+}
+
+// Fills `reply` with the answer, or with {"error", "message"[, "close"]}.
+void Connection::HandleHello(const json& body, json& reply) {
+  if (owner_) {
+    reply = {{"error", "bad-request"}, {"message", "already registered as " + owner_->app}};
+    return;
+  }
+  auto versions = body.find("versions");
+  bool speaks = false;
+  if (versions != body.end() && versions->is_array()) {
+    for (const json& v : *versions)
+      speaks = speaks || (v.is_number_unsigned() && v == api::kVersion);
+  }
+  if (!speaks) {
+    reply = {{"error", "unsupported-version"},
+             {"message", "this daemon speaks protocol version 1 only"},
+             {"close", true}};
+    return;
+  }
+  auto app = StringField(body, "app");
+  if (!app) {
+    reply = {{"error", "bad-request"}, {"message", "hello needs \"app\", a string"}};
+    return;
+  }
+  if (Status s = api::CheckName("application name", *app); !s.ok()) {
+    reply = {{"error", "bad-name"}, {"message", s.message()}};
+    return;
+  }
+  owner_ = Owner{uid_, *app};
+  reply = {{"op", "welcome"},
+           {"version", api::kVersion},
+           {"uid", uid_},
+           {"app", *app},
+           {"daemon", server_.instance()},
+           {"segments", server_.store().Count(*owner_)}};
+}
+
+void Connection::HandlePut(const json& body, const std::string& data, std::deque<UniqueFd>& fds,
+                           json& reply) {
+  auto name = StringField(body, "segment");
+  auto kind = StringField(body, "kind");
+  if (!name || !kind || (*kind != "bytes" && *kind != "fd")) {
+    reply = {{"error", "bad-request"},
+             {"message", "put needs \"segment\" (a string) and \"kind\" (\"bytes\" or \"fd\")"}};
+    return;
+  }
+  if (Status s = api::CheckName("segment name", *name); !s.ok()) {
+    reply = {{"error", "bad-name"}, {"message", s.message()}};
+    return;
+  }
+  Result<SegmentFd> seg = Status();
+  if (*kind == "bytes") {
+    if (!fds.empty()) {
+      reply = {{"error", "bad-request"}, {"message", "a bytes segment comes without a descriptor"}};
+      return;
+    }
+    seg = BytesSegment(*name, data);
+  } else {
+    if (fds.size() != 1 || !data.empty()) {
+      reply = {{"error", "bad-request"},
+               {"message", "an fd segment comes with one descriptor and no data"}};
+      return;
+    }
+    seg = AcceptFd(std::move(fds.front()));
+    if (!seg.ok()) {
+      reply = {{"error", "bad-fd"}, {"message", seg.status().message()}};
+      return;
+    }
+  }
+  if (!seg.ok()) {
+    reply = {{"error", "internal"}, {"message", seg.status().message()}};
+    return;
+  }
+  const uint64_t size = seg->size;
+  Status s = server_.store().Put(
+      *owner_, *name, *kind == "bytes" ? SegmentKind::kBytes : SegmentKind::kFd, std::move(*seg));
+  if (!s.ok()) {
+    reply = {{"error", ErrorCodeFor(s.code())}, {"message", s.message()}};
+    return;
+  }
+  reply = {{"op", "stored"}, {"segment", *name}, {"size", size}};
+}
+
+void Connection::HandleGet(const json& body, json& reply, UniqueFd* fd) {
+  auto name = StringField(body, "segment");
+  if (!name) {
+    reply = {{"error", "bad-request"}, {"message", "get needs \"segment\", a string"}};
+    return;
+  }
+  auto seg = server_.store().Get(*owner_, *name);
+  if (!seg.ok()) {
+    reply = {{"error", ErrorCodeFor(seg.status().code())}, {"message", seg.status().message()}};
+    return;
+  }
+  auto ro = ReopenReadOnly((*seg)->fd.get());
+  if (!ro.ok()) {
+    reply = {{"error", "internal"}, {"message", ro.status().message()}};
+    return;
+  }
+  *fd = std::move(*ro);
+  reply = {{"op", "segment"}, {"segment", *name}, {"size", (*seg)->size}};
+}
+
+void Connection::HandleList(const json& body, json& reply) {
+  auto all_it = body.find("all");
+  const bool all = all_it != body.end() && all_it->is_boolean() && all_it->get<bool>();
+  if (all && uid_ != 0) {
+    reply = {{"error", "permission"}, {"message", "only root lists every application's segments"}};
+    return;
+  }
+  json list = json::array();
+  for (const SegmentEntry& e : server_.store().List(all ? nullptr : &*owner_)) {
+    json j{{"segment", e.name}, {"size", e.size}, {"kind", SegmentKindName(e.kind)}};
+    if (all) {
+      j["uid"] = e.owner.uid;
+      j["app"] = e.owner.app;
+    }
+    list.push_back(std::move(j));
+  }
+  reply = {{"op", "segments"}, {"segments", std::move(list)}};
+}
+
+void Connection::HandleDrop(const json& body, json& reply) {
+  auto name = StringField(body, "segment");
+  if (!name) {
+    reply = {{"error", "bad-request"}, {"message", "drop needs \"segment\", a string"}};
+    return;
+  }
+  auto size = server_.store().Drop(*owner_, *name);
+  if (!size.ok()) {
+    reply = {{"error", ErrorCodeFor(size.status().code())}, {"message", size.status().message()}};
+    return;
+  }
+  reply = {{"op", "dropped"}, {"segment", *name}, {"size", *size}};
+}
+
+void Connection::Error(const json& id, const std::string& code, const std::string& message,
+                       bool close) {
+  json body{{"op", "error"}, {"code", code}, {"message", message}};
+  if (!id.is_null()) body["id"] = id;
+  Send(std::move(body));
+  if (close) {
+    closing_ = true;
+    if (!writing_ && out_.empty()) Close();
+  }
+}
+
+void Connection::Send(json body, UniqueFd fd) {
+  if (closed_) return;
+  if (out_.size() >= server_.options().max_queued_replies) return Close();  // it does not read
+  api::Frame frame;
+  frame.body = std::move(body);
+  frame.fd_count = fd.valid() ? 1 : 0;
+  auto bytes = api::EncodeFrame(frame);
+  if (!bytes.ok()) return Close();
+  out_.push_back(Outgoing{std::move(*bytes), std::move(fd), 0});
+  if (!writing_) WriteSome();
+}
+
+void Connection::WriteSome() {
+  writing_ = true;
+  while (!out_.empty() && !closed_) {
+    Outgoing& o = out_.front();
+    struct iovec iov {
+      o.bytes.data() + o.sent, o.bytes.size() - o.sent
+    };
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    if (o.fd.valid()) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      const int fd = o.fd.get();
+      std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    }
+    ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        socket_.async_wait(stream_protocol::socket::wait_write,
+                           [self = shared_from_this()](const boost::system::error_code& ec) {
+                             if (ec || self->closed_) return;
+                             self->WriteSome();
+                           });
+        return;
+      }
+      writing_ = false;
+      return Close();
+    }
+    o.fd = UniqueFd();  // the descriptor went with the first byte
+    o.sent += static_cast<size_t>(n);
+    if (o.sent == o.bytes.size()) out_.pop_front();
+  }
+  writing_ = false;
+  if (closing_) Close();
+}
+
+}  // namespace warmboot::daemon

@@ -1,0 +1,385 @@
+// warmbootd for real, on a temporary socket, through the client library and through raw
+// sockets: segments by bytes and by descriptor, many apps at once, isolation between uids,
+// quotas, hostile names and descriptors, broken frames, a daemon restart (docs/api.md).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/wire.h"
+#include "client/client.h"
+#include "daemon/segment_fd.h"
+#include "daemon/server.h"
+#include "testing/test_util.h"
+#include "util/endian.h"
+#include "util/xoshiro.h"
+
+namespace warmboot {
+namespace {
+
+using client::Client;
+using nlohmann::json;
+
+// A daemon on its own thread and io_context, as warmbootd runs it.
+class Daemon {
+ public:
+  explicit Daemon(const std::string& socket, daemon::ServerOptions o = {}) {
+    o.socket_path = socket;
+    auto s = daemon::Server::Create(io_, o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (!s.ok()) return;
+    server_ = std::move(*s);
+    instance_ = server_->instance();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~Daemon() {
+    if (server_) boost::asio::post(io_, [this] { server_->Stop(); });
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+  }
+  const std::string& instance() const { return instance_; }
+
+ private:
+  boost::asio::io_context io_;
+  std::unique_ptr<daemon::Server> server_;
+  std::string instance_;
+  std::thread thread_;
+};
+
+// A sealed memfd holding `bytes`.
+int SealedMemfd(const std::string& bytes, int seals = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK) {
+  int fd = ::memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  if (seals != 0) EXPECT_EQ(::fcntl(fd, F_ADD_SEALS, seals), 0);
+  return fd;
+}
+
+std::string ReadAllFd(int fd) {
+  std::string out;
+  char buf[1 << 16];
+  ssize_t n;
+  off_t off = 0;
+  while ((n = ::pread(fd, buf, sizeof buf, off)) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+    off += n;
+  }
+  return out;
+}
+
+std::string Random(size_t n, uint64_t seed) {
+  std::string s(n, '\0');
+  Xoshiro256 rng(seed);
+  for (size_t i = 0; i + 8 <= n; i += 8)
+    StoreLE<uint64_t>(reinterpret_cast<uint8_t*>(&s[i]), rng.Next());
+  return s;
+}
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  std::string Socket() const { return dir_.path() + "/api.sock"; }
+  Client Connect(const std::string& app) {
+    auto c = Client::Connect(app, Socket());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return std::move(*c);
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(DaemonTest, BytesAndDescriptorsGoInAndComeBackIdentical) {
+  Daemon d(Socket());
+  Client c = Connect("db");
+  EXPECT_EQ(c.daemon_instance(), d.instance());
+  ASSERT_TRUE(c.PutBytes("index", "small state").ok());
+  const std::string big = Random(64 << 20, 1);
+  int memfd = SealedMemfd(big);
+  ASSERT_TRUE(c.PutFd("heap", memfd).ok());
+  ::close(memfd);
+  // A file on tmpfs, taken under the snapshot rule.
+  const std::string path = "/dev/shm/wb-daemon-test-" + std::to_string(::getpid());
+  testing::WriteFile(path, "tmpfs file");
+  int file = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_TRUE(c.PutFd("file", file).ok());
+  ::close(file);
+  ::unlink(path.c_str());
+
+  EXPECT_EQ(*c.GetBytes("index"), "small state");
+  uint64_t size = 0;
+  auto fd = c.Get("heap", &size);
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  EXPECT_EQ(size, big.size());
+  EXPECT_EQ(ReadAllFd(*fd), big);
+  // Read-only: the daemon's copy cannot be written through it.
+  EXPECT_LT(::write(*fd, "x", 1), 0);
+  ::close(*fd);
+  EXPECT_EQ(*c.GetBytes("file"), "tmpfs file");
+
+  auto list = c.List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].name, "file");
+  EXPECT_EQ((*list)[1].name, "heap");
+  EXPECT_EQ((*list)[1].kind, "fd");
+  EXPECT_EQ((*list)[2].kind, "bytes");
+  EXPECT_EQ(*c.Drop("heap"), big.size());
+  EXPECT_EQ(c.Get("heap").status().code(), Code::kNotFound);
+  EXPECT_EQ(c.Drop("heap").status().code(), Code::kNotFound);
+
+  // Another connection of the same app sees what the first handed over.
+  Client again = Connect("db");
+  EXPECT_EQ(again.segments_at_hello(), 2u);
+  EXPECT_EQ(*again.GetBytes("index"), "small state");
+}
+
+TEST_F(DaemonTest, ManyAppsAtOnce) {
+  Daemon d(Socket());
+  std::vector<Client> clients;
+  for (int i = 0; i < 64; ++i) clients.push_back(Connect("app" + std::to_string(i)));
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(clients[i].PutBytes("s", "state of " + std::to_string(i)).ok());
+  }
+  for (int i = 0; i < 64; ++i)
+    EXPECT_EQ(*clients[i].GetBytes("s"), "state of " + std::to_string(i));
+  auto all = clients[0].List(true);  // the test runs as root
+  if (::geteuid() == 0) {
+    ASSERT_TRUE(all.ok());
+    EXPECT_EQ(all->size(), 64u);
+  }
+}
+
+TEST_F(DaemonTest, DescriptorsThatCannotBeTrustedAreRefusedSayingWhy) {
+  Daemon d(Socket());
+  Client c = Connect("db");
+  auto refused = [&](int fd, const std::string& why) {
+    Status s = c.PutFd("x", fd);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << why;
+    EXPECT_NE(s.message().find(why), std::string::npos) << s.message();
+    ::close(fd);
+  };
+  refused(SealedMemfd("grows", 0), "not sealed");
+  refused(SealedMemfd("grows", F_SEAL_WRITE), "not sealed");
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  ::close(p[1]);
+  refused(p[0], "a pipe");
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  ::close(sv[1]);
+  refused(sv[0], "a socket");
+  refused(::open("/dev/null", O_RDONLY), "a device");
+  refused(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY), "a directory");
+  const std::string path = "/dev/shm/wb-daemon-o-path-" + std::to_string(::getpid());
+  testing::WriteFile(path, "x");
+  refused(::open(path.c_str(), O_PATH), "O_PATH");
+  refused(::open(path.c_str(), O_WRONLY), "write-only");
+  ::unlink(path.c_str());
+  // A regular file that is not on tmpfs (the test's own binary).
+  refused(::open("/proc/self/exe", O_RDONLY), "not on tmpfs");
+  EXPECT_TRUE(c.List()->empty());
+}
+
+TEST_F(DaemonTest, HostileNamesAreRefusedByTheClientAndByTheDaemon) {
+  Daemon d(Socket());
+  Client c = Connect("db");
+  for (std::string name : {std::string(".."), std::string("a/b"), std::string("a\0b", 3),
+                           std::string(256, 'n'), std::string("\xff\xfe")}) {
+    EXPECT_EQ(c.PutBytes(name, "x").code(), Code::kInvalidArgument) << name;
+  }
+  EXPECT_FALSE(Client::Connect("../etc", Socket()).ok());
+}
+
+TEST_F(DaemonTest, AnotherUidCannotTouchTheSegmentsOrListThemAll) {
+  if (::geteuid() != 0) GTEST_SKIP() << "dropping to another uid needs root";
+  Daemon d(Socket());
+  Client root = Connect("db");
+  ASSERT_TRUE(root.PutBytes("secret", "root's").ok());
+  ::chmod(dir_.path().c_str(), 0755);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child: nobody, registering under the same app name.
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    auto c = Client::Connect("db", Socket());
+    if (!c.ok()) ::_exit(11);
+    if (c->uid() != 65534) ::_exit(12);
+    if (c->segments_at_hello() != 0) ::_exit(13);
+    if (c->Get("secret").status().code() != Code::kNotFound) ::_exit(14);
+    if (c->Drop("secret").status().code() != Code::kNotFound) ::_exit(15);
+    auto list = c->List();
+    if (!list.ok() || !list->empty()) ::_exit(16);
+    if (c->List(true).status().code() != Code::kPermission) ::_exit(17);
+    // Its own "secret" replaces nothing of root's.
+    if (!c->PutBytes("secret", "nobody's").ok()) ::_exit(18);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's check " << WEXITSTATUS(status) << " failed";
+  EXPECT_EQ(*root.GetBytes("secret"), "root's");
+  auto all = root.List(true);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 2u);
+}
+
+TEST_F(DaemonTest, QuotasRefuseSayingHowMuchIsMissing) {
+  daemon::ServerOptions o;
+  o.limits.bytes_per_app = 1000;
+  o.limits.segments_per_app = 2;
+  Daemon d(Socket(), o);
+  Client c = Connect("db");
+  ASSERT_TRUE(c.PutBytes("a", std::string(600, 'a')).ok());
+  Status s = c.PutBytes("b", std::string(600, 'b'));
+  EXPECT_EQ(s.code(), Code::kNoSpace);
+  EXPECT_NE(s.message().find("short by 200 B"), std::string::npos) << s.message();
+  ASSERT_TRUE(c.PutBytes("a", std::string(900, 'a')).ok());  // a replacement counts once
+  ASSERT_TRUE(c.PutBytes("b", std::string(100, 'b')).ok());
+  EXPECT_EQ(c.PutBytes("c", "c").code(), Code::kNoSpace);
+}
+
+// --- Raw sockets: what a broken or hostile client sends.
+
+int RawConnect(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  EXPECT_EQ(::connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr), 0);
+  struct timeval tv {
+    5, 0
+  };
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// Every frame the daemon sends until it closes the connection (or 5 s pass).
+std::vector<json> ReadUntilClosed(int fd) {
+  std::vector<json> got;
+  api::FrameDecoder d;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+    d.Feed(std::string_view(buf, static_cast<size_t>(n)));
+    while (auto f = d.Next()) got.push_back(f->body);
+  }
+  EXPECT_EQ(n, 0) << "the daemon did not close the connection";
+  return got;
+}
+
+std::string Frame(const json& body, const std::string& data = "") {
+  api::Frame f;
+  f.body = body;
+  f.data = data;
+  return *api::EncodeFrame(f);
+}
+
+TEST_F(DaemonTest, BrokenFramesGetAnErrorAndTheConnectionClosedAndOthersAreServed) {
+  daemon::ServerOptions o;
+  o.frame_timeout = std::chrono::milliseconds(300);
+  Daemon d(Socket(), o);
+  Client bystander = Connect("bystander");
+  ASSERT_TRUE(bystander.PutBytes("s", "kept").ok());
+  const std::string hello = Frame({{"op", "hello"}, {"versions", {1}}, {"app", "x"}});
+  struct Case {
+    std::string name, bytes, code;
+  };
+  std::string header = Frame({{"op", "list"}}).substr(0, 16);
+  std::vector<Case> cases = {
+      {"garbage", "GET / HTTP/1.1\r\n\r\n", "bad-frame"},
+      {"oversized body", std::string("WBAP\x01\x00\x00\x00\xff\xff\xff\x00\x00\x00\x00\x00", 16),
+       "bad-frame"},
+      {"unknown version", std::string("WBAP\x07\x00", 6) + header.substr(6) + "{}", "bad-frame"},
+      {"not JSON", std::string("WBAP\x01\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00", 16) + "{x}",
+       "bad-frame"},
+      {"a descriptor announced, none sent",
+       std::string("WBAP\x01\x00\x01\x00\x0e\x00\x00\x00\x00\x00\x00\x00", 16) +
+           "{\"op\":\"put\"}  ",
+       "bad-frame"},
+      {"no version in common", Frame({{"op", "hello"}, {"versions", {2, 3}}, {"app", "x"}}),
+       "unsupported-version"},
+      {"truncated, then silence", hello.substr(0, 20), "timeout"},
+  };
+  for (const Case& c : cases) {
+    int fd = RawConnect(Socket());
+    ASSERT_EQ(::send(fd, c.bytes.data(), c.bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(c.bytes.size()));
+    std::vector<json> got = ReadUntilClosed(fd);
+    ::close(fd);
+    ASSERT_FALSE(got.empty()) << c.name;
+    EXPECT_EQ(got.back()["op"], "error") << c.name;
+    EXPECT_EQ(got.back()["code"], c.code) << c.name << ": " << got.back().dump();
+    EXPECT_EQ(*bystander.GetBytes("s"), "kept") << "after " << c.name;
+  }
+}
+
+TEST_F(DaemonTest, BadRequestsAreAnsweredAndTheConnectionKept) {
+  Daemon d(Socket());
+  int fd = RawConnect(Socket());
+  std::string bytes = Frame({{"op", "list"}, {"id", 1}}) +
+                      Frame({{"op", "hello"}, {"id", 2}, {"versions", {1}}, {"app", "x"}}) +
+                      Frame({{"op", "fly"}, {"id", 3}}) +
+                      Frame({{"op", "put"}, {"id", 4}, {"segment", "a"}}) +
+                      Frame({{"op", "get"}, {"id", 5}, {"segment", 5}}) +
+                      Frame({{"op", "list"}, {"id", 6}, {"all", "yes"}});
+  ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(bytes.size()));
+  ::shutdown(fd, SHUT_WR);
+  std::vector<json> got = ReadUntilClosed(fd);
+  ::close(fd);
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_EQ(got[0]["code"], "not-registered");
+  EXPECT_EQ(got[1]["op"], "welcome");
+  EXPECT_EQ(got[2]["code"], "unknown-op");
+  EXPECT_EQ(got[3]["code"], "bad-request");
+  EXPECT_EQ(got[4]["code"], "bad-request");
+  EXPECT_EQ(got[5]["op"], "segments");
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i]["id"], i + 1);
+}
+
+TEST_F(DaemonTest, ARestartedDaemonIsANewInstanceTheClientCanTell) {
+  std::string first;
+  {
+    Daemon d(Socket());
+    Client c = Connect("db");
+    ASSERT_TRUE(c.PutBytes("s", "x").ok());
+    first = c.daemon_instance();
+  }
+  Daemon d(Socket());  // the socket file the first left is replaced
+  Client c = Connect("db");
+  EXPECT_NE(c.daemon_instance(), first);
+  EXPECT_EQ(c.segments_at_hello(), 0u);
+}
+
+TEST_F(DaemonTest, ASecondDaemonOnTheSameSocketIsRefused) {
+  Daemon d(Socket());
+  boost::asio::io_context io;
+  daemon::ServerOptions o;
+  o.socket_path = Socket();
+  auto second = daemon::Server::Create(io, o);
+  EXPECT_EQ(second.status().code(), Code::kBusy) << second.status().ToString();
+}
+
+TEST(SnapshotRuleTest, ATmpfsFileWrittenAfterTheHandOverIsCaught) {
+  const std::string path = "/dev/shm/wb-snapshot-" + std::to_string(::getpid());
+  testing::WriteFile(path, "before");
+  auto seg = daemon::AcceptFd(UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)));
+  ASSERT_TRUE(seg.ok()) << seg.status().ToString();
+  EXPECT_TRUE(daemon::CheckSnapshot(*seg).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  testing::WriteFile(path, "after!");
+  EXPECT_EQ(daemon::CheckSnapshot(*seg).code(), Code::kCorruption);
+  ::unlink(path.c_str());
+}
+
+}  // namespace
+}  // namespace warmboot
