@@ -131,8 +131,18 @@ scenario_powercut_2() {
   mark power-off 1 "next_stage=3"
   pass "power-off=1"
 }
+# A power cycle is a cold boot whose command line names no image: restore keeps the sealed
+# image as stale; a machine that comes back through the firmware on purpose says so in its
+# configuration (stale_images = restore), and then it is restored.
 scenario_powercut_3() {
-  restore_step restore-after-power-cycle 0
+  memmark before-restore-stale
+  run_json restore-stale 5 warmboot restore --json
+  memmark after-restore-stale
+  { cat /etc/warmboot/warmboot.conf; echo "stale_images = restore"; } >$E2E_RUN/stale-restore.conf
+  memmark before-restore-after-power-cycle
+  run_json restore-after-power-cycle 0 warmboot restore --config $E2E_RUN/stale-restore.conf --json
+  memmark after-restore-after-power-cycle
+  run_json status-after-restore-after-power-cycle 0 warmboot status --json
   app_check app-check-2 $RESTORE
   pass
 }

@@ -208,7 +208,19 @@ def scenario_powercut(env):
         runs.append(q3)
         c.expect(b3.result is not None and b3.result.get("result") == "pass",
                  f"powercut-3: guest result {b3.result}")
-        check_restored(c, b3, "restore-after-power-cycle")
+        # A cold boot names no image: the sealed one is stale, kept with its memory...
+        st = c.doc(b3, "restore-stale", rc=5)
+        c.expect(st.get("outcome") == "stale-image" and st.get("image_kept") is True
+                 and st.get("memory_returned") is False,
+                 f"restore-stale: outcome {st.get('outcome')!r}, image_kept "
+                 f"{st.get('image_kept')}, memory_returned {st.get('memory_returned')}")
+        delta = c.mem_delta_kb(b3, "before-restore-stale", "after-restore-stale")
+        c.expect(delta == 0, f"restore-stale: MemTotal changed by {delta} kB")
+        # ... and restored by the stale_images = restore policy.
+        r = check_restored(c, b3, "restore-after-power-cycle")
+        c.expect(r.get("image_intent") == "policy",
+                 f"restore-after-power-cycle: image_intent {r.get('image_intent')!r}, "
+                 "expected policy (stale_images = restore)")
         check_app(c, b3, "app-check-2")
     return c, runs
 
