@@ -190,18 +190,44 @@ append = wbe2e.stage=$1
 EOF
 }
 
-# kexec_to STAGE: reboot into the next stage with kexec-tools (the image is already sealed).
+# cmdline_token: the image this boot's command line names (the last warmboot.image=, as
+# warmboot reads it) and how many name one, as "image_token=UUID|none image_tokens=N".
+cmdline_token() {
+  _tok=none _n=0
+  for _w in $(cat /proc/cmdline); do
+    case "$_w" in warmboot.image=*) _tok=${_w#*=} _n=$((_n + 1)) ;; esac
+  done
+  echo "image_token=$_tok image_tokens=$_n"
+}
+
+# json_str FILE SECTION KEY: the string value of "KEY" inside the flat object "SECTION": {...}
+# of a pretty-printed JSON document ("" when absent).
+json_str() {
+  sed -n "/\"$2\": {/,/}/s/.*\"$3\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1
+}
+
+# kexec_to STAGE [IMAGE]: reboot into the next stage with kexec-tools (the image is already
+# sealed). The command line is this boot's (as --reuse-cmdline would pass it) less any
+# warmboot.image=, plus the stage and, given IMAGE (a sealed image's uuid), warmboot.image=IMAGE:
+# the next boot's restore takes only the image its command line names, as warmboot's own kexec
+# names the image it sealed and never carries the running boot's token on.
 kexec_to() {
   _t0=$(now)
-  kexec -s -l /boot/vmlinuz-$KVER --initrd=$E2E_RUN/initrd.cpio --reuse-cmdline \
-    --append="wbe2e.stage=$1" >$E2E_RUN/kexec.out 2>&1
+  _cl=
+  for _w in $(cat /proc/cmdline); do
+    case "$_w" in warmboot.image=*) ;; *) _cl="$_cl$_w " ;; esac
+  done
+  _cl="${_cl}wbe2e.stage=$1"
+  [ -n "$2" ] && _cl="$_cl warmboot.image=$2"
+  kexec -s -l /boot/vmlinuz-$KVER --initrd=$E2E_RUN/initrd.cpio --command-line="$_cl" \
+    >$E2E_RUN/kexec.out 2>&1
   _rc=$?
   if [ $_rc != 0 ]; then
     cat $E2E_RUN/kexec.out
     mark kexec-load 0 "start=$_t0 rc=$_rc"
     fail "kexec -s -l failed"
   fi
-  mark kexec-load 1 "start=$_t0 loader=kexec-tools"
+  mark kexec-load 1 "start=$_t0 loader=kexec-tools image_token=${2:-none}"
   mark kexec-exec 1 "next_stage=$1"
   dmesg_dump
   sync
@@ -230,5 +256,5 @@ preserve_and_kexec() {
   fi
   run_json "$_name" 0 warmboot preserve --no-kexec --json
   memmark "after-$_name"
-  kexec_to "$_next"
+  kexec_to "$_next" "$(json_str "$E2E_RUN/$_name.json" pack uuid)"
 }

@@ -28,17 +28,31 @@ app_check() {
   run_json "$_name" 0 warmboot-sample-app check "$@"
 }
 
-# reboot_kexec NEXT_STAGE: kexec after a 'preserve --no-kexec' (or with nothing preserved).
+# waiting_image: the uuid of the sealed image waiting on the namespace ("" when none).
+waiting_image() {
+  warmboot status --json >$E2E_RUN/status-waiting.json 2>/dev/null
+  grep -q '"waiting": true' $E2E_RUN/status-waiting.json &&
+    json_str $E2E_RUN/status-waiting.json image uuid
+}
+
+# reboot_kexec NEXT_STAGE: kexec after a 'preserve --no-kexec' (or with nothing preserved). The
+# next kernel's command line names a waiting sealed image (warmboot kexec does it by itself).
 reboot_kexec() {
   make_initrd
   write_config "$1"
   if [ "$(kexec_mode)" = warmboot ]; then
     dmesg_dump
     mark kexec-exec 1 "next_stage=$1 loader=warmboot"
-    run_json kexec 0 warmboot kexec --json
-    fail "warmboot kexec returned"
+    # Printed straight to the console: warmboot kexec prints its plan, then reboots.
+    echo "WB-E2E-JSON-BEGIN name=kexec"
+    _t0=$(now)
+    warmboot kexec --json
+    _rc=$?
+    echo "WB-E2E-JSON-END name=kexec rc=$_rc"
+    mark kexec 0 "rc=$_rc start=$_t0"
+    fail "warmboot kexec returned ($_rc)"
   fi
-  kexec_to "$1"
+  kexec_to "$1" "$(waiting_image)"
 }
 
 # --- happy: cold boot, then preserve -> kexec -> restore twice.
@@ -117,8 +131,18 @@ scenario_powercut_2() {
   mark power-off 1 "next_stage=3"
   pass "power-off=1"
 }
+# A power cycle is a cold boot whose command line names no image: restore keeps the sealed
+# image as stale; a machine that comes back through the firmware on purpose says so in its
+# configuration (stale_images = restore), and then it is restored.
 scenario_powercut_3() {
-  restore_step restore-after-power-cycle 0
+  memmark before-restore-stale
+  run_json restore-stale 5 warmboot restore --json
+  memmark after-restore-stale
+  { cat /etc/warmboot/warmboot.conf; echo "stale_images = restore"; } >$E2E_RUN/stale-restore.conf
+  memmark before-restore-after-power-cycle
+  run_json restore-after-power-cycle 0 warmboot restore --config $E2E_RUN/stale-restore.conf --json
+  memmark after-restore-after-power-cycle
+  run_json status-after-restore-after-power-cycle 0 warmboot status --json
   app_check app-check-2 $RESTORE
   pass
 }
@@ -426,6 +450,170 @@ scenario_lock_1() {
   mark preserve-1 1 "rc=$_prc start=$_t0"
   memmark after-restore-waited
   run_json status-after-restore-waited 0 warmboot status --json
+  app_check app-check-1 $RESTORE
+  pass
+}
+
+# --- stale: a sealed image the next boot was not meant to restore. preserve --no-kexec, then a
+# reboot by kexec-tools whose command line (this boot's, reused) names no image, as a reboot
+# that did not go through warmboot: restore keeps the image and its memory (stale-image, exit
+# 5), status says it is stale and how to restore it, and 'restore --image UUID' restores it.
+scenario_stale_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 64)" --small-files "$(param files 300)" --seed 14
+  make_initrd
+  write_config 2
+  memmark before-preserve-1
+  run_json preserve-1 0 warmboot preserve --no-kexec --json
+  memmark after-preserve-1
+  run_json status-after-preserve-1 0 warmboot status --json
+  case " $(cat /proc/cmdline) " in
+    *" warmboot.image="*) fail "stage 1's command line names an image: $(cat /proc/cmdline)" ;;
+  esac
+  kexec_to 2 # no image named
+}
+scenario_stale_2() {
+  case " $(cat /proc/cmdline) " in
+    *" warmboot.image="*) fail "the command line names an image: $(cat /proc/cmdline)" ;;
+  esac
+  memmark before-restore-stale
+  run_json restore-stale 5 warmboot restore --json
+  memmark after-restore-stale
+  mark restore-dir-after-stale 1 "entries=$(find $RESTORE -mindepth 1 2>/dev/null | wc -l) pmem0=$([ -b /dev/pmem0 ] && echo blockdev || echo none)"
+  run_json status-stale 0 warmboot status --json
+  _uuid=$(json_str $E2E_RUN/status-stale.json image uuid)
+  [ -n "$_uuid" ] || fail "status shows no image uuid"
+  warmboot status >$E2E_RUN/status-stale.txt 2>&1 || fail "warmboot status failed"
+  cat $E2E_RUN/status-stale.txt
+  _hint=0
+  grep -q "restore --image $_uuid" $E2E_RUN/status-stale.txt && _hint=1
+  mark status-stale-text 1 "uuid=$_uuid image_hint=$_hint"
+  # Asked for by its uuid, the stale image is restored.
+  memmark before-restore-1
+  run_json restore-1 0 warmboot restore --image "$_uuid" --json
+  memmark after-restore-1
+  run_json status-after-restore-1 0 warmboot status --json
+  app_check app-check-1 $RESTORE
+  pass
+}
+
+# wait_preserve NAME PID START WANT: waits for the preserve in the background, prints its report
+# and stderr, marks NAME with its exit code, the uptime of the SIGTERM ($SIGNAL_AT) and how long
+# after it the preserve ended, and fails the scenario unless it exited WANT.
+wait_preserve() {
+  wait "$2"
+  RC=$?
+  _te=$(now)
+  emit_json "$1" "$E2E_RUN/$1.json" "$RC"
+  if [ -s "$E2E_RUN/$1.err" ]; then
+    echo "WB-E2E-STDERR-BEGIN name=$1"
+    cat "$E2E_RUN/$1.err"
+    echo "WB-E2E-STDERR-END name=$1"
+  fi
+  _ok=0
+  [ "$RC" = "$4" ] && _ok=1
+  mark "$1" $_ok "rc=$RC start=$3 signal_at=$SIGNAL_AT ended_after_signal_s=$(awk "BEGIN {printf \"%.2f\", $_te - $SIGNAL_AT}")"
+  [ $_ok = 1 ] || fail "$1 (signalled) exited $RC, expected $4"
+}
+
+# proc_state PID: the process's state letter (R, S, D, ...; Z once it has exited), or "gone".
+proc_state() {
+  sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f1 | grep . || echo gone
+}
+
+# --- sigterm-offline: SIGTERM while preserve offlines the memory. The kernel refuses every
+# offline (MEM_GOING_OFFLINE fails with EBUSY) and a configuration has preserve retry for long
+# (1000 attempts, from 200 ms apart); once the kernel has refused one, the preserve gets SIGTERM:
+# it stops, puts every block back online and the policy back, and leaves the state alone. The
+# fault cleared, the same machine preserves, kexecs and restores.
+scenario_sigterm_offline_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 32)" --small-files "$(param files 300)" --seed 15
+  inject_setup
+  # A policy other than offline, so that preserve's hold on it (offline while it works) shows.
+  echo online_movable >$AUTO_ONLINE || fail "cannot set auto_online_blocks"
+  _pol0=$(cat $AUTO_ONLINE)
+  _sum0=$(tree_sum $STATE)
+  mark state-before 1 "policy=$_pol0 state_sha256=$_sum0"
+  write_config 2
+  {
+    cat /etc/warmboot/warmboot.conf
+    echo "offline_attempts = 1000"
+    echo "offline_backoff_ms = 200"
+    echo "offline_timeout_ms = 3600000"
+  } >$E2E_RUN/slow-offline.conf
+  inject MEM_GOING_OFFLINE -16
+  memmark before-preserve-sigterm
+  run_json status-before-preserve-sigterm 0 warmboot status --json
+  # The injector logs every refusal: "Injecting error (-16) to MEM_GOING_OFFLINE".
+  _n0=$(dmesg | grep -c "to MEM_GOING_OFFLINE")
+  _t0=$(now)
+  warmboot preserve --no-kexec --config $E2E_RUN/slow-offline.conf --json \
+    >$E2E_RUN/preserve-sigterm.json 2>$E2E_RUN/preserve-sigterm.err &
+  _pid=$!
+  _i=0
+  until [ "$(dmesg | grep -c "to MEM_GOING_OFFLINE")" -gt "$_n0" ]; do
+    kill -0 $_pid 2>/dev/null || fail "preserve ended before the kernel refused an offline"
+    [ $_i -lt 1200 ] || fail "the kernel refused no offline within 60 s of the preserve's start"
+    usleep 50000
+    _i=$((_i + 1))
+  done
+  _pol_during=$(cat $AUTO_ONLINE)
+  _st=$(proc_state $_pid)
+  SIGNAL_AT=$(now)
+  kill -TERM $_pid || fail "cannot signal the preserve (pid $_pid): it had ended"
+  mark sigterm-sent 1 "start=$_t0 pid=$_pid state=$_st policy_during=$_pol_during refusals=$(($(dmesg | grep -c "to MEM_GOING_OFFLINE") - _n0))"
+  wait_preserve preserve-sigterm $_pid $_t0 1
+  memmark after-preserve-sigterm
+  run_json status-after-preserve-sigterm 0 warmboot status --json
+  _pol1=$(cat $AUTO_ONLINE)
+  _sum1=$(tree_sum $STATE)
+  mark state-after 1 "policy=$_pol1 state_sha256=$_sum1 pmem0=$([ -b /dev/pmem0 ] && echo blockdev || echo none)"
+  [ "$_pol0" = "$_pol1" ] || fail "auto_online_blocks was $_pol0, is $_pol1 after the interrupted preserve"
+  [ "$_sum0" = "$_sum1" ] || fail "the state changed under the interrupted preserve"
+  [ -b /dev/pmem0 ] && fail "the namespace is raw after the interrupted preserve"
+  app_check app-check-state $STATE
+  # The fault gone, the machine is fine: the same state is preserved, kexec, restore.
+  inject MEM_GOING_OFFLINE 0
+  preserve_and_kexec preserve-1 2
+}
+scenario_sigterm_offline_2() {
+  restore_step restore-1 0
+  app_check app-check-1 $RESTORE
+  pass
+}
+
+# --- sigterm-write: SIGTERM while preserve writes the image. Once /dev/pmem0 exists the
+# namespace is raw, past the point of no return: preserve holds the signal back, completes and
+# seals the image, and exits 3 without loading a kernel. The image is this boot's (not stale);
+# warmboot kexec names it on the next kernel's command line and the next boot restores it.
+scenario_sigterm_write_1() {
+  restore_step restore-cold 0
+  app_write app-write-1 --random-mib "$(param mib 256)" --small-files "$(param files 1000)" --seed 16
+  write_config 2
+  [ -b /dev/pmem0 ] && fail "/dev/pmem0 exists before the preserve (the namespace should be System RAM)"
+  memmark before-preserve-1
+  _t0=$(now)
+  warmboot preserve --no-kexec --json >$E2E_RUN/preserve-1.json 2>$E2E_RUN/preserve-1.err &
+  _pid=$!
+  _i=0
+  until [ -b /dev/pmem0 ]; do
+    kill -0 $_pid 2>/dev/null || fail "preserve ended before /dev/pmem0 appeared"
+    [ $_i -lt 6000 ] || fail "no /dev/pmem0 within 120 s of the preserve's start"
+    usleep 20000
+    _i=$((_i + 1))
+  done
+  _st=$(proc_state $_pid)
+  SIGNAL_AT=$(now)
+  kill -TERM $_pid || fail "cannot signal the preserve (pid $_pid): it had ended"
+  mark sigterm-sent 1 "start=$_t0 pid=$_pid state=$_st raw_seen_after_s=$(awk "BEGIN {printf \"%.2f\", $SIGNAL_AT - $_t0}")"
+  wait_preserve preserve-1 $_pid $_t0 3
+  memmark after-preserve-1
+  run_json status-after-preserve-1 0 warmboot status --json
+  reboot_kexec 2
+}
+scenario_sigterm_write_2() {
+  restore_step restore-1 0
   app_check app-check-1 $RESTORE
   pass
 }

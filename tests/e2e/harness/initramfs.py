@@ -13,7 +13,7 @@ import subprocess
 from .common import HERE, MIB, WORK, say, sh
 
 MODULES = ["libnvdimm", "nd_pmem", "nd_btt", "nd_e820", "dax_pmem", "device_dax", "kmem", "nfit",
-           # Fault injection (offline-refused): loaded by the scenario, not by /init.
+           # Fault injection (offline-refused, sigterm-offline): loaded by the scenarios, not /init.
            "memory-notifier-error-inject"]
 
 

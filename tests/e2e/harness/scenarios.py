@@ -17,7 +17,7 @@ import time
 from .checks import (Checks, check_app, check_cold_restore, check_guest_pass, check_memory_back,
                      check_preserve, check_restored)
 from .common import MIB, say
-from .machines import fresh_nvdimm_backing, sizes
+from .machines import PMEM_RAM_KB, fresh_nvdimm_backing, sizes
 
 SCENARIOS = {}  # name -> scenario function, in definition order
 
@@ -40,6 +40,7 @@ def scenario_happy(env):
     runs = [q]
     check_guest_pass(c, b)
     check_cold_restore(c, b)
+    check_token(c, b, 1, None)
     w = c.doc(b, "app-write-1", rc=0)
     c.expect(w.get("random_bytes", 0) >= (env.args.mib if not env.args.quick else 1) * MIB,
              "app-write-1: random data written")
@@ -56,6 +57,17 @@ def scenario_happy(env):
         c.expect(gen == i, f"{name}: image generation {gen}, expected {i}")
         c.expect(restore.get("preserve_report") is not None,
                  f"restore-{i}: carries the preserve report across the kexec")
+        # The image was named on the next kernel's command line, and restored as meant for it.
+        uuid = (pres.get("pack") or {}).get("uuid")
+        c.expect(bool(uuid), f"{name}: pack.uuid {uuid!r}")
+        if pres.get("kexec"):
+            c.expect(pres["kexec"].get("image_token") == uuid,
+                     f"{name}: kexec image_token {pres['kexec'].get('image_token')!r}, "
+                     f"expected {uuid!r}")
+        check_token(c, b, i + 1, uuid)
+        c.expect(restore.get("image_intent") == "named" and restore.get("named_image") == uuid,
+                 f"restore-{i}: image_intent {restore.get('image_intent')!r}, named_image "
+                 f"{restore.get('named_image')!r} (want named, {uuid!r})")
         c.expect((restore.get("unpack") or {}).get("damaged", []) == [],
                  f"restore-{i}: nothing damaged")
         check_app(c, b, f"app-check-{i}")
@@ -196,7 +208,19 @@ def scenario_powercut(env):
         runs.append(q3)
         c.expect(b3.result is not None and b3.result.get("result") == "pass",
                  f"powercut-3: guest result {b3.result}")
-        check_restored(c, b3, "restore-after-power-cycle")
+        # A cold boot names no image: the sealed one is stale, kept with its memory...
+        st = c.doc(b3, "restore-stale", rc=5)
+        c.expect(st.get("outcome") == "stale-image" and st.get("image_kept") is True
+                 and st.get("memory_returned") is False,
+                 f"restore-stale: outcome {st.get('outcome')!r}, image_kept "
+                 f"{st.get('image_kept')}, memory_returned {st.get('memory_returned')}")
+        delta = c.mem_delta_kb(b3, "before-restore-stale", "after-restore-stale")
+        c.expect(delta == 0, f"restore-stale: MemTotal changed by {delta} kB")
+        # ... and restored by the stale_images = restore policy.
+        r = check_restored(c, b3, "restore-after-power-cycle")
+        c.expect(r.get("image_intent") == "policy",
+                 f"restore-after-power-cycle: image_intent {r.get('image_intent')!r}, "
+                 "expected policy (stale_images = restore)")
         check_app(c, b3, "app-check-2")
     return c, runs
 
@@ -533,5 +557,222 @@ def scenario_lock(env):
              f"MemTotal after the restore is as before the preserve (changed by {delta} kB)")
     check_online_movable(c, c.doc(b, "status-after-restore-waited", rc=0),
                          "status after restore-waited")
+    check_app(c, b, "app-check-1")
+    return c, [q]
+
+
+def phase_map(doc):
+    return {ph.get("phase"): ph for ph in doc.get("phases", [])}
+
+
+def check_token(c, boot, stage, uuid):
+    """The kernel of `stage` was booted with its command line naming exactly image `uuid`
+    (None: naming none)."""
+    cl = step_fields(c, boot, f"cmdline-{stage}")
+    want = ("none", "0") if uuid is None else (uuid, "1")
+    c.expect((cl.get("image_token"), cl.get("image_tokens")) == want,
+             f"stage {stage}'s /proc/cmdline names image {cl.get('image_token')!r} "
+             f"({cl.get('image_tokens')} warmboot.image= words), expected {want[0]!r}")
+
+
+@scenario
+def scenario_stale(env):
+    """A sealed image the next boot was not meant to restore (a kexec-tools reboot whose command
+    line names no image): restore keeps it and its memory (stale-image, exit 5), status says it
+    is stale and how to restore it, 'restore --image UUID' restores it."""
+    c = Checks("stale")
+    q = env.legacy("stale", "stale", sizes(env, mib=64, files=300))
+    b = q.run()
+    check_guest_pass(c, b)
+    check_cold_restore(c, b)
+    # Stage 1: sealed without a kexec, so nothing names the image for the next boot.
+    p = check_preserve(c, b, "preserve-1", "before-preserve-1")
+    uuid = (p.get("pack") or {}).get("uuid")
+    c.expect(bool(uuid), f"preserve-1: pack.uuid {uuid!r}")
+    c.expect("kexec" not in p, f"preserve-1 (--no-kexec): no kexec section: {p.get('kexec')}")
+    img = c.doc(b, "status-after-preserve-1", rc=0).get("image") or {}
+    c.expect(img.get("uuid") == uuid and img.get("state") == "sealed" and img.get("waiting") is True
+             and img.get("stale") is False and "earlier in this boot" in img.get("why", ""),
+             f"status after preserve-1 (same boot): {img} (want {uuid} sealed, waiting, not stale)")
+    load = step_fields(c, b, "kexec-load")
+    c.expect(load.get("loader") == "kexec-tools" and load.get("image_token") == "none",
+             f"the reboot was kexec-tools' naming no image: {load}")
+    check_token(c, b, 1, None)
+    check_token(c, b, 2, None)
+    # Stage 2: the image is stale: kept, with its memory.
+    r = c.doc(b, "restore-stale", rc=5)
+    msg = r.get("message", "")
+    c.expect(r.get("outcome") == "stale-image", f"restore-stale: outcome {r.get('outcome')!r}")
+    c.expect(r.get("image_kept") is True and r.get("memory_returned") is False,
+             f"restore-stale: image_kept {r.get('image_kept')}, memory_returned "
+             f"{r.get('memory_returned')} (want kept, not returned)")
+    c.expect(r.get("image_intent") == "stale" and r.get("named_image") is None,
+             f"restore-stale: image_intent {r.get('image_intent')!r}, named_image "
+             f"{r.get('named_image')!r}")
+    c.expect("was not meant for this boot" in msg and f"restore --image {uuid}" in msg,
+             f"restore-stale: the message says it is stale and names {uuid}: {msg!r}")
+    phases = [n for n in phase_map(r) if n]
+    c.expect(not any("unpack" in n or "restore directory" in n or "devdax" in n or "kmem" in n
+                     or "consume" in n for n in phases),
+             f"restore-stale: nothing unpacked or consumed, no transition: {phases}")
+    c.expect((r.get("device") or {}).get("mode") == "raw",
+             f"restore-stale: device mode {(r.get('device') or {}).get('mode')!r}")
+    delta = c.mem_delta_kb(b, "before-restore-stale", "after-restore-stale")
+    c.expect(delta == 0, f"restore-stale: MemTotal changed by {delta} kB")
+    d = step_fields(c, b, "restore-dir-after-stale")
+    c.expect(d.get("entries") == "0" and d.get("pmem0") == "blockdev",
+             f"after restore-stale: {d.get('entries')} entries in the restore directory, "
+             f"/dev/pmem0 {d.get('pmem0')} (want empty, the raw block device)")
+    st = c.doc(b, "status-stale", rc=0)
+    dev, img = st.get("device", {}), st.get("image") or {}
+    c.expect(dev.get("mode") == "raw" and img.get("state") == "sealed" and img.get("uuid") == uuid
+             and img.get("stale") is True and img.get("waiting") is True,
+             f"status after restore-stale: mode {dev.get('mode')!r}, image {img}")
+    c.expect("names no image" in img.get("why", ""),
+             f"status after restore-stale: why {img.get('why')!r}")
+    txt = step_fields(c, b, "status-stale-text")
+    c.expect(txt.get("uuid") == uuid and txt.get("image_hint") == "1",
+             f"human status says 'restore --image {uuid}': {txt}")
+    # Asked for by its uuid, it is restored.
+    ok = check_restored(c, b, "restore-1")
+    c.expect(ok.get("image_intent") == "requested",
+             f"restore-1: image_intent {ok.get('image_intent')!r}, expected requested")
+    c.expect(any("on request" in n for n in ok.get("notes", [])),
+             f"restore-1: a note says it was restored on request: {ok.get('notes')}")
+    got = ((ok.get("preserve_report") or {}).get("pack") or {}).get("uuid")
+    c.expect(got == uuid, f"restore-1 restored image {got!r}, preserve-1 sealed {uuid!r}")
+    c.expect((ok.get("unpack") or {}).get("damaged", []) == [], "restore-1: nothing damaged")
+    check_app(c, b, "app-check-1")
+    return c, [q]
+
+
+@scenario
+def scenario_sigterm_offline(env):
+    """SIGTERM while preserve retries an offline the kernel refuses (MEM_GOING_OFFLINE = -EBUSY,
+    1000 attempts configured): it stops, rolls back, nothing changed; then a normal warm reboot."""
+    c = Checks("sigterm-offline")
+    q = env.legacy("sigterm-offline", "sigterm-offline", sizes(env, mib=32, files=300))
+    b = q.run()
+    check_guest_pass(c, b)
+    check_cold_restore(c, b)
+    sent = step_fields(c, b, "sigterm-sent")
+    c.expect(sent.get("state") not in (None, "Z", "gone") and int(sent.get("refusals") or 0) >= 1,
+             f"SIGTERM sent to a running preserve after the kernel refused an offline: {sent}")
+    c.expect(sent.get("policy_during") == "offline",
+             f"the preserve held auto_online_blocks at offline while offlining: {sent}")
+    p = c.doc(b, "preserve-sigterm", rc=1)
+    err = p.get("error") or {}
+    msg = err.get("message", "")
+    c.expect(err.get("code") == "interrupted",
+             f"preserve-sigterm: error code {err.get('code')!r}, expected interrupted")
+    c.expect("interrupted by SIGTERM" in msg and "nothing changed" in msg,
+             f"preserve-sigterm: the error says SIGTERM and nothing changed: {msg!r}")
+    c.expect(p.get("memory_removed") is False and p.get("image_sealed") is False
+             and "pack" not in p, "preserve-sigterm: no memory removed, no image sealed")
+    phases = phase_map(p)
+    off = phases.get("offline memory blocks") or {}
+    c.expect(off.get("ok") is False and "interrupted by SIGTERM" in off.get("detail", ""),
+             f"preserve-sigterm: the offline step stopped on the signal: {off}")
+    rb = phases.get("rollback: online all blocks") or {}
+    c.expect(rb.get("ok") is True, f"preserve-sigterm: the rollback succeeded: {rb}")
+    later = [n for n in phases if n and ("unbind" in n or "raw" in n or "write" in n)]
+    c.expect(not later, f"preserve-sigterm: nothing ran after the offline step: {later}")
+    end = step_fields(c, b, "preserve-sigterm")
+    secs = float(end.get("ended_after_signal_s") or "nan")
+    say(f"sigterm-offline: the preserve ended {secs:.2f} s after SIGTERM; offline step: "
+        f"{off.get('detail')!r} ({off.get('seconds', 0):.2f} s)")
+    c.expect(secs < 15, f"preserve-sigterm: ended {secs} s after SIGTERM (want promptly, < 15 s)")
+    delta = c.mem_delta_kb(b, "before-preserve-sigterm", "after-preserve-sigterm")
+    c.expect(delta == 0, f"preserve-sigterm: MemTotal changed by {delta} kB")
+    before = check_online_movable(c, c.doc(b, "status-before-preserve-sigterm", rc=0),
+                                  "status before the interrupted preserve")
+    st = c.doc(b, "status-after-preserve-sigterm", rc=0)
+    after = check_online_movable(c, st, "status after the interrupted preserve")
+    c.expect(before.get("blocks") == after.get("blocks"),
+             f"the blocks are as they were: {before.get('blocks')} -> {after.get('blocks')}")
+    c.expect("image" not in st, f"status after the interrupted preserve: image {st.get('image')}")
+    sb, sa = step_fields(c, b, "state-before"), step_fields(c, b, "state-after")
+    c.expect(sb.get("policy") == "online_movable" and sa.get("policy") == sb.get("policy"),
+             f"auto_online_blocks {sb.get('policy')!r} before, {sa.get('policy')!r} after")
+    c.expect(sb.get("state_sha256") and sa.get("state_sha256") == sb.get("state_sha256"),
+             f"state tree sha256 {sb.get('state_sha256')} before, {sa.get('state_sha256')} after")
+    c.expect(sa.get("pmem0") == "none", f"no raw /dev/pmem0 after the interrupted preserve: {sa}")
+    check_app(c, b, "app-check-state")
+    # The fault cleared: a normal warm reboot.
+    r = check_restored(c, b, "restore-1")
+    pres = (b.json.get("preserve-1") or {}).get("doc") or r.get("preserve_report") or {}
+    if "preserve-1" in b.json:
+        check_preserve(c, b, "preserve-1")
+    c.expect(pres.get("image_sealed") is True and pres.get("memory_removed") is True,
+             "preserve-1 (no fault): sealed with the memory removed")
+    c.expect(r.get("image_intent") == "named", f"restore-1: image_intent {r.get('image_intent')!r}")
+    check_app(c, b, "app-check-1")
+    return c, [q]
+
+
+@scenario
+def scenario_sigterm_write(env):
+    """SIGTERM while preserve writes the image (past the point of no return): it completes and
+    seals the image, exits 3; warmboot kexec names the image and the next boot restores it."""
+    c = Checks("sigterm-write")
+    q = env.legacy("sigterm-write", "sigterm-write", sizes(env, mib=256, files=1000))
+    b = q.run()
+    check_guest_pass(c, b)
+    check_cold_restore(c, b)
+    sent = step_fields(c, b, "sigterm-sent")
+    c.expect(sent.get("state") not in (None, "Z", "gone"),
+             f"the preserve was running when SIGTERM was sent: {sent}")
+    p = c.doc(b, "preserve-1", rc=3)
+    err = p.get("error") or {}
+    msg = err.get("message", "")
+    c.expect(err.get("code") == "interrupted",
+             f"preserve-1: error code {err.get('code')!r}, expected interrupted")
+    c.expect("interrupted by SIGTERM after the point of no return" in msg
+             and "the image was completed and sealed" in msg,
+             f"preserve-1: the error says SIGTERM came after the point of no return and the "
+             f"image was sealed: {msg!r}")
+    c.expect(p.get("image_sealed") is True and p.get("memory_removed") is True,
+             f"preserve-1: image_sealed {p.get('image_sealed')}, memory_removed "
+             f"{p.get('memory_removed')}")
+    phases = phase_map(p)
+    w = phases.get("write image") or {}
+    c.expect(w.get("ok") is True, f"preserve-1: the write completed: {w}")
+    c.expect(not any("rollback" in (n or "") or "kexec" in (n or "") for n in phases),
+             f"preserve-1: no rollback, no kexec load: {list(phases)}")
+    end = step_fields(c, b, "preserve-1")
+    secs = float(end.get("ended_after_signal_s") or "nan")
+    say(f"sigterm-write: SIGTERM {sent.get('raw_seen_after_s')} s after the preserve started "
+        f"(/dev/pmem0 seen); the preserve ended {secs:.2f} s after it; write image "
+        f"{w.get('seconds', 0):.2f} s")
+    c.expect(secs >= 0, f"preserve-1: ended {secs} s after the signal")
+    delta = c.mem_delta_kb(b, "before-preserve-1", "after-preserve-1")
+    c.expect(delta is not None and delta <= -(PMEM_RAM_KB - 16 * 1024),
+             f"preserve-1: MemTotal changed by {delta} kB, expected about -{PMEM_RAM_KB} kB")
+    uuid = (p.get("pack") or {}).get("uuid")
+    st = c.doc(b, "status-after-preserve-1", rc=0)
+    dev, img = st.get("device", {}), st.get("image") or {}
+    c.expect(dev.get("mode") == "raw" and img.get("state") == "sealed" and img.get("uuid") == uuid
+             and img.get("waiting") is True and img.get("stale") is False,
+             f"status after preserve-1: mode {dev.get('mode')!r}, image {img} (want {uuid} "
+             "sealed, waiting, not stale: this boot's)")
+    if "kexec" in b.json:  # warmboot kexec: its plan names the image
+        plan = c.doc(b, "kexec", rc=0).get("plan") or {}
+        c.expect(plan.get("image_token") == uuid
+                 and f"warmboot.image={uuid}" in plan.get("cmdline", ""),
+                 f"kexec: the plan names image {uuid}: token {plan.get('image_token')!r}, "
+                 f"cmdline {plan.get('cmdline')!r}")
+    else:
+        load = step_fields(c, b, "kexec-load")
+        c.expect(load.get("image_token") == uuid, f"kexec-tools names image {uuid}: {load}")
+    check_token(c, b, 2, uuid)
+    r = check_restored(c, b, "restore-1")
+    c.expect(r.get("image_intent") == "named" and r.get("named_image") == uuid,
+             f"restore-1: image_intent {r.get('image_intent')!r}, named_image "
+             f"{r.get('named_image')!r} (want named, {uuid})")
+    rep = r.get("preserve_report") or {}
+    c.expect(((rep.get("pack") or {}).get("uuid")) == uuid
+             and "after the point of no return" in (rep.get("error") or {}).get("message", ""),
+             "restore-1: carries the interrupted preserve's report across the kexec")
+    c.expect((r.get("unpack") or {}).get("damaged", []) == [], "restore-1: nothing damaged")
     check_app(c, b, "app-check-1")
     return c, [q]
