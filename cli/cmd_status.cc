@@ -112,7 +112,12 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
     if (rep.is_null()) {
       std::cout << "none in " << config->report_dir << "\n";
     } else {
-      std::cout << (rep.value("ok", false) ? "ok" : "failed");
+      const std::string outcome = rep.contains("outcome") && rep["outcome"].is_string()
+                                      ? rep["outcome"].get<std::string>()
+                                      : "";
+      std::cout << (outcome == "stale-image" ? "kept a stale image, restored nothing"
+                    : rep.value("ok", false) ? "ok"
+                                             : "failed");
       if (rep.contains("outcome")) std::cout << " (" << rep["outcome"].get<std::string>() << ")";
       if (rep.contains("error")) std::cout << ": " << rep["error"].value("message", "");
       std::cout << "\n";

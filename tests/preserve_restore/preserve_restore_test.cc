@@ -567,6 +567,26 @@ TEST_F(PreserveRestoreTest, ASignalBeforeThePointOfNoReturnChangesNothing) {
   ExpectMachineAsBefore();
 }
 
+TEST_F(PreserveRestoreTest, ASignalDuringTheRetryPauseIsActedOnAtOnce) {
+  // A pause of 20 s between attempts (real sleeping); the signal comes 0.2 s into it. Without
+  // sliced pauses the preserve would sleep the whole 20 s before noticing.
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock, -1);
+  PreserveOptions o = PreserveOpts();
+  o.transition.sleep = nullptr;
+  o.transition.offline_backoff = std::chrono::milliseconds(20000);
+  const auto start = std::chrono::steady_clock::now();
+  auto signal_after_200ms = [start] {
+    return std::chrono::steady_clock::now() - start > std::chrono::milliseconds(200) ? SIGTERM : 0;
+  };
+  o.interrupted = signal_after_200ms;
+  o.transition.interrupted = signal_after_200ms;
+  PreserveReport p = Preserve(*sim_, config_, o);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(p.status.code(), Code::kInterrupted) << p.status.ToString();
+  EXPECT_LT(took, std::chrono::seconds(10)) << "the signal waited for the pause to end";
+  ExpectMachineAsBefore();
+}
+
 TEST_F(PreserveRestoreTest, ASignalAfterThePointOfNoReturnStillSealsTheImage) {
   PreserveOptions o = PreserveOpts();
   // The signal arrives once the memory is out (during the write): held back until sealed.
