@@ -1,5 +1,6 @@
 #include "client/client.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -20,6 +21,20 @@ struct Client::Reply {
   json body;
   std::string data;
   int fd = -1;  // owned by the caller once returned
+};
+
+// What has arrived and not been claimed: the decoder's partial frame, descriptors that came
+// ahead of their frames, and notices (prepare) that arrived while waiting for a reply.
+struct Client::Inbox {
+  api::FrameDecoder decoder;
+  std::deque<int> fds;
+  std::deque<Reply> notices;
+  ~Inbox() {
+    for (int f : fds) ::close(f);
+    for (Reply& r : notices) {
+      if (r.fd >= 0) ::close(r.fd);
+    }
+  }
 };
 
 namespace {
@@ -78,6 +93,8 @@ Status SendFrame(int sock, const std::string& bytes, int fd) {
 
 }  // namespace
 
+Client::Client() : inbox_(std::make_unique<Inbox>()) {}
+
 Client::Client(Client&& o) noexcept {
   *this = std::move(o);
 }
@@ -86,6 +103,7 @@ Client& Client::operator=(Client&& o) noexcept {
   if (this != &o) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(o.fd_, -1);
+    inbox_ = std::move(o.inbox_);
     next_id_ = o.next_id_;
     instance_ = std::move(o.instance_);
     uid_ = o.uid_;
@@ -98,7 +116,8 @@ Client::~Client() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Result<Client> Client::Connect(const std::string& app, const std::string& socket_path) {
+Result<Client> Client::Connect(const std::string& app, const std::string& socket_path,
+                               uint32_t deadline_ms) {
   struct sockaddr_un addr {};
   if (socket_path.size() >= sizeof addr.sun_path) {
     return InvalidArgument("the socket path " + socket_path + " is too long");
@@ -116,11 +135,50 @@ Result<Client> Client::Connect(const std::string& app, const std::string& socket
   }
   WB_RETURN_IF_ERROR(api::CheckName("application name", app));
   json hello{{"op", "hello"}, {"versions", {api::kVersion}}, {"app", app}};
+  if (deadline_ms != 0) hello["deadline_ms"] = deadline_ms;
   WB_ASSIGN_OR_RETURN(Reply r, c.Call(hello.dump(), {}, -1, "welcome"));
   c.instance_ = StringField(r.body, "daemon");
   c.uid_ = static_cast<uid_t>(UintField(r.body, "uid"));
   c.segments_at_hello_ = UintField(r.body, "segments");
   return c;
+}
+
+Result<bool> Client::ReadMore(int timeout_ms) {
+  if (timeout_ms >= 0) {
+    struct pollfd p {
+      fd_, POLLIN, 0
+    };
+    int n;
+    while ((n = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+    }
+    if (n < 0) return ErrnoError("cannot wait for warmbootd", errno);
+    if (n == 0) return false;
+  }
+  char buf[64 * 1024];
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+  struct iovec iov {
+    buf, sizeof buf
+  };
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) return ErrnoError("cannot read from warmbootd", errno);
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+      int f;
+      std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+      inbox_->fds.push_back(f);
+    }
+  }
+  if (n == 0) return Status(Code::kIoError, "warmbootd closed the connection");
+  inbox_->decoder.Feed(std::string_view(buf, static_cast<size_t>(n)));
+  return true;
 }
 
 Result<Client::Reply> Client::Call(const std::string& body_json, std::string_view data, int fd,
@@ -136,75 +194,121 @@ Result<Client::Reply> Client::Call(const std::string& body_json, std::string_vie
   WB_ASSIGN_OR_RETURN(std::string bytes, api::EncodeFrame(frame));
   WB_RETURN_IF_ERROR(SendFrame(fd_, bytes, fd));
 
-  api::FrameDecoder decoder;
-  std::deque<int> fds;
-  auto close_fds = [&] {
-    for (int f : fds) ::close(f);
-    fds.clear();
-  };
+  Inbox& in = *inbox_;
   for (;;) {
-    while (auto f = decoder.Next()) {
-      int got = -1;
+    while (auto f = in.decoder.Next()) {
+      Reply r{std::move(f->body), std::move(f->data), -1};
       if (f->fd_count > 0) {
-        if (fds.empty()) {
-          close_fds();
+        if (in.fds.empty()) {
           return Status(Code::kCorruption, "warmbootd announced a descriptor that did not arrive");
         }
-        got = fds.front();
-        fds.pop_front();
+        r.fd = in.fds.front();
+        in.fds.pop_front();
       }
-      if (!f->body.contains("id") || f->body["id"] != id) {  // not ours: a notice
-        if (got >= 0) ::close(got);
+      if (!r.body.contains("id") || r.body["id"] != id) {
+        // Not the reply: a notice (prepare) for WaitForPrepare, or something to ignore.
+        if (StringField(r.body, "op") == "prepare") {
+          in.notices.push_back(std::move(r));
+        } else if (r.fd >= 0) {
+          ::close(r.fd);
+        }
         continue;
       }
-      close_fds();
-      if (f->body["op"] == "error") {
-        if (got >= 0) ::close(got);
-        return Status(CodeFor(StringField(f->body, "code")), StringField(f->body, "message"));
+      const std::string op = StringField(r.body, "op");
+      if (op == "error" || op != expect) {
+        if (r.fd >= 0) ::close(r.fd);
+        if (op == "error") {
+          return Status(CodeFor(StringField(r.body, "code")), StringField(r.body, "message"));
+        }
+        return Status(Code::kCorruption,
+                      "warmbootd answered " + op + " where " + expect + " was expected");
       }
-      if (f->body["op"] != expect) {
-        if (got >= 0) ::close(got);
-        return Status(Code::kCorruption, "warmbootd answered " + StringField(f->body, "op") +
-                                             " where " + expect + " was expected");
-      }
-      return Reply{std::move(f->body), std::move(f->data), got};
+      return r;
     }
-    if (!decoder.status().ok()) {
-      close_fds();
+    if (!in.decoder.status().ok()) {
       return Status(Code::kCorruption,
-                    "warmbootd sent a broken frame: " + decoder.status().message());
+                    "warmbootd sent a broken frame: " + in.decoder.status().message());
     }
-    char buf[64 * 1024];
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-    struct iovec iov {
-      buf, sizeof buf
-    };
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); n >= 0 && c != nullptr;
-         c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
-        int f;
-        std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-        fds.push_back(f);
-      }
-    }
-    if (n < 0) {
-      close_fds();
-      return ErrnoError("cannot read from warmbootd", errno);
-    }
-    if (n == 0) {
-      close_fds();
-      return Status(Code::kIoError, "warmbootd closed the connection");
-    }
-    decoder.Feed(std::string_view(buf, static_cast<size_t>(n)));
+    WB_RETURN_IF_ERROR(ReadMore(-1).status());
   }
+}
+
+Result<std::optional<Prepare>> Client::WaitForPrepare(int timeout_ms) {
+  Inbox& in = *inbox_;
+  for (;;) {
+    while (auto f = in.decoder.Next()) {
+      Reply r{std::move(f->body), std::move(f->data), -1};
+      if (f->fd_count > 0 && !in.fds.empty()) {
+        ::close(in.fds.front());
+        in.fds.pop_front();
+      }
+      if (StringField(r.body, "op") == "prepare") in.notices.push_back(std::move(r));
+    }
+    if (!in.notices.empty()) {
+      Reply r = std::move(in.notices.front());
+      in.notices.pop_front();
+      return std::optional<Prepare>(
+          Prepare{UintField(r.body, "round"), UintField(r.body, "deadline_ms")});
+    }
+    if (!in.decoder.status().ok()) {
+      return Status(Code::kCorruption,
+                    "warmbootd sent a broken frame: " + in.decoder.status().message());
+    }
+    WB_ASSIGN_OR_RETURN(bool got, ReadMore(timeout_ms));
+    if (!got) return std::optional<Prepare>();
+  }
+}
+
+Status Client::Ready(uint64_t round) {
+  json body{{"op", "ready"}, {"round", round}};
+  return Call(body.dump(), {}, -1, "noted").status();
+}
+
+Status Client::Decline(uint64_t round, const std::string& reason) {
+  json body{{"op", "decline"}, {"round", round}, {"reason", reason}};
+  return Call(body.dump(-1, ' ', false, json::error_handler_t::replace), {}, -1, "noted").status();
+}
+
+Result<RoundResult> Client::Checkpoint(uint32_t deadline_ms) {
+  json body{{"op", "checkpoint"}, {"deadline_ms", deadline_ms}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "checkpointed"));
+  RoundResult out;
+  out.round = UintField(r.body, "round");
+  auto complete = r.body.find("complete");
+  out.complete = complete != r.body.end() && complete->is_boolean() && complete->get<bool>();
+  out.ready = UintField(r.body, "ready");
+  out.segments = UintField(r.body, "segments");
+  out.bytes = UintField(r.body, "bytes");
+  if (auto apps = r.body.find("apps"); apps != r.body.end() && apps->is_array()) {
+    for (const json& a : *apps) {
+      if (!a.is_object()) continue;
+      out.apps.push_back({static_cast<uid_t>(UintField(a, "uid")), StringField(a, "app"),
+                          StringField(a, "answer"), StringField(a, "reason")});
+    }
+  }
+  return out;
+}
+
+Result<Exported> Client::Export(uint64_t index) {
+  json body{{"op", "export"}, {"index", index}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "exported"));
+  if (r.fd < 0)
+    return Status(Code::kCorruption, "warmbootd exported a segment without a descriptor");
+  Exported e;
+  e.index = UintField(r.body, "index");
+  e.total = UintField(r.body, "total");
+  e.uid = static_cast<uid_t>(UintField(r.body, "uid"));
+  e.app = StringField(r.body, "app");
+  e.segment = StringField(r.body, "segment");
+  e.kind = StringField(r.body, "kind");
+  e.size = UintField(r.body, "size");
+  e.fd = r.fd;
+  return e;
+}
+
+Status Client::Release() {
+  json body{{"op", "release"}};
+  return Call(body.dump(), {}, -1, "released").status();
 }
 
 Status Client::PutBytes(const std::string& segment, std::string_view bytes) {

@@ -17,6 +17,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +28,37 @@
 namespace warmboot::client {
 
 inline constexpr const char* kDefaultSocket = "/run/warmboot/api.sock";
+
+// A warm reboot is coming (the daemon's prepare): put what the set needs, then Ready(round) —
+// or Decline(round, why) — within deadline_ms. Only a set completed by Ready is preserved.
+struct Prepare {
+  uint64_t round = 0;
+  uint64_t deadline_ms = 0;
+};
+
+// The result of a checkpoint round (Checkpoint, root only: what warmboot preserve runs).
+struct RoundResult {
+  struct App {
+    uid_t uid = 0;
+    std::string app;
+    std::string answer;  // ready, declined, missed, disconnected, absent, torn
+    std::string reason;
+  };
+  uint64_t round = 0;
+  bool complete = false;  // every app answered ready
+  uint64_t ready = 0;
+  uint64_t segments = 0, bytes = 0;  // of the ready apps: what Export hands out
+  std::vector<App> apps;
+};
+
+// One segment of a finished round's ready sets (Export).
+struct Exported {
+  uint64_t index = 0, total = 0;
+  uid_t uid = 0;
+  std::string app, segment, kind;
+  uint64_t size = 0;
+  int fd = -1;  // read-only; the caller closes it
+};
 
 struct Segment {
   std::string name;
@@ -38,8 +71,10 @@ struct Segment {
 class Client {
  public:
   // Connects and registers as `app`. kNotFound when no daemon listens on `socket_path`.
+  // `deadline_ms`: the most time this app wants to be given to checkpoint (0: the round's).
   static Result<Client> Connect(const std::string& app,
-                                const std::string& socket_path = kDefaultSocket);
+                                const std::string& socket_path = kDefaultSocket,
+                                uint32_t deadline_ms = 0);
   Client(Client&& other) noexcept;
   Client& operator=(Client&& other) noexcept;
   Client(const Client&) = delete;
@@ -60,6 +95,19 @@ class Client {
   // Removes `segment`; its size.
   Result<uint64_t> Drop(const std::string& segment);
 
+  // --- Being told of a warm reboot. Poll fd() for input (or just call this): waits up to
+  // `timeout_ms` (-1: forever) for a prepare; nullopt when none came in time.
+  Result<std::optional<Prepare>> WaitForPrepare(int timeout_ms);
+  Status Ready(uint64_t round);
+  Status Decline(uint64_t round, const std::string& reason);
+  int fd() const { return fd_; }
+
+  // --- Running a round (root; warmboot preserve): tells every connected app, waits for their
+  // answers or the deadline, and holds the ready sets frozen until Release or disconnect.
+  Result<RoundResult> Checkpoint(uint32_t deadline_ms);
+  Result<Exported> Export(uint64_t index);
+  Status Release();
+
   // The daemon instance this client registered with: a new one means the daemon restarted.
   const std::string& daemon_instance() const { return instance_; }
   uid_t uid() const { return uid_; }
@@ -67,12 +115,16 @@ class Client {
   uint64_t segments_at_hello() const { return segments_at_hello_; }
 
  private:
-  Client() = default;
+  Client();
   struct Reply;
+  struct Inbox;
   Result<Reply> Call(const std::string& body_json, std::string_view data, int fd,
                      const char* expect);
+  // Reads what the daemon sent (waiting up to timeout_ms, -1 forever); false when nothing came.
+  Result<bool> ReadMore(int timeout_ms);
 
   int fd_ = -1;
+  std::unique_ptr<Inbox> inbox_;
   uint64_t next_id_ = 1;
   std::string instance_;
   uid_t uid_ = 0;

@@ -25,6 +25,8 @@ const char* ErrorCodeFor(Code code) {
       return "quota";
     case Code::kPermission:
       return "permission";
+    case Code::kBusy:
+      return "busy";
     default:
       return "internal";
   }
@@ -166,6 +168,16 @@ void Connection::Handle(api::Frame frame, std::deque<UniqueFd> fds) {
     HandleList(body, reply);
   } else if (op == "drop") {
     HandleDrop(body, reply);
+  } else if (op == "checkpoint") {
+    if (!HandleCheckpoint(body, id, reply)) return;  // answered when the round ends
+  } else if (op == "ready" || op == "decline") {
+    HandleAnswer(body, op == "ready", reply);
+  } else if (op == "export") {
+    HandleExport(body, reply, &out_fd);
+  } else if (op == "release") {
+    Status s = server_.ReleaseRound(this);
+    reply = s.ok() ? json{{"op", "released"}}
+                   : json{{"error", "bad-request"}, {"message", s.message()}};
   } else {
     return Error(id, "unknown-op", "unknown op '" + op + "'");
   }
@@ -204,6 +216,14 @@ void Connection::HandleHello(const json& body, json& reply) {
     reply = {{"error", "bad-name"}, {"message", s.message()}};
     return;
   }
+  if (auto d = body.find("deadline_ms"); d != body.end()) {
+    if (!d->is_number_unsigned() || d->get<uint64_t>() == 0 || d->get<uint64_t>() > 3600000) {
+      reply = {{"error", "bad-request"},
+               {"message", "deadline_ms is a number of milliseconds from 1 to 3600000"}};
+      return;
+    }
+    deadline_ = std::chrono::milliseconds(d->get<uint64_t>());
+  }
   owner_ = Owner{uid_, *app};
   reply = {{"op", "welcome"},
            {"version", api::kVersion},
@@ -224,6 +244,12 @@ void Connection::HandlePut(const json& body, const std::string& data, std::deque
   }
   if (Status s = api::CheckName("segment name", *name); !s.ok()) {
     reply = {{"error", "bad-name"}, {"message", s.message()}};
+    return;
+  }
+  if (server_.Frozen(*owner_)) {
+    reply = {{"error", "busy"},
+             {"message", owner_->app + " answered ready: its set is frozen until the warm reboot "
+                                       "or the round's release"}};
     return;
   }
   Result<SegmentFd> seg = Status();
@@ -304,12 +330,85 @@ void Connection::HandleDrop(const json& body, json& reply) {
     reply = {{"error", "bad-request"}, {"message", "drop needs \"segment\", a string"}};
     return;
   }
+  if (server_.Frozen(*owner_)) {
+    reply = {{"error", "busy"},
+             {"message", owner_->app + " answered ready: its set is frozen until the warm reboot "
+                                       "or the round's release"}};
+    return;
+  }
   auto size = server_.store().Drop(*owner_, *name);
   if (!size.ok()) {
     reply = {{"error", ErrorCodeFor(size.status().code())}, {"message", size.status().message()}};
     return;
   }
   reply = {{"op", "dropped"}, {"segment", *name}, {"size", *size}};
+}
+
+bool Connection::HandleCheckpoint(const json& body, const json& id, json& reply) {
+  if (uid_ != 0) {
+    reply = {{"error", "permission"}, {"message", "only root starts a checkpoint round"}};
+    return true;
+  }
+  auto d = body.find("deadline_ms");
+  if (d == body.end() || !d->is_number_unsigned() || d->get<uint64_t>() == 0 ||
+      d->get<uint64_t>() > 3600000) {
+    reply = {{"error", "bad-request"},
+             {"message", "checkpoint needs deadline_ms, milliseconds from 1 to 3600000"}};
+    return true;
+  }
+  Status s =
+      server_.StartRound(shared_from_this(), id, std::chrono::milliseconds(d->get<uint64_t>()));
+  if (!s.ok()) {
+    reply = {{"error", ErrorCodeFor(s.code())}, {"message", s.message()}};
+    return true;
+  }
+  return false;
+}
+
+void Connection::HandleAnswer(const json& body, bool ready, json& reply) {
+  auto round = body.find("round");
+  if (round == body.end() || !round->is_number_unsigned()) {
+    reply = {{"error", "bad-request"}, {"message", "ready and decline name the round"}};
+    return;
+  }
+  std::string reason = StringField(body, "reason").value_or("");
+  Status s = server_.AnswerRound(*owner_, round->get<uint64_t>(), ready, reason);
+  if (!s.ok()) {
+    reply = {{"error", "bad-request"}, {"message", s.message()}};
+    return;
+  }
+  reply = {
+      {"op", "noted"}, {"round", round->get<uint64_t>()}, {"answer", ready ? "ready" : "declined"}};
+}
+
+void Connection::HandleExport(const json& body, json& reply, UniqueFd* fd) {
+  auto index = body.find("index");
+  if (index == body.end() || !index->is_number_unsigned()) {
+    reply = {{"error", "bad-request"}, {"message", "export needs index, a number"}};
+    return;
+  }
+  uint64_t total = 0;
+  auto e = server_.ExportedSegment(this, index->get<uint64_t>(), &total);
+  if (!e.ok()) {
+    reply = {{"error", e.status().code() == Code::kNotFound ? "not-found" : "bad-request"},
+             {"message", e.status().message()}};
+    return;
+  }
+  auto seg = server_.store().Get(e->owner, e->name);
+  if (!seg.ok()) {
+    reply = {{"error", "not-found"}, {"message", seg.status().message()}};
+    return;
+  }
+  auto ro = ReopenReadOnly((*seg)->fd.get());
+  if (!ro.ok()) {
+    reply = {{"error", "internal"}, {"message", ro.status().message()}};
+    return;
+  }
+  *fd = std::move(*ro);
+  reply = {{"op", "exported"},     {"index", index->get<uint64_t>()},
+           {"total", total},       {"uid", e->owner.uid},
+           {"app", e->owner.app},  {"segment", e->name},
+           {"size", (*seg)->size}, {"kind", SegmentKindName(e->kind)}};
 }
 
 void Connection::Error(const json& id, const std::string& code, const std::string& message,

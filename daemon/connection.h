@@ -8,6 +8,7 @@
 
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -30,6 +31,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Refuse(const std::string& why);
   void Close();
   uid_t uid() const { return uid_; }
+  const std::optional<Owner>& owner() const { return owner_; }
+  // How long this app asked to be given to checkpoint (hello's deadline_ms), at most a round's.
+  std::chrono::milliseconds deadline() const { return deadline_; }
+  // Sends a frame the client did not ask for (prepare), or a reply completed later.
+  void Notify(nlohmann::json body) { Send(std::move(body)); }
 
  private:
   struct Outgoing {
@@ -47,6 +53,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void HandleGet(const nlohmann::json& body, nlohmann::json& reply, UniqueFd* fd);
   void HandleList(const nlohmann::json& body, nlohmann::json& reply);
   void HandleDrop(const nlohmann::json& body, nlohmann::json& reply);
+  // Returns false when the reply comes later (a round's result).
+  bool HandleCheckpoint(const nlohmann::json& body, const nlohmann::json& id,
+                        nlohmann::json& reply);
+  void HandleAnswer(const nlohmann::json& body, bool ready, nlohmann::json& reply);
+  void HandleExport(const nlohmann::json& body, nlohmann::json& reply, UniqueFd* fd);
   // Queues an error reply; `close` ends the connection once it is sent.
   void Error(const nlohmann::json& id, const std::string& code, const std::string& message,
              bool close = false);
@@ -59,6 +70,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::steady_timer frame_timer_;
   const uid_t uid_;
   const pid_t pid_;
+  std::chrono::milliseconds deadline_{std::chrono::hours(1)};
   std::optional<Owner> owner_;  // after hello
   api::FrameDecoder decoder_;
   std::deque<UniqueFd> fds_;  // received, not yet claimed by a frame

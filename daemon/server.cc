@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <filesystem>
+#include <optional>
 
 #include "daemon/connection.h"
+#include "daemon/round.h"
 #include "util/uuid.h"
 
 namespace warmboot::daemon {
@@ -16,8 +19,16 @@ namespace warmboot::daemon {
 using boost::asio::local::stream_protocol;
 
 struct Server::Impl {
-  explicit Impl(boost::asio::io_context& io) : acceptor(io) {}
+  explicit Impl(boost::asio::io_context& io) : acceptor(io), round_timer(io) {}
   stream_protocol::acceptor acceptor;
+  // The round, while one is running or held.
+  std::optional<Round> round;
+  std::weak_ptr<Connection> admin;
+  nlohmann::json admin_id;
+  bool finished = false;
+  std::vector<SegmentEntry> exported;
+  boost::asio::steady_timer round_timer;
+  uint64_t rounds = 0;
 };
 
 namespace {
@@ -112,6 +123,117 @@ void Server::Accept() {
 
 void Server::Forget(const std::shared_ptr<Connection>& c) {
   connections_.erase(c);
+  Impl& im = *impl_;
+  if (!im.round) return;
+  if (im.admin.lock() == c || im.admin.expired()) {
+    // The admin is gone (preserve ended, or died): the round ends, the sets thaw.
+    im.round_timer.cancel();
+    im.round.reset();
+    im.exported.clear();
+    return;
+  }
+  if (!c->owner() || im.finished) return;
+  for (const auto& other : connections_) {
+    if (other->owner() == c->owner()) return;  // another connection of the app can answer
+  }
+  im.round->Disconnected(*c->owner());
+  MaybeFinishRound();
+}
+
+Status Server::StartRound(const std::shared_ptr<Connection>& admin, const nlohmann::json& id,
+                          std::chrono::milliseconds deadline) {
+  Impl& im = *impl_;
+  if (im.round) {
+    return Status(Code::kBusy, "round " + std::to_string(im.round->number()) +
+                                   " is still running or held by another warmboot command");
+  }
+  const auto now = Round::Clock::now();
+  im.round.emplace(++im.rounds, now + deadline);
+  im.admin = admin;
+  im.admin_id = id;
+  im.finished = false;
+  im.exported.clear();
+  std::set<Owner> told;
+  for (const auto& c : connections_) {
+    if (c == admin || !c->owner()) continue;
+    const auto mine = std::min(deadline, c->deadline());
+    if (told.insert(*c->owner()).second) im.round->Expect(*c->owner(), now + mine);
+    c->Notify({{"op", "prepare"}, {"round", im.round->number()}, {"deadline_ms", mine.count()}});
+  }
+  for (const SegmentEntry& e : store_.List(nullptr)) {
+    if (!told.count(e.owner)) im.round->Absent(e.owner);
+  }
+  im.round_timer.expires_after(deadline);
+  im.round_timer.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || !impl_->round || impl_->finished) return;
+    impl_->round->Expire(Round::Clock::now());
+    FinishRound();
+  });
+  MaybeFinishRound();
+  return Status::Ok();
+}
+
+Status Server::AnswerRound(const Owner& owner, uint64_t round, bool ready,
+                           const std::string& reason) {
+  Impl& im = *impl_;
+  if (!im.round || im.round->number() != round || im.finished) {
+    return InvalidArgument("round " + std::to_string(round) + " is not running");
+  }
+  Status s = im.round->Record(owner, ready, reason, Round::Clock::now());
+  MaybeFinishRound();
+  return s;
+}
+
+void Server::MaybeFinishRound() {
+  Impl& im = *impl_;
+  if (!im.round || im.finished) return;
+  im.round->Expire(Round::Clock::now());
+  if (im.round->Done()) FinishRound();
+}
+
+void Server::FinishRound() {
+  Impl& im = *impl_;
+  im.finished = true;
+  im.round_timer.cancel();
+  im.round->CheckSnapshots(store_);
+  im.exported = im.round->Exported(store_);
+  uint64_t bytes = 0;
+  for (const SegmentEntry& e : im.exported) bytes += e.size;
+  nlohmann::json reply = im.round->ToJson();
+  reply["op"] = "checkpointed";
+  reply["segments"] = im.exported.size();
+  reply["bytes"] = bytes;
+  if (!im.admin_id.is_null()) reply["id"] = im.admin_id;
+  if (auto admin = im.admin.lock()) admin->Notify(std::move(reply));
+}
+
+Result<SegmentEntry> Server::ExportedSegment(const Connection* admin, uint64_t index,
+                                             uint64_t* total) {
+  Impl& im = *impl_;
+  if (!im.round || !im.finished || im.admin.lock().get() != admin) {
+    return InvalidArgument("no finished round held by this connection");
+  }
+  *total = im.exported.size();
+  if (index >= im.exported.size()) {
+    return Status(Code::kNotFound, "round " + std::to_string(im.round->number()) + " has " +
+                                       std::to_string(im.exported.size()) + " segments");
+  }
+  return im.exported[index];
+}
+
+Status Server::ReleaseRound(const Connection* admin) {
+  Impl& im = *impl_;
+  if (!im.round || im.admin.lock().get() != admin) {
+    return InvalidArgument("no round held by this connection");
+  }
+  im.round_timer.cancel();
+  im.round.reset();
+  im.exported.clear();
+  return Status::Ok();
+}
+
+bool Server::Frozen(const Owner& owner) const {
+  return impl_->round && impl_->round->IsReady(owner);
 }
 
 void Server::Stop() {

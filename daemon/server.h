@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 
@@ -47,10 +48,24 @@ class Server {
   // Connection's: it closed.
   void Forget(const std::shared_ptr<Connection>& c);
 
+  // --- The checkpoint round (daemon/round.h). One at a time; started by a root connection (the
+  // admin: warmboot preserve), which gets the result as the reply to `id` and holds the round
+  // (the ready sets frozen) until it releases it or closes.
+  Status StartRound(const std::shared_ptr<Connection>& admin, const nlohmann::json& id,
+                    std::chrono::milliseconds deadline);
+  Status AnswerRound(const Owner& owner, uint64_t round, bool ready, const std::string& reason);
+  // A finished round held by `admin`: its ready apps' segment `index` of `total`.
+  Result<SegmentEntry> ExportedSegment(const Connection* admin, uint64_t index, uint64_t* total);
+  Status ReleaseRound(const Connection* admin);
+  // The owner's set is frozen: it answered ready in the round running or held.
+  bool Frozen(const Owner& owner) const;
+
  private:
   struct Impl;
   Server(boost::asio::io_context& io, ServerOptions options);
   void Accept();
+  void MaybeFinishRound();
+  void FinishRound();
 
   boost::asio::io_context& io_;
   ServerOptions options_;

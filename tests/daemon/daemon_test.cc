@@ -28,6 +28,7 @@ namespace warmboot {
 namespace {
 
 using client::Client;
+using client::RoundResult;
 using nlohmann::json;
 
 // A daemon on its own thread and io_context, as warmbootd runs it.
@@ -367,6 +368,157 @@ TEST_F(DaemonTest, ASecondDaemonOnTheSameSocketIsRefused) {
   o.socket_path = Socket();
   auto second = daemon::Server::Create(io, o);
   EXPECT_EQ(second.status().code(), Code::kBusy) << second.status().ToString();
+}
+
+// --- The checkpoint round: prepare, ready / decline, deadlines, export, frozen sets.
+
+const RoundResult::App* Find(const client::RoundResult& r, const std::string& app) {
+  for (const auto& a : r.apps) {
+    if (a.app == app) return &a;
+  }
+  return nullptr;
+}
+
+TEST_F(DaemonTest, OnlySetsCompletedByReadyArePreservedAndEveryOtherAppIsNamed) {
+  Daemon d(Socket());
+  {
+    Client gone = Connect("gone");  // hands over, then exits before the round
+    ASSERT_TRUE(gone.PutBytes("s", "old").ok());
+  }
+  Client ready = Connect("ready"), declines = Connect("declines"), silent = Connect("silent");
+  auto crashes = std::make_unique<Client>(Connect("crashes"));
+  ASSERT_TRUE(ready.PutBytes("before", "put before the round").ok());
+  ASSERT_TRUE(crashes->PutBytes("half", "x").ok());
+  std::thread ready_app([&] {
+    auto p = ready.WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value()) << p.status().ToString();
+    EXPECT_EQ((*p)->deadline_ms, 1500u);
+    int memfd = SealedMemfd(std::string(1 << 20, 'm'));
+    ASSERT_TRUE(ready.PutFd("heap", memfd).ok());
+    ::close(memfd);
+    ASSERT_TRUE(ready.Ready((*p)->round).ok());
+    // Its set is now frozen.
+    EXPECT_EQ(ready.PutBytes("late", "x").code(), Code::kBusy);
+  });
+  std::thread declining_app([&] {
+    auto p = declines.WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    ASSERT_TRUE(declines.Decline((*p)->round, "mid-compaction").ok());
+  });
+  std::thread crashing_app([&] {
+    auto p = crashes->WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    crashes.reset();  // dies mid-checkpoint
+  });
+  Client admin = Connect("warmboot");
+  auto r = admin.Checkpoint(1500);
+  ready_app.join();
+  declining_app.join();
+  crashing_app.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->complete);
+  EXPECT_EQ(r->ready, 1u);
+  ASSERT_EQ(r->apps.size(), 5u);
+  EXPECT_EQ(Find(*r, "ready")->answer, "ready");
+  EXPECT_EQ(Find(*r, "declines")->answer, "declined");
+  EXPECT_EQ(Find(*r, "declines")->reason, "mid-compaction");
+  EXPECT_EQ(Find(*r, "silent")->answer, "missed");
+  EXPECT_EQ(Find(*r, "crashes")->answer, "disconnected");
+  EXPECT_EQ(Find(*r, "gone")->answer, "absent");
+  // Exported: the ready app's set, and nothing of the others.
+  ASSERT_EQ(r->segments, 2u);
+  EXPECT_EQ(r->bytes, (1u << 20) + 20);
+  auto e0 = admin.Export(0), e1 = admin.Export(1);
+  ASSERT_TRUE(e0.ok() && e1.ok()) << e0.status().ToString() << e1.status().ToString();
+  EXPECT_EQ(e0->segment, "before");
+  EXPECT_EQ(ReadAllFd(e0->fd), "put before the round");
+  EXPECT_EQ(e1->segment, "heap");
+  EXPECT_EQ(e1->size, 1u << 20);
+  EXPECT_EQ(e1->total, 2u);
+  ::close(e0->fd);
+  ::close(e1->fd);
+  EXPECT_EQ(admin.Export(2).status().code(), Code::kNotFound);
+  // A second round waits for this one; releasing it thaws the ready app's set.
+  Client other_admin = Connect("warmboot");
+  EXPECT_EQ(other_admin.Checkpoint(100).status().code(), Code::kBusy);
+  ASSERT_TRUE(admin.Release().ok());
+  EXPECT_TRUE(ready.PutBytes("late", "x").ok());
+}
+
+TEST_F(DaemonTest, AnAppsOwnDeadlineIsKeptAndAReleasedAdminThawsTheSets) {
+  Daemon d(Socket());
+  auto quick = Client::Connect("quick", Socket(), /*deadline_ms=*/100);
+  ASSERT_TRUE(quick.ok());
+  std::thread app([&] {
+    auto p = quick->WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    EXPECT_EQ((*p)->deadline_ms, 100u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    EXPECT_FALSE(quick->Ready((*p)->round).ok());  // too late: its own deadline passed
+  });
+  {
+    Client admin = Connect("warmboot");
+    auto r = admin.Checkpoint(5000);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(Find(*r, "quick")->answer, "missed");
+    app.join();
+  }
+  // The admin closed: the next round can start, and it is complete when every app is ready.
+  std::thread again([&] {
+    auto p = quick->WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    ASSERT_TRUE(quick->Ready((*p)->round).ok());
+  });
+  Client admin = Connect("warmboot");
+  auto r = admin.Checkpoint(5000);
+  again.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->complete);
+  EXPECT_EQ(r->round, 2u);
+}
+
+TEST_F(DaemonTest, ATmpfsFileChangedBeforeReadyMakesTheSetTorn) {
+  Daemon d(Socket());
+  Client app = Connect("db");
+  const std::string path = "/dev/shm/wb-torn-" + std::to_string(::getpid());
+  testing::WriteFile(path, "v1");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_TRUE(app.PutFd("file", fd).ok());
+  ::close(fd);
+  std::thread t([&] {
+    auto p = app.WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    testing::WriteFile(path, "v2, longer");  // rewritten in place after the hand-over
+    ASSERT_TRUE(app.Ready((*p)->round).ok());
+  });
+  Client admin = Connect("warmboot");
+  auto r = admin.Checkpoint(5000);
+  t.join();
+  ::unlink(path.c_str());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(Find(*r, "db")->answer, "torn");
+  EXPECT_NE(Find(*r, "db")->reason.find("segment 'file'"), std::string::npos);
+  EXPECT_EQ(r->segments, 0u);
+}
+
+TEST_F(DaemonTest, OnlyRootRunsARound) {
+  if (::geteuid() != 0) GTEST_SKIP() << "dropping to another uid needs root";
+  Daemon d(Socket());
+  ::chmod(dir_.path().c_str(), 0755);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    auto c = Client::Connect("warmboot", Socket());
+    if (!c.ok()) ::_exit(11);
+    if (c->Checkpoint(100).status().code() != Code::kPermission) ::_exit(12);
+    if (c->Export(0).status().code() != Code::kInvalidArgument) ::_exit(13);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << WEXITSTATUS(status);
 }
 
 TEST(SnapshotRuleTest, ATmpfsFileWrittenAfterTheHandOverIsCaught) {

@@ -1,0 +1,127 @@
+#include "daemon/round.h"
+
+namespace warmboot::daemon {
+
+const char* AnswerName(Answer a) {
+  switch (a) {
+    case Answer::kWaiting:
+      return "waiting";
+    case Answer::kReady:
+      return "ready";
+    case Answer::kDeclined:
+      return "declined";
+    case Answer::kMissed:
+      return "missed";
+    case Answer::kDisconnected:
+      return "disconnected";
+    case Answer::kAbsent:
+      return "absent";
+    case Answer::kTorn:
+      return "torn";
+  }
+  return "unknown";
+}
+
+void Round::Expect(const Owner& owner, Clock::time_point deadline) {
+  App& a = apps_[owner];
+  a.answer = Answer::kWaiting;
+  a.deadline = std::min(deadline, deadline_);
+}
+
+void Round::Absent(const Owner& owner) {
+  if (apps_.count(owner) == 0) {
+    apps_[owner] = App{Answer::kAbsent, deadline_, "no connection when the round began"};
+  }
+}
+
+bool Round::Expects(const Owner& owner) const {
+  return apps_.count(owner) != 0;
+}
+
+Status Round::Record(const Owner& owner, bool ready, const std::string& reason,
+                     Clock::time_point now) {
+  auto it = apps_.find(owner);
+  if (it == apps_.end()) {
+    return InvalidArgument(owner.app + " was not told of round " + std::to_string(number_));
+  }
+  App& a = it->second;
+  if (a.answer != Answer::kWaiting) {
+    return InvalidArgument(owner.app + " already counts as " + AnswerName(a.answer) + " in round " +
+                           std::to_string(number_));
+  }
+  if (now > a.deadline) {
+    a.answer = Answer::kMissed;
+    a.reason = "answered after its deadline";
+    return InvalidArgument("the deadline of round " + std::to_string(number_) + " passed");
+  }
+  a.answer = ready ? Answer::kReady : Answer::kDeclined;
+  a.reason = reason;
+  return Status::Ok();
+}
+
+void Round::Disconnected(const Owner& owner) {
+  auto it = apps_.find(owner);
+  if (it == apps_.end() || it->second.answer != Answer::kWaiting) return;
+  it->second.answer = Answer::kDisconnected;
+  it->second.reason = "its connection closed before it answered";
+}
+
+void Round::Expire(Clock::time_point now) {
+  for (auto& [owner, a] : apps_) {
+    if (a.answer == Answer::kWaiting && now >= a.deadline) {
+      a.answer = Answer::kMissed;
+      a.reason = "did not answer before its deadline";
+    }
+  }
+}
+
+bool Round::Done() const {
+  for (const auto& [owner, a] : apps_) {
+    if (a.answer == Answer::kWaiting) return false;
+  }
+  return true;
+}
+
+void Round::CheckSnapshots(const Store& store) {
+  for (auto& [owner, a] : apps_) {
+    if (a.answer != Answer::kReady) continue;
+    for (const SegmentEntry& e : store.List(&owner)) {
+      auto seg = store.Get(owner, e.name);
+      if (!seg.ok()) continue;
+      if (Status s = CheckSnapshot(**seg); !s.ok()) {
+        a.answer = Answer::kTorn;
+        a.reason = "segment '" + e.name + "': " + s.message();
+        break;
+      }
+    }
+  }
+}
+
+bool Round::IsReady(const Owner& owner) const {
+  auto it = apps_.find(owner);
+  return it != apps_.end() && it->second.answer == Answer::kReady;
+}
+
+std::vector<SegmentEntry> Round::Exported(const Store& store) const {
+  std::vector<SegmentEntry> out;
+  for (const auto& [owner, a] : apps_) {
+    if (a.answer != Answer::kReady) continue;
+    for (SegmentEntry& e : store.List(&owner)) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+nlohmann::json Round::ToJson() const {
+  nlohmann::json apps = nlohmann::json::array();
+  size_t ready = 0;
+  for (const auto& [owner, a] : apps_) {
+    nlohmann::json j{{"uid", owner.uid}, {"app", owner.app}, {"answer", AnswerName(a.answer)}};
+    if (!a.reason.empty()) j["reason"] = a.reason;
+    apps.push_back(std::move(j));
+    ready += a.answer == Answer::kReady;
+  }
+  return {
+      {"round", number_}, {"apps", apps}, {"ready", ready}, {"complete", ready == apps_.size()}};
+}
+
+}  // namespace warmboot::daemon

@@ -1,0 +1,72 @@
+// A checkpoint round (docs/api.md, "checkpoint"): warmboot preserve asks warmbootd to tell every
+// registered application that a warm reboot is coming; each answers ready or decline before its
+// deadline. Only a set completed by ready is preserved: an app that declines, misses its
+// deadline, disconnects before answering, or is not connected at all starts cold, and the
+// result names it. Once the round is over the ready apps' sets are frozen (put and drop refused)
+// until the round is released, so what preserve packs is what they declared complete.
+// Single-threaded, as the rest of the daemon.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "daemon/store.h"
+
+namespace warmboot::daemon {
+
+enum class Answer {
+  kWaiting,       // told, not answered yet
+  kReady,         // its set is complete
+  kDeclined,      // said no (with a reason)
+  kMissed,        // its deadline passed first
+  kDisconnected,  // its last connection closed before it answered
+  kAbsent,        // it holds segments and no connection was there to tell
+  kTorn,          // ready, but a tmpfs file changed after the hand-over (snapshot rule)
+};
+const char* AnswerName(Answer answer);
+
+class Round {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Round(uint64_t number, Clock::time_point deadline) : number_(number), deadline_(deadline) {}
+
+  uint64_t number() const { return number_; }
+  Clock::time_point deadline() const { return deadline_; }
+
+  // `owner` is told, with its own deadline (no later than the round's).
+  void Expect(const Owner& owner, Clock::time_point deadline);
+  // An owner with segments and no connection.
+  void Absent(const Owner& owner);
+  bool Expects(const Owner& owner) const;
+  // Its answer. A late one counts as missed; a second one, or one from an owner not told, is
+  // refused (InvalidArgument).
+  Status Record(const Owner& owner, bool ready, const std::string& reason, Clock::time_point now);
+  void Disconnected(const Owner& owner);
+  // Every app still waiting whose deadline has passed is missed.
+  void Expire(Clock::time_point now);
+  // Nobody is waiting any more.
+  bool Done() const;
+  // Ready apps whose tmpfs files changed since the hand-over become torn (checked once, at the
+  // end of the round).
+  void CheckSnapshots(const Store& store);
+  bool IsReady(const Owner& owner) const;
+  // The segments of the ready apps, in (uid, app, name) order: what preserve packs.
+  std::vector<SegmentEntry> Exported(const Store& store) const;
+
+  nlohmann::json ToJson() const;
+
+ private:
+  struct App {
+    Answer answer = Answer::kWaiting;
+    Clock::time_point deadline;
+    std::string reason;
+  };
+  uint64_t number_;
+  Clock::time_point deadline_;
+  std::map<Owner, App> apps_;
+};
+
+}  // namespace warmboot::daemon
