@@ -117,7 +117,7 @@ Client::~Client() {
 }
 
 Result<Client> Client::Connect(const std::string& app, const std::string& socket_path,
-                               uint32_t deadline_ms) {
+                               uint32_t deadline_ms, bool observer) {
   struct sockaddr_un addr {};
   if (socket_path.size() >= sizeof addr.sun_path) {
     return InvalidArgument("the socket path " + socket_path + " is too long");
@@ -133,9 +133,9 @@ Result<Client> Client::Connect(const std::string& app, const std::string& socket
                   "cannot connect to warmbootd at " + socket_path + ": " + std::strerror(err) +
                       (err == ENOENT || err == ECONNREFUSED ? " (is warmbootd running?)" : ""));
   }
-  WB_RETURN_IF_ERROR(api::CheckName("application name", app));
   json hello{{"op", "hello"}, {"versions", {api::kVersion}}, {"app", app}};
   if (deadline_ms != 0) hello["deadline_ms"] = deadline_ms;
+  if (observer) hello["observer"] = true;
   WB_ASSIGN_OR_RETURN(Reply r, c.Call(hello.dump(), {}, -1, "welcome"));
   c.instance_ = StringField(r.body, "daemon");
   c.uid_ = static_cast<uid_t>(UintField(r.body, "uid"));

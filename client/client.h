@@ -72,9 +72,10 @@ class Client {
  public:
   // Connects and registers as `app`. kNotFound when no daemon listens on `socket_path`.
   // `deadline_ms`: the most time this app wants to be given to checkpoint (0: the round's).
+  // `observer`: a tool that looks and is not an application: not told of rounds.
   static Result<Client> Connect(const std::string& app,
                                 const std::string& socket_path = kDefaultSocket,
-                                uint32_t deadline_ms = 0);
+                                uint32_t deadline_ms = 0, bool observer = false);
   Client(Client&& other) noexcept;
   Client& operator=(Client&& other) noexcept;
   Client(const Client&) = delete;

@@ -224,6 +224,13 @@ void Connection::HandleHello(const json& body, json& reply) {
     }
     deadline_ = std::chrono::milliseconds(d->get<uint64_t>());
   }
+  if (auto o = body.find("observer"); o != body.end()) {
+    if (!o->is_boolean()) {
+      reply = {{"error", "bad-request"}, {"message", "observer is true or false"}};
+      return;
+    }
+    observer_ = o->get<bool>();
+  }
   owner_ = Owner{uid_, *app};
   reply = {{"op", "welcome"},
            {"version", api::kVersion},
@@ -252,7 +259,8 @@ void Connection::HandlePut(const json& body, const std::string& data, std::deque
                                        "or the round's release"}};
     return;
   }
-  Result<SegmentFd> seg = Status();
+  // Filled by one of the two branches below (a Result holds a value or an error, never neither).
+  Result<SegmentFd> seg = Status(Code::kInvalidArgument, "no segment");
   if (*kind == "bytes") {
     if (!fds.empty()) {
       reply = {{"error", "bad-request"}, {"message", "a bytes segment comes without a descriptor"}};

@@ -34,6 +34,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::optional<Owner>& owner() const { return owner_; }
   // How long this app asked to be given to checkpoint (hello's deadline_ms), at most a round's.
   std::chrono::milliseconds deadline() const { return deadline_; }
+  // Registered to look, not to take part: tools (warmboot api, warmboot preserve) are not told
+  // of rounds (hello's "observer": true).
+  bool observer() const { return observer_; }
   // Sends a frame the client did not ask for (prepare), or a reply completed later.
   void Notify(nlohmann::json body) { Send(std::move(body)); }
 
@@ -71,6 +74,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const uid_t uid_;
   const pid_t pid_;
   std::chrono::milliseconds deadline_{std::chrono::hours(1)};
+  bool observer_ = false;
   std::optional<Owner> owner_;  // after hello
   api::FrameDecoder decoder_;
   std::deque<UniqueFd> fds_;  // received, not yet claimed by a frame

@@ -132,7 +132,7 @@ void Server::Forget(const std::shared_ptr<Connection>& c) {
     im.exported.clear();
     return;
   }
-  if (!c->owner() || im.finished) return;
+  if (!c->owner() || c->observer() || im.finished) return;
   for (const auto& other : connections_) {
     if (other->owner() == c->owner()) return;  // another connection of the app can answer
   }
@@ -155,7 +155,7 @@ Status Server::StartRound(const std::shared_ptr<Connection>& admin, const nlohma
   im.exported.clear();
   std::set<Owner> told;
   for (const auto& c : connections_) {
-    if (c == admin || !c->owner()) continue;
+    if (c == admin || !c->owner() || c->observer()) continue;
     const auto mine = std::min(deadline, c->deadline());
     if (told.insert(*c->owner()).second) im.round->Expect(*c->owner(), now + mine);
     c->Notify({{"op", "prepare"}, {"round", im.round->number()}, {"deadline_ms", mine.count()}});

@@ -74,7 +74,22 @@ class PackPlan {
  private:
   std::shared_ptr<const Impl> impl_;
 };
-Result<PackPlan> PlanPack(const std::string& state_dir, const PackOptions& options);
+// An entry packed from outside the state directory: the checkpoint API's segments, which
+// warmbootd hands over as descriptors (sealed memfds, tmpfs files), are recorded under
+// .warmboot-api/UID/APP/SEGMENT and read straight from the descriptor, with no copy into the
+// state directory. Their directories are given as entries too. The plan takes each file's size
+// and times from fstat and, like any file, a file that changes before its chunks are read fails
+// the pack.
+struct ExtraEntry {
+  std::string path;  // relative, '/'-separated; its top-level name must not be in the state dir
+  bool directory = false;
+  int fd = -1;  // files: borrowed, open until the pack ends
+  uint32_t mode = 0600;
+  uint32_t uid = 0, gid = 0;
+};
+
+Result<PackPlan> PlanPack(const std::string& state_dir, const PackOptions& options,
+                          const std::vector<ExtraEntry>& extra = {});
 
 // Plans the whole image first: fails with kNoSpace before writing a byte when the worst case
 // (every chunk stored raw) does not fit. Then invalidates any old seal, writes data, tables and

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <set>
+#include <string_view>
 
 #include "image/checksum.h"
 #include "image/codec.h"
@@ -69,7 +71,79 @@ const PackPlanSummary& PackPlan::summary() const {
 
 namespace {
 
-Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size) {
+// Pre-order with byte-wise sorted names (format.md 6.5) is the lexicographic order of paths
+// compared component by component.
+bool PreOrderLess(std::string_view a, std::string_view b) {
+  for (;;) {
+    const size_t ia = a.find('/'), ib = b.find('/');
+    const std::string_view ca = a.substr(0, ia), cb = b.substr(0, ib);
+    if (ca != cb) return ca < cb;
+    // Same name so far: a parent (no further component) comes before what is inside it.
+    if (ia == std::string_view::npos || ib == std::string_view::npos) {
+      return ia == std::string_view::npos && ib != std::string_view::npos;
+    }
+    a.remove_prefix(ia + 1);
+    b.remove_prefix(ib + 1);
+  }
+}
+
+// The extra entries as state entries, checked: relative paths of sound components, not
+// colliding with the state directory's top-level names, files regular with their fstat.
+Result<std::vector<StateEntry>> ExtraStateEntries(const std::vector<ExtraEntry>& extra,
+                                                  const std::vector<StateEntry>& scanned) {
+  std::set<std::string> top;
+  for (const StateEntry& e : scanned) top.insert(e.path.substr(0, e.path.find('/')));
+  std::set<std::string> seen;
+  std::vector<StateEntry> out;
+  const int64_t now = NowUnixNanos();
+  for (const ExtraEntry& x : extra) {
+    for (size_t i = 0;;) {
+      size_t e = x.path.find('/', i);
+      std::string comp = x.path.substr(i, e == std::string::npos ? std::string::npos : e - i);
+      if (comp.empty() || comp == "." || comp == ".." || comp.size() > 255) {
+        return InvalidArgument("an extra entry's path is not a relative path of names: '" + x.path +
+                               "'");
+      }
+      if (e == std::string::npos) break;
+      i = e + 1;
+    }
+    if (top.count(x.path.substr(0, x.path.find('/')))) {
+      return InvalidArgument(x.path.substr(0, x.path.find('/')) +
+                             " is in the state directory and also given as an extra entry");
+    }
+    if (!seen.insert(x.path).second) return InvalidArgument("extra entry given twice: " + x.path);
+    StateEntry s;
+    s.path = x.path;
+    s.mode = x.mode & 07777;
+    s.uid = x.uid;
+    s.gid = x.gid;
+    s.mtime_ns = now;
+    if (x.directory) {
+      s.type = format::EntryType::kDirectory;
+    } else {
+      struct stat st;
+      if (x.fd < 0 || ::fstat(x.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        return InvalidArgument(x.path + ": its descriptor is not an open regular file");
+      }
+      s.type = format::EntryType::kFile;
+      s.fd = x.fd;
+      s.size = static_cast<uint64_t>(st.st_size);
+      s.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      s.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+    }
+    out.push_back(std::move(s));
+  }
+  for (const StateEntry& s : out) {
+    const size_t slash = s.path.rfind('/');
+    if (slash != std::string::npos && !seen.count(s.path.substr(0, slash))) {
+      return InvalidArgument(s.path + ": its directory is not among the extra entries");
+    }
+  }
+  return out;
+}
+
+Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size,
+                      const std::vector<ExtraEntry>& extra) {
   if (chunk_size < format::kMinChunkSize || chunk_size > format::kMaxChunkSize ||
       chunk_size % 4096 != 0) {
     return UsageError("--chunk-size must be a multiple of 4096 from 4 KiB to 64 MiB, not " +
@@ -77,6 +151,13 @@ Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size) {
   }
   Plan plan;
   WB_ASSIGN_OR_RETURN(plan.entries, ScanStateTree(state_dir, chunk_size));
+  if (!extra.empty()) {
+    WB_ASSIGN_OR_RETURN(std::vector<StateEntry> more, ExtraStateEntries(extra, plan.entries));
+    for (StateEntry& e : more) plan.entries.push_back(std::move(e));
+    std::stable_sort(
+        plan.entries.begin(), plan.entries.end(),
+        [](const StateEntry& a, const StateEntry& b) { return PreOrderLess(a.path, b.path); });
+  }
   plan.first_chunk.resize(plan.entries.size());
   for (size_t i = 0; i < plan.entries.size(); ++i) {
     const StateEntry& e = plan.entries[i];
@@ -245,7 +326,10 @@ class Packer {
       return Status::Ok();
     }
     if (w.raw.size() < pc.length) w.raw.Reset(AlignUp(options_.chunk_size, align_));
-    if (w.file_entry != pc.entry) {
+    if (e.fd >= 0) {
+      w.file = UniqueFd();
+      w.file_entry = UINT32_MAX;
+    } else if (w.file_entry != pc.entry) {
       w.file = UniqueFd();
       w.file_entry = UINT32_MAX;
       auto [parent, name] = SplitParent(e.path);
@@ -255,8 +339,9 @@ class Packer {
       if (!w.file.valid()) return ErrnoError("cannot open " + e.path, errno);
       w.file_entry = pc.entry;
     }
+    const int fd = e.fd >= 0 ? e.fd : w.file.get();
     size_t got = 0;
-    if (int err = PreadFull(w.file.get(), w.raw.data(), pc.length, pc.file_offset, &got)) {
+    if (int err = PreadFull(fd, w.raw.data(), pc.length, pc.file_offset, &got)) {
       return ErrnoError("cannot read " + e.path, err);
     }
     if (got < pc.length) {
@@ -266,7 +351,7 @@ class Packer {
     }
     // The plan may be older than this read (preserve plans before the point of no return): a
     // file that grew, shrank or was rewritten would otherwise be packed torn without a word.
-    WB_RETURN_IF_ERROR(CheckUnchanged(w.file.get(), e));
+    WB_RETURN_IF_ERROR(CheckUnchanged(fd, e));
     const uint8_t* raw = w.raw.data();
     if (IsAllZero(raw, pc.length)) {
       r.codec = Codec::kZero;
@@ -424,11 +509,12 @@ class Packer {
 
 }  // namespace
 
-Result<PackPlan> PlanPack(const std::string& state_dir, const PackOptions& options) {
+Result<PackPlan> PlanPack(const std::string& state_dir, const PackOptions& options,
+                          const std::vector<ExtraEntry>& extra) {
   auto impl = std::make_shared<PackPlan::Impl>();
   impl->state_dir = state_dir;
   impl->chunk_size = options.chunk_size;
-  WB_ASSIGN_OR_RETURN(impl->plan, MakePlan(state_dir, options.chunk_size));
+  WB_ASSIGN_OR_RETURN(impl->plan, MakePlan(state_dir, options.chunk_size, extra));
   impl->summary = {impl->plan.entries.size(), impl->plan.raw_bytes,
                    impl->plan.WorstCase(kMaxWriteAlignment).image_end};
   return PackPlan(std::move(impl));

@@ -25,6 +25,9 @@ struct StateEntry {
   // Files with holes: one flag per chunk, set where the chunk lies wholly in a hole and so is
   // known to be zero without reading it. Empty for dense files.
   std::vector<bool> hole_chunks;
+  // Files packed from a descriptor rather than from the state directory (ExtraEntry in
+  // image/image.h): borrowed, read with pread, open until the pack ends. -1 otherwise.
+  int fd = -1;
 };
 
 // Fails naming the entry for anything an image cannot carry (sockets, devices, FIFOs, names

@@ -62,7 +62,9 @@ int SealedMemfd(const std::string& bytes, int seals = F_SEAL_WRITE | F_SEAL_GROW
   int fd = ::memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   EXPECT_GE(fd, 0);
   EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-  if (seals != 0) EXPECT_EQ(::fcntl(fd, F_ADD_SEALS, seals), 0);
+  if (seals != 0) {
+    EXPECT_EQ(::fcntl(fd, F_ADD_SEALS, seals), 0);
+  }
   return fd;
 }
 
@@ -500,6 +502,20 @@ TEST_F(DaemonTest, ATmpfsFileChangedBeforeReadyMakesTheSetTorn) {
   EXPECT_EQ(Find(*r, "db")->answer, "torn");
   EXPECT_NE(Find(*r, "db")->reason.find("segment 'file'"), std::string::npos);
   EXPECT_EQ(r->segments, 0u);
+}
+
+TEST_F(DaemonTest, ObserversAreNotToldOfRounds) {
+  Daemon d(Socket());
+  auto tool = Client::Connect("warmboot-cli", Socket(), 0, /*observer=*/true);
+  ASSERT_TRUE(tool.ok());
+  Client admin = Connect("warmboot");
+  auto r = admin.Checkpoint(5000);  // nobody to wait for: answered at once
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->apps.empty());
+  EXPECT_TRUE(r->complete);
+  auto p = tool->WaitForPrepare(0);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->has_value());
 }
 
 TEST_F(DaemonTest, OnlyRootRunsARound) {
