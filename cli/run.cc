@@ -24,6 +24,9 @@ Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
   kexec                     load the next kernel and reboot into it (--load-only: load)
   discard --yes             give up a state waiting on pmem; the memory goes back
 
+Checkpoint API (warmbootd, /run/warmboot/api.sock or --socket PATH):
+  api list|put|get|drop     an application's segments by hand ('warmboot api --help')
+
 Run 'warmboot COMMAND --help' for a command's options.
 Exit codes: 0 ok, 1 error (nothing changed), 2 usage, 3 partial (damage named, the rest
 verified or restored; preserve: image sealed, but no kexec), 4 no valid image (none,
@@ -48,6 +51,7 @@ int Run(int argc, char** argv, const Machine& machine) {
   if (cmd == "status") return CmdStatus(rest, machine);
   if (cmd == "kexec") return CmdKexec(rest, machine);
   if (cmd == "discard") return CmdDiscard(rest, machine);
+  if (cmd == "api") return CmdApi(rest);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::cout << kUsage;
     return kExitOk;
