@@ -65,7 +65,8 @@ int Fail(const Context& ctx, const Status& s) {
 // A missing daemon is the one failure a script most wants to tell apart from a missing
 // segment (both are not-found): its JSON document also says "daemon_running": false.
 Result<client::Client> Connect(const Context& ctx, int* exit_code) {
-  auto c = client::Client::Connect(ctx.app, ctx.socket);
+  // An observer: a command run during a round is not an application the round waits for.
+  auto c = client::Client::Connect(ctx.app, ctx.socket, 0, /*observer=*/true);
   if (c.ok() || c.status().code() != Code::kNotFound) {
     if (!c.ok()) *exit_code = Fail(ctx, c.status());
     return c;

@@ -27,6 +27,12 @@
 namespace warmboot {
 namespace {
 
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+
 using client::Client;
 using client::RoundResult;
 using nlohmann::json;
@@ -203,6 +209,7 @@ TEST_F(DaemonTest, HostileNamesAreRefusedByTheClientAndByTheDaemon) {
 
 TEST_F(DaemonTest, AnotherUidCannotTouchTheSegmentsOrListThemAll) {
   if (::geteuid() != 0) GTEST_SKIP() << "dropping to another uid needs root";
+  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
   Daemon d(Socket());
   Client root = Connect("db");
   ASSERT_TRUE(root.PutBytes("secret", "root's").ok());
@@ -520,6 +527,7 @@ TEST_F(DaemonTest, ObserversAreNotToldOfRounds) {
 
 TEST_F(DaemonTest, OnlyRootRunsARound) {
   if (::geteuid() != 0) GTEST_SKIP() << "dropping to another uid needs root";
+  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
   Daemon d(Socket());
   ::chmod(dir_.path().c_str(), 0755);
   pid_t pid = ::fork();
