@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "cli/checkpoint_round.h"
 #include "cli/commands.h"
 #include "cli/config_arg.h"
 #include "cli/kexec_text.h"
@@ -67,6 +68,12 @@ int CmdPreserve(const Argv& argv, const Machine& machine) {
   options.kexec_system = machine.kexec;
   DeferredSignals signals;  // before any worker thread starts: they inherit the mask
   options.interrupted = [&signals] { return signals.Take(); };
+  // The applications are asked only when the reboot is for real (a dry run does not alarm them).
+  if (!options.dry_run) {
+    options.checkpoint = [socket = config->api_socket](uint64_t deadline_ms) {
+      return RunCheckpointRound(socket, deadline_ms);
+    };
+  }
   PreserveReport r = Preserve(**platform, *config, options);
   // Sealed but not kexec'd: partial.
   int code = r.status.ok() ? kExitOk : r.image_sealed ? kExitPartial : ExitCodeFor(r.status);

@@ -94,7 +94,15 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
       c.cmdline = v;
     else if (key == "append")
       c.append = v;
-    else if (key == "stale_images") {
+    else if (key == "api_socket")
+      c.api_socket = v;
+    else if (key == "incomplete_checkpoint") {
+      if (v != "continue" && v != "abort") {
+        return InvalidArgument(
+            where + ": incomplete_checkpoint must be 'continue' or 'abort', not '" + v + "'");
+      }
+      c.continue_incomplete_checkpoint = v == "continue";
+    } else if (key == "stale_images") {
       if (v != "keep" && v != "restore") {
         return InvalidArgument(where + ": stale_images must be 'keep' or 'restore', not '" + v +
                                "'");

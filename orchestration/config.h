@@ -27,9 +27,12 @@ struct Config {
   CompressionPolicy compression{CompressionPolicy::Mode::kAuto, 0};
   uint32_t chunk_size = format::kDefaultChunkSize;
   unsigned threads = 0;
-  // Reserved for the checkpoint API, which does not exist yet: parsed (so configurations that
-  // set it keep working) and read by nothing. It has no effect.
+  // The checkpoint round (docs/api.md): how long applications are given to answer ready, and
+  // whether preserve goes on when some do not (they start cold) or stops before the point of no
+  // return (incomplete_checkpoint = continue | abort).
   uint64_t checkpoint_deadline_ms = 10000;
+  bool continue_incomplete_checkpoint = true;
+  std::string api_socket = "/run/warmboot/api.sock";
   int offline_attempts = 8;
   uint64_t offline_backoff_ms = 25;
   uint64_t offline_block_timeout_ms = 10000;  // one block's offline

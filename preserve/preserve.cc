@@ -46,6 +46,7 @@ nlohmann::json ToJson(const PreserveReport& r) {
                  {"capacity", r.capacity}};
   }
   if (r.pack) j["pack"] = ToJson(*r.pack);
+  if (!r.checkpoint.is_null()) j["checkpoint"] = r.checkpoint;
   if (r.kexec) {
     j["kexec"] = ToJson(*r.kexec);
     j["kexec"]["loaded"] = r.kexec_load.has_value();
@@ -121,12 +122,44 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
                         " memory block(s) were already offline");
     }
   }
+  // The applications checkpoint first, while they still run: only sets completed by ready go
+  // into the image (docs/api.md); the policy decides whether an incomplete round stops here.
+  std::optional<CheckpointRound> round;
+  if (options.checkpoint) {
+    auto t = log.Start("checkpoint round");
+    auto got = options.checkpoint(config.checkpoint_deadline_ms);
+    if (!got.ok() && got.status().code() == Code::kNotFound) {
+      t.Done(true, "warmbootd is not running: the state directory alone");
+    } else if (!got.ok()) {
+      t.Done(false, got.status().message());
+      r.status = got.status().WithContext("the checkpoint round failed; nothing changed");
+      return r;
+    } else {
+      round = std::move(*got);
+      r.checkpoint = round->result;
+      std::string detail = std::to_string(round->result.value("ready", 0)) + " app(s) ready";
+      for (const std::string& n : round->not_ready) r.notes.push_back("starts cold: " + n);
+      if (!round->complete && !config.continue_incomplete_checkpoint) {
+        t.Done(false, detail + ", " + std::to_string(round->not_ready.size()) + " not");
+        std::string who;
+        for (const std::string& n : round->not_ready) who += (who.empty() ? "" : "; ") + n;
+        r.status = Status(Code::kBusy, "not every application is ready (" + who +
+                                           ") and incomplete_checkpoint = abort. Nothing "
+                                           "changed: the applications keep running");
+        return r;
+      }
+      t.Done(true, detail + (round->complete ? ""
+                                             : ", " + std::to_string(round->not_ready.size()) +
+                                                   " starting cold"));
+    }
+  }
   // The image is written from this plan after the point of no return: the tree is walked once
   // and the fit checked here is the fit the write needs.
   std::optional<PackPlan> pack_plan;
   {
     auto t = log.Start("plan image");
-    auto planned = PlanPack(config.state_dir, PackOptionsFrom(config));
+    auto planned = PlanPack(config.state_dir, PackOptionsFrom(config),
+                            round ? round->entries : std::vector<ExtraEntry>{});
     if (!planned.ok()) {
       t.Done(false, planned.status().message());
       r.status = planned.status().WithContext("cannot plan the image; nothing changed");

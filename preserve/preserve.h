@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -19,6 +20,18 @@
 
 namespace warmboot {
 
+// The applications' part, when warmbootd runs (docs/api.md, "The checkpoint round"): the round's
+// result and the ready apps' segments as image entries under .warmboot-api/UID/APP/SEGMENT,
+// read from their descriptors. `keep` holds what must stay alive until the pack ends (the
+// connection that holds the round, so the sets stay frozen, and the descriptors).
+struct CheckpointRound {
+  nlohmann::json result;               // the daemon's "checkpointed" reply
+  bool complete = false;               // every app answered ready
+  std::vector<std::string> not_ready;  // "db (uid 1000): declined: mid-compaction"
+  std::vector<ExtraEntry> entries;
+  std::shared_ptr<void> keep;
+};
+
 struct PreserveOptions {
   bool dry_run = false;
   TransitionOptions transition;
@@ -30,6 +43,9 @@ struct PreserveOptions {
   // return rolls everything back; after it the image is completed and sealed, and preserve
   // stops there without loading the next kernel. Null: never asked.
   std::function<int()> interrupted;
+  // Runs the checkpoint round with the given deadline; kNotFound when no daemon runs (then the
+  // state directory alone is packed). Null: no round.
+  std::function<Result<CheckpointRound>(uint64_t deadline_ms)> checkpoint;
 };
 
 struct PreserveReport {
@@ -46,6 +62,7 @@ struct PreserveReport {
   std::optional<KexecPlan> kexec;             // with options.kexec: the next kernel, checked
   std::optional<KexecLoadReport> kexec_load;  // loaded (status ok); the caller reboots into it
   std::vector<std::string> notes;
+  nlohmann::json checkpoint;  // the round's result, when one ran
 };
 
 PreserveReport Preserve(PmemPlatform& platform, const Config& config,

@@ -60,21 +60,17 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(c->offline_attempts, 8);
 }
 
-// checkpoint_deadline_ms belongs to the checkpoint API, which does not exist yet: accepted, so
-// configurations that set it keep working, and documented as having no effect.
-TEST(ConfigTest, CheckpointDeadlineIsAcceptedAndPromisesNothing) {
-  EXPECT_TRUE(ParseConfig("checkpoint_deadline_ms = 500\n", "test.conf").ok());
-  std::ifstream in(WARMBOOT_SOURCE_DIR "/config/warmboot.conf");
-  std::stringstream shipped;
-  shipped << in.rdbuf();
-  const std::string text = shipped.str();
-  size_t key = text.find("checkpoint_deadline_ms");
-  ASSERT_NE(key, std::string::npos);
-  size_t block = text.rfind("\n\n", key);
-  ASSERT_NE(block, std::string::npos);
-  const std::string doc = text.substr(block, key - block);  // the comment above the key
-  EXPECT_NE(doc.find("has no effect"), std::string::npos) << doc;
-  EXPECT_EQ(doc.find("before preserve goes on without them"), std::string::npos) << doc;
+TEST(ConfigTest, TheCheckpointRoundsKeys) {
+  auto c = ParseConfig(
+      "checkpoint_deadline_ms = 500\nincomplete_checkpoint = abort\n"
+      "api_socket = /run/x.sock\n",
+      "test.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->checkpoint_deadline_ms, 500u);
+  EXPECT_FALSE(c->continue_incomplete_checkpoint);
+  EXPECT_EQ(c->api_socket, "/run/x.sock");
+  EXPECT_TRUE(ParseConfig("", "x")->continue_incomplete_checkpoint);
+  EXPECT_FALSE(ParseConfig("incomplete_checkpoint = maybe\n", "x").ok());
 }
 
 TEST(ConfigTest, KexecRequestFromConfig) {

@@ -1,0 +1,57 @@
+#include "cli/checkpoint_round.h"
+
+#include <set>
+#include <utility>
+
+#include "client/client.h"
+#include "util/unique_fd.h"
+
+namespace warmboot::cli {
+
+namespace {
+constexpr const char* kApiRoot = ".warmboot-api";
+}  // namespace
+
+Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t deadline_ms) {
+  auto connected = client::Client::Connect("warmboot", socket, 0, /*observer=*/true);
+  if (!connected.ok()) return connected.status();
+  auto c = std::make_shared<client::Client>(std::move(*connected));
+  WB_ASSIGN_OR_RETURN(
+      client::RoundResult rr,
+      c->Checkpoint(static_cast<uint32_t>(std::min<uint64_t>(deadline_ms, 3600000))));
+  CheckpointRound out;
+  out.complete = rr.complete;
+  nlohmann::json apps = nlohmann::json::array();
+  for (const client::RoundResult::App& a : rr.apps) {
+    nlohmann::json j{{"uid", a.uid}, {"app", a.app}, {"answer", a.answer}};
+    if (!a.reason.empty()) j["reason"] = a.reason;
+    apps.push_back(std::move(j));
+    if (a.answer != "ready") {
+      out.not_ready.push_back(a.app + " (uid " + std::to_string(a.uid) + "): " + a.answer +
+                              (a.reason.empty() ? "" : ": " + a.reason));
+    }
+  }
+  out.result = {{"round", rr.round},       {"complete", rr.complete}, {"ready", rr.ready},
+                {"segments", rr.segments}, {"bytes", rr.bytes},       {"apps", std::move(apps)}};
+  auto fds = std::make_shared<std::vector<UniqueFd>>();
+  std::set<std::string> dirs;
+  auto dir = [&](const std::string& path, uint32_t mode, uid_t uid) {
+    if (dirs.insert(path).second) out.entries.push_back({path, true, -1, mode, uid, 0});
+  };
+  for (uint64_t i = 0; i < rr.segments; ++i) {
+    WB_ASSIGN_OR_RETURN(client::Exported e, c->Export(i));
+    fds->emplace_back(e.fd);
+    // The daemon checked both names (api/names.h): each is one path component.
+    const std::string uid = std::to_string(e.uid);
+    dir(kApiRoot, 0755, 0);
+    dir(std::string(kApiRoot) + "/" + uid, 0700, e.uid);
+    dir(std::string(kApiRoot) + "/" + uid + "/" + e.app, 0700, e.uid);
+    out.entries.push_back({std::string(kApiRoot) + "/" + uid + "/" + e.app + "/" + e.segment, false,
+                           e.fd, 0600, e.uid, 0});
+  }
+  out.keep = std::make_shared<
+      std::pair<std::shared_ptr<client::Client>, std::shared_ptr<std::vector<UniqueFd>>>>(c, fds);
+  return out;
+}
+
+}  // namespace warmboot::cli

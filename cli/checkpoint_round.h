@@ -1,0 +1,17 @@
+// The checkpoint round as warmboot preserve runs it (docs/api.md): connects to warmbootd as an
+// observer, runs the round, and turns the ready apps' exported segments into image entries under
+// .warmboot-api/UID/APP/SEGMENT (directories 0700 and files 0600, owned by the app's uid), read
+// straight from the descriptors the daemon hands over. The connection stays open in the
+// result's `keep`, so the sets stay frozen until the pack is done.
+#pragma once
+
+#include <string>
+
+#include "preserve/preserve.h"
+
+namespace warmboot::cli {
+
+// kNotFound when no daemon listens on `socket`.
+Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t deadline_ms);
+
+}  // namespace warmboot::cli

@@ -1,0 +1,156 @@
+// warmboot preserve with warmbootd running, over the simulated namespace: the checkpoint round
+// runs before anything changes, the ready apps' segments go into the image straight from the
+// daemon's descriptors (.warmboot-api/UID/APP/SEGMENT), an app that is not ready starts cold and
+// is named, and the incomplete_checkpoint policy can stop the preserve before the point of no
+// return. Restore brings the segments back as files.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "cli/checkpoint_round.h"
+#include "client/client.h"
+#include "daemon/server.h"
+#include "restore/restore.h"
+#include "testing/sim_machine.h"
+#include "testing/test_util.h"
+
+namespace warmboot {
+namespace {
+
+class Daemon {
+ public:
+  explicit Daemon(const std::string& socket) {
+    daemon::ServerOptions o;
+    o.socket_path = socket;
+    auto s = daemon::Server::Create(io_, o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(*s);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~Daemon() {
+    boost::asio::post(io_, [this] { server_->Stop(); });
+    thread_.join();
+  }
+
+ private:
+  boost::asio::io_context io_;
+  std::unique_ptr<daemon::Server> server_;
+  std::thread thread_;
+};
+
+int SealedMemfd(const std::string& bytes) {
+  int fd = ::memfd_create("heap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  EXPECT_EQ(::fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK), 0);
+  return fd;
+}
+
+class PreserveRoundTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto m = testing::MakeSimMachine(dir_.path());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    sim_ = std::move(m->sim);
+    config_ = m->config;
+    config_.api_socket = dir_ / "api.sock";
+    config_.checkpoint_deadline_ms = 3000;
+    testing::MakeDirs(config_.state_dir);
+    testing::WriteFile(config_.state_dir + "/plain", "a state-directory file");
+  }
+  PreserveReport DoPreserve() {
+    PreserveOptions o;
+    o.transition = testing::NoSleepTransitions();
+    o.checkpoint = [this](uint64_t ms) { return cli::RunCheckpointRound(config_.api_socket, ms); };
+    return Preserve(*sim_, config_, o);
+  }
+  // An app that hands over `heap`, then answers the round with ready (or declines).
+  std::thread App(client::Client& c, bool ready) {
+    return std::thread([&c, ready] {
+      auto p = c.WaitForPrepare(10000);
+      ASSERT_TRUE(p.ok() && p->has_value()) << p.status().ToString();
+      Status s = ready ? c.Ready((*p)->round) : c.Decline((*p)->round, "rebuilding its index");
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    });
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SimulatedPmem> sim_;
+  Config config_;
+};
+
+TEST_F(PreserveRoundTest, ReadyAppsArePreservedFromTheirDescriptorsAndTheOthersNamed) {
+  Daemon d(config_.api_socket);
+  auto db = client::Client::Connect("db", config_.api_socket);
+  auto cache = client::Client::Connect("cache", config_.api_socket);
+  ASSERT_TRUE(db.ok() && cache.ok());
+  const std::string heap = testing::RandomBytes(5 << 20, 4);
+  int fd = SealedMemfd(heap);
+  ASSERT_TRUE(db->PutFd("heap", fd).ok());
+  ::close(fd);
+  ASSERT_TRUE(db->PutBytes("index", "db's index").ok());
+  ASSERT_TRUE(cache->PutBytes("hot", "cache's").ok());
+  std::thread a = App(*db, true), b = App(*cache, false);
+  PreserveReport r = DoPreserve();
+  a.join();
+  b.join();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_TRUE(r.image_sealed);
+  EXPECT_EQ(r.checkpoint.value("ready", 0), 1);
+  EXPECT_EQ(r.checkpoint.value("segments", 0), 2);
+  bool named = false;
+  for (const std::string& n : r.notes) named = named || n.find("starts cold: cache") == 0;
+  EXPECT_TRUE(named) << "the declining app is named in the report";
+  EXPECT_EQ(ToJson(r)["checkpoint"]["apps"].size(), 2u);
+
+  sim_->Reboot();
+  RestoreOptions ro;
+  ro.transition = testing::NoSleepTransitions();
+  ro.mount_tmpfs = false;
+  RestoreReport back = Restore(*sim_, config_, ro);
+  ASSERT_TRUE(back.status.ok()) << back.status.ToString();
+  EXPECT_EQ(back.outcome, RestoreOutcome::kRestored) << back.message;
+  const std::string root = config_.restore_dir + "/.warmboot-api/" + std::to_string(::geteuid());
+  EXPECT_EQ(testing::ReadFile(root + "/db/heap"), heap);
+  EXPECT_EQ(testing::ReadFile(root + "/db/index"), "db's index");
+  EXPECT_FALSE(std::filesystem::exists(root + "/cache")) << "a declined set is not preserved";
+  EXPECT_EQ(testing::ReadFile(config_.restore_dir + "/plain"), "a state-directory file");
+}
+
+TEST_F(PreserveRoundTest, TheAbortPolicyStopsBeforeAnythingChanges) {
+  config_.continue_incomplete_checkpoint = false;
+  Daemon d(config_.api_socket);
+  auto cache = client::Client::Connect("cache", config_.api_socket);
+  ASSERT_TRUE(cache.ok());
+  ASSERT_TRUE(cache->PutBytes("hot", "x").ok());
+  std::thread b = App(*cache, false);
+  PreserveReport r = DoPreserve();
+  b.join();
+  EXPECT_EQ(r.status.code(), Code::kBusy) << r.status.ToString();
+  EXPECT_NE(r.status.message().find("cache (uid"), std::string::npos) << r.status.message();
+  EXPECT_NE(r.status.message().find("Nothing changed"), std::string::npos);
+  EXPECT_FALSE(r.memory_removed);
+  auto info = sim_->Probe();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+  EXPECT_EQ(info->OnlineBlocks(), 4u);
+  // The round was released when preserve's connection closed: the set can change again.
+  EXPECT_TRUE(cache->PutBytes("hot", "y").ok());
+}
+
+TEST_F(PreserveRoundTest, WithoutADaemonTheStateDirectoryIsPackedAlone) {
+  PreserveReport r = DoPreserve();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_TRUE(r.checkpoint.is_null());
+  const Phase& round = r.phases.phases()[1];
+  EXPECT_EQ(round.name, "checkpoint round");
+  EXPECT_NE(round.detail.find("not running"), std::string::npos) << round.detail;
+}
+
+}  // namespace
+}  // namespace warmboot
