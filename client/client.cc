@@ -306,9 +306,46 @@ Result<Exported> Client::Export(uint64_t index) {
   return e;
 }
 
-Status Client::Release() {
-  json body{{"op", "release"}};
-  return Call(body.dump(), {}, -1, "released").status();
+Result<RestoredView> Client::Restored() {
+  json body{{"op", "restored"}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "restored"));
+  RestoredView v;
+  auto warm = r.body.find("warm");
+  v.warm = warm != r.body.end() && warm->is_boolean() && warm->get<bool>();
+  v.generation = UintField(r.body, "generation");
+  v.preserved_ns = static_cast<int64_t>(UintField(r.body, "preserved_ns"));
+  if (auto s = r.body.find("segments"); s != r.body.end() && s->is_array()) {
+    for (const json& e : *s) {
+      if (e.is_object()) v.segments.emplace_back(StringField(e, "segment"), UintField(e, "size"));
+    }
+  }
+  if (auto d = r.body.find("damaged"); d != r.body.end() && d->is_array()) {
+    for (const json& e : *d) {
+      if (e.is_string()) v.damaged.push_back(e.get<std::string>());
+    }
+  }
+  return v;
+}
+
+Result<int> Client::GetRestored(const std::string& segment, uint64_t* size) {
+  WB_RETURN_IF_ERROR(api::CheckName("segment name", segment));
+  json body{{"op", "get"}, {"segment", segment}, {"restored", true}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "segment"));
+  if (r.fd < 0) return Status(Code::kCorruption, "warmbootd answered get without a descriptor");
+  if (size != nullptr) *size = UintField(r.body, "size");
+  return r.fd;
+}
+
+Result<uint64_t> Client::ReleaseRestored(const std::string& segment) {
+  WB_RETURN_IF_ERROR(api::CheckName("segment name", segment));
+  json body{{"op", "release"}, {"segment", segment}};
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "released"));
+  return UintField(r.body, "size");
+}
+
+Status Client::EndRound() {
+  json body{{"op", "end-round"}};
+  return Call(body.dump(), {}, -1, "round-ended").status();
 }
 
 Status Client::PutBytes(const std::string& segment, std::string_view bytes) {

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "util/status.h"
@@ -34,6 +35,16 @@ inline constexpr const char* kDefaultSocket = "/run/warmboot/api.sock";
 struct Prepare {
   uint64_t round = 0;
   uint64_t deadline_ms = 0;
+};
+
+// What the last warm reboot brought back for this app (Restored): whether this boot is warm,
+// the image's generation and when it was written, its segments and the damaged ones.
+struct RestoredView {
+  bool warm = false;
+  uint64_t generation = 0;
+  int64_t preserved_ns = 0;
+  std::vector<std::pair<std::string, uint64_t>> segments;  // name, size
+  std::vector<std::string> damaged;                        // quarantined: start these cold
 };
 
 // The result of a checkpoint round (Checkpoint, root only: what warmboot preserve runs).
@@ -96,6 +107,13 @@ class Client {
   // Removes `segment`; its size.
   Result<uint64_t> Drop(const std::string& segment);
 
+  // --- After the reboot: what came back. GetRestored opens a restored segment read-only (the
+  // file is the app's own, 0600, in the restore tmpfs: it may also open it itself);
+  // ReleaseRestored removes it, freeing its memory.
+  Result<RestoredView> Restored();
+  Result<int> GetRestored(const std::string& segment, uint64_t* size = nullptr);
+  Result<uint64_t> ReleaseRestored(const std::string& segment);
+
   // --- Being told of a warm reboot. Poll fd() for input (or just call this): waits up to
   // `timeout_ms` (-1: forever) for a prepare; nullopt when none came in time.
   Result<std::optional<Prepare>> WaitForPrepare(int timeout_ms);
@@ -104,10 +122,10 @@ class Client {
   int fd() const { return fd_; }
 
   // --- Running a round (root; warmboot preserve): tells every connected app, waits for their
-  // answers or the deadline, and holds the ready sets frozen until Release or disconnect.
+  // answers or the deadline, and holds the ready sets frozen until EndRound or disconnect.
   Result<RoundResult> Checkpoint(uint32_t deadline_ms);
   Result<Exported> Export(uint64_t index);
-  Status Release();
+  Status EndRound();
 
   // The daemon instance this client registered with: a new one means the daemon restarted.
   const std::string& daemon_instance() const { return instance_; }

@@ -1,5 +1,6 @@
 #include "daemon/connection.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -174,9 +175,13 @@ void Connection::Handle(api::Frame frame, std::deque<UniqueFd> fds) {
     HandleAnswer(body, op == "ready", reply);
   } else if (op == "export") {
     HandleExport(body, reply, &out_fd);
+  } else if (op == "restored") {
+    HandleRestored(reply);
   } else if (op == "release") {
+    HandleRelease(body, reply);
+  } else if (op == "end-round") {
     Status s = server_.ReleaseRound(this);
-    reply = s.ok() ? json{{"op", "released"}}
+    reply = s.ok() ? json{{"op", "round-ended"}}
                    : json{{"error", "bad-request"}, {"message", s.message()}};
   } else {
     return Error(id, "unknown-op", "unknown op '" + op + "'");
@@ -299,6 +304,22 @@ void Connection::HandleGet(const json& body, json& reply, UniqueFd* fd) {
     reply = {{"error", "bad-request"}, {"message", "get needs \"segment\", a string"}};
     return;
   }
+  if (auto r = body.find("restored"); r != body.end() && r->is_boolean() && r->get<bool>()) {
+    auto seg = server_.restored().Find(*owner_, *name);
+    if (!seg.ok()) {
+      reply = {{"error", ErrorCodeFor(seg.status().code())}, {"message", seg.status().message()}};
+      return;
+    }
+    UniqueFd f(::open((*seg)->path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!f.valid()) {
+      reply = {{"error", "not-found"},
+               {"message", "cannot open " + (*seg)->path + ": " + std::strerror(errno)}};
+      return;
+    }
+    *fd = std::move(f);
+    reply = {{"op", "segment"}, {"segment", *name}, {"size", (*seg)->size}, {"restored", true}};
+    return;
+  }
   auto seg = server_.store().Get(*owner_, *name);
   if (!seg.ok()) {
     reply = {{"error", ErrorCodeFor(seg.status().code())}, {"message", seg.status().message()}};
@@ -417,6 +438,38 @@ void Connection::HandleExport(const json& body, json& reply, UniqueFd* fd) {
            {"total", total},       {"uid", e->owner.uid},
            {"app", e->owner.app},  {"segment", e->name},
            {"size", (*seg)->size}, {"kind", SegmentKindName(e->kind)}};
+}
+
+void Connection::HandleRestored(json& reply) {
+  const RestoredState& r = server_.restored();
+  json segments = json::array(), damaged = json::array();
+  for (const RestoredSegment& s : r.For(*owner_)) {
+    if (s.damaged) {
+      damaged.push_back(s.name);
+    } else {
+      segments.push_back({{"segment", s.name}, {"size", s.size}});
+    }
+  }
+  reply = {{"op", "restored"},
+           {"warm", r.warm()},
+           {"generation", r.generation()},
+           {"preserved_ns", r.preserved_ns()},
+           {"segments", segments},
+           {"damaged", damaged}};
+}
+
+void Connection::HandleRelease(const json& body, json& reply) {
+  auto name = StringField(body, "segment");
+  if (!name) {
+    reply = {{"error", "bad-request"}, {"message", "release needs \"segment\", a string"}};
+    return;
+  }
+  auto size = server_.restored().Release(*owner_, *name);
+  if (!size.ok()) {
+    reply = {{"error", ErrorCodeFor(size.status().code())}, {"message", size.status().message()}};
+    return;
+  }
+  reply = {{"op", "released"}, {"segment", *name}, {"size", *size}};
 }
 
 void Connection::Error(const json& id, const std::string& code, const std::string& message,

@@ -61,6 +61,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         nlohmann::json& reply);
   void HandleAnswer(const nlohmann::json& body, bool ready, nlohmann::json& reply);
   void HandleExport(const nlohmann::json& body, nlohmann::json& reply, UniqueFd* fd);
+  void HandleRestored(nlohmann::json& reply);
+  void HandleRelease(const nlohmann::json& body, nlohmann::json& reply);
   // Queues an error reply; `close` ends the connection once it is sent.
   void Error(const nlohmann::json& id, const std::string& code, const std::string& message,
              bool close = false);

@@ -9,14 +9,17 @@
 #include <iostream>
 
 #include "daemon/server.h"
+#include "orchestration/config.h"
 
 namespace {
 
 constexpr const char* kHelp =
-    R"(usage: warmbootd [--socket PATH]
+    R"(usage: warmbootd [--config F] [--socket PATH]
 
-Serves the checkpoint API (docs/api.md) on PATH (default /run/warmboot/api.sock), or on the
-socket systemd passes (socket activation). Stops on SIGTERM or SIGINT.
+Serves the checkpoint API (docs/api.md) on the configuration's api_socket (default
+/run/warmboot/api.sock; --socket overrides it), or on the socket systemd passes (socket
+activation). Serves what the last warm reboot restored for each application from the
+configuration's restore_dir and report_dir. Stops on SIGTERM or SIGINT.
 )";
 
 }  // namespace
@@ -24,6 +27,8 @@ socket systemd passes (socket activation). Stops on SIGTERM or SIGINT.
 int main(int argc, char** argv) {
   using namespace warmboot;
   daemon::ServerOptions options;
+  std::string config_path = kDefaultConfigPath, socket;
+  bool config_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -31,14 +36,28 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (a == "--socket" && i + 1 < argc) {
-      options.socket_path = argv[++i];
+      socket = argv[++i];
     } else if (a.starts_with("--socket=")) {
-      options.socket_path = a.substr(9);
+      socket = a.substr(9);
+    } else if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+      config_given = true;
+    } else if (a.starts_with("--config=")) {
+      config_path = a.substr(9);
+      config_given = true;
     } else {
       std::cerr << "warmbootd: unknown argument '" << a << "'\n" << kHelp;
       return 2;
     }
   }
+  auto config = LoadConfig(config_path, /*missing_ok=*/!config_given);
+  if (!config.ok()) {
+    std::cerr << "warmbootd: " << config.status().message() << "\n";
+    return 1;
+  }
+  options.socket_path = socket.empty() ? config->api_socket : socket;
+  options.restore_dir = config->restore_dir;
+  options.report_dir = config->report_dir;
   int n = sd_listen_fds(1);
   if (n > 1) {
     std::cerr << "warmbootd: systemd passed " << n << " sockets; expected one\n";

@@ -61,6 +61,9 @@ Server::~Server() {
 
 Result<std::unique_ptr<Server>> Server::Create(boost::asio::io_context& io, ServerOptions options) {
   std::unique_ptr<Server> s(new Server(io, std::move(options)));
+  if (!s->options_.restore_dir.empty()) {
+    s->restored_ = RestoredState::Load(s->options_.restore_dir, s->options_.report_dir);
+  }
   boost::system::error_code ec;
   const ServerOptions& o = s->options_;
   if (o.listen_fd >= 0) {

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 
+#include "daemon/restored.h"
 #include "daemon/store.h"
 #include "util/status.h"
 
@@ -28,6 +29,9 @@ struct ServerOptions {
   size_t max_connections_per_uid = 64;
   std::chrono::milliseconds frame_timeout{10000};  // to finish a frame once it has begun
   size_t max_queued_replies = 256;
+  // Where restore put the applications' segments and its report: the restored view
+  // (daemon/restored.h). Empty: none.
+  std::string restore_dir, report_dir;
 };
 
 class Connection;
@@ -43,6 +47,7 @@ class Server {
   const ServerOptions& options() const { return options_; }
   const std::string& instance() const { return instance_; }
   Store& store() { return store_; }
+  RestoredState& restored() { return restored_; }
   size_t connections() const { return connections_.size(); }
 
   // Connection's: it closed.
@@ -71,6 +76,7 @@ class Server {
   ServerOptions options_;
   std::string instance_;
   Store store_;
+  RestoredState restored_;
   std::unique_ptr<Impl> impl_;
   std::set<std::shared_ptr<Connection>> connections_;
 };

@@ -25,9 +25,12 @@ namespace {
 
 class Daemon {
  public:
-  explicit Daemon(const std::string& socket) {
+  explicit Daemon(const std::string& socket, const std::string& restore_dir = "",
+                  const std::string& report_dir = "") {
     daemon::ServerOptions o;
     o.socket_path = socket;
+    o.restore_dir = restore_dir;
+    o.report_dir = report_dir;
     auto s = daemon::Server::Create(io_, o);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(*s);
@@ -85,7 +88,7 @@ class PreserveRoundTest : public ::testing::Test {
 };
 
 TEST_F(PreserveRoundTest, ReadyAppsArePreservedFromTheirDescriptorsAndTheOthersNamed) {
-  Daemon d(config_.api_socket);
+  auto d = std::make_unique<Daemon>(config_.api_socket);
   auto db = client::Client::Connect("db", config_.api_socket);
   auto cache = client::Client::Connect("cache", config_.api_socket);
   ASSERT_TRUE(db.ok() && cache.ok());
@@ -120,6 +123,33 @@ TEST_F(PreserveRoundTest, ReadyAppsArePreservedFromTheirDescriptorsAndTheOthersN
   EXPECT_EQ(testing::ReadFile(root + "/db/index"), "db's index");
   EXPECT_FALSE(std::filesystem::exists(root + "/cache")) << "a declined set is not preserved";
   EXPECT_EQ(testing::ReadFile(config_.restore_dir + "/plain"), "a state-directory file");
+
+  // The next boot's daemon serves it back: warm for db, with its segments; cold for cache.
+  d.reset();
+  Daemon next(config_.api_socket, config_.restore_dir, config_.report_dir);
+  auto db2 = client::Client::Connect("db", config_.api_socket);
+  ASSERT_TRUE(db2.ok());
+  auto view = db2->Restored();
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_TRUE(view->warm);
+  EXPECT_EQ(view->generation, r.pack->generation);
+  EXPECT_EQ(view->segments.size(), 2u);
+  EXPECT_TRUE(view->damaged.empty());
+  uint64_t size = 0;
+  auto restored_fd = db2->GetRestored("heap", &size);
+  ASSERT_TRUE(restored_fd.ok()) << restored_fd.status().ToString();
+  EXPECT_EQ(size, heap.size());
+  std::string got(size, '\0');
+  EXPECT_EQ(::pread(*restored_fd, got.data(), size, 0), static_cast<ssize_t>(size));
+  EXPECT_EQ(got, heap);
+  ::close(*restored_fd);
+  EXPECT_EQ(*db2->ReleaseRestored("heap"), heap.size());
+  EXPECT_FALSE(std::filesystem::exists(root + "/db/heap")) << "released: its memory is freed";
+  EXPECT_EQ(db2->GetRestored("heap").status().code(), Code::kNotFound);
+  auto cache2 = client::Client::Connect("cache", config_.api_socket);
+  auto cold = cache2->Restored();
+  ASSERT_TRUE(cold.ok());
+  EXPECT_TRUE(cold->segments.empty()) << "cache declined: it starts cold";
 }
 
 TEST_F(PreserveRoundTest, TheAbortPolicyStopsBeforeAnythingChanges) {

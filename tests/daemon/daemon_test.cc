@@ -450,7 +450,7 @@ TEST_F(DaemonTest, OnlySetsCompletedByReadyArePreservedAndEveryOtherAppIsNamed) 
   // A second round waits for this one; releasing it thaws the ready app's set.
   Client other_admin = Connect("warmboot");
   EXPECT_EQ(other_admin.Checkpoint(100).status().code(), Code::kBusy);
-  ASSERT_TRUE(admin.Release().ok());
+  ASSERT_TRUE(admin.EndRound().ok());
   EXPECT_TRUE(ready.PutBytes("late", "x").ok());
 }
 
