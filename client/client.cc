@@ -10,6 +10,7 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 
+#include "api/fd_passing.h"
 #include "api/names.h"
 #include "api/wire.h"
 
@@ -65,23 +66,8 @@ std::string StringField(const json& body, const char* key) {
 Status SendFrame(int sock, const std::string& bytes, int fd) {
   size_t sent = 0;
   while (sent < bytes.size()) {
-    struct iovec iov {
-      const_cast<char*>(bytes.data()) + sent, bytes.size() - sent
-    };
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    if (fd >= 0 && sent == 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+    ssize_t n =
+        api::SendWithFd(sock, bytes.data() + sent, bytes.size() - sent, sent == 0 ? fd : -1, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoError("cannot send to warmbootd", errno);
@@ -155,27 +141,14 @@ Result<bool> Client::ReadMore(int timeout_ms) {
     if (n == 0) return false;
   }
   char buf[64 * 1024];
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-  struct iovec iov {
-    buf, sizeof buf
-  };
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  std::vector<int> received;
+  bool truncated = false;
   ssize_t n;
-  while ((n = ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  while ((n = api::ReceiveWithFds(fd_, buf, sizeof buf, 0, 4, &received, &truncated)) < 0 &&
+         errno == EINTR) {
   }
   if (n < 0) return ErrnoError("cannot read from warmbootd", errno);
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
-      int f;
-      std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-      inbox_->fds.push_back(f);
-    }
-  }
+  for (int f : received) inbox_->fds.push_back(f);
   if (n == 0) return Status(Code::kIoError, "warmbootd closed the connection");
   inbox_->decoder.Feed(std::string_view(buf, static_cast<size_t>(n)));
   return true;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "api/fd_passing.h"
 #include "api/names.h"
 #include "daemon/server.h"
 
@@ -76,31 +77,17 @@ void Connection::ReadSome() {
 
 void Connection::OnReadable() {
   static thread_local char buf[64 * 1024];
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-  struct iovec iov {
-    buf, sizeof buf
-  };
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = ::recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  std::vector<int> received;
+  bool truncated = false;
+  ssize_t n = api::ReceiveWithFds(socket_.native_handle(), buf, sizeof buf, MSG_DONTWAIT,
+                                  kMaxPendingFds + 1, &received, &truncated);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ReadSome();
     return Close();
   }
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds_.emplace_back(fd);
-    }
-  }
+  for (int fd : received) fds_.emplace_back(fd);
   if (n == 0) return Close();
-  if ((msg.msg_flags & MSG_CTRUNC) || fds_.size() > kMaxPendingFds) {
+  if (truncated || fds_.size() > kMaxPendingFds) {
     return Error(nullptr, "bad-frame",
                  "too many descriptors sent ahead of the frames that announce them", true);
   }
@@ -245,6 +232,15 @@ void Connection::HandleHello(const json& body, json& reply) {
            {"segments", server_.store().Count(*owner_)}};
 }
 
+// A ready app's set stays as it declared it until the round ends (daemon/round.h).
+bool Connection::Frozen(json& reply) const {
+  if (!server_.Frozen(*owner_)) return false;
+  reply = {{"error", "busy"},
+           {"message", owner_->app + " answered ready: its set is frozen until the warm reboot "
+                                     "or the end of the round"}};
+  return true;
+}
+
 void Connection::HandlePut(const json& body, const std::string& data, std::deque<UniqueFd>& fds,
                            json& reply) {
   auto name = StringField(body, "segment");
@@ -258,12 +254,7 @@ void Connection::HandlePut(const json& body, const std::string& data, std::deque
     reply = {{"error", "bad-name"}, {"message", s.message()}};
     return;
   }
-  if (server_.Frozen(*owner_)) {
-    reply = {{"error", "busy"},
-             {"message", owner_->app + " answered ready: its set is frozen until the warm reboot "
-                                       "or the round's release"}};
-    return;
-  }
+  if (Frozen(reply)) return;
   // Filled by one of the two branches below (a Result holds a value or an error, never neither).
   Result<SegmentFd> seg = Status(Code::kInvalidArgument, "no segment");
   if (*kind == "bytes") {
@@ -359,12 +350,7 @@ void Connection::HandleDrop(const json& body, json& reply) {
     reply = {{"error", "bad-request"}, {"message", "drop needs \"segment\", a string"}};
     return;
   }
-  if (server_.Frozen(*owner_)) {
-    reply = {{"error", "busy"},
-             {"message", owner_->app + " answered ready: its set is frozen until the warm reboot "
-                                       "or the round's release"}};
-    return;
-  }
+  if (Frozen(reply)) return;
   auto size = server_.store().Drop(*owner_, *name);
   if (!size.ok()) {
     reply = {{"error", ErrorCodeFor(size.status().code())}, {"message", size.status().message()}};
@@ -499,24 +485,9 @@ void Connection::WriteSome() {
   writing_ = true;
   while (!out_.empty() && !closed_) {
     Outgoing& o = out_.front();
-    struct iovec iov {
-      o.bytes.data() + o.sent, o.bytes.size() - o.sent
-    };
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    if (o.fd.valid()) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      const int fd = o.fd.get();
-      std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n =
+        api::SendWithFd(socket_.native_handle(), o.bytes.data() + o.sent, o.bytes.size() - o.sent,
+                        o.fd.valid() ? o.fd.get() : -1, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
         socket_.async_wait(stream_protocol::socket::wait_write,

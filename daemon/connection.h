@@ -62,6 +62,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void HandleAnswer(const nlohmann::json& body, bool ready, nlohmann::json& reply);
   void HandleExport(const nlohmann::json& body, nlohmann::json& reply, UniqueFd* fd);
   void HandleRestored(nlohmann::json& reply);
+  // Fills `reply` with `busy` when this app's set is frozen by a round.
+  bool Frozen(nlohmann::json& reply) const;
   void HandleRelease(const nlohmann::json& body, nlohmann::json& reply);
   // Queues an error reply; `close` ends the connection once it is sent.
   void Error(const nlohmann::json& id, const std::string& code, const std::string& message,

@@ -17,41 +17,23 @@
 #include "client/client.h"
 #include "daemon/server.h"
 #include "restore/restore.h"
+#include "testing/api_daemon.h"
 #include "testing/sim_machine.h"
 #include "testing/test_util.h"
 
 namespace warmboot {
 namespace {
 
-class Daemon {
- public:
-  explicit Daemon(const std::string& socket, const std::string& restore_dir = "",
-                  const std::string& report_dir = "") {
-    daemon::ServerOptions o;
-    o.socket_path = socket;
-    o.restore_dir = restore_dir;
-    o.report_dir = report_dir;
-    auto s = daemon::Server::Create(io_, o);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    server_ = std::move(*s);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Daemon() {
-    boost::asio::post(io_, [this] { server_->Stop(); });
-    thread_.join();
-  }
+using testing::SealedMemfd;
 
- private:
-  boost::asio::io_context io_;
-  std::unique_ptr<daemon::Server> server_;
-  std::thread thread_;
-};
-
-int SealedMemfd(const std::string& bytes) {
-  int fd = ::memfd_create("heap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-  EXPECT_EQ(::fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK), 0);
-  return fd;
+// A daemon on `socket`, serving the restored view of `restore_dir` and `report_dir` if given.
+std::unique_ptr<testing::ApiDaemon> Daemon(const std::string& socket,
+                                           const std::string& restore_dir = "",
+                                           const std::string& report_dir = "") {
+  daemon::ServerOptions o;
+  o.restore_dir = restore_dir;
+  o.report_dir = report_dir;
+  return std::make_unique<testing::ApiDaemon>(socket, o);
 }
 
 class PreserveRoundTest : public ::testing::Test {
@@ -88,7 +70,7 @@ class PreserveRoundTest : public ::testing::Test {
 };
 
 TEST_F(PreserveRoundTest, ReadyAppsArePreservedFromTheirDescriptorsAndTheOthersNamed) {
-  auto d = std::make_unique<Daemon>(config_.api_socket);
+  auto d = Daemon(config_.api_socket);
   auto db = client::Client::Connect("db", config_.api_socket);
   auto cache = client::Client::Connect("cache", config_.api_socket);
   ASSERT_TRUE(db.ok() && cache.ok());
@@ -126,7 +108,7 @@ TEST_F(PreserveRoundTest, ReadyAppsArePreservedFromTheirDescriptorsAndTheOthersN
 
   // The next boot's daemon serves it back: warm for db, with its segments; cold for cache.
   d.reset();
-  Daemon next(config_.api_socket, config_.restore_dir, config_.report_dir);
+  auto next = Daemon(config_.api_socket, config_.restore_dir, config_.report_dir);
   auto db2 = client::Client::Connect("db", config_.api_socket);
   ASSERT_TRUE(db2.ok());
   auto view = db2->Restored();
@@ -154,7 +136,7 @@ TEST_F(PreserveRoundTest, ReadyAppsArePreservedFromTheirDescriptorsAndTheOthersN
 
 TEST_F(PreserveRoundTest, TheAbortPolicyStopsBeforeAnythingChanges) {
   config_.continue_incomplete_checkpoint = false;
-  Daemon d(config_.api_socket);
+  auto d = Daemon(config_.api_socket);
   auto cache = client::Client::Connect("cache", config_.api_socket);
   ASSERT_TRUE(cache.ok());
   ASSERT_TRUE(cache->PutBytes("hot", "x").ok());

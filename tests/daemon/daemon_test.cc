@@ -20,6 +20,7 @@
 #include "client/client.h"
 #include "daemon/segment_fd.h"
 #include "daemon/server.h"
+#include "testing/api_daemon.h"
 #include "testing/test_util.h"
 #include "util/endian.h"
 #include "util/xoshiro.h"
@@ -37,42 +38,8 @@ using client::Client;
 using client::RoundResult;
 using nlohmann::json;
 
-// A daemon on its own thread and io_context, as warmbootd runs it.
-class Daemon {
- public:
-  explicit Daemon(const std::string& socket, daemon::ServerOptions o = {}) {
-    o.socket_path = socket;
-    auto s = daemon::Server::Create(io_, o);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    if (!s.ok()) return;
-    server_ = std::move(*s);
-    instance_ = server_->instance();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Daemon() {
-    if (server_) boost::asio::post(io_, [this] { server_->Stop(); });
-    if (thread_.joinable()) thread_.join();
-    server_.reset();
-  }
-  const std::string& instance() const { return instance_; }
-
- private:
-  boost::asio::io_context io_;
-  std::unique_ptr<daemon::Server> server_;
-  std::string instance_;
-  std::thread thread_;
-};
-
-// A sealed memfd holding `bytes`.
-int SealedMemfd(const std::string& bytes, int seals = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK) {
-  int fd = ::memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  EXPECT_GE(fd, 0);
-  EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-  if (seals != 0) {
-    EXPECT_EQ(::fcntl(fd, F_ADD_SEALS, seals), 0);
-  }
-  return fd;
-}
+using Daemon = testing::ApiDaemon;
+using testing::SealedMemfd;
 
 std::string ReadAllFd(int fd) {
   std::string out;

@@ -1,0 +1,60 @@
+// warmbootd for tests: a real daemon::Server on its own thread and io_context, as warmbootd runs
+// it, on a temporary socket; and a sealed memfd to hand over. Header-only: only the suites that
+// link warmboot_daemon include it.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "daemon/server.h"
+
+namespace warmboot::testing {
+
+class ApiDaemon {
+ public:
+  explicit ApiDaemon(const std::string& socket, daemon::ServerOptions o = {}) {
+    o.socket_path = socket;
+    auto s = daemon::Server::Create(io_, o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (!s.ok()) return;
+    server_ = std::move(*s);
+    instance_ = server_->instance();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~ApiDaemon() { Stop(); }
+  // Stops it as SIGTERM stops warmbootd: connections closed, the socket file removed.
+  void Stop() {
+    if (server_) boost::asio::post(io_, [this] { server_->Stop(); });
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+  }
+  const std::string& instance() const { return instance_; }
+
+ private:
+  boost::asio::io_context io_;
+  std::unique_ptr<daemon::Server> server_;
+  std::string instance_;
+  std::thread thread_;
+};
+
+// A memfd holding `bytes`, sealed with `seals` (none: 0).
+inline int SealedMemfd(const std::string& bytes,
+                       int seals = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK) {
+  int fd = ::memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  if (seals != 0) {
+    EXPECT_EQ(::fcntl(fd, F_ADD_SEALS, seals), 0);
+  }
+  return fd;
+}
+
+}  // namespace warmboot::testing
