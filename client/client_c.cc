@@ -119,28 +119,91 @@ Status Null(const char* fn, const char* what) {
   return Status(Code::kInvalidArgument, std::string(fn) + ": " + what + " is NULL");
 }
 
-}  // namespace
+constexpr uint32_t kMaxDeadlineMs = 3600000;  // hello's deadline_ms (docs/api.md)
 
-extern "C" {
-
-int wb_client_connect(const char* app, const char* socket_path, wb_client** out) {
+// wb_client_connect and wb_client_connect_ex, as entry point `fn`.
+int ConnectAs(const char* fn, const char* app, const char* socket_path, uint32_t deadline_ms,
+              int observer, wb_client** out) noexcept {
   if (out != nullptr) *out = nullptr;
   // Connect's kNotFound can only mean the socket: the daemon answers hello with no not-found.
   auto map = [](Code code) { return code == Code::kNotFound ? WB_ERR_NO_DAEMON : CodeFor(code); };
   return Guard(
-      nullptr, "wb_client_connect",
+      nullptr, fn,
       [&]() -> Status {
-        if (out == nullptr) return Null("wb_client_connect", "out");
-        if (app == nullptr) return Null("wb_client_connect", "app");
+        if (out == nullptr) return Null(fn, "out");
+        if (app == nullptr) return Null(fn, "app");
         // Checked before connecting, so a bad name is WB_ERR_INVALID with or without a daemon.
         WB_RETURN_IF_ERROR(warmboot::api::CheckName("application name", app));
+        if (deadline_ms > kMaxDeadlineMs) {
+          return Status(Code::kInvalidArgument, std::string(fn) +
+                                                    ": deadline_ms is 0 (the round's) or up to " +
+                                                    std::to_string(kMaxDeadlineMs) + ", not " +
+                                                    std::to_string(deadline_ms));
+        }
         auto c = Client::Connect(
-            app, socket_path != nullptr ? socket_path : warmboot::client::kDefaultSocket);
+            app, socket_path != nullptr ? socket_path : warmboot::client::kDefaultSocket,
+            deadline_ms, observer != 0);
         if (!c.ok()) return c.status();
         *out = new wb_client(std::move(*c));
         return Status::Ok();
       },
       map);
+}
+
+// Copies `view` into one malloc'd block: the struct, the segments, the damaged names' pointers,
+// then every string; wb_restored_free is then one free(). Each part's size keeps the next one
+// aligned (the structs and pointer arrays are multiples of 8 bytes; strings come last).
+wb_restored_view* CopyView(const warmboot::client::RestoredView& view) {
+  const size_t n_seg = view.segments.size(), n_dmg = view.damaged.size();
+  size_t bytes =
+      sizeof(wb_restored_view) + n_seg * sizeof(wb_restored_segment) + n_dmg * sizeof(const char*);
+  for (const auto& [name, size] : view.segments) bytes += name.size() + 1;
+  for (const std::string& name : view.damaged) bytes += name.size() + 1;
+  void* block = std::malloc(bytes);
+  if (block == nullptr) throw std::bad_alloc();
+  char* at = static_cast<char*>(block);
+  auto* out = new (at) wb_restored_view{};
+  at += sizeof(wb_restored_view);
+  auto* segments = reinterpret_cast<wb_restored_segment*>(at);
+  at += n_seg * sizeof(wb_restored_segment);
+  auto* damaged = reinterpret_cast<const char**>(at);
+  at += n_dmg * sizeof(const char*);
+  auto put = [&at](const std::string& s) {
+    const char* str = at;
+    std::memcpy(at, s.c_str(), s.size() + 1);
+    at += s.size() + 1;
+    return str;
+  };
+  for (size_t i = 0; i < n_seg; ++i) {
+    segments[i].name = put(view.segments[i].first);
+    segments[i].size = view.segments[i].second;
+  }
+  for (size_t i = 0; i < n_dmg; ++i) damaged[i] = put(view.damaged[i]);
+  out->warm = view.warm ? 1 : 0;
+  out->generation = view.generation;
+  out->preserved_ns = view.preserved_ns;
+  out->segments = n_seg != 0 ? segments : nullptr;
+  out->segment_count = n_seg;
+  out->damaged = n_dmg != 0 ? damaged : nullptr;
+  out->damaged_count = n_dmg;
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+int wb_client_connect(const char* app, const char* socket_path, wb_client** out) {
+  return ConnectAs("wb_client_connect", app, socket_path, 0, 0, out);
+}
+
+int wb_client_connect_ex(const char* app, const char* socket_path, uint32_t deadline_ms,
+                         int observer, wb_client** out) {
+  return ConnectAs("wb_client_connect_ex", app, socket_path, deadline_ms, observer, out);
+}
+
+int wb_client_fd(const wb_client* client) {
+  return client != nullptr ? client->client.fd() : -1;
 }
 
 void wb_client_close(wb_client* client) {
@@ -233,6 +296,83 @@ int wb_list(wb_client* client, int all, wb_segment** segments_out, size_t* count
 
 void wb_list_free(wb_segment* segments) {
   std::free(segments);
+}
+
+int wb_wait_prepare(wb_client* client, int timeout_ms, uint64_t* round_out,
+                    uint64_t* deadline_ms_out, int* got_out) {
+  if (round_out != nullptr) *round_out = 0;
+  if (deadline_ms_out != nullptr) *deadline_ms_out = 0;
+  if (got_out != nullptr) *got_out = 0;
+  return Guard(client, "wb_wait_prepare", [&]() -> Status {
+    if (client == nullptr) return Null("wb_wait_prepare", "client");
+    if (round_out == nullptr) return Null("wb_wait_prepare", "round_out");
+    if (got_out == nullptr) return Null("wb_wait_prepare", "got_out");
+    auto p = client->client.WaitForPrepare(timeout_ms < 0 ? -1 : timeout_ms);
+    if (!p.ok()) return p.status();
+    if (!p->has_value()) return Status::Ok();
+    *round_out = (*p)->round;
+    if (deadline_ms_out != nullptr) *deadline_ms_out = (*p)->deadline_ms;
+    *got_out = 1;
+    return Status::Ok();
+  });
+}
+
+int wb_ready(wb_client* client, uint64_t round) {
+  return Guard(client, "wb_ready", [&]() -> Status {
+    if (client == nullptr) return Null("wb_ready", "client");
+    return client->client.Ready(round);
+  });
+}
+
+int wb_decline(wb_client* client, uint64_t round, const char* reason) {
+  return Guard(client, "wb_decline", [&]() -> Status {
+    if (client == nullptr) return Null("wb_decline", "client");
+    return client->client.Decline(round, reason != nullptr ? reason : "");
+  });
+}
+
+int wb_restored(wb_client* client, wb_restored_view** out) {
+  if (out != nullptr) *out = nullptr;
+  return Guard(client, "wb_restored", [&]() -> Status {
+    if (client == nullptr) return Null("wb_restored", "client");
+    if (out == nullptr) return Null("wb_restored", "out");
+    Result<warmboot::client::RestoredView> view = client->client.Restored();
+    if (!view.ok()) return view.status();
+    *out = CopyView(*view);
+    return Status::Ok();
+  });
+}
+
+void wb_restored_free(wb_restored_view* view) {
+  std::free(view);
+}
+
+int wb_get_restored(wb_client* client, const char* segment, int* fd_out, uint64_t* size_out) {
+  if (fd_out != nullptr) *fd_out = -1;
+  if (size_out != nullptr) *size_out = 0;
+  return Guard(client, "wb_get_restored", [&]() -> Status {
+    if (client == nullptr) return Null("wb_get_restored", "client");
+    if (segment == nullptr) return Null("wb_get_restored", "segment");
+    if (fd_out == nullptr) return Null("wb_get_restored", "fd_out");
+    uint64_t size = 0;
+    Result<int> fd = client->client.GetRestored(segment, &size);
+    if (!fd.ok()) return fd.status();
+    *fd_out = *fd;
+    if (size_out != nullptr) *size_out = size;
+    return Status::Ok();
+  });
+}
+
+int wb_release_restored(wb_client* client, const char* segment, uint64_t* size_out) {
+  if (size_out != nullptr) *size_out = 0;
+  return Guard(client, "wb_release_restored", [&]() -> Status {
+    if (client == nullptr) return Null("wb_release_restored", "client");
+    if (segment == nullptr) return Null("wb_release_restored", "segment");
+    Result<uint64_t> size = client->client.ReleaseRestored(segment);
+    if (!size.ok()) return size.status();
+    if (size_out != nullptr) *size_out = *size;
+    return Status::Ok();
+  });
 }
 
 const char* wb_last_error(const wb_client* client) {

@@ -5,7 +5,10 @@
  * descriptor of it back and checks every byte. The segment is left with the daemon, as an
  * application would leave it for the reboot; running the example again replaces it.
  *
- *   usage: checkpoint-c [SOCKET]       (default /run/warmboot/api.sock)
+ * Being told of a warm reboot is optional. With --wait-prepare it then waits for one round's
+ * prepare (`warmboot preserve` runs a round) and answers ready: its set is complete.
+ *
+ *   usage: checkpoint-c [--wait-prepare] [SOCKET]       (default /run/warmboot/api.sock)
  *
  * Exit 0 when the bytes came back identical, 1 otherwise (the message says why).
  */
@@ -40,12 +43,14 @@ static int write_all(int fd, const unsigned char* buf, size_t size) {
 }
 
 int main(int argc, char** argv) {
-  const char* socket_path = argc > 1 ? argv[1] : NULL;
+  const int wait_prepare = argc > 1 && strcmp(argv[1], "--wait-prepare") == 0;
+  const char* socket_path = argc > 1 + wait_prepare ? argv[1 + wait_prepare] : NULL;
   static unsigned char state[STATE_SIZE], back[STATE_SIZE];
   wb_client* client = NULL;
   int memfd = -1, fd = -1, rc = 1, err;
-  uint64_t size = 0;
+  uint64_t size = 0, round = 0, deadline_ms = 0;
   size_t got = 0;
+  int prepared = 0;
 
   err = wb_client_connect("checkpoint-c", socket_path, &client);
   if (err != WB_OK) {
@@ -93,6 +98,19 @@ int main(int argc, char** argv) {
     goto out;
   }
   printf("got it back: %llu bytes, identical\n", (unsigned long long)size);
+
+  if (wait_prepare) {
+    printf("waiting for a warm reboot's prepare\n");
+    fflush(stdout);
+    err = wb_wait_prepare(client, -1, &round, &deadline_ms, &prepared);
+    if (err == WB_OK) err = wb_ready(client, round); /* the set is complete as it stands */
+    if (err != WB_OK) {
+      fprintf(stderr, "checkpoint-c: round: %s (%s)\n", wb_last_error(client), wb_error_name(err));
+      goto out;
+    }
+    printf("answered ready to round %llu (within %llu ms)\n", (unsigned long long)round,
+           (unsigned long long)deadline_ms);
+  }
   rc = 0;
 
 out:

@@ -50,9 +50,10 @@ has "soname" "$(readelf -d "$lib")" "Library soname: [libwarmboot-client.so.0]"
 # Exported: wb_*, warmboot::client::*, the Status functions; nothing else (no wire format,
 # no util, no nlohmann::json, which a program may well have its own copy of).
 syms=$(nm -D --defined-only -C "$lib" | awk '$2 != "A" { $1 = ""; $2 = ""; sub(/^  /, ""); print }')
-for s in wb_client_connect wb_client_close wb_put_bytes wb_put_fd wb_get wb_drop wb_list \
-         wb_list_free wb_last_error wb_error_name "warmboot::client::Client::Connect" \
-         "warmboot::Status::ToString"; do
+for s in wb_client_connect wb_client_connect_ex wb_client_close wb_client_fd wb_put_bytes \
+         wb_put_fd wb_get wb_drop wb_list wb_list_free wb_wait_prepare wb_ready wb_decline \
+         wb_restored wb_restored_free wb_get_restored wb_release_restored wb_last_error \
+         wb_error_name "warmboot::client::Client::Connect" "warmboot::Status::ToString"; do
   has "exports $s" "$syms" "$s"
 done
 stray=$(grep -vE '^(wb_[a-z_]+|warmboot::(client::|Status::|CodeName|InvalidArgument|NotFound|IoError|NoSpace|Corruption|NoImage|Unsupported|UsageError|ErrnoError))' <<<"$syms")
