@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace warmboot::fuzz {
 namespace {
@@ -25,27 +27,45 @@ std::string g_root;
   std::abort();
 }
 
-bool Beneath(const std::string& p) {
-  return p == g_root || (p.size() > g_root.size() && p.compare(0, g_root.size(), g_root) == 0 &&
-                         p[g_root.size()] == '/');
+bool Beneath(std::string_view p) {
+  return p == g_root ||
+         (p.size() > g_root.size() && p.starts_with(g_root) && p[g_root.size()] == '/');
 }
 
-// The path of what `fd` refers to ("" when unknown), without the " (deleted)" of an unlinked file.
-std::string FdPath(int fd) {
-  char link[64], buf[PATH_MAX + 1];
-  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  ssize_t n = ::readlink(link, buf, PATH_MAX);
-  if (n < 0) return "";
-  std::string p(buf, static_cast<size_t>(n));
-  constexpr const char kDeleted[] = " (deleted)";
-  if (p.size() > sizeof kDeleted - 1 && p.ends_with(kDeleted)) p.resize(p.size() - 10);
-  return p;
+// The checks run on every write-type call the library makes, and build their paths in scratch
+// strings that keep their capacity (one set per thread): a path string built and freed per call
+// cost more, under ASan, than the call it checked.
+struct Scratch {
+  std::string dir, entry;
+};
+Scratch& Buffers() {
+  thread_local Scratch s;
+  return s;
 }
 
-std::string DirPath(int dirfd) {
-  if (dirfd != AT_FDCWD) return FdPath(dirfd);
+// /proc/self/fd, opened by ArmWriteGuard for the process that arms the guard (a forked child
+// arms it again and gets its own): a readlinkat beneath it costs half a readlink of the whole
+// "/proc/self/fd/N".
+int g_proc_fd = -1;
+pid_t g_proc_fd_pid = -1;
+
+// The path of what `fd` refers to (empty when unknown), without the " (deleted)" of an
+// unlinked file, into `out`.
+void FdPath(int fd, std::string& out) {
+  char link[32], buf[PATH_MAX + 1];
+  std::snprintf(link, sizeof link, "%d", fd);
+  ssize_t n = ::readlinkat(g_proc_fd, link, buf, PATH_MAX);
+  out.assign(buf, n < 0 ? 0 : static_cast<size_t>(n));
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (out.size() > kDeleted.size() && out.ends_with(kDeleted)) {
+    out.resize(out.size() - kDeleted.size());
+  }
+}
+
+void DirPath(int dirfd, std::string& out) {
+  if (dirfd != AT_FDCWD) return FdPath(dirfd, out);
   char buf[PATH_MAX + 1];
-  return ::getcwd(buf, sizeof buf) ? std::string(buf) : std::string();
+  out.assign(::getcwd(buf, sizeof buf) ? buf : "");
 }
 
 // The entry `name` in directory `dirfd` (or a path, for AT_FDCWD) must lie beneath the root.
@@ -54,20 +74,37 @@ std::string DirPath(int dirfd) {
 void CheckEntry(const char* call, int dirfd, const char* name) {
   if (!g_armed.load(std::memory_order_relaxed)) return;
   g_checks.fetch_add(1, std::memory_order_relaxed);
-  std::string n = name ? name : "";
-  std::string entry;
-  if (n.find('/') == std::string::npos) {
-    if (n.empty() || n == "." || n == "..") Violation(call, "'" + n + "'", "not an entry name");
-    entry = DirPath(dirfd) + "/" + n;
+  std::string_view n = name ? name : "";
+  Scratch& b = Buffers();
+  std::string& entry = b.entry;
+  if (n.find('/') == std::string_view::npos) {
+    if (n.empty() || n == "." || n == "..") {
+      Violation(call, "'" + std::string(n) + "'", "not an entry name");
+    }
+    DirPath(dirfd, entry);
+    entry += '/';
+    entry += n;
   } else {
-    std::string full = n[0] == '/' ? n : DirPath(dirfd) + "/" + n;
+    std::string& full = b.dir;
+    if (n[0] == '/') {
+      full.assign(n);
+    } else {
+      DirPath(dirfd, full);
+      full += '/';
+      full += n;
+    }
     while (full.size() > 1 && full.back() == '/') full.pop_back();
     size_t slash = full.rfind('/');
-    std::string parent = slash == 0 ? "/" : full.substr(0, slash), base = full.substr(slash + 1);
+    std::string_view base = std::string_view(full).substr(slash + 1);
     if (base == "." || base == "..") Violation(call, full, "not an entry name");
-    char resolved[PATH_MAX + 1];
-    if (::realpath(parent.c_str(), resolved) == nullptr) return;  // the call itself will fail
-    entry = std::string(resolved) + "/" + base;
+    char resolved[PATH_MAX + 1] = "/";
+    if (slash != 0) {
+      full[slash] = '\0';  // the parent, as a C string; `base` follows it
+      if (::realpath(full.c_str(), resolved) == nullptr) return;  // the call itself will fail
+    }
+    entry.assign(resolved);
+    entry += '/';
+    entry += base;
   }
   if (!Beneath(entry)) Violation(call, entry, "outside the destination");
 }
@@ -79,7 +116,8 @@ void CheckFd(const char* call, int fd) {
   g_checks.fetch_add(1, std::memory_order_relaxed);
   struct stat st;
   if (::fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) return;
-  std::string p = FdPath(fd);
+  std::string& p = Buffers().entry;
+  FdPath(fd, p);
   if (!Beneath(p)) Violation(call, p, "outside the destination");
 }
 
@@ -89,7 +127,9 @@ void CheckNoFollow(const char* call, int dirfd, const char* name, int flags) {
   struct stat st;
   if (name && *name && ::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
       S_ISLNK(st.st_mode)) {
-    Violation(call, DirPath(dirfd) + "/" + name, "follows a symlink");
+    std::string dir;
+    DirPath(dirfd, dir);
+    Violation(call, dir + "/" + name, "follows a symlink");
   }
 }
 
@@ -101,6 +141,12 @@ mode_t ModeArg(int flags, va_list ap) {
 
 void ArmWriteGuard(const std::string& root) {
   g_root = root;
+  if (g_proc_fd < 0 || g_proc_fd_pid != ::getpid()) {
+    if (g_proc_fd >= 0) ::close(g_proc_fd);
+    g_proc_fd = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // not armed yet
+    g_proc_fd_pid = ::getpid();
+    if (g_proc_fd < 0) Violation("open", "/proc/self/fd", std::strerror(errno));
+  }
   g_armed.store(true);
 }
 

@@ -22,8 +22,11 @@ class ChunkLoader {
   Status Load(const format::ChunkRecord& chunk, std::span<const uint8_t>* out);
 
  private:
+  uint8_t* RawBuffer(uint32_t raw_length);
+
   Media& media_;
   std::vector<ByteRange> bad_ranges_;
+  uint32_t chunk_size_;
   AlignedBuffer stored_;
   AlignedBuffer raw_;
   ChunkDecompressor decompressor_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <new>
 #include <thread>
 
 namespace warmboot {
@@ -89,7 +90,9 @@ size_t ChunkCompressor::Compress(std::span<const uint8_t> raw, std::span<uint8_t
   return n;
 }
 
-ChunkDecompressor::ChunkDecompressor() : dctx_(ZSTD_createDCtx()) {}
+// The context is made on the first compressed chunk: a loader per worker is built for every
+// verify and unpack, and an image of raw chunks (or a small one, or none) never needs one.
+ChunkDecompressor::ChunkDecompressor() : dctx_(nullptr) {}
 ChunkDecompressor::~ChunkDecompressor() {
   ZSTD_freeDCtx(static_cast<ZSTD_DCtx*>(dctx_));
 }
@@ -102,6 +105,7 @@ Status ChunkDecompressor::Decompress(std::span<const uint8_t> in, std::span<uint
   if (ZSTD_findFrameCompressedSize(in.data(), in.size()) != in.size()) {
     return Corruption("compressed chunk has bytes after its frame");
   }
+  if (dctx_ == nullptr && (dctx_ = ZSTD_createDCtx()) == nullptr) throw std::bad_alloc();
   size_t n = ZSTD_decompressDCtx(static_cast<ZSTD_DCtx*>(dctx_), out.data(), out.size(), in.data(),
                                  in.size());
   if (ZSTD_isError(n)) return Corruption(std::string("zstd: ") + ZSTD_getErrorName(n));

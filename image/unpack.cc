@@ -249,10 +249,16 @@ class Unpacker {
   std::string TempName(uint64_t i) const { return tmp_prefix_ + std::to_string(i); }
 
   Result<UniqueFd> CreateTemp(uint64_t i) {
-    const LoadedSegment& s = img_.segments[i];
-    auto [parent, name] = SplitParent(s.path);
+    auto [parent, name] = SplitParent(img_.segments[i].path);
     WB_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirBeneath(root_.get(), parent, true));
-    UniqueFd fd(::openat(dir.get(), TempName(i).c_str(),
+    return CreateTemp(i, dir.get());
+  }
+
+  // In the file's directory `dirfd`, which the task creating the file has open already:
+  // walking the path to it again, a component at a time, cost more than creating a small file.
+  Result<UniqueFd> CreateTemp(uint64_t i, int dirfd) {
+    const LoadedSegment& s = img_.segments[i];
+    UniqueFd fd(::openat(dirfd, TempName(i).c_str(),
                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return ErrnoError("cannot create " + s.path, errno);
     if (::ftruncate(fd.get(), static_cast<off_t>(s.record.size)) != 0) {
@@ -271,7 +277,7 @@ class Unpacker {
     }
     UniqueFd fd;
     if (t.create) {
-      auto created = CreateTemp(t.segment);
+      auto created = CreateTemp(t.segment, dir->get());
       if (!created.ok()) {
         Fail(t.segment, created.status().message());
         return Abandon(t.segment);
