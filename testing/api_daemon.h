@@ -57,4 +57,17 @@ inline int SealedMemfd(const std::string& bytes,
   return fd;
 }
 
+// Everything `fd` holds, read with pread from offset 0.
+inline std::string ReadAllFd(int fd) {
+  std::string out;
+  char buf[1 << 16];
+  ssize_t n;
+  off_t off = 0;
+  while ((n = ::pread(fd, buf, sizeof buf, off)) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+    off += n;
+  }
+  return out;
+}
+
 }  // namespace warmboot::testing

@@ -22,56 +22,17 @@
 
 #include "client/client.h"
 #include "daemon/server.h"
+#include "testing/api_daemon.h"
 #include "testing/test_util.h"
 
 namespace warmboot {
 namespace {
 
-// A daemon on its own thread and io_context, as warmbootd runs it (as tests/daemon has it).
-class Daemon {
- public:
-  explicit Daemon(const std::string& socket, daemon::ServerOptions o = {}) {
-    o.socket_path = socket;
-    auto s = daemon::Server::Create(io_, o);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    if (!s.ok()) return;
-    server_ = std::move(*s);
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Daemon() { Stop(); }
-  void Stop() {
-    if (server_) boost::asio::post(io_, [this] { server_->Stop(); });
-    if (thread_.joinable()) thread_.join();
-    server_.reset();
-  }
-
- private:
-  boost::asio::io_context io_;
-  std::unique_ptr<daemon::Server> server_;
-  std::thread thread_;
-};
-
-// A memfd holding `bytes`, sealed with `seals`.
-int SealedMemfd(const std::string& bytes, int seals = F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK) {
-  int fd = ::memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  EXPECT_GE(fd, 0);
-  EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-  if (seals != 0) {
-    EXPECT_EQ(::fcntl(fd, F_ADD_SEALS, seals), 0);
-  }
-  return fd;
-}
+using Daemon = testing::ApiDaemon;
+using testing::SealedMemfd;
 
 std::string ReadAll(int fd) {
-  std::string out;
-  char buf[1 << 16];
-  ssize_t n;
-  off_t off = 0;
-  while ((n = ::pread(fd, buf, sizeof buf, off)) > 0) {
-    out.append(buf, static_cast<size_t>(n));
-    off += n;
-  }
-  return out;
+  return testing::ReadAllFd(fd);
 }
 
 bool Has(const char* text, const std::string& needle) {

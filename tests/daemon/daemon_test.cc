@@ -41,17 +41,7 @@ using nlohmann::json;
 using Daemon = testing::ApiDaemon;
 using testing::SealedMemfd;
 
-std::string ReadAllFd(int fd) {
-  std::string out;
-  char buf[1 << 16];
-  ssize_t n;
-  off_t off = 0;
-  while ((n = ::pread(fd, buf, sizeof buf, off)) > 0) {
-    out.append(buf, static_cast<size_t>(n));
-    off += n;
-  }
-  return out;
-}
+using testing::ReadAllFd;
 
 std::string Random(size_t n, uint64_t seed) {
   std::string s(n, '\0');
