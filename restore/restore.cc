@@ -147,20 +147,18 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
   const std::string meant = "this boot's command line names image " + r.named_image + " (" +
                             kImageTokenParam + "=), the state a warm reboot was to bring back";
 
+  // Stops the restore with `s` as its error and message.
+  auto fail = [&r](const Status& s) {
+    r.status = s;
+    r.message = s.message();
+    return r;
+  };
   auto probe = log.Start("probe device");
   auto info = platform.Probe();
   probe.Done(info.ok(), info.ok() ? PmemModeName(info->mode) : info.status().message());
-  if (!info.ok()) {
-    r.status = info.status();
-    r.message = info.status().message();
-    return r;
-  }
+  if (!info.ok()) return fail(info.status());
   r.device = *info;
-  if (Status owned = CheckOwned(platform, *info, config); !owned.ok()) {
-    r.status = owned;
-    r.message = owned.message();
-    return r;
-  }
+  if (Status owned = CheckOwned(platform, *info, config); !owned.ok()) return fail(owned);
   if (info->mode == PmemMode::kDisabled) {
     // A reconfiguration or rename that failed half-way took it down. Up raw, nothing on it
     // changes: an image there is found and restored as from any raw namespace.
@@ -171,17 +169,9 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       if (!info.ok()) s = info.status();
     }
     up.Done(s.ok(), s.ok() ? PmemModeName(info->mode) : s.message());
-    if (!s.ok()) {
-      r.status = s.WithContext("cannot enable " + r.device->name);
-      r.message = r.status.message();
-      return r;
-    }
+    if (!s.ok()) return fail(s.WithContext("cannot enable " + r.device->name));
     r.device = *info;
-    if (Status owned = CheckOwned(platform, *info, config); !owned.ok()) {
-      r.status = owned;
-      r.message = owned.message();
-      return r;
-    }
+    if (Status owned = CheckOwned(platform, *info, config); !owned.ok()) return fail(owned);
   }
 
   if (info->mode == PmemMode::kRaw) {

@@ -38,10 +38,12 @@ TEST(StringsTest, Trim) {
 
 TEST(PrintableTest, NamesCannotDriveTheTerminal) {
   EXPECT_EQ(Printable("app/db/table-é.bin"), "app/db/table-é.bin");
-  EXPECT_EQ(Printable("a\x1b[2Jb"), "a\\x1b[2Jb");        // ESC
-  EXPECT_EQ(Printable("a\nb"), "a\\x0ab");                 // a forged line
-  EXPECT_EQ(Printable("a\nb", true), "a\nb");              // a message's own lines
-  EXPECT_EQ(Printable("\xc2\x9b" "1m"), "\\xc2\\x9b1m");     // U+009B, CSI
+  EXPECT_EQ(Printable("a\x1b[2Jb"), "a\\x1b[2Jb");  // ESC
+  EXPECT_EQ(Printable("a\nb"), "a\\x0ab");          // a forged line
+  EXPECT_EQ(Printable("a\nb", true), "a\nb");       // a message's own lines
+  EXPECT_EQ(Printable("\xc2\x9b"
+                      "1m"),
+            "\\xc2\\x9b1m");                             // U+009B, CSI
   EXPECT_EQ(Printable("\xff\x7f\\"), "\\xff\\x7f\\\\");  // not UTF-8, DEL, backslash
   EXPECT_EQ(Printable(std::string("a\0b", 3)), "a\\x00b");
 }
