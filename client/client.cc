@@ -94,6 +94,8 @@ Client& Client::operator=(Client&& o) noexcept {
     instance_ = std::move(o.instance_);
     uid_ = o.uid_;
     segments_at_hello_ = o.segments_at_hello_;
+    daemon_keeps_ = o.daemon_keeps_;
+    lost_at_hello_ = std::move(o.lost_at_hello_);
   }
   return *this;
 }
@@ -126,6 +128,12 @@ Result<Client> Client::Connect(const std::string& app, const std::string& socket
   c.instance_ = StringField(r.body, "daemon");
   c.uid_ = static_cast<uid_t>(UintField(r.body, "uid"));
   c.segments_at_hello_ = UintField(r.body, "segments");
+  c.daemon_keeps_ = r.body.value("kept", false);
+  if (auto lost = r.body.find("lost"); lost != r.body.end() && lost->is_array()) {
+    for (const json& l : *lost) {
+      c.lost_at_hello_.push_back({StringField(l, "segment"), StringField(l, "reason")});
+    }
+  }
   return c;
 }
 

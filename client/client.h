@@ -132,6 +132,15 @@ class Client {
   uid_t uid() const { return uid_; }
   // How many segments the app had when it registered.
   uint64_t segments_at_hello() const { return segments_at_hello_; }
+  // Whether the daemon keeps what is handed over across its own restart (systemd's fd store).
+  // False: a restart loses it; an app that sees a new daemon_instance() hands it over again.
+  bool daemon_keeps() const { return daemon_keeps_; }
+  // What the daemon's last restart could not bring back of this app's: hand these over again.
+  struct Lost {
+    std::string segment;
+    std::string reason;
+  };
+  const std::vector<Lost>& lost_at_hello() const { return lost_at_hello_; }
 
  private:
   Client();
@@ -148,6 +157,8 @@ class Client {
   std::string instance_;
   uid_t uid_ = 0;
   uint64_t segments_at_hello_ = 0;
+  bool daemon_keeps_ = false;
+  std::vector<Lost> lost_at_hello_;
 };
 
 }  // namespace warmboot::client

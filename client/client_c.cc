@@ -206,6 +206,19 @@ int wb_client_fd(const wb_client* client) {
   return client != nullptr ? client->client.fd() : -1;
 }
 
+int wb_daemon_keeps(const wb_client* client) {
+  return client != nullptr && client->client.daemon_keeps() ? 1 : 0;
+}
+
+size_t wb_lost_count(const wb_client* client) {
+  return client != nullptr ? client->client.lost_at_hello().size() : 0;
+}
+
+const char* wb_lost_segment(const wb_client* client, size_t i) {
+  if (client == nullptr || i >= client->client.lost_at_hello().size()) return nullptr;
+  return client->client.lost_at_hello()[i].segment.c_str();
+}
+
 void wb_client_close(wb_client* client) {
   delete client;  // ~Client closes the socket; nothing in it throws
 }

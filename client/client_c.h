@@ -124,6 +124,15 @@ int wb_client_connect_ex(const char* app, const char* socket_path, uint32_t dead
  * before polling again. Do not read, write or close it. */
 int wb_client_fd(const wb_client* client);
 
+/* 1 when the daemon keeps what is handed over across its own restart (systemd's fd store), 0
+ * when a restart loses it (or for NULL). */
+int wb_daemon_keeps(const wb_client* client);
+
+/* What the daemon's last restart could not bring back of this app's, as told at registration:
+ * how many, and the name of the i-th (NULL past the end). Hand those over again. */
+size_t wb_lost_count(const wb_client* client);
+const char* wb_lost_segment(const wb_client* client, size_t i);
+
 /* Closes the connection and frees the client. What it handed over stays with the daemon.
  * NULL is allowed and does nothing (like free); it cannot fail. */
 void wb_client_close(wb_client* client);

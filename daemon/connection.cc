@@ -229,7 +229,14 @@ void Connection::HandleHello(const json& body, json& reply) {
            {"uid", uid_},
            {"app", *app},
            {"daemon", server_.instance()},
-           {"segments", server_.store().Count(*owner_)}};
+           {"segments", server_.store().Count(*owner_)},
+           {"kept", server_.keeps()}};
+  // What a restart of the daemon could not bring back: the app must hand it over again.
+  json lost = json::array();
+  for (const auto& [segment, why] : server_.Lost(*owner_)) {
+    lost.push_back({{"segment", segment}, {"reason", why}});
+  }
+  if (!lost.empty()) reply["lost"] = std::move(lost);
 }
 
 // A ready app's set stays as it declared it until the round ends (daemon/round.h).
@@ -280,10 +287,11 @@ void Connection::HandlePut(const json& body, const std::string& data, std::deque
     return;
   }
   const uint64_t size = seg->size;
-  Status s = server_.store().Put(
+  auto placed = server_.Put(
       *owner_, *name, *kind == "bytes" ? SegmentKind::kBytes : SegmentKind::kFd, std::move(*seg));
-  if (!s.ok()) {
-    reply = {{"error", ErrorCodeFor(s.code())}, {"message", s.message()}};
+  if (!placed.ok()) {
+    reply = {{"error", ErrorCodeFor(placed.status().code())},
+             {"message", placed.status().message()}};
     return;
   }
   reply = {{"op", "stored"}, {"segment", *name}, {"size", size}};
@@ -351,12 +359,13 @@ void Connection::HandleDrop(const json& body, json& reply) {
     return;
   }
   if (Frozen(reply)) return;
-  auto size = server_.store().Drop(*owner_, *name);
-  if (!size.ok()) {
-    reply = {{"error", ErrorCodeFor(size.status().code())}, {"message", size.status().message()}};
+  auto dropped = server_.Drop(*owner_, *name);
+  if (!dropped.ok()) {
+    reply = {{"error", ErrorCodeFor(dropped.status().code())},
+             {"message", dropped.status().message()}};
     return;
   }
-  reply = {{"op", "dropped"}, {"segment", *name}, {"size", *size}};
+  reply = {{"op", "dropped"}, {"segment", *name}, {"size", dropped->size}};
 }
 
 bool Connection::HandleCheckpoint(const json& body, const json& id, json& reply) {

@@ -12,6 +12,7 @@
 
 #include "daemon/connection.h"
 #include "daemon/round.h"
+#include "util/bytes.h"
 #include "util/uuid.h"
 
 namespace warmboot::daemon {
@@ -59,11 +60,13 @@ Server::~Server() {
   Stop();
 }
 
-Result<std::unique_ptr<Server>> Server::Create(boost::asio::io_context& io, ServerOptions options) {
+Result<std::unique_ptr<Server>> Server::Create(boost::asio::io_context& io, ServerOptions options,
+                                               std::vector<NamedFd> kept) {
   std::unique_ptr<Server> s(new Server(io, std::move(options)));
   if (!s->options_.restore_dir.empty()) {
     s->restored_ = RestoredState::Load(s->options_.restore_dir, s->options_.report_dir);
   }
+  if (s->options_.fd_store != nullptr) s->Reload(std::move(kept));
   boost::system::error_code ec;
   const ServerOptions& o = s->options_;
   if (o.listen_fd >= 0) {
@@ -233,6 +236,173 @@ Status Server::ReleaseRound(const Connection* admin) {
   im.round.reset();
   im.exported.clear();
   return Status::Ok();
+}
+
+void Server::KeepFailed(const Status& s) {
+  if (keep_error_.empty()) keep_error_ = s.message();
+}
+
+Result<Store::Placed> Server::Put(const Owner& owner, const std::string& name, SegmentKind kind,
+                                  SegmentFd segment) {
+  Journal::Entry e;
+  e.segment = {owner, name, kind, segment.size, 0};
+  e.sealed = segment.sealed;
+  e.mtime_ns = segment.mtime_ns;
+  e.ctime_ns = segment.ctime_ns;
+  const int fd = segment.fd.get();  // the store owns it from here
+  auto placed = store_.Put(owner, name, kind, std::move(segment));
+  if (!placed.ok()) return placed;
+  if (auto it = lost_.find(owner); it != lost_.end()) {
+    it->second.erase(name);
+    if (it->second.empty()) lost_.erase(it);
+  }
+  if (!journal_ || !keep_error_.empty()) return placed;
+  // The descriptor first, then the line naming it: a crash between leaves a descriptor no
+  // journal names, which the next instance removes, never a name without its descriptor.
+  e.segment.id = placed->id;
+  Status s = options_.fd_store->Add("seg-" + std::to_string(placed->id), fd);
+  if (s.ok()) s = journal_->Put(e);
+  if (s.ok() && placed->replaced != 0) {
+    s = journal_->Drop(placed->replaced);
+    if (s.ok()) s = options_.fd_store->Remove("seg-" + std::to_string(placed->replaced));
+  }
+  if (!s.ok()) KeepFailed(s);
+  return placed;
+}
+
+Result<SegmentEntry> Server::Drop(const Owner& owner, const std::string& name) {
+  auto dropped = store_.Drop(owner, name);
+  if (auto it = lost_.find(owner); it != lost_.end()) {
+    if (it->second.erase(name) > 0 && !dropped.ok()) {
+      if (it->second.empty()) lost_.erase(it);
+      return SegmentEntry{owner, name, SegmentKind::kBytes, 0, 0};  // forgotten, as asked
+    }
+    if (it->second.empty()) lost_.erase(it);
+  }
+  if (!dropped.ok() || !journal_ || !keep_error_.empty()) return dropped;
+  // The line first: a crash between leaves a descriptor no journal names (removed next time).
+  Status s = journal_->Drop(dropped->id);
+  if (s.ok()) s = options_.fd_store->Remove("seg-" + std::to_string(dropped->id));
+  if (!s.ok()) KeepFailed(s);
+  return dropped;
+}
+
+std::map<std::string, std::string> Server::Lost(const Owner& owner) const {
+  auto it = lost_.find(owner);
+  return it == lost_.end() ? std::map<std::string, std::string>{} : it->second;
+}
+
+namespace {
+
+// "seg-ID" -> ID, or 0.
+uint64_t SegmentId(const std::string& name) {
+  if (!name.starts_with("seg-") || name.size() > 24) return 0;
+  uint64_t id = 0;
+  for (char c : name.substr(4)) {
+    if (c < '0' || c > '9') return 0;
+    id = id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return id;
+}
+
+}  // namespace
+
+void Server::Reload(std::vector<NamedFd> kept) {
+  ReloadSummary& r = reload_;
+  FdStore& fds = *options_.fd_store;
+  std::map<uint64_t, NamedFd> segments;
+  std::optional<Journal::Contents> journal;
+  std::vector<std::string> journals;
+  for (NamedFd& k : kept) {
+    if (uint64_t id = SegmentId(k.name); id != 0) {
+      segments[id] = std::move(k);
+    } else if (k.name.starts_with("journal-")) {
+      journals.push_back(k.name);
+      auto c = Journal::Read(k.fd.get());
+      if (!c.ok()) {
+        r.notes.push_back(k.name + ": " + c.status().message());
+      } else if (!journal || c->generation > journal->generation) {
+        journal = std::move(*c);
+      }
+    } else {
+      r.notes.push_back("ignored a descriptor named '" + k.name + "' in the fd store");
+      (void)fds.Remove(k.name);
+    }
+  }
+  if (journal) {
+    r.journal = true;
+    r.generation = journal->generation;
+    if (journal->bad_lines > 0) {
+      r.notes.push_back("the journal had " + std::to_string(journal->bad_lines) +
+                        " line(s) not understood (a crash mid-write tears the last)");
+    }
+    for (auto& [id, e] : journal->live) {
+      const SegmentEntry& se = e.segment;
+      auto lose = [&](const std::string& why) {
+        lost_[se.owner][se.name] = why;
+        ++r.lost;
+        (void)fds.Remove("seg-" + std::to_string(id));
+      };
+      auto it = segments.find(id);
+      if (it == segments.end()) {
+        lose("warmbootd restarted and the service manager did not pass it back");
+        continue;
+      }
+      UniqueFd fd = std::move(it->second.fd);
+      segments.erase(it);
+      auto seg = AcceptFd(std::move(fd));
+      if (!seg.ok()) {
+        lose("warmbootd restarted and refused it: " + seg.status().message());
+        continue;
+      }
+      if (!seg->sealed) {  // the snapshot rule holds across the restart too
+        seg->size = se.size;
+        seg->mtime_ns = e.mtime_ns;
+        seg->ctime_ns = e.ctime_ns;
+        if (Status c = CheckSnapshot(*seg); !c.ok()) {
+          lose("it changed while warmbootd restarted: " + c.message());
+          continue;
+        }
+      } else if (seg->size != se.size) {
+        lose("its size is not the one handed over");
+        continue;
+      }
+      auto placed = store_.Put(se.owner, se.name, se.kind, std::move(*seg), id);
+      if (!placed.ok()) {
+        lose("warmbootd restarted and its limits refuse it: " + placed.status().message());
+        continue;
+      }
+      ++r.segments;
+      r.bytes += se.size;
+    }
+  }
+  for (auto& [id, k] : segments) {  // descriptors no journal names: a crash between the two
+    (void)fds.Remove(k.name);
+  }
+  if (!segments.empty()) {
+    r.notes.push_back(std::to_string(segments.size()) + " kept descriptor(s) named by no " +
+                      "journal were removed");
+  }
+  // A fresh journal of what is held now, kept before the old ones go: whichever a crash leaves,
+  // the newest complete one names every segment.
+  auto fresh = Journal::Create(r.generation + 1);
+  Status s = fresh.ok() ? Status::Ok() : fresh.status();
+  if (s.ok()) {
+    for (const SegmentEntry& se : store_.List(nullptr)) {
+      auto seg = store_.Get(se.owner, se.name);
+      Journal::Entry e{se, (*seg)->sealed, (*seg)->mtime_ns, (*seg)->ctime_ns};
+      if (s = fresh->Put(e); !s.ok()) break;
+    }
+  }
+  if (s.ok()) s = fds.Add(fresh->name(), fresh->fd());
+  if (!s.ok()) {
+    KeepFailed(s);
+    return;
+  }
+  journal_ = std::move(*fresh);
+  for (const std::string& name : journals) {
+    if (name != journal_->name()) (void)fds.Remove(name);
+  }
 }
 
 bool Server::Frozen(const Owner& owner) const {

@@ -10,11 +10,15 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 
+#include "daemon/fd_store.h"
+#include "daemon/journal.h"
 #include "daemon/restored.h"
 #include "daemon/store.h"
 #include "util/status.h"
@@ -32,13 +36,28 @@ struct ServerOptions {
   // Where restore put the applications' segments and its report: the restored view
   // (daemon/restored.h). Empty: none.
   std::string restore_dir, report_dir;
+  // Keeps what apps hand over across a restart of warmbootd (daemon/fd_store.h); null: a
+  // restart loses it, and hello says so. Not owned.
+  FdStore* fd_store = nullptr;
+};
+
+// What Create brought back from the fd store.
+struct ReloadSummary {
+  bool journal = false;  // a journal was passed back
+  uint64_t generation = 0;
+  uint64_t segments = 0, bytes = 0;
+  uint64_t lost = 0;               // named by the journal, not brought back
+  std::vector<std::string> notes;  // what went wrong, for the log
 };
 
 class Connection;
 
 class Server {
  public:
-  static Result<std::unique_ptr<Server>> Create(boost::asio::io_context& io, ServerOptions options);
+  // `kept`: what the manager passed back from the last instance's fd store ("seg-ID",
+  // "journal-GEN"); with options.fd_store, Create puts those segments back.
+  static Result<std::unique_ptr<Server>> Create(boost::asio::io_context& io, ServerOptions options,
+                                                std::vector<NamedFd> kept = {});
   ~Server();
 
   // Stops accepting and closes every connection; io.run() then returns.
@@ -49,6 +68,18 @@ class Server {
   Store& store() { return store_; }
   RestoredState& restored() { return restored_; }
   size_t connections() const { return connections_.size(); }
+
+  // Puts and drops go through the server, which keeps the fd store in step with the store.
+  Result<Store::Placed> Put(const Owner& owner, const std::string& name, SegmentKind kind,
+                            SegmentFd segment);
+  Result<SegmentEntry> Drop(const Owner& owner, const std::string& name);
+  // Whether what is handed over now survives a restart of warmbootd; if not, why.
+  bool keeps() const { return journal_.has_value() && keep_error_.empty(); }
+  const std::string& keep_error() const { return keep_error_; }
+  const ReloadSummary& reload() const { return reload_; }
+  // What the last restart could not bring back of `owner`'s: segment name -> why. It stays
+  // named until the app puts or drops a segment of that name.
+  std::map<std::string, std::string> Lost(const Owner& owner) const;
 
   // Connection's: it closed.
   void Forget(const std::shared_ptr<Connection>& c);
@@ -71,12 +102,18 @@ class Server {
   void Accept();
   void MaybeFinishRound();
   void FinishRound();
+  void Reload(std::vector<NamedFd> kept);
+  void KeepFailed(const Status& s);
 
   boost::asio::io_context& io_;
   ServerOptions options_;
   std::string instance_;
   Store store_;
   RestoredState restored_;
+  std::optional<Journal> journal_;
+  std::string keep_error_;
+  ReloadSummary reload_;
+  std::map<Owner, std::map<std::string, std::string>> lost_;
   std::unique_ptr<Impl> impl_;
   std::set<std::shared_ptr<Connection>> connections_;
 };

@@ -1,5 +1,7 @@
 #include "daemon/store.h"
 
+#include <algorithm>
+
 #include "util/bytes.h"
 
 namespace warmboot::daemon {
@@ -14,47 +16,63 @@ uint64_t Store::Count(const Owner& owner) const {
 }
 
 uint64_t Store::BytesOf(const Owner& owner) const {
-  uint64_t n = 0;
-  if (auto it = segments_.find(owner); it != segments_.end()) {
-    for (const auto& [name, held] : it->second) n += held.fd.size;
-  }
-  return n;
+  auto it = app_bytes_.find(owner);
+  return it == app_bytes_.end() ? 0 : it->second;
 }
 
 uint64_t Store::BytesOfUid(uid_t uid) const {
-  uint64_t n = 0;
-  for (const auto& [owner, segs] : segments_) {
-    if (owner.uid != uid) continue;
-    for (const auto& [name, held] : segs) n += held.fd.size;
-  }
-  return n;
+  auto it = uid_bytes_.find(uid);
+  return it == uid_bytes_.end() ? 0 : it->second;
 }
 
-Status Store::Put(const Owner& owner, const std::string& name, SegmentKind kind,
-                  SegmentFd segment) {
+Result<Store::Placed> Store::Put(const Owner& owner, const std::string& name, SegmentKind kind,
+                                 SegmentFd segment, uint64_t id) {
   auto& segs = segments_[owner];
   auto old = segs.find(name);
   const uint64_t replaced = old == segs.end() ? 0 : old->second.fd.size;
+  auto refuse = [&](std::string why) {
+    if (segs.empty()) segments_.erase(owner);
+    return Status(Code::kNoSpace, std::move(why));
+  };
   if (old == segs.end() && segs.size() >= limits_.segments_per_app) {
-    return Status(Code::kNoSpace, owner.app + " has " + std::to_string(segs.size()) +
-                                      " segments, the most an app may hold");
+    return refuse(owner.app + " has " + std::to_string(segs.size()) +
+                  " segments, the most an app may hold");
+  }
+  if (old == segs.end() && count_ >= limits_.segments_total) {
+    return refuse("warmbootd holds " + std::to_string(count_) +
+                  " segments of all apps together, the most it keeps");
   }
   const uint64_t app_after = BytesOf(owner) - replaced + segment.size;
   if (app_after > limits_.bytes_per_app) {
-    return Status(Code::kNoSpace, owner.app + " would hold " + HumanBytes(app_after) +
-                                      ", over its limit of " + HumanBytes(limits_.bytes_per_app) +
-                                      ": short by " +
-                                      HumanBytes(app_after - limits_.bytes_per_app));
+    return refuse(owner.app + " would hold " + HumanBytes(app_after) + ", over its limit of " +
+                  HumanBytes(limits_.bytes_per_app) + ": short by " +
+                  HumanBytes(app_after - limits_.bytes_per_app));
   }
   const uint64_t uid_after = BytesOfUid(owner.uid) - replaced + segment.size;
   if (uid_after > limits_.bytes_per_uid) {
-    return Status(Code::kNoSpace, "uid " + std::to_string(owner.uid) + " would hold " +
-                                      HumanBytes(uid_after) + ", over its limit of " +
-                                      HumanBytes(limits_.bytes_per_uid) + ": short by " +
-                                      HumanBytes(uid_after - limits_.bytes_per_uid));
+    return refuse("uid " + std::to_string(owner.uid) + " would hold " + HumanBytes(uid_after) +
+                  ", over its limit of " + HumanBytes(limits_.bytes_per_uid) + ": short by " +
+                  HumanBytes(uid_after - limits_.bytes_per_uid));
   }
-  segs.insert_or_assign(name, Held{kind, std::move(segment)});
-  return Status::Ok();
+  const uint64_t total_after = total_ - replaced + segment.size;
+  if (limits_.capacity != 0 && total_after > limits_.capacity) {
+    return refuse("every app's state together would be " + HumanBytes(total_after) +
+                  ", more than the pmem holds (" + HumanBytes(limits_.capacity) + "): short by " +
+                  HumanBytes(total_after - limits_.capacity));
+  }
+  Placed placed;
+  placed.id = id != 0 ? id : next_id_;
+  next_id_ = std::max(next_id_, placed.id + 1);
+  if (old != segs.end()) {
+    placed.replaced = old->second.id;
+    --count_;
+  }
+  app_bytes_[owner] = app_after;
+  uid_bytes_[owner.uid] = uid_after;
+  total_ = total_after;
+  ++count_;
+  segs.insert_or_assign(name, Held{kind, std::move(segment), placed.id});
+  return placed;
 }
 
 Result<const SegmentFd*> Store::Get(const Owner& owner, const std::string& name) const {
@@ -65,14 +83,18 @@ Result<const SegmentFd*> Store::Get(const Owner& owner, const std::string& name)
   return Status(Code::kNotFound, owner.app + " has no segment '" + name + "'");
 }
 
-Result<uint64_t> Store::Drop(const Owner& owner, const std::string& name) {
+Result<SegmentEntry> Store::Drop(const Owner& owner, const std::string& name) {
   auto it = segments_.find(owner);
   if (it != segments_.end()) {
     if (auto s = it->second.find(name); s != it->second.end()) {
-      const uint64_t size = s->second.fd.size;
+      SegmentEntry e{owner, name, s->second.kind, s->second.fd.size, s->second.id};
       it->second.erase(s);
       if (it->second.empty()) segments_.erase(it);
-      return size;
+      if ((app_bytes_[owner] -= e.size) == 0) app_bytes_.erase(owner);
+      if ((uid_bytes_[owner.uid] -= e.size) == 0) uid_bytes_.erase(owner.uid);
+      total_ -= e.size;
+      --count_;
+      return e;
     }
   }
   return Status(Code::kNotFound, owner.app + " has no segment '" + name + "'");
@@ -82,7 +104,9 @@ std::vector<SegmentEntry> Store::List(const Owner* owner) const {
   std::vector<SegmentEntry> out;
   for (const auto& [o, segs] : segments_) {
     if (owner != nullptr && o != *owner) continue;
-    for (const auto& [name, held] : segs) out.push_back({o, name, held.kind, held.fd.size});
+    for (const auto& [name, held] : segs) {
+      out.push_back({o, name, held.kind, held.fd.size, held.id});
+    }
   }
   return out;
 }

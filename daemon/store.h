@@ -18,8 +18,13 @@ namespace warmboot::daemon {
 
 struct StoreLimits {
   uint64_t segments_per_app = 4096;
+  // Every app's together: each is one descriptor in the fd store (FileDescriptorStoreMax=).
+  uint64_t segments_total = 65000;
   uint64_t bytes_per_app = 1ull << 40;
   uint64_t bytes_per_uid = 1ull << 40;
+  // What the pmem can hold for every app's state together (0: unknown, not checked). The
+  // image's exact need, with the state directory's files, is checked by preserve.
+  uint64_t capacity = 0;
 };
 
 struct Owner {
@@ -36,6 +41,7 @@ struct SegmentEntry {
   std::string name;
   SegmentKind kind = SegmentKind::kBytes;
   uint64_t size = 0;
+  uint64_t id = 0;  // unique in the daemon's life, and across a restart through the fd store
 };
 
 class Store {
@@ -43,25 +49,39 @@ class Store {
   explicit Store(StoreLimits limits) : limits_(limits) {}
 
   // Stores (or replaces) `name` of `owner`. kNoSpace ("quota") saying how much is missing when
-  // the app or the uid would go over its limit; the old segment then stays.
-  Status Put(const Owner& owner, const std::string& name, SegmentKind kind, SegmentFd segment);
+  // the app, the uid or all apps together (the capacity) would go over its limit; the old
+  // segment then stays. `id`: the segment's (a reload keeps its ids), 0 for a new one.
+  struct Placed {
+    uint64_t id = 0;
+    uint64_t replaced = 0;  // the id of the segment it replaced, 0 if none
+  };
+  Result<Placed> Put(const Owner& owner, const std::string& name, SegmentKind kind,
+                     SegmentFd segment, uint64_t id = 0);
   // The segment, or kNotFound.
   Result<const SegmentFd*> Get(const Owner& owner, const std::string& name) const;
-  // Removes it; its size, or kNotFound.
-  Result<uint64_t> Drop(const Owner& owner, const std::string& name);
+  // Removes it; what it was (its size and id), or kNotFound.
+  Result<SegmentEntry> Drop(const Owner& owner, const std::string& name);
   // `owner`'s segments by name; every owner's with `owner` null.
   std::vector<SegmentEntry> List(const Owner* owner) const;
   uint64_t Count(const Owner& owner) const;
   uint64_t BytesOf(const Owner& owner) const;
   uint64_t BytesOfUid(uid_t uid) const;
+  uint64_t Bytes() const { return total_; }
+  uint64_t Segments() const { return count_; }
+  const StoreLimits& limits() const { return limits_; }
 
  private:
   struct Held {
     SegmentKind kind;
     SegmentFd fd;
+    uint64_t id;
   };
   StoreLimits limits_;
   std::map<Owner, std::map<std::string, Held>> segments_;
+  // Totals kept as segments come and go, so a put costs no walk over the others.
+  std::map<Owner, uint64_t> app_bytes_;
+  std::map<uid_t, uint64_t> uid_bytes_;
+  uint64_t total_ = 0, count_ = 0, next_id_ = 1;
 };
 
 }  // namespace warmboot::daemon

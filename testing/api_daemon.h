@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "daemon/server.h"
 
@@ -20,13 +21,16 @@ namespace warmboot::testing {
 
 class ApiDaemon {
  public:
-  explicit ApiDaemon(const std::string& socket, daemon::ServerOptions o = {}) {
+  // `kept`: what a service manager passes back from the last instance's fd store.
+  explicit ApiDaemon(const std::string& socket, daemon::ServerOptions o = {},
+                     std::vector<daemon::NamedFd> kept = {}) {
     o.socket_path = socket;
-    auto s = daemon::Server::Create(io_, o);
+    auto s = daemon::Server::Create(io_, o, std::move(kept));
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return;
     server_ = std::move(*s);
     instance_ = server_->instance();
+    reload_ = server_->reload();
     thread_ = std::thread([this] { io_.run(); });
   }
   ~ApiDaemon() { Stop(); }
@@ -37,11 +41,14 @@ class ApiDaemon {
     server_.reset();
   }
   const std::string& instance() const { return instance_; }
+  // What it brought back from the fd store when it started.
+  const daemon::ReloadSummary& reload() const { return reload_; }
 
  private:
   boost::asio::io_context io_;
   std::unique_ptr<daemon::Server> server_;
   std::string instance_;
+  daemon::ReloadSummary reload_;
   std::thread thread_;
 };
 
