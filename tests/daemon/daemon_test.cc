@@ -123,6 +123,21 @@ TEST_F(DaemonTest, ManyAppsAtOnce) {
   }
 }
 
+// Every segment the daemon holds is a descriptor: a few thousand pass the soft open-file limit
+// a process starts with (1024 under systemd and in an initramfs) long before the hard one.
+TEST_F(DaemonTest, MoreSegmentsThanTheSoftOpenFileLimitItStartedWith) {
+  testing::OpenFileLimit limit(256);
+  if (!limit.ok()) GTEST_SKIP() << "the hard open-file limit is below 1024";
+  Daemon d(Socket());
+  Client c = Connect("db");
+  for (int i = 0; i < 600; ++i) {
+    Status s = c.PutBytes("s" + std::to_string(i), "state " + std::to_string(i));
+    ASSERT_TRUE(s.ok()) << "segment " << i << ": " << s.ToString();
+  }
+  EXPECT_EQ(c.List()->size(), 600u);
+  EXPECT_EQ(*c.GetBytes("s599"), "state 599");
+}
+
 TEST_F(DaemonTest, DescriptorsThatCannotBeTrustedAreRefusedSayingWhy) {
   Daemon d(Socket());
   Client c = Connect("db");
