@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "client/client.h"
+#include "util/fd_limit.h"
 #include "util/unique_fd.h"
 
 namespace warmboot::cli {
@@ -13,6 +14,8 @@ constexpr const char* kApiRoot = ".warmboot-api";
 }  // namespace
 
 Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t deadline_ms) {
+  // Every exported segment is a descriptor held until the image is written (util/fd_limit.h).
+  RaiseOpenFileLimit();
   auto connected = client::Client::Connect("warmboot", socket, 0, /*observer=*/true);
   if (!connected.ok()) return connected.status();
   auto c = std::make_shared<client::Client>(std::move(*connected));

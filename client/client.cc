@@ -288,24 +288,31 @@ Result<Exported> Client::Export(uint64_t index) {
 }
 
 Result<RestoredView> Client::Restored() {
-  json body{{"op", "restored"}};
-  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "restored"));
   RestoredView v;
-  auto warm = r.body.find("warm");
-  v.warm = warm != r.body.end() && warm->is_boolean() && warm->get<bool>();
-  v.generation = UintField(r.body, "generation");
-  v.preserved_ns = static_cast<int64_t>(UintField(r.body, "preserved_ns"));
-  if (auto s = r.body.find("segments"); s != r.body.end() && s->is_array()) {
-    for (const json& e : *s) {
-      if (e.is_object()) v.segments.emplace_back(StringField(e, "segment"), UintField(e, "size"));
+  // In pages (docs/api.md): asked again from the next entry until all `total` have come.
+  for (uint64_t from = 0;;) {
+    json body{{"op", "restored"}, {"from", from}};
+    WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "restored"));
+    auto warm = r.body.find("warm");
+    v.warm = warm != r.body.end() && warm->is_boolean() && warm->get<bool>();
+    v.generation = UintField(r.body, "generation");
+    v.preserved_ns = static_cast<int64_t>(UintField(r.body, "preserved_ns"));
+    uint64_t got = 0;
+    if (auto s = r.body.find("segments"); s != r.body.end() && s->is_array()) {
+      got += s->size();
+      for (const json& e : *s) {
+        if (e.is_object()) v.segments.emplace_back(StringField(e, "segment"), UintField(e, "size"));
+      }
     }
-  }
-  if (auto d = r.body.find("damaged"); d != r.body.end() && d->is_array()) {
-    for (const json& e : *d) {
-      if (e.is_string()) v.damaged.push_back(e.get<std::string>());
+    if (auto d = r.body.find("damaged"); d != r.body.end() && d->is_array()) {
+      got += d->size();
+      for (const json& e : *d) {
+        if (e.is_string()) v.damaged.push_back(e.get<std::string>());
+      }
     }
+    from += got;
+    if (got == 0 || from >= UintField(r.body, "total")) return v;
   }
-  return v;
 }
 
 Result<int> Client::GetRestored(const std::string& segment, uint64_t* size) {
@@ -373,16 +380,21 @@ Result<std::string> Client::GetBytes(const std::string& segment) {
 }
 
 Result<std::vector<Segment>> Client::List(bool all) {
-  json body{{"op", "list"}, {"all", all}};
-  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "segments"));
   std::vector<Segment> out;
-  if (!r.body.contains("segments") || !r.body["segments"].is_array()) return out;
-  for (const json& s : r.body["segments"]) {
-    if (!s.is_object()) continue;
-    out.push_back(Segment{StringField(s, "segment"), UintField(s, "size"), StringField(s, "kind"),
-                          static_cast<uid_t>(UintField(s, "uid")), StringField(s, "app")});
+  // In pages, as Restored.
+  for (uint64_t from = 0;;) {
+    json body{{"op", "list"}, {"all", all}, {"from", from}};
+    WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "segments"));
+    if (!r.body.contains("segments") || !r.body["segments"].is_array()) return out;
+    const json& page = r.body["segments"];
+    for (const json& s : page) {
+      if (!s.is_object()) continue;
+      out.push_back(Segment{StringField(s, "segment"), UintField(s, "size"), StringField(s, "kind"),
+                            static_cast<uid_t>(UintField(s, "uid")), StringField(s, "app")});
+    }
+    from += page.size();
+    if (page.empty() || from >= UintField(r.body, "total")) return out;
   }
-  return out;
 }
 
 Result<uint64_t> Client::Drop(const std::string& segment) {

@@ -34,6 +34,36 @@ const char* ErrorCodeFor(Code code) {
   }
 }
 
+// A reply's entries (list, restored) go in pages that keep its body well under a frame's limit:
+// the request names the first entry it wants (`from`), the reply how many there are (`total`).
+constexpr size_t kPageBytes = api::kMaxBody - 4096;
+
+// The page of `entries` from `from`: as many as fit kPageBytes (at least one).
+json Page(const std::vector<json>& entries, uint64_t from) {
+  json page = json::array();
+  size_t bytes = 0;
+  for (uint64_t i = from; i < entries.size(); ++i) {
+    const size_t n = entries[i].dump().size() + 1;
+    if (!page.empty() && bytes + n > kPageBytes) break;
+    bytes += n;
+    page.push_back(entries[i]);
+  }
+  return page;
+}
+
+// body["from"]: 0 when absent; false (reply filled) when it is not a number.
+bool PageFrom(const json& body, uint64_t* from, json& reply) {
+  *from = 0;
+  auto f = body.find("from");
+  if (f == body.end()) return true;
+  if (!f->is_number_unsigned()) {
+    reply = {{"error", "bad-request"}, {"message", "from is the index of an entry, a number"}};
+    return false;
+  }
+  *from = f->get<uint64_t>();
+  return true;
+}
+
 // body[key] as a string, or nullopt.
 std::optional<std::string> StringField(const json& body, const char* key) {
   auto it = body.find(key);
@@ -163,7 +193,7 @@ void Connection::Handle(api::Frame frame, std::deque<UniqueFd> fds) {
   } else if (op == "export") {
     HandleExport(body, reply, &out_fd);
   } else if (op == "restored") {
-    HandleRestored(reply);
+    HandleRestored(body, reply);
   } else if (op == "release") {
     HandleRelease(body, reply);
   } else if (op == "end-round") {
@@ -340,7 +370,9 @@ void Connection::HandleList(const json& body, json& reply) {
     reply = {{"error", "permission"}, {"message", "only root lists every application's segments"}};
     return;
   }
-  json list = json::array();
+  uint64_t from;
+  if (!PageFrom(body, &from, reply)) return;
+  std::vector<json> list;
   for (const SegmentEntry& e : server_.store().List(all ? nullptr : &*owner_)) {
     json j{{"segment", e.name}, {"size", e.size}, {"kind", SegmentKindName(e.kind)}};
     if (all) {
@@ -349,7 +381,8 @@ void Connection::HandleList(const json& body, json& reply) {
     }
     list.push_back(std::move(j));
   }
-  reply = {{"op", "segments"}, {"segments", std::move(list)}};
+  reply = {
+      {"op", "segments"}, {"segments", Page(list, from)}, {"from", from}, {"total", list.size()}};
 }
 
 void Connection::HandleDrop(const json& body, json& reply) {
@@ -435,22 +468,25 @@ void Connection::HandleExport(const json& body, json& reply, UniqueFd* fd) {
            {"size", (*seg)->size}, {"kind", SegmentKindName(e->kind)}};
 }
 
-void Connection::HandleRestored(json& reply) {
+void Connection::HandleRestored(const json& body, json& reply) {
+  uint64_t from;
+  if (!PageFrom(body, &from, reply)) return;
   const RestoredState& r = server_.restored();
-  json segments = json::array(), damaged = json::array();
+  // One sequence by name, paged; each entry goes to segments (sound) or damaged.
+  std::vector<json> entries;
   for (const RestoredSegment& s : r.For(*owner_)) {
-    if (s.damaged) {
-      damaged.push_back(s.name);
-    } else {
-      segments.push_back({{"segment", s.name}, {"size", s.size}});
-    }
+    entries.push_back(s.damaged ? json(s.name) : json{{"segment", s.name}, {"size", s.size}});
   }
+  json segments = json::array(), damaged = json::array();
+  for (json& e : Page(entries, from)) (e.is_string() ? damaged : segments).push_back(std::move(e));
   reply = {{"op", "restored"},
            {"warm", r.warm()},
            {"generation", r.generation()},
            {"preserved_ns", r.preserved_ns()},
            {"segments", segments},
-           {"damaged", damaged}};
+           {"damaged", damaged},
+           {"from", from},
+           {"total", entries.size()}};
 }
 
 void Connection::HandleRelease(const json& body, json& reply) {

@@ -61,7 +61,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         nlohmann::json& reply);
   void HandleAnswer(const nlohmann::json& body, bool ready, nlohmann::json& reply);
   void HandleExport(const nlohmann::json& body, nlohmann::json& reply, UniqueFd* fd);
-  void HandleRestored(nlohmann::json& reply);
+  void HandleRestored(const nlohmann::json& body, nlohmann::json& reply);
   // Fills `reply` with `busy` when this app's set is frozen by a round.
   bool Frozen(nlohmann::json& reply) const;
   void HandleRelease(const nlohmann::json& body, nlohmann::json& reply);

@@ -13,6 +13,7 @@
 #include "daemon/connection.h"
 #include "daemon/round.h"
 #include "util/bytes.h"
+#include "util/fd_limit.h"
 #include "util/uuid.h"
 
 namespace warmboot::daemon {
@@ -62,6 +63,8 @@ Server::~Server() {
 
 Result<std::unique_ptr<Server>> Server::Create(boost::asio::io_context& io, ServerOptions options,
                                                std::vector<NamedFd> kept) {
+  // Every segment held is a descriptor (util/fd_limit.h).
+  RaiseOpenFileLimit();
   std::unique_ptr<Server> s(new Server(io, std::move(options)));
   if (!s->options_.restore_dir.empty()) {
     s->restored_ = RestoredState::Load(s->options_.restore_dir, s->options_.report_dir);

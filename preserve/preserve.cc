@@ -1,5 +1,7 @@
 #include "preserve/preserve.h"
 
+#include <filesystem>
+
 #include "image/image_json.h"
 #include "image/report_record.h"
 #include "orchestration/machine_lock.h"
@@ -152,6 +154,12 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
                                              : ", " + std::to_string(round->not_ready.size()) +
                                                    " starting cold"));
     }
+  }
+  // Where every application keeps its state with warmbootd nothing makes the state directory
+  // (in /run by default): an empty one, and the round's segments are the state.
+  if (round) {
+    std::error_code ec;  // what cannot be made, the plan below reports
+    std::filesystem::create_directories(config.state_dir, ec);
   }
   // The image is written from this plan after the point of no return: the tree is walked once
   // and the fit checked here is the fit the write needs.

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -50,6 +51,30 @@ class ApiDaemon {
   std::string instance_;
   daemon::ReloadSummary reload_;
   std::thread thread_;
+};
+
+// RLIMIT_NOFILE's soft limit set to `soft` for the scope (the hard one kept), then put back.
+// ok() is false when the hard limit is below 1024 (or the limit cannot be read).
+class OpenFileLimit {
+ public:
+  explicit OpenFileLimit(rlim_t soft) {
+    if (::getrlimit(RLIMIT_NOFILE, &old_) != 0 || old_.rlim_max < 1024) return;
+    Set(soft);
+    ok_ = true;
+  }
+  ~OpenFileLimit() {
+    if (ok_) ::setrlimit(RLIMIT_NOFILE, &old_);
+  }
+  void Set(rlim_t soft) {
+    struct rlimit l = old_;
+    l.rlim_cur = soft;
+    EXPECT_EQ(::setrlimit(RLIMIT_NOFILE, &l), 0);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  struct rlimit old_ {};
+  bool ok_ = false;
 };
 
 // A memfd holding `bytes`, sealed with `seals` (none: 0).

@@ -134,6 +134,55 @@ TEST_F(PreserveRoundTest, ReadyAppsArePreservedFromTheirDescriptorsAndTheOthersN
   EXPECT_TRUE(cold->segments.empty()) << "cache declined: it starts cold";
 }
 
+// preserve holds a descriptor for every segment it exports until the image is written: a few
+// thousand pass the soft open-file limit it started with. (The daemon shares this process and
+// has raised the limit already; it is set low again just before the round.)
+TEST_F(PreserveRoundTest, MoreSegmentsThanTheSoftOpenFileLimitPreserveStartedWith) {
+  auto d = Daemon(config_.api_socket);
+  auto db = client::Client::Connect("db", config_.api_socket);
+  ASSERT_TRUE(db.ok());
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_TRUE(db->PutBytes("s" + std::to_string(i), "state " + std::to_string(i)).ok()) << i;
+  }
+  size_t open = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    open += !e.is_directory();
+  testing::OpenFileLimit limit(open + 200);
+  if (!limit.ok()) GTEST_SKIP() << "the hard open-file limit is below 1024";
+  std::thread a = App(*db, true);
+  PreserveReport r = DoPreserve();
+  a.join();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.checkpoint.value("segments", 0), 600);
+  EXPECT_TRUE(r.image_sealed);
+}
+
+// Where every application keeps its state with warmbootd, nothing makes the state directory (in
+// /run by default): the segments alone are preserved.
+TEST_F(PreserveRoundTest, WithTheDaemonAMissingStateDirectoryIsAnEmptyOne) {
+  std::filesystem::remove_all(config_.state_dir);
+  auto d = Daemon(config_.api_socket);
+  auto db = client::Client::Connect("db", config_.api_socket);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE(db->PutBytes("index", "db's index").ok());
+  std::thread a = App(*db, true);
+  PreserveReport r = DoPreserve();
+  a.join();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_TRUE(r.image_sealed);
+  EXPECT_EQ(r.checkpoint.value("segments", 0), 1);
+
+  sim_->Reboot();
+  RestoreOptions ro;
+  ro.transition = testing::NoSleepTransitions();
+  ro.mount_tmpfs = false;
+  RestoreReport back = Restore(*sim_, config_, ro);
+  ASSERT_TRUE(back.status.ok()) << back.status.ToString();
+  EXPECT_EQ(testing::ReadFile(config_.restore_dir + "/.warmboot-api/" +
+                              std::to_string(::geteuid()) + "/db/index"),
+            "db's index");
+}
+
 TEST_F(PreserveRoundTest, TheAbortPolicyStopsBeforeAnythingChanges) {
   config_.continue_incomplete_checkpoint = false;
   auto d = Daemon(config_.api_socket);

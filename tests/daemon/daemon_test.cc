@@ -123,6 +123,84 @@ TEST_F(DaemonTest, ManyAppsAtOnce) {
   }
 }
 
+// Every segment the daemon holds is a descriptor: a few thousand pass the soft open-file limit
+// a process starts with (1024 under systemd and in an initramfs) long before the hard one.
+TEST_F(DaemonTest, MoreSegmentsThanTheSoftOpenFileLimitItStartedWith) {
+  testing::OpenFileLimit limit(256);
+  if (!limit.ok()) GTEST_SKIP() << "the hard open-file limit is below 1024";
+  Daemon d(Socket());
+  Client c = Connect("db");
+  for (int i = 0; i < 600; ++i) {
+    Status s = c.PutBytes("s" + std::to_string(i), "state " + std::to_string(i));
+    ASSERT_TRUE(s.ok()) << "segment " << i << ": " << s.ToString();
+  }
+  EXPECT_EQ(c.List()->size(), 600u);
+  EXPECT_EQ(*c.GetBytes("s599"), "state 599");
+}
+
+// A list of thousands of segments is longer than a frame's body may be (64 KiB): it comes in
+// pages, which the client puts together.
+TEST_F(DaemonTest, ListsLongerThanAFrameComeWhole) {
+  Daemon d(Socket());
+  Client c = Connect("db");
+  const std::string pad(100, 'x');
+  for (int i = 0; i < 3000; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "%05d-", i);
+    ASSERT_TRUE(c.PutBytes(name + pad, std::to_string(i)).ok()) << i;
+  }
+  Client other = Connect("cache");
+  ASSERT_TRUE(other.PutBytes("hot", "x").ok());
+  auto list = c.List();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 3000u);
+  EXPECT_EQ((*list)[0].name, "00000-" + pad);
+  EXPECT_EQ((*list)[2999].name, "02999-" + pad);
+  EXPECT_EQ((*list)[2999].size, 4u);
+  if (::geteuid() == 0) {
+    auto all = c.List(true);
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    ASSERT_EQ(all->size(), 3001u);
+    EXPECT_EQ((*all)[3000].app, "db");
+    EXPECT_EQ((*all)[0].app, "cache");
+  }
+  // The connection is still good.
+  EXPECT_EQ(*c.GetBytes("00007-" + pad), "7");
+}
+
+// After the reboot: the restored view of an app with thousands of segments, in pages too.
+TEST_F(DaemonTest, ARestoredViewLongerThanAFrameComesWhole) {
+  const std::string restore = dir_.path() + "/restore", report = dir_.path() + "/reports";
+  const std::string app = restore + "/.warmboot-api/" + std::to_string(::geteuid()) + "/db";
+  testing::MakeDirs(app);
+  testing::MakeDirs(report);
+  const std::string pad(100, 'x');
+  for (int i = 0; i < 2000; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "%05d-", i);
+    testing::WriteFile(app + "/" + name + pad, std::to_string(i), 0600);
+  }
+  testing::WriteFile(report + "/restore.json",
+                     R"({"outcome":"restored","unpack":{"image":{"generation":2},"damaged":[)"
+                     R"({"path":".warmboot-api/)" +
+                         std::to_string(::geteuid()) + R"(/db/zz-bad"}]}})");
+  daemon::ServerOptions o;
+  o.restore_dir = restore;
+  o.report_dir = report;
+  Daemon d(Socket(), o);
+  Client c = Connect("db");
+  auto view = c.Restored();
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_TRUE(view->warm);
+  EXPECT_EQ(view->generation, 2u);
+  ASSERT_EQ(view->segments.size(), 2000u);
+  EXPECT_EQ(view->segments[1999].first, "01999-" + pad);
+  EXPECT_EQ(view->segments[1999].second, 4u);
+  EXPECT_EQ(view->damaged, std::vector<std::string>{"zz-bad"});
+  EXPECT_EQ(*c.ReleaseRestored("00000-" + pad), 1u);
+  EXPECT_EQ(c.Restored()->segments.size(), 1999u);
+}
+
 TEST_F(DaemonTest, DescriptorsThatCannotBeTrustedAreRefusedSayingWhy) {
   Daemon d(Socket());
   Client c = Connect("db");

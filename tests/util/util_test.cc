@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "util/bytes.h"
+#include "util/fd_limit.h"
 #include "util/io.h"
 #include "util/printable.h"
 #include "util/strings.h"
@@ -108,6 +109,22 @@ TEST(IoTest, PositionalAndErrors) {
   EXPECT_EQ(PwriteAll(fd, "x", 1, 0), EBADF);
   EXPECT_EQ(ReadFull(fd, buf, 1, &n), EBADF);
   EXPECT_EQ(n, 0u);
+}
+
+TEST(FdLimitTest, TheSoftLimitIsRaisedToTheHardOne) {
+  struct rlimit old;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  if (old.rlim_max < 128) GTEST_SKIP() << "the hard open-file limit is " << old.rlim_max;
+  struct rlimit low = old;
+  low.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  EXPECT_EQ(RaiseOpenFileLimit(), old.rlim_max);
+  struct rlimit now;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &now), 0);
+  EXPECT_EQ(now.rlim_cur, old.rlim_max);
+  EXPECT_EQ(now.rlim_max, old.rlim_max);
+  EXPECT_EQ(RaiseOpenFileLimit(), old.rlim_max) << "already raised: unchanged";
+  ::setrlimit(RLIMIT_NOFILE, &old);
 }
 
 TEST(XoshiroTest, KnownSequence) {

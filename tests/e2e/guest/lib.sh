@@ -173,7 +173,7 @@ kexec_mode() {
 }
 
 # write_config NEXT_STAGE: /etc/warmboot/warmboot.conf for this boot (the next kernel, initrd
-# and the marker for the next stage go into the kexec keys).
+# and the marker for the next stage go into the kexec keys), plus the lines in $CONFIG_EXTRA.
 write_config() {
   mkdir -p /etc/warmboot
   cat >/etc/warmboot/warmboot.conf <<EOF
@@ -188,6 +188,8 @@ kernel = /boot/vmlinuz-$KVER
 initrd = $E2E_RUN/initrd.cpio
 append = wbe2e.stage=$1
 EOF
+  [ -n "$CONFIG_EXTRA" ] && printf '%s\n' "$CONFIG_EXTRA" >>/etc/warmboot/warmboot.conf
+  return 0
 }
 
 # cmdline_token: the image this boot's command line names (the last warmboot.image=, as

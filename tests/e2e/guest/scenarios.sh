@@ -618,6 +618,100 @@ scenario_sigterm_write_2() {
   pass
 }
 
+# --- api: two applications keep their state with warmbootd through the client library, not in
+# the state directory. api-db hands over a sealed memfd (256 MiB) and 3000 byte segments and
+# answers the prepare ready; api-cache hands over a few and misses its deadline (a short
+# checkpoint_deadline_ms keeps the round short). After the kexec and restore, warmbootd serves
+# what came back: api-db gets every byte back and releases it, api-cache starts cold. Both run
+# as uid 1000 (they drop root themselves: the guest has no user database). Nothing makes the
+# state directory: the segments are all the state.
+API_UID=1000
+API_OUT=$E2E_RUN/api
+API_ROOT=$RESTORE/.warmboot-api
+
+# api_daemon NAME: warmbootd in the background with this boot's configuration, up once it says
+# it serves (after its listen).
+api_daemon() {
+  _t0=$(now)
+  warmbootd --config /etc/warmboot/warmboot.conf >$E2E_RUN/$1.log 2>&1 &
+  _pid=$!
+  _i=0
+  until grep -q "warmbootd: serving" $E2E_RUN/$1.log 2>/dev/null; do
+    kill -0 $_pid 2>/dev/null || { cat $E2E_RUN/$1.log; fail "warmbootd exited"; }
+    [ $_i -lt 300 ] || fail "warmbootd did not serve within 30 s"
+    usleep 100000
+    _i=$((_i + 1))
+  done
+  mark "$1" 1 "start=$_t0 pid=$_pid socket=$([ -S /run/warmboot/api.sock ] && echo 1 || echo 0)"
+}
+
+# api_hand_over APP ANSWER MIB SEGMENTS SEED: the app in the background; once it has handed its
+# state over, its report is printed. It then waits for the prepare.
+api_hand_over() {
+  _t0=$(now)
+  mkdir -p $API_OUT/$1
+  chown $API_UID:$API_UID $API_OUT/$1
+  warmboot-api-app hand-over --app "$1" --answer "$2" --memfd-mib "$3" --segments "$4" \
+    --seed "$5" --as-uid $API_UID --out $API_OUT/$1 >$API_OUT/$1.out 2>&1 &
+  _pid=$!
+  _i=0
+  until [ -e $API_OUT/$1/handed-over.json ]; do
+    kill -0 $_pid 2>/dev/null || { cat $API_OUT/$1.out; fail "$1 exited before handing over"; }
+    [ $_i -lt 6000 ] || fail "$1 did not hand over within 600 s"
+    usleep 100000
+    _i=$((_i + 1))
+  done
+  emit_json "$1-handed-over" $API_OUT/$1/handed-over.json 0
+  mark "$1-handed-over" 1 "start=$_t0 pid=$_pid"
+}
+
+# api_emit_when NAME FILE: prints FILE as document NAME once it is written (within 60 s), for an
+# answer given while preserve runs; never fails the scenario (preserve is in the middle of it).
+api_emit_when() {
+  _i=0
+  while [ ! -e "$2" ] && [ $_i -lt 600 ]; do
+    usleep 100000
+    _i=$((_i + 1))
+  done
+  if [ -e "$2" ]; then emit_json "$1" "$2" 0; else mark "$1" 0 "missing=$2"; fi
+}
+
+# api_files NAME: what restore brought back under .warmboot-api, as counts of mode:uid:gid.
+api_files() {
+  _modes=$(find $API_ROOT -type f -exec stat -c '%a:%u:%g' {} + 2>/dev/null | sort | uniq -c |
+    awk '{printf "%s%s=%s", (NR > 1 ? "," : ""), $2, $1}')
+  _dirs=$(for _d in $API_ROOT $API_ROOT/*; do [ -d "$_d" ] && stat -c '%a:%u' "$_d"; done | tr '\n' , | sed 's/,$//')
+  mark "$1" 1 "files=$(find $API_ROOT -type f 2>/dev/null | wc -l) modes=${_modes:-none} uids=$(ls $API_ROOT 2>/dev/null | tr '\n' , | sed 's/,$//') apps=$(ls $API_ROOT/$API_UID 2>/dev/null | tr '\n' , | sed 's/,$//') app_dirs=$(stat -c '%a:%u' $API_ROOT/$API_UID/* 2>/dev/null | tr '\n' , | sed 's/,$//') dirs=${_dirs:-none}"
+}
+
+scenario_api_1() {
+  restore_step restore-cold 0
+  api_daemon warmbootd-1
+  api_hand_over api-db ready "$(param mib 256)" "$(param segments 3000)" 21
+  api_hand_over api-cache miss 4 "$(param segments2 20)" 22
+  # What the daemon holds, as root sees it (counted here: the list itself is long).
+  warmboot api list --all --json >$E2E_RUN/api-list.json 2>&1 || { cat $E2E_RUN/api-list.json; fail "warmboot api list --all failed"; }
+  mark api-list 1 "db=$(grep -c '"app": "api-db"' $E2E_RUN/api-list.json) cache=$(grep -c '"app": "api-cache"' $E2E_RUN/api-list.json) bytes=$(json_num $E2E_RUN/api-list.json bytes)"
+  # The apps' answers to the prepare come while preserve runs: printed as they are written.
+  (
+    api_emit_when api-db-answer $API_OUT/api-db/answered.json
+    api_emit_when api-cache-prepare $API_OUT/api-cache/prepared.json
+  ) &
+  CONFIG_EXTRA="checkpoint_deadline_ms = $(param deadline 3000)"
+  preserve_and_kexec preserve-1 2
+}
+scenario_api_2() {
+  restore_step restore-1 0
+  api_files api-files
+  api_daemon warmbootd-2
+  run_json api-db-check 0 warmboot-api-app check --app api-db --expect warm \
+    --memfd-mib "$(param mib 256)" --segments "$(param segments 3000)" --seed 21 --as-uid $API_UID
+  run_json api-cache-check 0 warmboot-api-app check --app api-cache --expect cold \
+    --memfd-mib 4 --segments "$(param segments2 20)" --seed 22 --as-uid $API_UID
+  api_files api-files-after-release
+  pass
+}
+
 # --- bench (bench/vm only; not one of tests/e2e/run's scenarios): per-phase times of preserve
 # and restore for each size in wbe2e.sizes (MiB, comma-separated), and the guest's own dd of the
 # same byte counts to and from the raw /dev/pmem0 as baselines. Stage 1 (cold boot, namespace

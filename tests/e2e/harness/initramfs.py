@@ -78,8 +78,9 @@ def copy_libs(binary, dest_root, seen):
         # The loader finds libraries under /lib/x86_64-linux-gnu and /usr/lib/...: both exist.
 
 
-def build_initramfs(kernel, warmboot, app):
-    """The archive for `kernel` (a kernel.Kernel) as build/e2e-work/initramfs.cpio.gz."""
+def build_initramfs(kernel, programs):
+    """The archive for `kernel` (a kernel.Kernel) with `programs` ({name: path}, build.py's) as
+    build/e2e-work/initramfs.cpio.gz."""
     kdir, kver, vmlinuz = kernel.root, kernel.release, kernel.vmlinuz
     say("building the initramfs")
     stage = os.path.join(WORK, "rootfs")
@@ -110,11 +111,10 @@ def build_initramfs(kernel, warmboot, app):
         if os.path.lexists(link):
             os.unlink(link)
         os.symlink(kmod_in, link)
-    # warmboot, the sample application, and the tools.
-    shutil.copy2(warmboot, os.path.join(stage, "usr/bin/warmboot"))
-    copy_libs(warmboot, stage, seen)
-    shutil.copy2(app, os.path.join(stage, "usr/bin/warmboot-sample-app"))
-    copy_libs(app, stage, seen)
+    # warmboot, warmbootd, the sample applications, and the tools.
+    for name, path in programs.items():
+        shutil.copy2(path, os.path.join(stage, "usr/bin", name))
+        copy_libs(path, stage, seen)
     for tool, required in [("kexec", True), ("ndctl", False), ("daxctl", False)]:
         p = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
         if p is None:

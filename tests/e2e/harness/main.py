@@ -49,9 +49,9 @@ def main():
     os.makedirs(LOGS, exist_ok=True)
     os.makedirs(WORK, exist_ok=True)
 
-    warmboot, app = binaries(args.build_dir, build=not args.no_build)
+    programs = binaries(args.build_dir, build=not args.no_build)
     kernel = fetch_kernel(args.kernel_suite)
-    initrd = build_initramfs(kernel, warmboot, app)
+    initrd = build_initramfs(kernel, programs)
     env = Env(args, kernel, initrd)
 
     results = {}  # name -> (ok, seconds, failures)

@@ -34,6 +34,7 @@ class Boot:
         self._json_name = None
         self._json_lines = []
         self._json_t = 0
+        self._outer = []  # documents a nested one was printed inside
 
     def feed(self, host_t, line):
         self.lines.append((host_t, line))
@@ -53,6 +54,17 @@ class Boot:
         if self._json_name is not None:
             if i >= 0 and line[i:].startswith("WB-E2E-JSON-END"):
                 self._finish_json(line[i:])
+                if self._outer:
+                    # Back to the document this one was printed inside.
+                    (self._json_name, self._json_lines, self._json_t,
+                     self._json_end_t) = self._outer.pop()
+                return
+            if i >= 0 and line[i:].startswith("WB-E2E-JSON-BEGIN"):
+                # A whole document printed while a command's is open (an application's answer
+                # while preserve runs, its report still to come): it nests.
+                self._outer.append((self._json_name, self._json_lines, self._json_t,
+                                    self._json_end_t))
+                self._json_name = None
             elif i >= 0 or "Linux version" in line:
                 self._finish_json(None)  # no END: the command kexec'd
             else:

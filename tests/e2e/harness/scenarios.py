@@ -776,3 +776,121 @@ def scenario_sigterm_write(env):
     c.expect((r.get("unpack") or {}).get("damaged", []) == [], "restore-1: nothing damaged")
     check_app(c, b, "app-check-1")
     return c, [q]
+
+
+API_UID = 1000
+
+
+@scenario
+def scenario_api(env):
+    """Two applications keep their state with warmbootd through the client library: api-db
+    (a sealed 256 MiB memfd and 3000 byte segments) answers the prepare ready, api-cache misses
+    its deadline. After the warm reboot api-db gets every byte back through the restored view
+    and releases it; api-cache starts cold; the preserve report names it."""
+    c = Checks("api")
+    mib, segments = (32, 375) if env.args.quick else (256, 3000)
+    deadline = 3000
+    q = env.legacy("api", "api", f"wbe2e.mib={mib} wbe2e.segments={segments} "
+                                 f"wbe2e.segments2=20 wbe2e.deadline={deadline}")
+    b = q.run()
+    check_guest_pass(c, b)
+    check_cold_restore(c, b)
+    # Stage 1: both apps handed over as uid 1000, then heard of the warm reboot.
+    db = c.doc(b, "api-db-handed-over", rc=0)
+    c.expect(db.get("ok") is True and db.get("uid") == API_UID
+             and db.get("segments_listed") == segments + 1
+             and db.get("heap_bytes") == mib * MIB,
+             f"api-db handed over a {mib} MiB memfd and {segments} byte segments as uid "
+             f"{API_UID}: {db}")
+    cache = c.doc(b, "api-cache-handed-over", rc=0)
+    c.expect(cache.get("ok") is True and cache.get("segments_listed") == 21,
+             f"api-cache handed over 21 segments: {cache}")
+    listed = step_fields(c, b, "api-list")
+    c.expect(listed.get("db") == str(segments + 1) and listed.get("cache") == "21",
+             f"warmboot api list --all: the daemon holds {listed.get('db')} of api-db's and "
+             f"{listed.get('cache')} of api-cache's segments (want {segments + 1}, 21)")
+    ans = c.doc(b, "api-db-answer", rc=0)
+    c.expect(ans.get("ok") is True and ans.get("answer") == "ready"
+             and ans.get("deadline_ms") == deadline,
+             f"api-db got the prepare (deadline {deadline} ms) and answered ready: {ans}")
+    prep = c.doc(b, "api-cache-prepare", rc=0)
+    c.expect(prep.get("round") == ans.get("round") and prep.get("answer") == "none",
+             f"api-cache got the same round's prepare and did not answer: {prep}")
+    # The preserve: the round's result in its report.
+    restore = check_restored(c, b, "restore-1")
+    pres = (b.json.get("preserve-1") or {}).get("doc") or restore.get("preserve_report") or {}
+    if "preserve-1" in b.json:
+        check_preserve(c, b, "preserve-1", "after-restore-cold")
+    c.expect(pres.get("ok") is True and pres.get("image_sealed") is True
+             and pres.get("memory_removed") is True,
+             "preserve-1: ok, sealed with the memory removed")
+    cp = pres.get("checkpoint") or {}
+    apps = {a.get("app"): a for a in cp.get("apps", [])}
+    record_bytes = db.get("record_bytes", 0)
+    c.expect(cp.get("complete") is False and cp.get("ready") == 1
+             and cp.get("segments") == segments + 1
+             and cp.get("bytes") == mib * MIB + record_bytes,
+             f"preserve-1: checkpoint incomplete, 1 app ready with {segments + 1} segments of "
+             f"{mib * MIB + record_bytes} bytes: {({k: v for k, v in cp.items() if k != 'apps'})}")
+    c.expect((apps.get("api-db") or {}).get("answer") == "ready"
+             and (apps.get("api-db") or {}).get("uid") == API_UID,
+             f"preserve-1: api-db (uid {API_UID}) ready: {apps.get('api-db')}")
+    c.expect((apps.get("api-cache") or {}).get("answer") == "missed"
+             and (apps.get("api-cache") or {}).get("uid") == API_UID,
+             f"preserve-1: api-cache missed its deadline: {apps.get('api-cache')}")
+    c.expect(f"starts cold: api-cache (uid {API_UID}): missed: did not answer before its "
+             "deadline" in pres.get("notes", []),
+             f"preserve-1: a note names api-cache as starting cold: {pres.get('notes')}")
+    # The round waits out api-cache's deadline, then exports api-db's segments one by one.
+    rnd = phase_map(pres).get("checkpoint round") or {}
+    c.expect(rnd.get("ok") is True and rnd.get("seconds", 0) >= deadline / 1000,
+             f"preserve-1: the round waited for the deadline ({deadline} ms): {rnd}")
+    c.expect((restore.get("unpack") or {}).get("damaged", []) == [], "restore-1: nothing damaged")
+    # Stage 2: what restore brought back, as files of uid 1000, mode 0600.
+    f = step_fields(c, b, "api-files")
+    own = f"{API_UID}:{API_UID}"
+    c.expect(f.get("files") == str(segments + 1) and f.get("uids") == str(API_UID)
+             and f.get("apps") == "api-db",
+             f"restore dir: {f.get('files')} files under .warmboot-api, uids {f.get('uids')}, "
+             f"apps {f.get('apps')} (want {segments + 1}, {API_UID}, api-db only)")
+    c.expect(f.get("modes") == f"600:{API_UID}:0={segments + 1}",
+             f"restore dir: every segment's file mode 0600, owned by uid {API_UID}: "
+             f"{f.get('modes')} (mode:uid:gid=count)")
+    c.expect(f.get("app_dirs") == f"700:{API_UID}" and f.get("dirs") == f"755:0,700:{API_UID}",
+             f"restore dir: .warmboot-api 0755 root, {API_UID}/ and api-db/ 0700 uid "
+             f"{API_UID}: {f.get('dirs')}, {f.get('app_dirs')}")
+    chk = c.doc(b, "api-db-check", rc=0)
+    heap = chk.get("heap") or {}
+    c.expect(chk.get("ok") is True and chk.get("warm") is True and chk.get("uid") == API_UID,
+             f"api-db-check: ok, warm, as uid {API_UID}")
+    c.expect(chk.get("segments_checked") == segments + 1 and chk.get("mismatched") == []
+             and chk.get("missing") == [] and chk.get("unexpected") == [],
+             f"api-db-check: {chk.get('segments_checked')} of {segments + 1} segments identical "
+             f"(mismatched {chk.get('mismatched')}, missing {chk.get('missing')}, unexpected "
+             f"{chk.get('unexpected')})")
+    c.expect(heap.get("size") == mib * MIB and heap.get("xxh3") == db.get("heap_xxh3")
+             and heap.get("differing_bytes") == 0,
+             f"api-db-check: the memfd came back byte for byte, XXH3 {heap.get('xxh3')} (handed "
+             f"over {db.get('heap_xxh3')})")
+    c.expect(chk.get("bytes_checked") == mib * MIB + record_bytes,
+             f"api-db-check: {chk.get('bytes_checked')} bytes checked, handed over "
+             f"{mib * MIB + record_bytes}")
+    gen = (pres.get("pack") or {}).get("generation")
+    c.expect(chk.get("generation") == gen and gen is not None,
+             f"api-db-check: generation {chk.get('generation')}, the image's {gen}")
+    c.expect(chk.get("released") == segments + 1 and chk.get("segments_after_release") == 0,
+             f"api-db-check: released {chk.get('released')}, "
+             f"{chk.get('segments_after_release')} left")
+    after = step_fields(c, b, "api-files-after-release")
+    c.expect(after.get("files") == "0", f"after the release: {after.get('files')} files left")
+    cold = c.doc(b, "api-cache-check", rc=0)
+    c.expect(cold.get("ok") is True and cold.get("warm") is True
+             and cold.get("segments_restored") == 0 and cold.get("segments_held") == 0,
+             f"api-cache-check: a warm boot with nothing for api-cache (it starts cold): {cold}")
+    say(f"api: hand-over {db.get('seconds', 0):.2f} s (memfd written {db.get('generate_seconds', 0):.2f} s, "
+        f"put {db.get('put_memfd_seconds', 0) * 1000:.1f} ms; {segments} byte segments "
+        f"{db.get('put_bytes_seconds', 0):.2f} s); answer {ans.get('answer_seconds', 0) * 1000:.1f} ms; "
+        f"round {rnd.get('seconds', 0):.2f} s (deadline {deadline / 1000:.0f} s, then the "
+        f"export); check {chk.get('check_seconds', 0):.2f} s, "
+        f"release {chk.get('release_seconds', 0):.2f} s")
+    return c, [q]
