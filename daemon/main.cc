@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "daemon/server.h"
 #include "orchestration/config.h"
@@ -14,13 +15,27 @@
 namespace {
 
 constexpr const char* kHelp =
-    R"(usage: warmbootd [--config F] [--socket PATH]
+    R"(usage: warmbootd [--config F] [--socket PATH] [--max-connections N]
+                 [--max-connections-per-uid N]
 
 Serves the checkpoint API (docs/api.md) on the configuration's api_socket (default
 /run/warmboot/api.sock; --socket overrides it), or on the socket systemd passes (socket
 activation). Serves what the last warm reboot restored for each application from the
 configuration's restore_dir and report_dir. Stops on SIGTERM or SIGINT.
+
+  --max-connections          connections served at once (default 1024)
+  --max-connections-per-uid  of which one uid may hold (default 64)
 )";
+
+// A positive whole number for a limit flag, or nullopt.
+std::optional<size_t> Limit(const std::string& text) {
+  if (text.empty() || text.size() > 9 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const size_t n = std::stoul(text);
+  return n == 0 ? std::nullopt : std::optional<size_t>(n);
+}
 
 }  // namespace
 
@@ -39,6 +54,14 @@ int main(int argc, char** argv) {
       socket = argv[++i];
     } else if (a.starts_with("--socket=")) {
       socket = a.substr(9);
+    } else if ((a == "--max-connections" || a == "--max-connections-per-uid") && i + 1 < argc) {
+      auto n = Limit(argv[++i]);
+      if (!n) {
+        std::cerr << "warmbootd: " << a << " takes a positive whole number, not '" << argv[i]
+                  << "'\n";
+        return 2;
+      }
+      (a == "--max-connections" ? options.max_connections : options.max_connections_per_uid) = *n;
     } else if (a == "--config" && i + 1 < argc) {
       config_path = argv[++i];
       config_given = true;
