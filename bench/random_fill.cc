@@ -31,7 +31,7 @@ FillCost FillRandom(const std::vector<int>& fds, uint64_t bytes, uint64_t seed) 
   FillCost cost;
   for (uint64_t off = 0; off < bytes; off += kBuffer) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kBuffer, bytes - off));
-    for (uint64_t& w : words) w = rng.Next();
+    for (size_t i = 0; i < (n + 7) / 8; ++i) words[i] = rng.Next();
     const double wall = Clock(CLOCK_MONOTONIC), cpu = Clock(CLOCK_THREAD_CPUTIME_ID);
     for (int fd : fds) {
       if (int err = PwriteAll(fd, words.data(), n, off); err != 0) {
