@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -70,6 +71,8 @@ std::unique_ptr<DaemonProcess> DaemonProcess::Start(const DaemonSpec& spec) {
   pid_t pid = ::fork();
   if (pid < 0) Fail(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    // Fail() exits without stopping it: the daemon goes with the benchmark, however it ends.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (out >= 0) {
       ::dup2(out, 1);
