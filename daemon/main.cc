@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 #include "daemon/server.h"
 #include "orchestration/config.h"
@@ -21,6 +22,7 @@ namespace {
 
 constexpr const char* kHelp =
     R"(usage: warmbootd [--config F] [--socket PATH] [--capacity BYTES]
+                 [--max-connections N] [--max-connections-per-uid N]
 
 Serves the checkpoint API (docs/api.md) on the configuration's api_socket (default
 /run/warmboot/api.sock; --socket overrides it), or on the socket systemd passes (socket
@@ -30,6 +32,9 @@ service's fd store (FileDescriptorStoreMax=), so a restart or crash of warmbootd
 Refuses a hand-over that would take all apps' state past what the pmem namespace holds (its
 size, found through libndctl; --capacity BYTES sets it, 0 turns the check off). Stops on
 SIGTERM or SIGINT.
+
+  --max-connections          connections served at once (default 1024)
+  --max-connections-per-uid  of which one uid may hold (default 64)
 )";
 
 // The pmem namespace's size, or 0 (told why) when it cannot be found here.
@@ -43,6 +48,16 @@ uint64_t PmemCapacity(const warmboot::Config& config) {
     return 0;
   }
   return info->size;
+}
+
+// A positive whole number for a limit flag, or nullopt.
+std::optional<size_t> Limit(const std::string& text) {
+  if (text.empty() || text.size() > 9 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const size_t n = std::stoul(text);
+  return n == 0 ? std::nullopt : std::optional<size_t>(n);
 }
 
 }  // namespace
@@ -67,6 +82,18 @@ int main(int argc, char** argv) {
     }
     if (auto v = value("--socket")) {
       socket = *v;
+    } else if (a.starts_with("--max-connections")) {
+      const std::string flag = a.starts_with("--max-connections-per-uid")
+                                   ? "--max-connections-per-uid"
+                                   : "--max-connections";
+      auto v = value(flag.c_str());
+      auto n = v ? Limit(*v) : std::nullopt;
+      if (!n) {
+        std::cerr << "warmbootd: " << flag << " takes a positive whole number\n";
+        return 2;
+      }
+      (flag == "--max-connections" ? options.max_connections : options.max_connections_per_uid) =
+          *n;
     } else if (auto v = value("--config")) {
       config_path = *v;
       config_given = true;

@@ -23,9 +23,12 @@ const char* AnswerName(Answer a) {
 }
 
 void Round::Expect(const Owner& owner, Clock::time_point deadline) {
-  App& a = apps_[owner];
+  auto [it, added] = apps_.try_emplace(owner);
+  App& a = it->second;
+  if (added || a.answer != Answer::kWaiting) ++waiting_;
   a.answer = Answer::kWaiting;
   a.deadline = std::min(deadline, deadline_);
+  next_deadline_ = std::min(next_deadline_, a.deadline);
 }
 
 void Round::Absent(const Owner& owner) {
@@ -49,6 +52,7 @@ Status Round::Record(const Owner& owner, bool ready, const std::string& reason,
     return InvalidArgument(owner.app + " already counts as " + AnswerName(a.answer) + " in round " +
                            std::to_string(number_));
   }
+  --waiting_;
   if (now > a.deadline) {
     a.answer = Answer::kMissed;
     a.reason = "answered after its deadline";
@@ -62,24 +66,28 @@ Status Round::Record(const Owner& owner, bool ready, const std::string& reason,
 void Round::Disconnected(const Owner& owner) {
   auto it = apps_.find(owner);
   if (it == apps_.end() || it->second.answer != Answer::kWaiting) return;
+  --waiting_;
   it->second.answer = Answer::kDisconnected;
   it->second.reason = "its connection closed before it answered";
 }
 
 void Round::Expire(Clock::time_point now) {
+  if (now < next_deadline_) return;
+  next_deadline_ = Clock::time_point::max();
   for (auto& [owner, a] : apps_) {
-    if (a.answer == Answer::kWaiting && now >= a.deadline) {
+    if (a.answer != Answer::kWaiting) continue;
+    if (now >= a.deadline) {
       a.answer = Answer::kMissed;
       a.reason = "did not answer before its deadline";
+      --waiting_;
+    } else {
+      next_deadline_ = std::min(next_deadline_, a.deadline);
     }
   }
 }
 
 bool Round::Done() const {
-  for (const auto& [owner, a] : apps_) {
-    if (a.answer == Answer::kWaiting) return false;
-  }
-  return true;
+  return waiting_ == 0;
 }
 
 void Round::CheckSnapshots(const Store& store) {

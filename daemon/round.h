@@ -67,6 +67,12 @@ class Round {
   uint64_t number_;
   Clock::time_point deadline_;
   std::map<Owner, App> apps_;
+  // The server asks Expire and Done after every answer: kept so that neither walks every app
+  // (which made a round with N apps cost N^2). `waiting_` counts the apps still waiting; no
+  // waiting app's deadline is before `next_deadline_` (answers only remove apps, so it stays a
+  // lower bound until Expire recomputes it).
+  size_t waiting_ = 0;
+  Clock::time_point next_deadline_ = Clock::time_point::max();
 };
 
 }  // namespace warmboot::daemon
