@@ -5,11 +5,11 @@
 
 namespace warmboot::api {
 
-Result<std::string> EncodeFrame(const Frame& frame) {
+Result<std::string> EncodeFrame(const Frame& frame, uint32_t max_body) {
   const std::string body = DumpJson(frame.body);
-  if (body.size() > kMaxBody) {
+  if (body.size() > max_body) {
     return InvalidArgument("a frame's body is " + std::to_string(body.size()) +
-                           " bytes, more than " + std::to_string(kMaxBody));
+                           " bytes, more than " + std::to_string(max_body));
   }
   if (frame.data.size() > kMaxData) {
     return InvalidArgument("a frame's data is " + std::to_string(frame.data.size()) +
@@ -61,9 +61,9 @@ std::optional<Frame> FrameDecoder::Next() {
                " descriptors; at most 1 is allowed");
     return std::nullopt;
   }
-  if (body_len < 2 || body_len > kMaxBody) {
+  if (body_len < 2 || body_len > max_body_) {
     (void)Fail("a frame's body of " + std::to_string(body_len) + " bytes (2 to " +
-               std::to_string(kMaxBody) + " allowed)");
+               std::to_string(max_body_) + " allowed)");
     return std::nullopt;
   }
   if (data_len > kMaxData) {

@@ -17,6 +17,8 @@ inline constexpr uint32_t kMagic = 0x50414257;  // "WBAP" as bytes
 inline constexpr uint16_t kVersion = 1;
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr uint32_t kMaxBody = 64 * 1024;
+// A frame the daemon sends may be larger: a round's result names every app.
+inline constexpr uint32_t kMaxReplyBody = 4 * 1024 * 1024;
 inline constexpr uint32_t kMaxData = 1024 * 1024;
 inline constexpr uint16_t kMaxFds = 1;
 
@@ -27,8 +29,9 @@ struct Frame {
 };
 
 // The frame's bytes (header, body, data). The body is dumped as JSON text; its size must not
-// exceed kMaxBody, nor the data kMaxData (InvalidArgument).
-Result<std::string> EncodeFrame(const Frame& frame);
+// exceed `max_body` (kMaxBody from a client, kMaxReplyBody from the daemon), nor the data
+// kMaxData (InvalidArgument).
+Result<std::string> EncodeFrame(const Frame& frame, uint32_t max_body = kMaxBody);
 
 // Reads frames from a byte stream fed in pieces.
 //   FrameDecoder d;
@@ -37,6 +40,8 @@ Result<std::string> EncodeFrame(const Frame& frame);
 //   if (!d.status().ok()) { ... }       // a broken frame: the stream is unusable from here
 class FrameDecoder {
  public:
+  // `max_body`: the largest body taken (the daemon: kMaxBody; a client: kMaxReplyBody).
+  explicit FrameDecoder(uint32_t max_body = kMaxBody) : max_body_(max_body) {}
   void Feed(std::string_view bytes) { buffer_.append(bytes); }
   // The next whole frame; nullopt while incomplete or once broken (status() says why).
   std::optional<Frame> Next();
@@ -48,6 +53,7 @@ class FrameDecoder {
 
  private:
   Status Fail(const std::string& why);
+  uint32_t max_body_;
   std::string buffer_;
   size_t offset_ = 0;
   Status status_;

@@ -27,7 +27,7 @@ struct Client::Reply {
 // What has arrived and not been claimed: the decoder's partial frame, descriptors that came
 // ahead of their frames, and notices (prepare) that arrived while waiting for a reply.
 struct Client::Inbox {
-  api::FrameDecoder decoder;
+  api::FrameDecoder decoder{api::kMaxReplyBody};  // replies may be larger than requests
   std::deque<int> fds;
   std::deque<Reply> notices;
   ~Inbox() {

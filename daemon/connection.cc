@@ -520,8 +520,18 @@ void Connection::Send(json body, UniqueFd fd) {
   api::Frame frame;
   frame.body = std::move(body);
   frame.fd_count = fd.valid() ? 1 : 0;
-  auto bytes = api::EncodeFrame(frame);
-  if (!bytes.ok()) return Close();
+  auto bytes = api::EncodeFrame(frame, api::kMaxReplyBody);
+  if (!bytes.ok()) {
+    // Never a silent close: the client is told, and the connection goes on.
+    api::Frame error;
+    error.body = {{"op", "error"},
+                  {"code", "too-large"},
+                  {"message", "the reply does not fit in a frame: " + bytes.status().message()}};
+    if (frame.body.contains("id")) error.body["id"] = frame.body["id"];
+    bytes = api::EncodeFrame(error, api::kMaxReplyBody);
+    if (!bytes.ok()) return Close();
+    fd = UniqueFd();
+  }
   out_.push_back(Outgoing{std::move(*bytes), std::move(fd), 0});
   if (!writing_) WriteSome();
 }

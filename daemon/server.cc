@@ -21,8 +21,9 @@ namespace warmboot::daemon {
 using boost::asio::local::stream_protocol;
 
 struct Server::Impl {
-  explicit Impl(boost::asio::io_context& io) : acceptor(io), round_timer(io) {}
+  explicit Impl(boost::asio::io_context& io) : acceptor(io), accept_pause(io), round_timer(io) {}
   stream_protocol::acceptor acceptor;
+  boost::asio::steady_timer accept_pause;
   // The round, while one is running or held.
   std::optional<Round> round;
   std::weak_ptr<Connection> admin;
@@ -125,6 +126,14 @@ void Server::Accept() {
               c->Start();
             }
           }
+        } else {
+          // Out of descriptors (EMFILE, ENFILE) or memory: the waiting connection stays queued
+          // and accept would fail again at once. Pause instead of spinning; those served go on.
+          impl_->accept_pause.expires_after(std::chrono::milliseconds(100));
+          impl_->accept_pause.async_wait([this](const boost::system::error_code& e) {
+            if (!e && impl_->acceptor.is_open()) Accept();
+          });
+          return;
         }
         Accept();
       });
@@ -415,6 +424,7 @@ bool Server::Frozen(const Owner& owner) const {
 void Server::Stop() {
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
+  impl_->accept_pause.cancel();
   if (options_.listen_fd < 0 && !options_.socket_path.empty()) {
     // Only our own socket file (a successor may already have replaced it).
     struct stat st;

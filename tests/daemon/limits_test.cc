@@ -1,0 +1,105 @@
+// warmbootd at the edges of what the system gives it: out of descriptors it pauses accepting
+// instead of spinning, and keeps serving the connections it has.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "daemon/server.h"
+#include "testing/test_util.h"
+
+namespace warmboot {
+namespace {
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitizer = true;  // forks a daemon and times its CPU: not under sanitizers
+#else
+constexpr bool kSanitizer = false;
+#endif
+
+// user + system CPU of `pid`, in clock ticks (/proc/PID/stat fields 14 and 15).
+long CpuTicks(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+int ConnectRaw(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  if (::connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(DaemonLimitsTest, OutOfDescriptorsItPausesInsteadOfSpinning) {
+  if (kSanitizer) GTEST_SKIP() << "times a forked daemon's CPU";
+  testing::TempDir dir;
+  const std::string socket = dir.path() + "/api.sock";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    struct rlimit few {
+      24, 24
+    };
+    ::setrlimit(RLIMIT_NOFILE, &few);
+    boost::asio::io_context io;
+    daemon::ServerOptions o;
+    o.socket_path = socket;
+    auto s = daemon::Server::Create(io, o);
+    if (!s.ok()) ::_exit(1);
+    io.run();
+    ::_exit(0);
+  }
+  std::vector<int> fds;
+  for (int tries = 0; tries < 200; ++tries) {  // until it listens
+    int fd = ConnectRaw(socket);
+    if (fd >= 0) {
+      fds.push_back(fd);
+      break;
+    }
+    ::usleep(10000);
+  }
+  ASSERT_EQ(fds.size(), 1u);
+  // More connections than it has descriptors for: the rest wait in the listen queue.
+  for (int i = 0; i < 40; ++i) {
+    int fd = ConnectRaw(socket);
+    if (fd >= 0) fds.push_back(fd);
+  }
+  ::usleep(200000);
+  const long before = CpuTicks(pid);
+  ::sleep(1);
+  const long used = CpuTicks(pid) - before;
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  ::kill(pid, SIGKILL);
+  int status;
+  ::waitpid(pid, &status, 0);
+  for (int fd : fds) ::close(fd);
+  // Spinning on a failing accept takes the best part of a CPU; pausing, next to nothing.
+  EXPECT_LT(used, hz / 5) << "the daemon used " << used << " of " << hz
+                          << " ticks in a second with connections it could not accept";
+}
+
+}  // namespace
+}  // namespace warmboot
