@@ -40,6 +40,9 @@ Segments belong to the uid running the command and to the application named with
   get --app NAME SEGMENT            write the segment's bytes to standard output
       --output FILE                 or to FILE (created mode 0600, or truncated)
   drop --app NAME SEGMENT           remove a segment
+  status                            who is registered (your uid's apps; root: every uid's),
+                                    what each holds, whether a restart of warmbootd keeps it,
+                                    the round running and how the last one was answered
 
   --socket PATH   warmbootd's socket (default /run/warmboot/api.sock)
   --json          one JSON document on stdout ('get --json' needs --output)
@@ -295,6 +298,73 @@ int Drop(const Context& ctx, const Args& args) {
   return kExitOk;
 }
 
+std::string Plural(uint64_t n, const char* what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+int StatusCmd(const Context& ctx, const Args& args) {
+  if (!args.positional.empty()) return Fail(ctx, UsageError("status takes no arguments"));
+  Context c = ctx;
+  if (c.app.empty()) c.app = "warmboot-cli";
+  int code = kExitOk;
+  auto client = Connect(c, &code);
+  if (!client.ok()) return code;
+  auto text = client->StatusJson();
+  if (!text.ok()) return Fail(ctx, text.status());
+  nlohmann::json st = nlohmann::json::parse(*text, nullptr, false);
+  if (!st.is_object()) return Fail(ctx, Corruption("warmbootd's status is not a JSON object"));
+  if (ctx.json) {
+    nlohmann::json doc = Doc(ctx);
+    doc.erase("app");
+    doc.update(st);
+    PrintJson(std::move(doc), kExitOk);
+    return kExitOk;
+  }
+  const nlohmann::json& apps = st["apps"];
+  std::cout << "warmbootd at " << Printable(ctx.socket) << ": " << Plural(apps.size(), "app")
+            << ", " << Plural(st.value("segments", 0ull), "segment") << ", "
+            << HumanBytes(st.value("bytes", 0ull));
+  if (uint64_t cap = st.value("capacity", 0ull); cap != 0) {
+    std::cout << " of " << HumanBytes(cap) << " the pmem holds";
+  }
+  std::cout << "\n";
+  std::cout << (st.value("kept", false)
+                    ? "  a restart of warmbootd keeps them (systemd's fd store)\n"
+                    : "  a restart of warmbootd loses them: run it as warmbootd.service\n");
+  if (st.contains("reload")) {
+    const nlohmann::json& r = st["reload"];
+    std::cout << "  brought back " << Plural(r.value("segments", 0ull), "segment")
+              << " after a restart";
+    if (r.value("lost", 0ull) > 0) std::cout << "; " << r["lost"] << " could not be";
+    std::cout << "\n";
+  }
+  for (const nlohmann::json& a : apps) {
+    std::cout << "  uid " << a.value("uid", 0) << " app " << Printable(a.value("app", "")) << ": "
+              << Plural(a.value("connections", 0ull), "connection") << ", "
+              << Plural(a.value("segments", 0ull), "segment") << ", "
+              << HumanBytes(a.value("bytes", 0ull));
+    if (a.contains("lost")) std::cout << ", " << a["lost"] << " lost in a restart";
+    std::cout << "\n";
+  }
+  auto round = [](const char* what, const nlohmann::json& r) {
+    std::cout << what << " round " << r.value("round", 0ull) << ": " << r.value("ready", 0ull)
+              << " of " << r["apps"].size() << " ready\n";
+    for (const nlohmann::json& a : r["apps"]) {
+      std::cout << "  " << Printable(a.value("app", "")) << " (uid " << a.value("uid", 0)
+                << "): " << a.value("answer", "");
+      if (a.contains("reason")) std::cout << ": " << Printable(a.value("reason", ""));
+      std::cout << "\n";
+    }
+  };
+  if (st.contains("round")) round("running", st["round"]);
+  if (st.contains("last_round")) {
+    round("last", st["last_round"]);
+  } else if (!st.contains("round")) {
+    std::cout << "no checkpoint round yet (warmboot preserve runs one)\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int CmdApi(const Argv& argv) {
@@ -318,9 +388,12 @@ int CmdApi(const Argv& argv) {
     run = Get;
   } else if (sub == "drop") {
     run = Drop;
+  } else if (sub == "status") {
+    run = StatusCmd;
   } else {
-    return ReportError(UsageError("unknown api subcommand '" + sub + "' (list, put, get, drop)"),
-                       json, "api");
+    return ReportError(
+        UsageError("unknown api subcommand '" + sub + "' (list, put, get, drop, status)"), json,
+        "api");
   }
   Context ctx{"api " + sub, json, client::kDefaultSocket, ""};
   auto args = ParseArgs(Argv(argv.begin() + 1, argv.end()), spec);

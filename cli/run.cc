@@ -25,7 +25,7 @@ Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
   discard --yes             give up a state waiting on pmem; the memory goes back
 
 Checkpoint API (warmbootd, /run/warmboot/api.sock or --socket PATH):
-  api list|put|get|drop     an application's segments by hand ('warmboot api --help')
+  api list|put|get|drop|status  segments by hand, who is registered ('warmboot api --help')
 
 Run 'warmboot COMMAND --help' for a command's options.
 Exit codes: 0 ok, 1 error (nothing changed), 2 usage, 3 partial (damage named, the rest

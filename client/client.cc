@@ -397,6 +397,13 @@ Result<std::vector<Segment>> Client::List(bool all) {
   }
 }
 
+Result<std::string> Client::StatusJson() {
+  WB_ASSIGN_OR_RETURN(Reply r, Call(json{{"op", "status"}}.dump(), {}, -1, "status"));
+  r.body.erase("op");
+  r.body.erase("id");
+  return r.body.dump();
+}
+
 Result<uint64_t> Client::Drop(const std::string& segment) {
   WB_RETURN_IF_ERROR(api::CheckName("segment name", segment));
   json body{{"op", "drop"}, {"segment", segment}};

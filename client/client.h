@@ -104,6 +104,9 @@ class Client {
   Result<std::string> GetBytes(const std::string& segment);
   // This app's segments, by name; with `all` (root only) every app's.
   Result<std::vector<Segment>> List(bool all = false);
+  // The daemon's status (docs/api.md, "status") as its JSON text: each app of this uid (every
+  // uid's for root) with connections and segments, the round running and the last one.
+  Result<std::string> StatusJson();
   // Removes `segment`; its size.
   Result<uint64_t> Drop(const std::string& segment);
 

@@ -192,6 +192,9 @@ void Connection::Handle(api::Frame frame, std::deque<UniqueFd> fds) {
     HandleAnswer(body, op == "ready", reply);
   } else if (op == "export") {
     HandleExport(body, reply, &out_fd);
+  } else if (op == "status") {
+    reply = server_.StatusFor(uid_);
+    reply["op"] = "status";
   } else if (op == "restored") {
     HandleRestored(body, reply);
   } else if (op == "release") {

@@ -32,6 +32,7 @@ struct Server::Impl {
   std::vector<SegmentEntry> exported;
   boost::asio::steady_timer round_timer;
   uint64_t rounds = 0;
+  nlohmann::json last_round;  // the last finished round's result, for status
 };
 
 namespace {
@@ -218,6 +219,10 @@ void Server::FinishRound() {
   uint64_t bytes = 0;
   for (const SegmentEntry& e : im.exported) bytes += e.size;
   nlohmann::json reply = im.round->ToJson();
+  im.last_round = reply;
+  im.last_round["finished_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
   reply["op"] = "checkpointed";
   reply["segments"] = im.exported.size();
   reply["bytes"] = bytes;
@@ -415,6 +420,61 @@ void Server::Reload(std::vector<NamedFd> kept) {
   for (const std::string& name : journals) {
     if (name != journal_->name()) (void)fds.Remove(name);
   }
+}
+
+nlohmann::json Server::StatusFor(uid_t uid) const {
+  using nlohmann::json;
+  const bool root = uid == 0;
+  struct AppState {
+    uint64_t connections = 0;
+  };
+  std::map<Owner, AppState> apps;
+  for (const auto& c : connections_) {
+    if (!c->owner() || c->observer() || (!root && c->uid() != uid)) continue;
+    ++apps[*c->owner()].connections;
+  }
+  for (const SegmentEntry& e : store_.List(nullptr)) {
+    if (root || e.owner.uid == uid) apps[e.owner];
+  }
+  json list = json::array();
+  for (const auto& [owner, a] : apps) {
+    json j{{"uid", owner.uid},
+           {"app", owner.app},
+           {"connections", a.connections},
+           {"segments", store_.Count(owner)},
+           {"bytes", store_.BytesOf(owner)}};
+    if (auto lost = lost_.find(owner); lost != lost_.end()) j["lost"] = lost->second.size();
+    list.push_back(std::move(j));
+  }
+  const StoreLimits& l = store_.limits();
+  json out{{"daemon", instance_},           {"kept", keeps()},         {"apps", std::move(list)},
+           {"segments", store_.Segments()}, {"bytes", store_.Bytes()}, {"capacity", l.capacity}};
+  if (!keep_error_.empty()) out["keep_error"] = keep_error_;
+  if (reload_.journal) {
+    out["reload"] = {{"generation", reload_.generation},
+                     {"segments", reload_.segments},
+                     {"bytes", reload_.bytes},
+                     {"lost", reload_.lost}};
+  }
+  // A round's answers name apps: another uid's only to root.
+  auto mine = [&](json r) {
+    if (!root && r.contains("apps")) {
+      json kept = json::array();
+      for (const json& a : r["apps"]) {
+        if (a.value("uid", uid_t(-1)) == uid) kept.push_back(a);
+      }
+      r["apps"] = std::move(kept);
+    }
+    return r;
+  };
+  const Impl& im = *impl_;
+  if (im.round && !im.finished) {
+    json r = mine(im.round->ToJson());
+    r["running"] = true;
+    out["round"] = std::move(r);
+  }
+  if (!im.last_round.is_null()) out["last_round"] = mine(im.last_round);
+  return out;
 }
 
 bool Server::Frozen(const Owner& owner) const {

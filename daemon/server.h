@@ -93,6 +93,9 @@ class Server {
   // A finished round held by `admin`: its ready apps' segment `index` of `total`.
   Result<SegmentEntry> ExportedSegment(const Connection* admin, uint64_t index, uint64_t* total);
   Status ReleaseRound(const Connection* admin);
+  // What `status` shows to `uid` (docs/api.md, "status"): the daemon, each app (of that uid; of
+  // every uid for root) with its connections and segments, and the rounds. Root sees all.
+  nlohmann::json StatusFor(uid_t uid) const;
   // The owner's set is frozen: it answered ready in the round running or held.
   bool Frozen(const Owner& owner) const;
 

@@ -62,7 +62,7 @@ out=$("$wb" api --help); check "api --help" 0 $?
 has "help names put" "$out" "put --app NAME SEGMENT FILE|-"
 out=$("$wb" api get --help); check "api get --help" 0 $?
 has "help names --output" "$out" "--output FILE"
-out=$("$wb" help); has "warmboot help lists api" "$out" "api list|put|get|drop"
+out=$("$wb" help); has "warmboot help lists api" "$out" "api list|put|get|drop|status"
 
 # The daemon, in the background; ready once it says it serves (it has bound and listens).
 "$wbd" --socket "$sock" 2>"$work/daemon.log" &
@@ -117,6 +117,16 @@ else
   check "list --all as a user" 1 $rc
   is "list --all code" "$(json 'd["error"]["code"]' <<<"$out")" permission
 fi
+
+# status: who is registered and what each holds (root sees every uid's).
+out=$(api status); check "status" 0 $?
+has "status counts" "$out" "warmbootd at $sock: "
+has "status says a restart loses it" "$out" "a restart of warmbootd loses them: run it as warmbootd.service"
+has "status without a round" "$out" "no checkpoint round yet"
+out=$(api status --json); check "status --json" 0 $?
+is "status json kept" "$(json 'd["kept"]' <<<"$out")" False
+is "status json t's segments" "$(json '[a["segments"] for a in d["apps"] if a["app"] == "t"]' <<<"$out")" "[3]"
+api status extra >/dev/null 2>&1; check "status takes no arguments" 2 $?
 
 # get: to stdout, to a file, with --json; a missing segment leaves no file.
 api get --app t index >"$work/index.out"; check "get to stdout" 0 $?

@@ -580,6 +580,67 @@ TEST_F(DaemonTest, OnlyRootRunsARound) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << WEXITSTATUS(status);
 }
 
+TEST_F(DaemonTest, StatusShowsWhoIsRegisteredAndHowTheLastRoundWasAnswered) {
+  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
+  Daemon d(Socket());
+  Client db = Connect("db");
+  ASSERT_TRUE(db.PutBytes("index", "12345").ok());
+  Client cache = Connect("cache");  // never answers
+  std::thread t([&] {
+    auto p = db.WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    ASSERT_TRUE(db.Ready((*p)->round).ok());
+  });
+  // The admin connects as warmboot preserve does: an observer, not an app.
+  auto admin_c = Client::Connect("warmboot", Socket(), 0, /*observer=*/true);
+  ASSERT_TRUE(admin_c.ok());
+  Client& admin = *admin_c;
+  auto r = admin.Checkpoint(300);
+  t.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(admin.EndRound().ok());
+  auto tool = Client::Connect("warmboot-cli", Socket(), 0, /*observer=*/true);
+  ASSERT_TRUE(tool.ok());
+  auto text = tool->StatusJson();
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  json st = json::parse(*text);
+  EXPECT_EQ(st["daemon"], d.instance());
+  EXPECT_EQ(st["kept"], false);
+  EXPECT_EQ(st["segments"], 1);
+  // Apps, not tools or the admin: db and cache, by name.
+  ASSERT_EQ(st["apps"].size(), 2u) << st.dump();
+  EXPECT_EQ(st["apps"][0]["app"], "cache");
+  EXPECT_EQ(st["apps"][0]["connections"], 1);
+  EXPECT_EQ(st["apps"][1]["app"], "db");
+  EXPECT_EQ(st["apps"][1]["segments"], 1);
+  EXPECT_EQ(st["apps"][1]["bytes"], 5);
+  EXPECT_FALSE(st.contains("round"));
+  ASSERT_TRUE(st.contains("last_round"));
+  EXPECT_EQ(st["last_round"]["ready"], 1);
+  EXPECT_EQ(st["last_round"]["apps"][0]["answer"], "missed");
+  EXPECT_EQ(st["last_round"]["apps"][1]["answer"], "ready");
+
+  // Another uid sees its own apps only, and none of the round's answers.
+  if (::geteuid() != 0) return;
+  ::chmod(dir_.path().c_str(), 0755);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    auto c = Client::Connect("mine", Socket());
+    if (!c.ok()) ::_exit(11);
+    auto s = c->StatusJson();
+    if (!s.ok()) ::_exit(12);
+    json j = json::parse(*s, nullptr, false);
+    if (!j.is_object() || j["apps"].size() != 1 || j["apps"][0]["app"] != "mine") ::_exit(13);
+    if (!j["last_round"]["apps"].empty()) ::_exit(14);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << WEXITSTATUS(status);
+}
+
 TEST(SnapshotRuleTest, ATmpfsFileWrittenAfterTheHandOverIsCaught) {
   const std::string path = "/dev/shm/wb-snapshot-" + std::to_string(::getpid());
   testing::WriteFile(path, "before");
