@@ -5,7 +5,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <nlohmann/json.hpp>
@@ -28,6 +30,7 @@ struct Client::Reply {
 // ahead of their frames, and notices (prepare) that arrived while waiting for a reply.
 struct Client::Inbox {
   api::FrameDecoder decoder{api::kMaxReplyBody};  // replies may be larger than requests
+  int reply_timeout_ms = Client::kReplyTimeoutMs;
   std::deque<int> fds;
   std::deque<Reply> notices;
   ~Inbox() {
@@ -163,9 +166,10 @@ Result<bool> Client::ReadMore(int timeout_ms) {
 }
 
 Result<Client::Reply> Client::Call(const std::string& body_json, std::string_view data, int fd,
-                                   const char* expect) {
+                                   const char* expect, int timeout_ms) {
   if (fd_ < 0) return Status(Code::kIoError, "not connected");
   json body = json::parse(body_json);
+  const std::string request = StringField(body, "op");
   const uint64_t id = next_id_++;
   body["id"] = id;
   api::Frame frame;
@@ -176,6 +180,8 @@ Result<Client::Reply> Client::Call(const std::string& body_json, std::string_vie
   WB_RETURN_IF_ERROR(SendFrame(fd_, bytes, fd));
 
   Inbox& in = *inbox_;
+  if (timeout_ms < 0) timeout_ms = in.reply_timeout_ms;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     while (auto f = in.decoder.Next()) {
       Reply r{std::move(f->body), std::move(f->data), -1};
@@ -210,8 +216,20 @@ Result<Client::Reply> Client::Call(const std::string& body_json, std::string_vie
       return Status(Code::kCorruption,
                     "warmbootd sent a broken frame: " + in.decoder.status().message());
     }
-    WB_RETURN_IF_ERROR(ReadMore(-1).status());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          until - std::chrono::steady_clock::now())
+                          .count();
+    WB_ASSIGN_OR_RETURN(bool got, ReadMore(static_cast<int>(std::max<int64_t>(left, 0))));
+    if (!got && std::chrono::steady_clock::now() >= until) {
+      return Status(Code::kBusy, "warmbootd did not answer " + request + " within " +
+                                     std::to_string(timeout_ms) +
+                                     " ms (is it hung? systemctl status warmbootd)");
+    }
   }
+}
+
+void Client::SetReplyTimeout(int timeout_ms) {
+  inbox_->reply_timeout_ms = std::max(timeout_ms, 1);
 }
 
 Result<std::optional<Prepare>> Client::WaitForPrepare(int timeout_ms) {
@@ -252,7 +270,9 @@ Status Client::Decline(uint64_t round, const std::string& reason) {
 
 Result<RoundResult> Client::Checkpoint(uint32_t deadline_ms) {
   json body{{"op", "checkpoint"}, {"deadline_ms", deadline_ms}};
-  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "checkpointed"));
+  // The daemon answers by the deadline; the margin covers a busy machine.
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "checkpointed",
+                                    static_cast<int>(deadline_ms) + inbox_->reply_timeout_ms));
   RoundResult out;
   out.round = UintField(r.body, "round");
   auto complete = r.body.find("complete");

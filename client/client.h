@@ -130,6 +130,10 @@ class Client {
   Result<Exported> Export(uint64_t index);
   Status EndRound();
 
+  // How long a request waits for its reply before it fails with kBusy (default 30 s; a round's
+  // Checkpoint waits its deadline on top). A hung daemon is then an error, never a hang.
+  void SetReplyTimeout(int timeout_ms);
+
   // The daemon instance this client registered with: a new one means the daemon restarted.
   const std::string& daemon_instance() const { return instance_; }
   uid_t uid() const { return uid_; }
@@ -149,8 +153,11 @@ class Client {
   Client();
   struct Reply;
   struct Inbox;
+  // Sends a request and waits for its reply, up to timeout_ms (a daemon that stopped answering
+  // is an error, never a hang; a reply that comes later is recognised by its id and dropped).
   Result<Reply> Call(const std::string& body_json, std::string_view data, int fd,
-                     const char* expect);
+                     const char* expect, int timeout_ms = -1);
+  static constexpr int kReplyTimeoutMs = 30000;
   // Reads what the daemon sent (waiting up to timeout_ms, -1 forever); false when nothing came.
   Result<bool> ReadMore(int timeout_ms);
 

@@ -206,6 +206,10 @@ int wb_client_fd(const wb_client* client) {
   return client != nullptr ? client->client.fd() : -1;
 }
 
+void wb_set_reply_timeout(wb_client* client, int timeout_ms) {
+  if (client != nullptr) client->client.SetReplyTimeout(timeout_ms);
+}
+
 int wb_daemon_keeps(const wb_client* client) {
   return client != nullptr && client->client.daemon_keeps() ? 1 : 0;
 }

@@ -124,6 +124,10 @@ int wb_client_connect_ex(const char* app, const char* socket_path, uint32_t dead
  * before polling again. Do not read, write or close it. */
 int wb_client_fd(const wb_client* client);
 
+/* How long a request waits for its reply, in milliseconds (default 30000), before it fails
+ * with WB_ERR_BUSY: a daemon that stopped answering is an error, never a hang. */
+void wb_set_reply_timeout(wb_client* client, int timeout_ms);
+
 /* 1 when the daemon keeps what is handed over across its own restart (systemd's fd store), 0
  * when a restart loses it (or for NULL). */
 int wb_daemon_keeps(const wb_client* client);

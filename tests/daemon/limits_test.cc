@@ -12,8 +12,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "api/wire.h"
 #include "client/client.h"
 #include "daemon/server.h"
 #include "testing/test_util.h"
@@ -99,6 +101,54 @@ TEST(DaemonLimitsTest, OutOfDescriptorsItPausesInsteadOfSpinning) {
   // Spinning on a failing accept takes the best part of a CPU; pausing, next to nothing.
   EXPECT_LT(used, hz / 5) << "the daemon used " << used << " of " << hz
                           << " ticks in a second with connections it could not accept";
+}
+
+}  // namespace
+}  // namespace warmboot
+
+namespace warmboot {
+namespace {
+
+// A "daemon" that welcomes and then never answers: the client's request fails in its timeout.
+TEST(ClientTimeoutTest, ADaemonThatStopsAnsweringIsAnErrorNotAHang) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/api.sock";
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  std::thread silent([&] {
+    int c = ::accept(listener, nullptr, nullptr);
+    api::FrameDecoder d;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(c, buf, sizeof buf)) > 0) {
+      d.Feed(std::string_view(buf, static_cast<size_t>(n)));
+      while (auto f = d.Next()) {
+        if (f->body["op"] != "hello") continue;  // everything after hello goes unanswered
+        api::Frame w;
+        w.body = {{"op", "welcome"}, {"id", f->body["id"]}, {"version", 1}, {"daemon", "x"}};
+        auto bytes = api::EncodeFrame(w);
+        (void)!::write(c, bytes->data(), bytes->size());
+      }
+    }
+    ::close(c);
+  });
+  {
+    auto c = client::Client::Connect("db", path);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    c->SetReplyTimeout(200);
+    Status s = c->PutBytes("index", "x");
+    EXPECT_EQ(s.code(), Code::kBusy);
+    EXPECT_NE(s.message().find("did not answer put within 200 ms"), std::string::npos)
+        << s.message();
+    auto r = c->Checkpoint(100);  // its deadline, and the timeout on top
+    EXPECT_EQ(r.status().code(), Code::kBusy);
+  }
+  silent.join();
+  ::close(listener);
 }
 
 }  // namespace
