@@ -64,7 +64,8 @@ enum wb_error {
                              (bad-fd: the message says which rule), more than 1 MiB of bytes,
                              an answer for a round not running or answered or too late */
   WB_ERR_BUSY = 5,        /* busy: the set is frozen (wb_ready answered: wb_put_* and wb_drop
-                             wait for the round's end), or the daemon has too many connections */
+                             wait for the round's end), the daemon has too many connections,
+                             or it did not answer in time (wb_set_reply_timeout) */
   WB_ERR_IO = 6,          /* the connection failed or the daemon closed it */
   WB_ERR_UNSUPPORTED = 7, /* the daemon speaks no protocol version this library does */
   WB_ERR_NO_DAEMON = 8,   /* wb_client_connect: nothing listens on the socket */
