@@ -302,6 +302,61 @@ std::string Plural(uint64_t n, const char* what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
+// The human form of the daemon's status (docs/api.md, "status").
+void PrintStatus(const Context& ctx, nlohmann::json& st) {
+  // What the daemon sent is read defensively: a member missing or of another type is skipped.
+  static const nlohmann::json kNone = nlohmann::json::array();
+  auto array = [](const nlohmann::json& j, const char* key) -> const nlohmann::json& {
+    auto it = j.find(key);
+    return it != j.end() && it->is_array() ? *it : kNone;
+  };
+  const nlohmann::json& apps = array(st, "apps");
+  std::cout << "warmbootd at " << Printable(ctx.socket) << ": " << Plural(apps.size(), "app")
+            << ", " << Plural(st.value("segments", 0ull), "segment") << ", "
+            << HumanBytes(st.value("bytes", 0ull));
+  if (uint64_t cap = st.value("capacity", 0ull); cap != 0) {
+    std::cout << " of " << HumanBytes(cap) << " the pmem holds";
+  }
+  std::cout << "\n";
+  std::cout << (st.value("kept", false)
+                    ? "  a restart of warmbootd keeps them (systemd's fd store)\n"
+                    : "  a restart of warmbootd loses them: run it as warmbootd.service\n");
+  if (st.contains("reload") && st["reload"].is_object()) {
+    const nlohmann::json& r = st["reload"];
+    std::cout << "  brought back " << Plural(r.value("segments", 0ull), "segment")
+              << " after a restart";
+    if (r.value("lost", 0ull) > 0) std::cout << "; " << r["lost"] << " could not be";
+    std::cout << "\n";
+  }
+  for (const nlohmann::json& a : apps) {
+    if (!a.is_object()) continue;
+    std::cout << "  uid " << a.value("uid", 0) << " app " << Printable(a.value("app", "")) << ": "
+              << Plural(a.value("connections", 0ull), "connection") << ", "
+              << Plural(a.value("segments", 0ull), "segment") << ", "
+              << HumanBytes(a.value("bytes", 0ull));
+    if (a.contains("lost")) std::cout << ", " << a["lost"] << " lost in a restart";
+    std::cout << "\n";
+  }
+  auto round = [&](const char* what, const nlohmann::json& r) {
+    if (!r.is_object()) return;
+    std::cout << what << " round " << r.value("round", 0ull) << ": " << r.value("ready", 0ull)
+              << " of " << array(r, "apps").size() << " ready\n";
+    for (const nlohmann::json& a : array(r, "apps")) {
+      if (!a.is_object()) continue;
+      std::cout << "  " << Printable(a.value("app", "")) << " (uid " << a.value("uid", 0)
+                << "): " << a.value("answer", "");
+      if (a.contains("reason")) std::cout << ": " << Printable(a.value("reason", ""));
+      std::cout << "\n";
+    }
+  };
+  if (st.contains("round")) round("running", st["round"]);
+  if (st.contains("last_round")) {
+    round("last", st["last_round"]);
+  } else if (!st.contains("round")) {
+    std::cout << "no checkpoint round yet (warmboot preserve runs one)\n";
+  }
+}
+
 int StatusCmd(const Context& ctx, const Args& args) {
   if (!args.positional.empty()) return Fail(ctx, UsageError("status takes no arguments"));
   Context c = ctx;
@@ -320,47 +375,10 @@ int StatusCmd(const Context& ctx, const Args& args) {
     PrintJson(std::move(doc), kExitOk);
     return kExitOk;
   }
-  const nlohmann::json& apps = st["apps"];
-  std::cout << "warmbootd at " << Printable(ctx.socket) << ": " << Plural(apps.size(), "app")
-            << ", " << Plural(st.value("segments", 0ull), "segment") << ", "
-            << HumanBytes(st.value("bytes", 0ull));
-  if (uint64_t cap = st.value("capacity", 0ull); cap != 0) {
-    std::cout << " of " << HumanBytes(cap) << " the pmem holds";
-  }
-  std::cout << "\n";
-  std::cout << (st.value("kept", false)
-                    ? "  a restart of warmbootd keeps them (systemd's fd store)\n"
-                    : "  a restart of warmbootd loses them: run it as warmbootd.service\n");
-  if (st.contains("reload")) {
-    const nlohmann::json& r = st["reload"];
-    std::cout << "  brought back " << Plural(r.value("segments", 0ull), "segment")
-              << " after a restart";
-    if (r.value("lost", 0ull) > 0) std::cout << "; " << r["lost"] << " could not be";
-    std::cout << "\n";
-  }
-  for (const nlohmann::json& a : apps) {
-    std::cout << "  uid " << a.value("uid", 0) << " app " << Printable(a.value("app", "")) << ": "
-              << Plural(a.value("connections", 0ull), "connection") << ", "
-              << Plural(a.value("segments", 0ull), "segment") << ", "
-              << HumanBytes(a.value("bytes", 0ull));
-    if (a.contains("lost")) std::cout << ", " << a["lost"] << " lost in a restart";
-    std::cout << "\n";
-  }
-  auto round = [](const char* what, const nlohmann::json& r) {
-    std::cout << what << " round " << r.value("round", 0ull) << ": " << r.value("ready", 0ull)
-              << " of " << r["apps"].size() << " ready\n";
-    for (const nlohmann::json& a : r["apps"]) {
-      std::cout << "  " << Printable(a.value("app", "")) << " (uid " << a.value("uid", 0)
-                << "): " << a.value("answer", "");
-      if (a.contains("reason")) std::cout << ": " << Printable(a.value("reason", ""));
-      std::cout << "\n";
-    }
-  };
-  if (st.contains("round")) round("running", st["round"]);
-  if (st.contains("last_round")) {
-    round("last", st["last_round"]);
-  } else if (!st.contains("round")) {
-    std::cout << "no checkpoint round yet (warmboot preserve runs one)\n";
+  try {
+    PrintStatus(ctx, st);
+  } catch (const nlohmann::json::exception& e) {  // a member of another type than documented
+    return Fail(ctx, Corruption(std::string("warmbootd's status is malformed: ") + e.what()));
   }
   return kExitOk;
 }

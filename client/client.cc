@@ -29,8 +29,8 @@ struct Client::Reply {
 // What has arrived and not been claimed: the decoder's partial frame, descriptors that came
 // ahead of their frames, and notices (prepare) that arrived while waiting for a reply.
 struct Client::Inbox {
-  api::FrameDecoder decoder{api::kMaxReplyBody};  // replies may be larger than requests
-  int reply_timeout_ms = Client::kReplyTimeoutMs;
+  api::FrameDecoder decoder{api::kMaxReplyBody};       // replies may be larger than requests
+  int64_t reply_timeout_ms = Client::kReplyTimeoutMs;  // -1: no limit
   std::deque<int> fds;
   std::deque<Reply> notices;
   ~Inbox() {
@@ -66,14 +66,40 @@ std::string StringField(const json& body, const char* key) {
   return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-Status SendFrame(int sock, const std::string& bytes, int fd) {
+using Clock = std::chrono::steady_clock;
+
+// Milliseconds left until `until` for poll (-1: no limit, never negative otherwise).
+int LeftMs(std::optional<Clock::time_point> until) {
+  if (!until) return -1;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*until - Clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(left, 0, 1 << 30));
+}
+
+// Sends a whole frame by `until`. *partial: some of it went and the rest did not (the stream is
+// then broken).
+Status SendFrame(int sock, const std::string& bytes, int fd, std::optional<Clock::time_point> until,
+                 bool* partial) {
   size_t sent = 0;
   while (sent < bytes.size()) {
-    ssize_t n =
-        api::SendWithFd(sock, bytes.data() + sent, bytes.size() - sent, sent == 0 ? fd : -1, 0);
+    ssize_t n = api::SendWithFd(sock, bytes.data() + sent, bytes.size() - sent, sent == 0 ? fd : -1,
+                                MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError("cannot send to warmbootd", errno);
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        *partial = sent > 0;
+        return ErrnoError("cannot send to warmbootd", errno);
+      }
+      struct pollfd p {
+        sock, POLLOUT, 0
+      };
+      int r;
+      while ((r = ::poll(&p, 1, LeftMs(until))) < 0 && errno == EINTR) {
+      }
+      if (r == 0) {
+        *partial = sent > 0;
+        return Status(Code::kBusy, "warmbootd took no more of a request within the timeout");
+      }
+      continue;
     }
     sent += static_cast<size_t>(n);
   }
@@ -166,7 +192,7 @@ Result<bool> Client::ReadMore(int timeout_ms) {
 }
 
 Result<Client::Reply> Client::Call(const std::string& body_json, std::string_view data, int fd,
-                                   const char* expect, int timeout_ms) {
+                                   const char* expect, std::optional<int64_t> timeout_ms) {
   if (fd_ < 0) return Status(Code::kIoError, "not connected");
   json body = json::parse(body_json);
   const std::string request = StringField(body, "op");
@@ -177,11 +203,19 @@ Result<Client::Reply> Client::Call(const std::string& body_json, std::string_vie
   frame.data = std::string(data);
   frame.fd_count = fd >= 0 ? 1 : 0;
   WB_ASSIGN_OR_RETURN(std::string bytes, api::EncodeFrame(frame));
-  WB_RETURN_IF_ERROR(SendFrame(fd_, bytes, fd));
-
   Inbox& in = *inbox_;
-  if (timeout_ms < 0) timeout_ms = in.reply_timeout_ms;
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const int64_t limit = timeout_ms.value_or(in.reply_timeout_ms);
+  std::optional<Clock::time_point> until;
+  if (limit >= 0) until = Clock::now() + std::chrono::milliseconds(limit);
+  bool partial = false;
+  if (Status s = SendFrame(fd_, bytes, fd, until, &partial); !s.ok()) {
+    if (partial) {  // half a frame went: nothing more can be said on this connection
+      ::close(fd_);
+      fd_ = -1;
+      return Status(s.code(), s.message() + "; the connection is closed: connect again");
+    }
+    return s;
+  }
   for (;;) {
     while (auto f = in.decoder.Next()) {
       Reply r{std::move(f->body), std::move(f->data), -1};
@@ -216,20 +250,18 @@ Result<Client::Reply> Client::Call(const std::string& body_json, std::string_vie
       return Status(Code::kCorruption,
                     "warmbootd sent a broken frame: " + in.decoder.status().message());
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          until - std::chrono::steady_clock::now())
-                          .count();
-    WB_ASSIGN_OR_RETURN(bool got, ReadMore(static_cast<int>(std::max<int64_t>(left, 0))));
-    if (!got && std::chrono::steady_clock::now() >= until) {
-      return Status(Code::kBusy, "warmbootd did not answer " + request + " within " +
-                                     std::to_string(timeout_ms) +
-                                     " ms (is it hung? systemctl status warmbootd)");
+    WB_ASSIGN_OR_RETURN(bool got, ReadMore(LeftMs(until)));
+    if (!got && until && Clock::now() >= *until) {
+      return Status(Code::kBusy,
+                    "warmbootd did not answer " + request + " within " + std::to_string(limit) +
+                        " ms; it may still carry it out: look (list, status) before doing it " +
+                        "again (is warmbootd hung? systemctl status warmbootd)");
     }
   }
 }
 
 void Client::SetReplyTimeout(int timeout_ms) {
-  inbox_->reply_timeout_ms = std::max(timeout_ms, 1);
+  inbox_->reply_timeout_ms = timeout_ms > 0 ? timeout_ms : -1;
 }
 
 Result<std::optional<Prepare>> Client::WaitForPrepare(int timeout_ms) {
@@ -272,7 +304,9 @@ Result<RoundResult> Client::Checkpoint(uint32_t deadline_ms) {
   json body{{"op", "checkpoint"}, {"deadline_ms", deadline_ms}};
   // The daemon answers by the deadline; the margin covers a busy machine.
   WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "checkpointed",
-                                    static_cast<int>(deadline_ms) + inbox_->reply_timeout_ms));
+                                    inbox_->reply_timeout_ms < 0
+                                        ? int64_t{-1}
+                                        : int64_t{deadline_ms} + inbox_->reply_timeout_ms));
   RoundResult out;
   out.round = UintField(r.body, "round");
   auto complete = r.body.find("complete");

@@ -130,8 +130,10 @@ class Client {
   Result<Exported> Export(uint64_t index);
   Status EndRound();
 
-  // How long a request waits for its reply before it fails with kBusy (default 30 s; a round's
-  // Checkpoint waits its deadline on top). A hung daemon is then an error, never a hang.
+  // How long a request may take, sending it and waiting for its reply, before it fails with
+  // kBusy (default 30 s; a round's Checkpoint waits its deadline on top; 0 or less: no limit).
+  // A hung daemon is then an error, never a hang. A request whose reply did not come in time may
+  // still be carried out: look (List, Status) before doing it again.
   void SetReplyTimeout(int timeout_ms);
 
   // The daemon instance this client registered with: a new one means the daemon restarted.
@@ -153,10 +155,10 @@ class Client {
   Client();
   struct Reply;
   struct Inbox;
-  // Sends a request and waits for its reply, up to timeout_ms (a daemon that stopped answering
-  // is an error, never a hang; a reply that comes later is recognised by its id and dropped).
+  // Sends a request and waits for its reply, within `timeout_ms` (nullopt: the client's reply
+  // timeout; negative: no limit). A reply that comes later is recognised by its id and dropped.
   Result<Reply> Call(const std::string& body_json, std::string_view data, int fd,
-                     const char* expect, int timeout_ms = -1);
+                     const char* expect, std::optional<int64_t> timeout_ms = std::nullopt);
   static constexpr int kReplyTimeoutMs = 30000;
   // Reads what the daemon sent (waiting up to timeout_ms, -1 forever); false when nothing came.
   Result<bool> ReadMore(int timeout_ms);

@@ -31,6 +31,7 @@ Status Journal::Append(const std::string& line) {
   if (int err = WriteAll(fd_.get(), l.data(), l.size()); err != 0) {
     return ErrnoError("cannot write the fd store's journal", err);
   }
+  ++lines_;
   return Status::Ok();
 }
 

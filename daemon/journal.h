@@ -38,12 +38,15 @@ class Journal {
   std::string name() const { return "journal-" + std::to_string(generation_); }
   Status Put(const Entry& e);
   Status Drop(uint64_t id);
+  // Lines written: how much history it holds.
+  uint64_t lines() const { return lines_; }
 
  private:
   Journal(UniqueFd fd, uint64_t generation) : fd_(std::move(fd)), generation_(generation) {}
   Status Append(const std::string& line);
   UniqueFd fd_;
   uint64_t generation_;
+  uint64_t lines_ = 0;
 };
 
 }  // namespace warmboot::daemon

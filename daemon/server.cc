@@ -257,6 +257,45 @@ Status Server::ReleaseRound(const Connection* admin) {
 
 void Server::KeepFailed(const Status& s) {
   if (keep_error_.empty()) keep_error_ = s.message();
+  // Nothing half kept: without a journal the next instance brings nothing back (and removes
+  // the descriptors as strays), rather than a set that misses the drops made from here on.
+  if (journal_) {
+    (void)options_.fd_store->Remove(journal_->name());
+    journal_.reset();
+  }
+}
+
+Status Server::WriteJournal(uint64_t generation, std::vector<std::string> old_names) {
+  auto fresh = Journal::Create(generation);
+  if (!fresh.ok()) return fresh.status();
+  for (const SegmentEntry& se : store_.List(nullptr)) {
+    auto seg = store_.Get(se.owner, se.name);
+    Journal::Entry e{se, (*seg)->sealed, (*seg)->mtime_ns, (*seg)->ctime_ns};
+    WB_RETURN_IF_ERROR(fresh->Put(e));
+  }
+  // Kept before the old ones go: whichever a crash leaves, the newest complete journal names
+  // every segment.
+  WB_RETURN_IF_ERROR(options_.fd_store->Add(fresh->name(), fresh->fd()));
+  if (journal_) old_names.push_back(journal_->name());
+  journal_ = std::move(*fresh);
+  for (const std::string& name : old_names) {
+    if (name != journal_->name()) (void)options_.fd_store->Remove(name);
+  }
+  return Status::Ok();
+}
+
+void Server::MaybeCompactJournal() {
+  // A journal grows with every change; rewritten once it is mostly history.
+  if (!journal_ || journal_->lines() <= 2 * store_.Segments() + 1024) return;
+  if (Status s = WriteJournal(journal_->generation() + 1, {}); !s.ok()) KeepFailed(s);
+}
+
+Status Server::KeepDescriptor(uint64_t id, int fd) {
+  // A description of its own: systemd keeps one copy of an open file description (it skips a
+  // second name for the same one), so the app's own, handed over twice or to two apps, would be
+  // kept once and lost with whichever name is removed first.
+  WB_ASSIGN_OR_RETURN(UniqueFd own, ReopenReadOnly(fd));
+  return options_.fd_store->Add("seg-" + std::to_string(id), own.get());
 }
 
 Result<Store::Placed> Server::Put(const Owner& owner, const std::string& name, SegmentKind kind,
@@ -273,17 +312,18 @@ Result<Store::Placed> Server::Put(const Owner& owner, const std::string& name, S
     it->second.erase(name);
     if (it->second.empty()) lost_.erase(it);
   }
-  if (!journal_ || !keep_error_.empty()) return placed;
+  if (!journal_) return placed;
   // The descriptor first, then the line naming it: a crash between leaves a descriptor no
   // journal names, which the next instance removes, never a name without its descriptor.
   e.segment.id = placed->id;
-  Status s = options_.fd_store->Add("seg-" + std::to_string(placed->id), fd);
+  Status s = KeepDescriptor(placed->id, fd);
   if (s.ok()) s = journal_->Put(e);
   if (s.ok() && placed->replaced != 0) {
     s = journal_->Drop(placed->replaced);
     if (s.ok()) s = options_.fd_store->Remove("seg-" + std::to_string(placed->replaced));
   }
   if (!s.ok()) KeepFailed(s);
+  MaybeCompactJournal();
   return placed;
 }
 
@@ -296,11 +336,12 @@ Result<SegmentEntry> Server::Drop(const Owner& owner, const std::string& name) {
     }
     if (it->second.empty()) lost_.erase(it);
   }
-  if (!dropped.ok() || !journal_ || !keep_error_.empty()) return dropped;
+  if (!dropped.ok() || !journal_) return dropped;
   // The line first: a crash between leaves a descriptor no journal names (removed next time).
   Status s = journal_->Drop(dropped->id);
   if (s.ok()) s = options_.fd_store->Remove("seg-" + std::to_string(dropped->id));
   if (!s.ok()) KeepFailed(s);
+  MaybeCompactJournal();
   return dropped;
 }
 
@@ -328,11 +369,14 @@ void Server::Reload(std::vector<NamedFd> kept) {
   ReloadSummary& r = reload_;
   FdStore& fds = *options_.fd_store;
   std::map<uint64_t, NamedFd> segments;
+  std::set<uint64_t> twice;  // a name kept twice: which is which cannot be told
+  uint64_t max_id = 0;
   std::optional<Journal::Contents> journal;
   std::vector<std::string> journals;
   for (NamedFd& k : kept) {
     if (uint64_t id = SegmentId(k.name); id != 0) {
-      segments[id] = std::move(k);
+      max_id = std::max(max_id, id);
+      if (!segments.emplace(id, std::move(k)).second) twice.insert(id);
     } else if (k.name.starts_with("journal-")) {
       journals.push_back(k.name);
       auto c = Journal::Read(k.fd.get());
@@ -346,6 +390,10 @@ void Server::Reload(std::vector<NamedFd> kept) {
       (void)fds.Remove(k.name);
     }
   }
+  for (uint64_t id : twice) {
+    segments.erase(id);
+    (void)fds.Remove("seg-" + std::to_string(id));
+  }
   if (journal) {
     r.journal = true;
     r.generation = journal->generation;
@@ -353,6 +401,7 @@ void Server::Reload(std::vector<NamedFd> kept) {
       r.notes.push_back("the journal had " + std::to_string(journal->bad_lines) +
                         " line(s) not understood (a crash mid-write tears the last)");
     }
+    for (const auto& [id, e] : journal->live) max_id = std::max(max_id, id);
     for (auto& [id, e] : journal->live) {
       const SegmentEntry& se = e.segment;
       auto lose = [&](const std::string& why) {
@@ -360,6 +409,10 @@ void Server::Reload(std::vector<NamedFd> kept) {
         ++r.lost;
         (void)fds.Remove("seg-" + std::to_string(id));
       };
+      if (twice.count(id)) {
+        lose("warmbootd restarted and found two descriptors kept under its name");
+        continue;
+      }
       auto it = segments.find(id);
       if (it == segments.end()) {
         lose("warmbootd restarted and the service manager did not pass it back");
@@ -389,10 +442,16 @@ void Server::Reload(std::vector<NamedFd> kept) {
         lose("warmbootd restarted and its limits refuse it: " + placed.status().message());
         continue;
       }
+      if (placed->replaced != 0) {  // a crash between a replacement's put and drop lines
+        (void)fds.Remove("seg-" + std::to_string(placed->replaced));
+        --r.segments;
+      }
       ++r.segments;
       r.bytes += se.size;
     }
   }
+  // New segments never take a name seen here, kept or lost.
+  store_.SkipIds(max_id + 1);
   for (auto& [id, k] : segments) {  // descriptors no journal names: a crash between the two
     (void)fds.Remove(k.name);
   }
@@ -400,25 +459,10 @@ void Server::Reload(std::vector<NamedFd> kept) {
     r.notes.push_back(std::to_string(segments.size()) + " kept descriptor(s) named by no " +
                       "journal were removed");
   }
-  // A fresh journal of what is held now, kept before the old ones go: whichever a crash leaves,
-  // the newest complete one names every segment.
-  auto fresh = Journal::Create(r.generation + 1);
-  Status s = fresh.ok() ? Status::Ok() : fresh.status();
-  if (s.ok()) {
-    for (const SegmentEntry& se : store_.List(nullptr)) {
-      auto seg = store_.Get(se.owner, se.name);
-      Journal::Entry e{se, (*seg)->sealed, (*seg)->mtime_ns, (*seg)->ctime_ns};
-      if (s = fresh->Put(e); !s.ok()) break;
-    }
-  }
-  if (s.ok()) s = fds.Add(fresh->name(), fresh->fd());
-  if (!s.ok()) {
+  if (Status s = WriteJournal(r.generation + 1, journals); !s.ok()) {
+    // Nothing comes back half next time: the old journals go too.
+    for (const std::string& name : journals) (void)fds.Remove(name);
     KeepFailed(s);
-    return;
-  }
-  journal_ = std::move(*fresh);
-  for (const std::string& name : journals) {
-    if (name != journal_->name()) (void)fds.Remove(name);
   }
 }
 
@@ -460,9 +504,14 @@ nlohmann::json Server::StatusFor(uid_t uid) const {
   auto mine = [&](json r) {
     if (!root && r.contains("apps")) {
       json kept = json::array();
+      uint64_t ready = 0;
       for (const json& a : r["apps"]) {
-        if (a.value("uid", uid_t(-1)) == uid) kept.push_back(a);
+        if (a.value("uid", uid_t(-1)) != uid) continue;
+        ready += a.value("answer", "") == std::string("ready");
+        kept.push_back(a);
       }
+      r["ready"] = ready;
+      r["complete"] = ready == kept.size();
       r["apps"] = std::move(kept);
     }
     return r;

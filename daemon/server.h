@@ -106,7 +106,12 @@ class Server {
   void MaybeFinishRound();
   void FinishRound();
   void Reload(std::vector<NamedFd> kept);
+  // Keeping state across a restart failed: from here on nothing is kept (hello says so).
   void KeepFailed(const Status& s);
+  // A fresh journal of what is held now, kept before `old_names` and the current one go.
+  Status WriteJournal(uint64_t generation, std::vector<std::string> old_names);
+  void MaybeCompactJournal();
+  Status KeepDescriptor(uint64_t id, int fd);
 
   boost::asio::io_context& io_;
   ServerOptions options_;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -69,6 +70,8 @@ class Store {
   uint64_t Bytes() const { return total_; }
   uint64_t Segments() const { return count_; }
   const StoreLimits& limits() const { return limits_; }
+  // New segments get ids from `next` on (a reload skips every id it saw).
+  void SkipIds(uint64_t next) { next_id_ = std::max(next_id_, next); }
 
  private:
   struct Held {

@@ -3,6 +3,8 @@
 // to the next instance. Header-only: only the suites that link warmboot_daemon include it.
 #pragma once
 
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <map>
@@ -17,6 +19,15 @@ class FakeFdStore : public daemon::FdStore {
  public:
   Status Add(const std::string& name, int fd) override {
     if (fail_adds) return IoError("the fake manager refuses " + name);
+    // As systemd (service_add_fd_store): an open file description it already keeps is skipped,
+    // under whatever name it was kept, and the sender is not told.
+    for (const auto& [n, fds] : kept) {
+      for (const UniqueFd& k : fds) {
+        if (::syscall(SYS_kcmp, ::getpid(), ::getpid(), KCMP_FILE, fd, k.get()) == 0) {
+          return Status::Ok();
+        }
+      }
+    }
     kept[name].emplace_back(::dup(fd));
     return Status::Ok();
   }

@@ -97,6 +97,61 @@ TEST_F(RestartTest, EverySegmentComesBackIdenticalAfterARestart) {
   EXPECT_EQ(c3.Get("index").status().code(), Code::kNotFound);
 }
 
+// systemd keeps one copy of an open file description: the daemon keeps a description of its
+// own per segment, so the app's memfd handed over twice (a retry, a replacement, two names)
+// comes back under each name.
+TEST_F(RestartTest, TheSameDescriptorHandedOverTwiceComesBackUnderEachName) {
+  {
+    Daemon d(Socket(), Options());
+    Client c = Connect("db");
+    int memfd = SealedMemfd("state");
+    ASSERT_TRUE(c.PutFd("state", memfd).ok());
+    ASSERT_TRUE(c.PutFd("state", memfd).ok());  // a retry: replaces the first
+    ASSERT_TRUE(c.PutFd("copy", memfd).ok());
+    ::close(memfd);
+  }
+  Daemon d(Socket(), Options(), store_.PassBack());
+  EXPECT_EQ(d.reload().lost, 0u);
+  Client c = Connect("db");
+  EXPECT_TRUE(c.lost_at_hello().empty()) << c.lost_at_hello().front().reason;
+  EXPECT_EQ(*c.GetBytes("state"), "state");
+  EXPECT_EQ(*c.GetBytes("copy"), "state");
+}
+
+// Once keeping fails, nothing kept before comes back either: not a set that misses the drops
+// made since.
+TEST_F(RestartTest, AfterAFailureToKeepNothingComesBackHalf) {
+  {
+    Daemon d(Socket(), Options());
+    Client c = Connect("db");
+    ASSERT_TRUE(c.PutBytes("secret", "old").ok());
+    store_.fail_adds = true;
+    ASSERT_TRUE(c.PutBytes("other", "x").ok());  // not kept: keeping stops here
+    ASSERT_TRUE(*c.Drop("secret") == 3u);
+  }
+  store_.fail_adds = false;
+  EXPECT_EQ(store_.Count("journal-"), 0u);
+  Daemon d(Socket(), Options(), store_.PassBack());
+  Client c = Connect("db");
+  EXPECT_EQ(c.Get("secret").status().code(), Code::kNotFound);
+  EXPECT_EQ(c.segments_at_hello(), 0u);
+  EXPECT_TRUE(c.daemon_keeps());  // a new start keeps again
+}
+
+// A journal is rewritten once it is mostly history, so it does not grow without bound.
+TEST_F(RestartTest, TheJournalIsCompacted) {
+  {
+    Daemon d(Socket(), Options());
+    Client c = Connect("db");
+    for (int i = 0; i < 1500; ++i) ASSERT_TRUE(c.PutBytes("counter", std::to_string(i)).ok());
+    EXPECT_EQ(store_.Count("journal-"), 1u);
+    EXPECT_EQ(store_.kept.count("journal-1"), 0u) << "never compacted";
+    EXPECT_EQ(store_.Count("seg-"), 1u);
+  }
+  Daemon d(Socket(), Options(), store_.PassBack());
+  EXPECT_EQ(*Connect("db").GetBytes("counter"), "1499");
+}
+
 TEST_F(RestartTest, WhatCannotComeBackIsNamedToItsApp) {
   const std::string path = TmpfsFile("snapshot");
   {
