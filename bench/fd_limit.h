@@ -1,26 +1,23 @@
 // The benchmarks that hold thousands of connections or segments need more descriptors than the
-// usual soft limit (1024): raise it to the hard limit. warmbootd, started after, inherits it.
+// usual soft limit (1024): raised to the hard limit (util/fd_limit.h); warmbootd, started after,
+// inherits it.
 #pragma once
-
-#include <sys/resource.h>
 
 #include <cstdint>
 #include <string>
 
 #include "bench/daemon_process.h"
+#include "util/fd_limit.h"
 
 namespace warmboot::bench {
 
-// Fatal when the hard limit is below `needed`.
+// Fatal when the limit cannot reach `needed`.
 inline void RaiseFdLimit(uint64_t needed) {
-  struct rlimit r;
-  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) Fail("getrlimit(RLIMIT_NOFILE) failed");
-  if (r.rlim_max != RLIM_INFINITY && r.rlim_max < needed) {
-    Fail("needs " + std::to_string(needed) + " descriptors; the hard RLIMIT_NOFILE is " +
-         std::to_string(r.rlim_max) + " (raise it: ulimit -Hn, or run as root)");
+  const rlim_t now = RaiseOpenFileLimit();
+  if (now != RLIM_INFINITY && now < needed) {
+    Fail("needs " + std::to_string(needed) + " descriptors; RLIMIT_NOFILE allows " +
+         std::to_string(now) + " (raise the hard limit: ulimit -Hn, or run as root)");
   }
-  r.rlim_cur = r.rlim_max;
-  if (::setrlimit(RLIMIT_NOFILE, &r) != 0) Fail("setrlimit(RLIMIT_NOFILE) failed");
 }
 
 }  // namespace warmboot::bench
