@@ -186,6 +186,16 @@ Result<bool> Client::ReadMore(int timeout_ms) {
   }
   if (n < 0) return ErrnoError("cannot read from warmbootd", errno);
   for (int f : received) inbox_->fds.push_back(f);
+  if (truncated) {
+    // The kernel dropped a descriptor it could not install here: the replies no longer match
+    // what came with them, so nothing more can be trusted on this connection.
+    ::close(fd_);
+    fd_ = -1;
+    return Status(Code::kIoError,
+                  "a descriptor from warmbootd was dropped: this process has no descriptor "
+                  "free (RLIMIT_NOFILE; close some, or raise the limit); the connection is "
+                  "closed: connect again");
+  }
   if (n == 0) return Status(Code::kIoError, "warmbootd closed the connection");
   inbox_->decoder.Feed(std::string_view(buf, static_cast<size_t>(n)));
   return true;

@@ -119,7 +119,11 @@ void Connection::OnReadable() {
   if (n == 0) return Close();
   if (truncated || fds_.size() > kMaxPendingFds) {
     return Error(nullptr, "bad-frame",
-                 "too many descriptors sent ahead of the frames that announce them", true);
+                 truncated ? "descriptors were dropped on the way in: more sent ahead of the "
+                             "frames announcing them than allowed, or warmbootd has no "
+                             "descriptor free (RLIMIT_NOFILE)"
+                           : "too many descriptors sent ahead of the frames that announce them",
+                 true);
   }
   decoder_.Feed(std::string_view(buf, static_cast<size_t>(n)));
   while (!closing_) {

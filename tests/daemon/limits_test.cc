@@ -1,5 +1,6 @@
 // warmbootd at the edges of what the system gives it: out of descriptors it pauses accepting
 // instead of spinning, and keeps serving the connections it has.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -18,6 +19,7 @@
 #include "api/wire.h"
 #include "client/client.h"
 #include "daemon/server.h"
+#include "testing/api_daemon.h"
 #include "testing/test_util.h"
 
 namespace warmboot {
@@ -149,6 +151,52 @@ TEST(ClientTimeoutTest, ADaemonThatStopsAnsweringIsAnErrorNotAHang) {
   }
   silent.join();
   ::close(listener);
+}
+
+}  // namespace
+}  // namespace warmboot
+
+namespace warmboot {
+namespace {
+
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kTsan = true;
+#else
+constexpr bool kTsan = false;
+#endif
+
+// A client out of descriptors is told so, instead of later "a descriptor did not arrive".
+TEST(ClientLimitsTest, ADescriptorTheClientHasNoRoomForIsNamedAsSuch) {
+  if (kTsan) GTEST_SKIP() << "a forked child of a threaded process under TSan";
+  testing::TempDir dir;
+  const std::string socket = dir.path() + "/api.sock";
+  testing::ApiDaemon d(socket);
+  {
+    auto c = client::Client::Connect("db", socket);
+    ASSERT_TRUE(c.ok());
+    int memfd = testing::SealedMemfd("state");
+    ASSERT_TRUE(c->PutFd("m", memfd).ok());
+    ::close(memfd);
+  }
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto c = client::Client::Connect("db", socket);
+    if (!c.ok()) ::_exit(10);
+    struct rlimit few {
+      64, 64
+    };
+    if (::setrlimit(RLIMIT_NOFILE, &few) != 0) ::_exit(11);
+    while (::open("/dev/null", O_RDONLY) >= 0) {
+    }
+    auto fd = c->Get("m");
+    if (fd.ok()) ::_exit(12);
+    if (fd.status().message().find("no descriptor free") == std::string::npos) ::_exit(13);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << WEXITSTATUS(status);
 }
 
 }  // namespace
