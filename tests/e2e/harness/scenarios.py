@@ -318,14 +318,8 @@ def scenario_offline_refused(env):
              f"preserve-refused: message says the offline was refused and rolled back: {msg!r}")
     c.expect(p.get("memory_removed") is False and p.get("image_sealed") is False,
              "preserve-refused: no memory removed, no image sealed")
-    phases = {ph.get("phase"): ph for ph in p.get("phases", [])}
-    off = phases.get("offline memory blocks") or {}
-    c.expect(off.get("ok") is False and "8 attempt(s)" in off.get("detail", ""),
-             f"preserve-refused: the offline was tried 8 times and failed: {off}")
-    rb = phases.get("rollback: online all blocks") or {}
-    c.expect(rb.get("ok") is True, f"preserve-refused: the rollback succeeded: {rb}")
-    later = [n for n in phases if n and ("unbind" in n or "raw" in n or "write" in n)]
-    c.expect(not later, f"preserve-refused: nothing ran after the refusal: {later}")
+    check_stopped_at_offline(c, p, "preserve-refused", "8 attempt(s)",
+                             "the offline was tried 8 times and failed")
     delta = c.mem_delta_kb(b, "before-preserve-refused", "after-preserve-refused")
     c.expect(delta == 0, f"preserve-refused: MemTotal changed by {delta} kB")
     before = check_online_movable(c, c.doc(b, "status-before-preserve-refused", rc=0),
@@ -565,6 +559,20 @@ def phase_map(doc):
     return {ph.get("phase"): ph for ph in doc.get("phases", [])}
 
 
+def check_stopped_at_offline(c, doc, who, detail, what):
+    """A preserve that stopped at the offline step: it failed with `detail`, the rollback
+    onlined every block again, and nothing past the offline (unbind, raw, write) ran. Returns
+    the offline phase."""
+    phases = phase_map(doc)
+    off = phases.get("offline memory blocks") or {}
+    c.expect(off.get("ok") is False and detail in off.get("detail", ""), f"{who}: {what}: {off}")
+    rb = phases.get("rollback: online all blocks") or {}
+    c.expect(rb.get("ok") is True, f"{who}: the rollback succeeded: {rb}")
+    later = [n for n in phases if n and ("unbind" in n or "raw" in n or "write" in n)]
+    c.expect(not later, f"{who}: nothing ran after the offline step: {later}")
+    return off
+
+
 def check_token(c, boot, stage, uuid):
     """The kernel of `stage` was booted with its command line naming exactly image `uuid`
     (None: naming none)."""
@@ -669,14 +677,8 @@ def scenario_sigterm_offline(env):
              f"preserve-sigterm: the error says SIGTERM and nothing changed: {msg!r}")
     c.expect(p.get("memory_removed") is False and p.get("image_sealed") is False
              and "pack" not in p, "preserve-sigterm: no memory removed, no image sealed")
-    phases = phase_map(p)
-    off = phases.get("offline memory blocks") or {}
-    c.expect(off.get("ok") is False and "interrupted by SIGTERM" in off.get("detail", ""),
-             f"preserve-sigterm: the offline step stopped on the signal: {off}")
-    rb = phases.get("rollback: online all blocks") or {}
-    c.expect(rb.get("ok") is True, f"preserve-sigterm: the rollback succeeded: {rb}")
-    later = [n for n in phases if n and ("unbind" in n or "raw" in n or "write" in n)]
-    c.expect(not later, f"preserve-sigterm: nothing ran after the offline step: {later}")
+    off = check_stopped_at_offline(c, p, "preserve-sigterm", "interrupted by SIGTERM",
+                                   "the offline step stopped on the signal")
     end = step_fields(c, b, "preserve-sigterm")
     secs = float(end.get("ended_after_signal_s") or "nan")
     say(f"sigterm-offline: the preserve ended {secs:.2f} s after SIGTERM; offline step: "
