@@ -28,6 +28,18 @@ Result<std::string> EncodeFrame(const Frame& frame, uint32_t max_body) {
   return out;
 }
 
+std::string EncodeFrameText(std::string_view json_text) {
+  std::string out(kHeaderSize, '\0');
+  auto* h = reinterpret_cast<uint8_t*>(out.data());
+  StoreLE<uint32_t>(h, kMagic);
+  StoreLE<uint16_t>(h + 4, kVersion);
+  StoreLE<uint16_t>(h + 6, 0);
+  StoreLE<uint32_t>(h + 8, static_cast<uint32_t>(json_text.size()));
+  StoreLE<uint32_t>(h + 12, 0);
+  out += json_text;
+  return out;
+}
+
 Status FrameDecoder::Fail(const std::string& why) {
   status_ = Status(Code::kCorruption, why);
   buffer_.clear();

@@ -32,6 +32,9 @@ struct Frame {
 // exceed `max_body` (kMaxBody from a client, kMaxReplyBody from the daemon), nor the data
 // kMaxData (InvalidArgument).
 Result<std::string> EncodeFrame(const Frame& frame, uint32_t max_body = kMaxBody);
+// A frame with no data and no descriptor whose body is `json_text`, which the caller has
+// written as a JSON object (fixed-shape replies on a hot path skip building a document).
+std::string EncodeFrameText(std::string_view json_text);
 
 // Reads frames from a byte stream fed in pieces.
 //   FrameDecoder d;

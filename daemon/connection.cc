@@ -193,7 +193,7 @@ void Connection::Handle(api::Frame frame, std::deque<UniqueFd> fds) {
   } else if (op == "checkpoint") {
     if (!HandleCheckpoint(body, id, reply)) return;  // answered when the round ends
   } else if (op == "ready" || op == "decline") {
-    HandleAnswer(body, op == "ready", reply);
+    if (!HandleAnswer(body, id, op == "ready", reply)) return;
   } else if (op == "export") {
     HandleExport(body, reply, &out_fd);
   } else if (op == "status") {
@@ -429,20 +429,26 @@ bool Connection::HandleCheckpoint(const json& body, const json& id, json& reply)
   return false;
 }
 
-void Connection::HandleAnswer(const json& body, bool ready, json& reply) {
+bool Connection::HandleAnswer(const json& body, const json& id, bool ready, json& reply) {
   auto round = body.find("round");
   if (round == body.end() || !round->is_number_unsigned()) {
     reply = {{"error", "bad-request"}, {"message", "ready and decline name the round"}};
-    return;
+    return true;
   }
   std::string reason = StringField(body, "reason").value_or("");
   Status s = server_.AnswerRound(*owner_, round->get<uint64_t>(), ready, reason);
   if (!s.ok()) {
     reply = {{"error", "bad-request"}, {"message", s.message()}};
-    return;
+    return true;
   }
-  reply = {
-      {"op", "noted"}, {"round", round->get<uint64_t>()}, {"answer", ready ? "ready" : "declined"}};
+  // Every app of a round gets this reply: written directly, not built as a document (numbers
+  // and fixed words only, so nothing needs escaping).
+  std::string text = "{\"op\":\"noted\",\"round\":" + std::to_string(round->get<uint64_t>()) +
+                     ",\"answer\":\"" + (ready ? "ready" : "declined") + "\"";
+  if (!id.is_null()) text += ",\"id\":" + std::to_string(id.get<uint64_t>());
+  text += '}';
+  NotifyEncoded(std::make_shared<const std::string>(api::EncodeFrameText(text)));
+  return false;
 }
 
 void Connection::HandleExport(const json& body, json& reply, UniqueFd* fd) {
@@ -539,7 +545,17 @@ void Connection::Send(json body, UniqueFd fd) {
     if (!bytes.ok()) return Close();
     fd = UniqueFd();
   }
-  out_.push_back(Outgoing{std::move(*bytes), std::move(fd), 0});
+  Queue(std::make_shared<const std::string>(std::move(*bytes)), std::move(fd));
+}
+
+void Connection::NotifyEncoded(std::shared_ptr<const std::string> frame) {
+  if (closed_) return;
+  if (out_.size() >= server_.options().max_queued_replies) return Close();  // it does not read
+  Queue(std::move(frame), UniqueFd());
+}
+
+void Connection::Queue(std::shared_ptr<const std::string> bytes, UniqueFd fd) {
+  out_.push_back(Outgoing{std::move(bytes), std::move(fd), 0});
   if (!writing_) WriteSome();
 }
 
@@ -548,7 +564,7 @@ void Connection::WriteSome() {
   while (!out_.empty() && !closed_) {
     Outgoing& o = out_.front();
     ssize_t n =
-        api::SendWithFd(socket_.native_handle(), o.bytes.data() + o.sent, o.bytes.size() - o.sent,
+        api::SendWithFd(socket_.native_handle(), o.bytes->data() + o.sent, o.bytes->size() - o.sent,
                         o.fd.valid() ? o.fd.get() : -1, MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
@@ -564,7 +580,7 @@ void Connection::WriteSome() {
     }
     o.fd = UniqueFd();  // the descriptor went with the first byte
     o.sent += static_cast<size_t>(n);
-    if (o.sent == o.bytes.size()) out_.pop_front();
+    if (o.sent == o.bytes->size()) out_.pop_front();
   }
   writing_ = false;
   if (closing_) Close();

@@ -39,10 +39,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool observer() const { return observer_; }
   // Sends a frame the client did not ask for (prepare), or a reply completed later.
   void Notify(nlohmann::json body) { Send(std::move(body)); }
+  // The same, already encoded: a round's prepare is encoded once for every app told.
+  void NotifyEncoded(std::shared_ptr<const std::string> frame);
 
  private:
   struct Outgoing {
-    std::string bytes;
+    std::shared_ptr<const std::string> bytes;
     UniqueFd fd;
     size_t sent = 0;
   };
@@ -59,7 +61,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Returns false when the reply comes later (a round's result).
   bool HandleCheckpoint(const nlohmann::json& body, const nlohmann::json& id,
                         nlohmann::json& reply);
-  void HandleAnswer(const nlohmann::json& body, bool ready, nlohmann::json& reply);
+  // Returns false when it has answered already (noted, on every app's path of a round).
+  bool HandleAnswer(const nlohmann::json& body, const nlohmann::json& id, bool ready,
+                    nlohmann::json& reply);
   void HandleExport(const nlohmann::json& body, nlohmann::json& reply, UniqueFd* fd);
   void HandleRestored(const nlohmann::json& body, nlohmann::json& reply);
   // Fills `reply` with `busy` when this app's set is frozen by a round.
@@ -69,6 +73,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Error(const nlohmann::json& id, const std::string& code, const std::string& message,
              bool close = false);
   void Send(nlohmann::json body, UniqueFd fd = UniqueFd());
+  void Queue(std::shared_ptr<const std::string> bytes, UniqueFd fd);
   void WriteSome();
   void ArmFrameTimer();
 

@@ -1,5 +1,7 @@
 #include "daemon/round.h"
 
+#include "util/json_text.h"
+
 namespace warmboot::daemon {
 
 const char* AnswerName(Answer a) {
@@ -130,6 +132,29 @@ nlohmann::json Round::ToJson() const {
   }
   return {
       {"round", number_}, {"apps", apps}, {"ready", ready}, {"complete", ready == apps_.size()}};
+}
+
+void Round::AppendResult(std::string& out) const {
+  size_t ready = 0;
+  out += "\"round\":" + std::to_string(number_) + ",\"apps\":[";
+  bool first = true;
+  for (const auto& [owner, a] : apps_) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"uid\":" + std::to_string(owner.uid) + ",\"app\":";
+    AppendJsonString(out, owner.app);
+    out += ",\"answer\":\"";
+    out += AnswerName(a.answer);
+    out += '"';
+    if (!a.reason.empty()) {
+      out += ",\"reason\":";
+      AppendJsonString(out, a.reason);
+    }
+    out += '}';
+    ready += a.answer == Answer::kReady;
+  }
+  out += "],\"ready\":" + std::to_string(ready) +
+         ",\"complete\":" + (ready == apps_.size() ? "true" : "false");
 }
 
 }  // namespace warmboot::daemon

@@ -57,6 +57,10 @@ class Round {
   std::vector<SegmentEntry> Exported(const Store& store) const;
 
   nlohmann::json ToJson() const;
+  // The same members as ToJson's ("round", "apps", "ready", "complete"), written as JSON text
+  // after `out` (comma-separated, no braces): the result goes to preserve once per round, and
+  // building it as a document cost a tenth of the daemon's work in a round of 1000 apps.
+  void AppendResult(std::string& out) const;
 
  private:
   struct App {

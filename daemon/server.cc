@@ -8,8 +8,10 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
+#include <map>
 #include <optional>
 
+#include "api/wire.h"
 #include "daemon/connection.h"
 #include "daemon/round.h"
 #include "util/bytes.h"
@@ -25,14 +27,17 @@ struct Server::Impl {
   stream_protocol::acceptor acceptor;
   boost::asio::steady_timer accept_pause;
   // The round, while one is running or held.
-  std::optional<Round> round;
+  // Shared with last_round once finished (no answer changes it after that).
+  std::shared_ptr<Round> round;
   std::weak_ptr<Connection> admin;
   nlohmann::json admin_id;
   bool finished = false;
   std::vector<SegmentEntry> exported;
   boost::asio::steady_timer round_timer;
   uint64_t rounds = 0;
-  nlohmann::json last_round;  // the last finished round's result, for status
+  // The last finished round and when it finished, for status.
+  std::shared_ptr<const Round> last_round;
+  int64_t last_round_ns = 0;
 };
 
 namespace {
@@ -167,17 +172,30 @@ Status Server::StartRound(const std::shared_ptr<Connection>& admin, const nlohma
                                    " is still running or held by another warmboot command");
   }
   const auto now = Round::Clock::now();
-  im.round.emplace(++im.rounds, now + deadline);
+  im.round = std::make_shared<Round>(++im.rounds, now + deadline);
   im.admin = admin;
   im.admin_id = id;
   im.finished = false;
   im.exported.clear();
   std::set<Owner> told;
+  // Apps mostly share a deadline: each distinct prepare frame is encoded once.
+  std::map<int64_t, std::shared_ptr<const std::string>> prepares;
   for (const auto& c : connections_) {
     if (c == admin || !c->owner() || c->observer()) continue;
     const auto mine = std::min(deadline, c->deadline());
     if (told.insert(*c->owner()).second) im.round->Expect(*c->owner(), now + mine);
-    c->Notify({{"op", "prepare"}, {"round", im.round->number()}, {"deadline_ms", mine.count()}});
+    auto& frame = prepares[mine.count()];
+    if (!frame) {
+      api::Frame f;
+      f.body = {{"op", "prepare"}, {"round", im.round->number()}, {"deadline_ms", mine.count()}};
+      auto bytes = api::EncodeFrame(f);
+      if (!bytes.ok()) {  // cannot happen: a few fields
+        im.round.reset();
+        return bytes.status();
+      }
+      frame = std::make_shared<const std::string>(std::move(*bytes));
+    }
+    c->NotifyEncoded(frame);
   }
   for (const SegmentEntry& e : store_.List(nullptr)) {
     if (!told.count(e.owner)) im.round->Absent(e.owner);
@@ -218,16 +236,29 @@ void Server::FinishRound() {
   im.exported = im.round->Exported(store_);
   uint64_t bytes = 0;
   for (const SegmentEntry& e : im.exported) bytes += e.size;
-  nlohmann::json reply = im.round->ToJson();
-  im.last_round = reply;
-  im.last_round["finished_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count();
-  reply["op"] = "checkpointed";
-  reply["segments"] = im.exported.size();
-  reply["bytes"] = bytes;
-  if (!im.admin_id.is_null()) reply["id"] = im.admin_id;
-  if (auto admin = im.admin.lock()) admin->Notify(std::move(reply));
+  std::string text = "{\"op\":\"checkpointed\",";
+  im.round->AppendResult(text);
+  text +=
+      ",\"segments\":" + std::to_string(im.exported.size()) + ",\"bytes\":" + std::to_string(bytes);
+  if (!im.admin_id.is_null()) text += ",\"id\":" + std::to_string(im.admin_id.get<uint64_t>());
+  text += '}';
+  if (auto admin = im.admin.lock()) {
+    if (text.size() <= api::kMaxReplyBody) {
+      admin->NotifyEncoded(std::make_shared<const std::string>(api::EncodeFrameText(text)));
+    } else {
+      nlohmann::json error{
+          {"op", "error"},
+          {"code", "too-large"},
+          {"message", "the round's result is " + std::to_string(text.size()) +
+                          " bytes, more than a frame's " + std::to_string(api::kMaxReplyBody)}};
+      if (!im.admin_id.is_null()) error["id"] = im.admin_id;
+      admin->Notify(std::move(error));
+    }
+  }
+  im.last_round = im.round;
+  im.last_round_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
 }
 
 Result<SegmentEntry> Server::ExportedSegment(const Connection* admin, uint64_t index,
@@ -522,7 +553,11 @@ nlohmann::json Server::StatusFor(uid_t uid) const {
     r["running"] = true;
     out["round"] = std::move(r);
   }
-  if (!im.last_round.is_null()) out["last_round"] = mine(im.last_round);
+  if (im.last_round) {
+    json r = mine(im.last_round->ToJson());
+    r["finished_ns"] = im.last_round_ns;
+    out["last_round"] = std::move(r);
+  }
   return out;
 }
 

@@ -156,6 +156,30 @@ nlohmann::json JsonSafe(const nlohmann::json& j) {
   return out;
 }
 
+void AppendJsonString(std::string& out, std::string_view bytes) {
+  std::string escaped;
+  if (!IsValidUtf8(bytes)) {
+    escaped = EscapeNonUtf8(bytes);
+    bytes = escaped;
+  }
+  out += '"';
+  for (char c : bytes) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
 std::string DumpJson(const nlohmann::json& j, int indent) {
   // Replacing is only a backstop: JsonSafe leaves no ill-formed string to replace. Almost every
   // document is UTF-8 throughout (SetBytesField has escaped the image's bytes already), so the

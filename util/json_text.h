@@ -33,6 +33,10 @@ std::string UnescapeNonUtf8(std::string_view text);
 // j[key] = bytes, escaped when not UTF-8, and then also j[key + "_escaped"] = true.
 void SetBytesField(nlohmann::json& j, const std::string& key, std::string_view bytes);
 
+// Appends `bytes` as a JSON string (quoted; escaped by the rule above when not UTF-8), for
+// replies written as text on a hot path. Parses to what DumpJson would have written.
+void AppendJsonString(std::string& out, std::string_view bytes);
+
 // `j` with every string and object key that is not UTF-8 escaped (no flags added).
 nlohmann::json JsonSafe(const nlohmann::json& j);
 // JsonSafe(j).dump(indent): never throws on the bytes inside.

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <string>
 
+#include "util/json_text.h"
+
 namespace warmboot::daemon {
 namespace {
 
@@ -52,6 +54,29 @@ TEST(RoundTest, AnAppToldAgainWaitsAgainAndALateAnswerCountsAsMissed) {
 
 // The server asks whether the round is over after every answer. A round of 30000 apps took
 // seconds when each of those questions walked every app (N^2); it takes milliseconds.
+// The result preserve gets is written as text; it must say what the document status shows,
+// whatever bytes an app put in its name or its reason.
+TEST(RoundTest, TheResultTextParsesToTheDocument) {
+  const auto t = Round::Clock::now();
+  Round round(7, t + hours(1));
+  const Owner quoted{1000, "say \"hi\" \\ back"}, control{1001, std::string("tab\there\x01", 10)},
+      latin1{0, "caf\xe9"};
+  round.Expect(quoted, t + hours(1));
+  round.Expect(control, t + hours(1));
+  round.Expect(latin1, t + hours(1));
+  round.Absent(App(4));
+  ASSERT_TRUE(round.Record(quoted, true, "", t).ok());
+  ASSERT_TRUE(round.Record(control, false, "not now: \"busy\"\n\xff", t).ok());
+  std::string text = "{";
+  round.AppendResult(text);
+  text += "}";
+  const auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(parsed.is_discarded()) << text;
+  EXPECT_EQ(parsed, nlohmann::json::parse(DumpJson(round.ToJson()))) << text;
+  EXPECT_EQ(parsed["ready"], 1);
+  EXPECT_EQ(parsed["complete"], false);
+}
+
 TEST(RoundTest, AnAnswerDoesNotWalkEveryApp) {
   constexpr int kApps = 30000;
   const auto t = Round::Clock::now();
