@@ -9,6 +9,7 @@
 #include "api/fd_passing.h"
 #include "api/names.h"
 #include "daemon/server.h"
+#include "util/json_text.h"
 
 namespace warmboot::daemon {
 namespace {
@@ -38,20 +39,23 @@ const char* ErrorCodeFor(Code code) {
 // the request names the first entry it wants (`from`), the reply how many there are (`total`).
 constexpr size_t kPageBytes = api::kMaxBody - 4096;
 
-// The page of `entries` from `from`: as many as fit kPageBytes (at least one).
-json Page(const std::vector<json>& entries, uint64_t from) {
+// The page from entry `from` of `total`: as many as fit kPageBytes (at least one). `make(i)`
+// builds entry i; only the page's entries are built, so paging through N entries costs O(N)
+// documents in all, not O(N) per page.
+template <typename Make>
+json Page(uint64_t total, uint64_t from, Make make) {
   json page = json::array();
   size_t bytes = 0;
-  for (uint64_t i = from; i < entries.size(); ++i) {
-    const size_t n = entries[i].dump().size() + 1;
+  for (uint64_t i = from; i < total; ++i) {
+    json entry = make(i);
+    const size_t n = DumpJson(entry).size() + 1;
     if (!page.empty() && bytes + n > kPageBytes) break;
     bytes += n;
-    page.push_back(entries[i]);
+    page.push_back(std::move(entry));
   }
   return page;
 }
 
-// body["from"]: 0 when absent; false (reply filled) when it is not a number.
 bool PageFrom(const json& body, uint64_t* from, json& reply) {
   *from = 0;
   auto f = body.find("from");
@@ -379,17 +383,21 @@ void Connection::HandleList(const json& body, json& reply) {
   }
   uint64_t from;
   if (!PageFrom(body, &from, reply)) return;
-  std::vector<json> list;
-  for (const SegmentEntry& e : server_.store().List(all ? nullptr : &*owner_)) {
+  const Store& store = server_.store();
+  const uint64_t total = all ? store.Segments() : store.Count(*owner_);
+  // A page holds at most kPageBytes of entries of at least ~40 bytes each.
+  const std::vector<SegmentEntry> entries =
+      store.List(all ? nullptr : &*owner_, from, kPageBytes / 40 + 1);
+  json page = Page(std::min<uint64_t>(total, from + entries.size()), from, [&](uint64_t i) {
+    const SegmentEntry& e = entries[i - from];
     json j{{"segment", e.name}, {"size", e.size}, {"kind", SegmentKindName(e.kind)}};
     if (all) {
       j["uid"] = e.owner.uid;
       j["app"] = e.owner.app;
     }
-    list.push_back(std::move(j));
-  }
-  reply = {
-      {"op", "segments"}, {"segments", Page(list, from)}, {"from", from}, {"total", list.size()}};
+    return j;
+  });
+  reply = {{"op", "segments"}, {"segments", std::move(page)}, {"from", from}, {"total", total}};
 }
 
 void Connection::HandleDrop(const json& body, json& reply) {
@@ -486,12 +494,14 @@ void Connection::HandleRestored(const json& body, json& reply) {
   if (!PageFrom(body, &from, reply)) return;
   const RestoredState& r = server_.restored();
   // One sequence by name, paged; each entry goes to segments (sound) or damaged.
-  std::vector<json> entries;
-  for (const RestoredSegment& s : r.For(*owner_)) {
-    entries.push_back(s.damaged ? json(s.name) : json{{"segment", s.name}, {"size", s.size}});
-  }
+  const auto& mine = r.For(*owner_);
   json segments = json::array(), damaged = json::array();
-  for (json& e : Page(entries, from)) (e.is_string() ? damaged : segments).push_back(std::move(e));
+  for (json& e : Page(mine.size(), from, [&](uint64_t i) {
+         const RestoredSegment& s = mine[i];
+         return s.damaged ? json(s.name) : json{{"segment", s.name}, {"size", s.size}};
+       })) {
+    (e.is_string() ? damaged : segments).push_back(std::move(e));
+  }
   reply = {{"op", "restored"},
            {"warm", r.warm()},
            {"generation", r.generation()},
@@ -499,7 +509,7 @@ void Connection::HandleRestored(const json& body, json& reply) {
            {"segments", segments},
            {"damaged", damaged},
            {"from", from},
-           {"total", entries.size()}};
+           {"total", mine.size()}};
 }
 
 void Connection::HandleRelease(const json& body, json& reply) {

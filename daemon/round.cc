@@ -95,15 +95,13 @@ bool Round::Done() const {
 void Round::CheckSnapshots(const Store& store) {
   for (auto& [owner, a] : apps_) {
     if (a.answer != Answer::kReady) continue;
-    for (const SegmentEntry& e : store.List(&owner)) {
-      auto seg = store.Get(owner, e.name);
-      if (!seg.ok()) continue;
-      if (Status s = CheckSnapshot(**seg); !s.ok()) {
+    store.ForEach(owner, [&](const SegmentEntry& e, const SegmentFd& seg) {
+      if (a.answer != Answer::kReady) return;  // torn by an earlier segment
+      if (Status s = CheckSnapshot(seg); !s.ok()) {
         a.answer = Answer::kTorn;
         a.reason = "segment '" + e.name + "': " + s.message();
-        break;
       }
-    }
+    });
   }
 }
 
@@ -112,11 +110,10 @@ bool Round::IsReady(const Owner& owner) const {
   return it != apps_.end() && it->second.answer == Answer::kReady;
 }
 
-std::vector<SegmentEntry> Round::Exported(const Store& store) const {
-  std::vector<SegmentEntry> out;
+std::vector<std::pair<Owner, uint64_t>> Round::Exported(const Store& store) const {
+  std::vector<std::pair<Owner, uint64_t>> out;
   for (const auto& [owner, a] : apps_) {
-    if (a.answer != Answer::kReady) continue;
-    for (SegmentEntry& e : store.List(&owner)) out.push_back(std::move(e));
+    if (a.answer == Answer::kReady) out.emplace_back(owner, store.Count(owner));
   }
   return out;
 }

@@ -53,8 +53,9 @@ class Round {
   // end of the round).
   void CheckSnapshots(const Store& store);
   bool IsReady(const Owner& owner) const;
-  // The segments of the ready apps, in (uid, app, name) order: what preserve packs.
-  std::vector<SegmentEntry> Exported(const Store& store) const;
+  // The ready apps and how many segments each holds, in (uid, app) order: what preserve packs
+  // is their segments in (uid, app, name) order. Their sets are frozen while the round is held.
+  std::vector<std::pair<Owner, uint64_t>> Exported(const Store& store) const;
 
   nlohmann::json ToJson() const;
   // The same members as ToJson's ("round", "apps", "ready", "complete"), written as JSON text

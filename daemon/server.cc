@@ -32,7 +32,17 @@ struct Server::Impl {
   std::weak_ptr<Connection> admin;
   nlohmann::json admin_id;
   bool finished = false;
-  std::vector<SegmentEntry> exported;
+  // What the held round exports: the ready apps with their segment counts, and a cursor (the
+  // last segment exported), so preserve's walk in index order costs a lookup per segment and
+  // no copy of the list (tens of thousands of entries would double the daemon's memory).
+  std::vector<std::pair<Owner, uint64_t>> exported;
+  uint64_t exported_total = 0;
+  std::optional<std::pair<uint64_t, SegmentEntry>> cursor;
+  void ClearExport() {
+    exported.clear();
+    exported_total = 0;
+    cursor.reset();
+  }
   boost::asio::steady_timer round_timer;
   uint64_t rounds = 0;
   // The last finished round and when it finished, for status.
@@ -153,7 +163,7 @@ void Server::Forget(const std::shared_ptr<Connection>& c) {
     // The admin is gone (preserve ended, or died): the round ends, the sets thaw.
     im.round_timer.cancel();
     im.round.reset();
-    im.exported.clear();
+    im.ClearExport();
     return;
   }
   if (!c->owner() || c->observer() || im.finished) return;
@@ -176,7 +186,7 @@ Status Server::StartRound(const std::shared_ptr<Connection>& admin, const nlohma
   im.admin = admin;
   im.admin_id = id;
   im.finished = false;
-  im.exported.clear();
+  im.ClearExport();
   std::set<Owner> told;
   // Apps mostly share a deadline: each distinct prepare frame is encoded once.
   std::map<int64_t, std::shared_ptr<const std::string>> prepares;
@@ -197,8 +207,8 @@ Status Server::StartRound(const std::shared_ptr<Connection>& admin, const nlohma
     }
     c->NotifyEncoded(frame);
   }
-  for (const SegmentEntry& e : store_.List(nullptr)) {
-    if (!told.count(e.owner)) im.round->Absent(e.owner);
+  for (const Owner& o : store_.Owners()) {
+    if (!told.count(o)) im.round->Absent(o);
   }
   im.round_timer.expires_after(deadline);
   im.round_timer.async_wait([this](const boost::system::error_code& ec) {
@@ -234,12 +244,17 @@ void Server::FinishRound() {
   im.round_timer.cancel();
   im.round->CheckSnapshots(store_);
   im.exported = im.round->Exported(store_);
+  im.exported_total = 0;
+  im.cursor.reset();
   uint64_t bytes = 0;
-  for (const SegmentEntry& e : im.exported) bytes += e.size;
+  for (const auto& [owner, count] : im.exported) {
+    im.exported_total += count;
+    bytes += store_.BytesOf(owner);
+  }
   std::string text = "{\"op\":\"checkpointed\",";
   im.round->AppendResult(text);
   text +=
-      ",\"segments\":" + std::to_string(im.exported.size()) + ",\"bytes\":" + std::to_string(bytes);
+      ",\"segments\":" + std::to_string(im.exported_total) + ",\"bytes\":" + std::to_string(bytes);
   if (!im.admin_id.is_null()) text += ",\"id\":" + std::to_string(im.admin_id.get<uint64_t>());
   text += '}';
   if (auto admin = im.admin.lock()) {
@@ -267,12 +282,27 @@ Result<SegmentEntry> Server::ExportedSegment(const Connection* admin, uint64_t i
   if (!im.round || !im.finished || im.admin.lock().get() != admin) {
     return InvalidArgument("no finished round held by this connection");
   }
-  *total = im.exported.size();
-  if (index >= im.exported.size()) {
+  *total = im.exported_total;
+  if (index >= im.exported_total) {
     return Status(Code::kNotFound, "round " + std::to_string(im.round->number()) + " has " +
-                                       std::to_string(im.exported.size()) + " segments");
+                                       std::to_string(im.exported_total) + " segments");
   }
-  return im.exported[index];
+  uint64_t offset = index;
+  for (const auto& [owner, count] : im.exported) {
+    if (offset >= count) {
+      offset -= count;
+      continue;
+    }
+    const bool next = im.cursor && im.cursor->first + 1 == index && offset > 0 &&
+                      im.cursor->second.owner == owner;
+    auto e = store_.At(owner, offset, next ? &im.cursor->second.name : nullptr);
+    if (!e) break;
+    im.cursor.emplace(index, *e);
+    return *e;
+  }
+  // Cannot happen while the ready sets are frozen.
+  return Status(Code::kNotFound, "segment " + std::to_string(index) + " of round " +
+                                     std::to_string(im.round->number()) + " is gone");
 }
 
 Status Server::ReleaseRound(const Connection* admin) {
@@ -282,7 +312,7 @@ Status Server::ReleaseRound(const Connection* admin) {
   }
   im.round_timer.cancel();
   im.round.reset();
-  im.exported.clear();
+  im.ClearExport();
   return Status::Ok();
 }
 
@@ -299,10 +329,12 @@ void Server::KeepFailed(const Status& s) {
 Status Server::WriteJournal(uint64_t generation, std::vector<std::string> old_names) {
   auto fresh = Journal::Create(generation);
   if (!fresh.ok()) return fresh.status();
-  for (const SegmentEntry& se : store_.List(nullptr)) {
-    auto seg = store_.Get(se.owner, se.name);
-    Journal::Entry e{se, (*seg)->sealed, (*seg)->mtime_ns, (*seg)->ctime_ns};
-    WB_RETURN_IF_ERROR(fresh->Put(e));
+  Status written;
+  for (const Owner& o : store_.Owners()) {
+    store_.ForEach(o, [&](const SegmentEntry& se, const SegmentFd& seg) {
+      if (written.ok()) written = fresh->Put({se, seg.sealed, seg.mtime_ns, seg.ctime_ns});
+    });
+    WB_RETURN_IF_ERROR(written);
   }
   // Kept before the old ones go: whichever a crash leaves, the newest complete journal names
   // every segment.
@@ -508,8 +540,8 @@ nlohmann::json Server::StatusFor(uid_t uid) const {
     if (!c->owner() || c->observer() || (!root && c->uid() != uid)) continue;
     ++apps[*c->owner()].connections;
   }
-  for (const SegmentEntry& e : store_.List(nullptr)) {
-    if (root || e.owner.uid == uid) apps[e.owner];
+  for (const Owner& o : store_.Owners()) {
+    if (root || o.uid == uid) apps[o];
   }
   json list = json::array();
   for (const auto& [owner, a] : apps) {

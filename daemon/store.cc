@@ -10,6 +10,23 @@ const char* SegmentKindName(SegmentKind kind) {
   return kind == SegmentKind::kBytes ? "bytes" : "fd";
 }
 
+std::optional<SegmentEntry> Store::At(const Owner& owner, uint64_t offset,
+                                      const std::string* after) const {
+  auto app = segments_.find(owner);
+  if (app == segments_.end() || offset >= app->second.size()) return std::nullopt;
+  auto it = after != nullptr ? app->second.upper_bound(*after)
+                             : std::next(app->second.begin(), static_cast<std::ptrdiff_t>(offset));
+  if (it == app->second.end()) return std::nullopt;
+  return SegmentEntry{app->first, it->first, it->second.kind, it->second.fd.size, it->second.id};
+}
+
+std::vector<Owner> Store::Owners() const {
+  std::vector<Owner> out;
+  out.reserve(segments_.size());
+  for (const auto& [owner, segs] : segments_) out.push_back(owner);
+  return out;
+}
+
 uint64_t Store::Count(const Owner& owner) const {
   auto it = segments_.find(owner);
   return it == segments_.end() ? 0 : it->second.size();
@@ -100,13 +117,26 @@ Result<SegmentEntry> Store::Drop(const Owner& owner, const std::string& name) {
   return Status(Code::kNotFound, owner.app + " has no segment '" + name + "'");
 }
 
-std::vector<SegmentEntry> Store::List(const Owner* owner) const {
+std::vector<SegmentEntry> Store::List(const Owner* owner, uint64_t from, uint64_t limit) const {
   std::vector<SegmentEntry> out;
-  for (const auto& [o, segs] : segments_) {
-    if (owner != nullptr && o != *owner) continue;
-    for (const auto& [name, held] : segs) {
-      out.push_back({o, name, held.kind, held.fd.size, held.id});
+  auto add = [&](const Owner& o, const std::map<std::string, Held>& segs) {
+    if (from >= segs.size()) {  // a whole app before the page
+      from -= segs.size();
+      return;
     }
+    auto it = std::next(segs.begin(), static_cast<std::ptrdiff_t>(from));
+    from = 0;
+    for (; it != segs.end() && out.size() < limit; ++it) {
+      out.push_back({o, it->first, it->second.kind, it->second.fd.size, it->second.id});
+    }
+  };
+  if (owner != nullptr) {
+    if (auto it = segments_.find(*owner); it != segments_.end()) add(it->first, it->second);
+    return out;
+  }
+  for (const auto& [o, segs] : segments_) {
+    if (out.size() >= limit) break;
+    add(o, segs);
   }
   return out;
 }

@@ -13,8 +13,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "api/wire.h"
 #include "client/client.h"
@@ -487,6 +489,44 @@ TEST_F(DaemonTest, OnlySetsCompletedByReadyArePreservedAndEveryOtherAppIsNamed) 
   EXPECT_EQ(other_admin.Checkpoint(100).status().code(), Code::kBusy);
   ASSERT_TRUE(admin.EndRound().ok());
   EXPECT_TRUE(ready.PutBytes("late", "x").ok());
+}
+
+// Export walks the ready sets by index: in order (as preserve does), and any other order too.
+TEST_F(DaemonTest, ExportHandsOutEveryReadySegmentInAnyOrder) {
+  Daemon d(Socket());
+  Client a = Connect("a"), b = Connect("b");
+  for (Client* c : {&a, &b}) {
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_TRUE(c->PutBytes("s" + std::to_string(i), c == &a ? "a" : "bb").ok());
+    }
+  }
+  auto answer = [](Client& c) {
+    auto p = c.WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    ASSERT_TRUE(c.Ready((*p)->round).ok());
+  };
+  std::thread ta(answer, std::ref(a)), tb(answer, std::ref(b));
+  Client admin = Connect("warmboot");
+  auto r = admin.Checkpoint(10000);
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->segments, 10u);
+  EXPECT_EQ(r->bytes, 15u);
+  auto name = [&](uint64_t i) {
+    auto e = admin.Export(i);
+    EXPECT_TRUE(e.ok()) << i << ": " << e.status().ToString();
+    if (!e.ok()) return std::string();
+    ::close(e->fd);
+    return e->app + "/" + e->segment;
+  };
+  std::vector<std::string> in_order;
+  for (uint64_t i = 0; i < 10; ++i) in_order.push_back(name(i));
+  EXPECT_EQ(in_order.front(), "a/s0");
+  EXPECT_EQ(in_order[5], "b/s0");
+  EXPECT_EQ(in_order.back(), "b/s4");
+  for (uint64_t i : {9, 3, 4, 0, 5, 6, 2, 8, 7, 1, 1, 2}) EXPECT_EQ(name(i), in_order[i]) << i;
+  EXPECT_EQ(admin.Export(10).status().code(), Code::kNotFound);
 }
 
 TEST_F(DaemonTest, AnAppsOwnDeadlineIsKeptAndAReleasedAdminThawsTheSets) {
