@@ -41,9 +41,11 @@ Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t d
   auto dir = [&](const std::string& path, uint32_t mode, uid_t uid) {
     if (dirs.insert(path).second) out.entries.push_back({path, true, -1, mode, uid, 0});
   };
-  for (uint64_t i = 0; i < rr.segments; ++i) {
-    WB_ASSIGN_OR_RETURN(client::Exported e, c->Export(i));
-    fds->emplace_back(e.fd);
+  // Pipelined: one request per segment, but not one round trip each (3000 segments took 10 s
+  // under QEMU one by one, all of it inside preserve).
+  WB_ASSIGN_OR_RETURN(std::vector<client::Exported> exported, c->ExportRange(0, rr.segments));
+  for (client::Exported& e : exported) fds->emplace_back(e.fd);
+  for (const client::Exported& e : exported) {
     // The daemon checked both names (api/names.h): each is one path component.
     const std::string uid = std::to_string(e.uid);
     dir(kApiRoot, 0755, 0);

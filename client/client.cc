@@ -33,6 +33,13 @@ struct Client::Inbox {
   int64_t reply_timeout_ms = Client::kReplyTimeoutMs;  // -1: no limit
   std::deque<int> fds;
   std::deque<Reply> notices;
+  uint64_t next_id = 1;
+  // What welcome said.
+  std::string instance;
+  uid_t uid = 0;
+  uint64_t segments_at_hello = 0;
+  bool daemon_keeps = false;
+  std::vector<Lost> lost_at_hello;
   ~Inbox() {
     for (int f : fds) ::close(f);
     for (Reply& r : notices) {
@@ -119,14 +126,24 @@ Client& Client::operator=(Client&& o) noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(o.fd_, -1);
     inbox_ = std::move(o.inbox_);
-    next_id_ = o.next_id_;
-    instance_ = std::move(o.instance_);
-    uid_ = o.uid_;
-    segments_at_hello_ = o.segments_at_hello_;
-    daemon_keeps_ = o.daemon_keeps_;
-    lost_at_hello_ = std::move(o.lost_at_hello_);
   }
   return *this;
+}
+
+const std::string& Client::daemon_instance() const {
+  return inbox_->instance;
+}
+uid_t Client::uid() const {
+  return inbox_->uid;
+}
+uint64_t Client::segments_at_hello() const {
+  return inbox_->segments_at_hello;
+}
+bool Client::daemon_keeps() const {
+  return inbox_->daemon_keeps;
+}
+const std::vector<Client::Lost>& Client::lost_at_hello() const {
+  return inbox_->lost_at_hello;
 }
 
 Client::~Client() {
@@ -154,13 +171,14 @@ Result<Client> Client::Connect(const std::string& app, const std::string& socket
   if (deadline_ms != 0) hello["deadline_ms"] = deadline_ms;
   if (observer) hello["observer"] = true;
   WB_ASSIGN_OR_RETURN(Reply r, c.Call(hello.dump(), {}, -1, "welcome"));
-  c.instance_ = StringField(r.body, "daemon");
-  c.uid_ = static_cast<uid_t>(UintField(r.body, "uid"));
-  c.segments_at_hello_ = UintField(r.body, "segments");
-  c.daemon_keeps_ = r.body.value("kept", false);
+  Inbox& in = *c.inbox_;
+  in.instance = StringField(r.body, "daemon");
+  in.uid = static_cast<uid_t>(UintField(r.body, "uid"));
+  in.segments_at_hello = UintField(r.body, "segments");
+  in.daemon_keeps = r.body.value("kept", false);
   if (auto lost = r.body.find("lost"); lost != r.body.end() && lost->is_array()) {
     for (const json& l : *lost) {
-      c.lost_at_hello_.push_back({StringField(l, "segment"), StringField(l, "reason")});
+      in.lost_at_hello.push_back({StringField(l, "segment"), StringField(l, "reason")});
     }
   }
   return c;
@@ -203,20 +221,25 @@ Result<bool> Client::ReadMore(int timeout_ms) {
 
 Result<Client::Reply> Client::Call(const std::string& body_json, std::string_view data, int fd,
                                    const char* expect, std::optional<int64_t> timeout_ms) {
+  const std::string request = StringField(json::parse(body_json), "op");
+  const int64_t limit = timeout_ms.value_or(inbox_->reply_timeout_ms);
+  std::optional<Clock::time_point> until;
+  if (limit >= 0) until = Clock::now() + std::chrono::milliseconds(limit);
+  WB_ASSIGN_OR_RETURN(uint64_t id, Send(body_json, data, fd, until));
+  return Await(id, request, expect, limit, until);
+}
+
+Result<uint64_t> Client::Send(const std::string& body_json, std::string_view data, int fd,
+                              std::optional<Clock::time_point> until) {
   if (fd_ < 0) return Status(Code::kIoError, "not connected");
   json body = json::parse(body_json);
-  const std::string request = StringField(body, "op");
-  const uint64_t id = next_id_++;
+  const uint64_t id = inbox_->next_id++;
   body["id"] = id;
   api::Frame frame;
   frame.body = std::move(body);
   frame.data = std::string(data);
   frame.fd_count = fd >= 0 ? 1 : 0;
   WB_ASSIGN_OR_RETURN(std::string bytes, api::EncodeFrame(frame));
-  Inbox& in = *inbox_;
-  const int64_t limit = timeout_ms.value_or(in.reply_timeout_ms);
-  std::optional<Clock::time_point> until;
-  if (limit >= 0) until = Clock::now() + std::chrono::milliseconds(limit);
   bool partial = false;
   if (Status s = SendFrame(fd_, bytes, fd, until, &partial); !s.ok()) {
     if (partial) {  // half a frame went: nothing more can be said on this connection
@@ -226,6 +249,12 @@ Result<Client::Reply> Client::Call(const std::string& body_json, std::string_vie
     }
     return s;
   }
+  return id;
+}
+
+Result<Client::Reply> Client::Await(uint64_t id, const std::string& request, const char* expect,
+                                    int64_t limit, std::optional<Clock::time_point> until) {
+  Inbox& in = *inbox_;
   for (;;) {
     while (auto f = in.decoder.Next()) {
       Reply r{std::move(f->body), std::move(f->data), -1};
@@ -260,6 +289,7 @@ Result<Client::Reply> Client::Call(const std::string& body_json, std::string_vie
       return Status(Code::kCorruption,
                     "warmbootd sent a broken frame: " + in.decoder.status().message());
     }
+    if (fd_ < 0) return Status(Code::kIoError, "not connected");
     WB_ASSIGN_OR_RETURN(bool got, ReadMore(LeftMs(until)));
     if (!got && until && Clock::now() >= *until) {
       return Status(Code::kBusy,
@@ -334,21 +364,62 @@ Result<RoundResult> Client::Checkpoint(uint32_t deadline_ms) {
   return out;
 }
 
+namespace {
+
+Result<Exported> ExportedFrom(const json& body, int fd) {
+  if (fd < 0) return Status(Code::kCorruption, "warmbootd exported a segment without a descriptor");
+  Exported e;
+  e.index = UintField(body, "index");
+  e.total = UintField(body, "total");
+  e.uid = static_cast<uid_t>(UintField(body, "uid"));
+  e.app = StringField(body, "app");
+  e.segment = StringField(body, "segment");
+  e.kind = StringField(body, "kind");
+  e.size = UintField(body, "size");
+  e.fd = fd;
+  return e;
+}
+
+}  // namespace
+
 Result<Exported> Client::Export(uint64_t index) {
   json body{{"op", "export"}, {"index", index}};
   WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "exported"));
-  if (r.fd < 0)
-    return Status(Code::kCorruption, "warmbootd exported a segment without a descriptor");
-  Exported e;
-  e.index = UintField(r.body, "index");
-  e.total = UintField(r.body, "total");
-  e.uid = static_cast<uid_t>(UintField(r.body, "uid"));
-  e.app = StringField(r.body, "app");
-  e.segment = StringField(r.body, "segment");
-  e.kind = StringField(r.body, "kind");
-  e.size = UintField(r.body, "size");
-  e.fd = r.fd;
-  return e;
+  return ExportedFrom(r.body, r.fd);
+}
+
+Result<std::vector<Exported>> Client::ExportRange(uint64_t from, uint64_t count, unsigned window) {
+  window = std::clamp(window, 1u, 128u);  // the daemon queues 256 replies at most
+  std::vector<Exported> out;
+  out.reserve(count);
+  std::deque<uint64_t> in_flight;
+  uint64_t next = from;
+  const uint64_t end = from + count;
+  auto fail = [&](Status s) {
+    for (Exported& e : out) ::close(e.fd);
+    // Replies still coming are recognised by their ids and dropped by later calls.
+    return s;
+  };
+  const int64_t limit = inbox_->reply_timeout_ms;
+  while (out.size() < count) {
+    while (next < end && in_flight.size() < window) {
+      std::optional<Clock::time_point> until;
+      if (limit >= 0) until = Clock::now() + std::chrono::milliseconds(limit);
+      auto id = Send(json{{"op", "export"}, {"index", next}}.dump(), {}, -1, until);
+      if (!id.ok()) return fail(id.status());
+      in_flight.push_back(*id);
+      ++next;
+    }
+    std::optional<Clock::time_point> until;
+    if (limit >= 0) until = Clock::now() + std::chrono::milliseconds(limit);
+    auto r = Await(in_flight.front(), "export", "exported", limit, until);
+    if (!r.ok()) return fail(r.status());
+    in_flight.pop_front();
+    auto e = ExportedFrom(r->body, r->fd);
+    if (!e.ok()) return fail(e.status());
+    out.push_back(std::move(*e));
+  }
+  return out;
 }
 
 Result<RestoredView> Client::Restored() {

@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -128,6 +129,10 @@ class Client {
   // answers or the deadline, and holds the ready sets frozen until EndRound or disconnect.
   Result<RoundResult> Checkpoint(uint32_t deadline_ms);
   Result<Exported> Export(uint64_t index);
+  // Segments [from, from + count) of the round, as Export would give them one by one, with up
+  // to `window` requests in flight: the cost of a round trip is paid once per window, not once
+  // per segment. On an error the descriptors already received are closed.
+  Result<std::vector<Exported>> ExportRange(uint64_t from, uint64_t count, unsigned window = 64);
   Status EndRound();
 
   // How long a request may take, sending it and waiting for its reply, before it fails with
@@ -137,19 +142,19 @@ class Client {
   void SetReplyTimeout(int timeout_ms);
 
   // The daemon instance this client registered with: a new one means the daemon restarted.
-  const std::string& daemon_instance() const { return instance_; }
-  uid_t uid() const { return uid_; }
+  const std::string& daemon_instance() const;
+  uid_t uid() const;
   // How many segments the app had when it registered.
-  uint64_t segments_at_hello() const { return segments_at_hello_; }
+  uint64_t segments_at_hello() const;
   // Whether the daemon keeps what is handed over across its own restart (systemd's fd store).
   // False: a restart loses it; an app that sees a new daemon_instance() hands it over again.
-  bool daemon_keeps() const { return daemon_keeps_; }
+  bool daemon_keeps() const;
   // What the daemon's last restart could not bring back of this app's: hand these over again.
   struct Lost {
     std::string segment;
     std::string reason;
   };
-  const std::vector<Lost>& lost_at_hello() const { return lost_at_hello_; }
+  const std::vector<Lost>& lost_at_hello() const;
 
  private:
   Client();
@@ -159,18 +164,20 @@ class Client {
   // timeout; negative: no limit). A reply that comes later is recognised by its id and dropped.
   Result<Reply> Call(const std::string& body_json, std::string_view data, int fd,
                      const char* expect, std::optional<int64_t> timeout_ms = std::nullopt);
+  // Call's halves, for requests in flight together: Send returns the request's id; Await takes
+  // the replies in order until that id's. `limit_ms` and `until` as Call works them out.
+  Result<uint64_t> Send(const std::string& body_json, std::string_view data, int fd,
+                        std::optional<std::chrono::steady_clock::time_point> until);
+  Result<Reply> Await(uint64_t id, const std::string& request, const char* expect, int64_t limit_ms,
+                      std::optional<std::chrono::steady_clock::time_point> until);
   static constexpr int kReplyTimeoutMs = 30000;
   // Reads what the daemon sent (waiting up to timeout_ms, -1 forever); false when nothing came.
   Result<bool> ReadMore(int timeout_ms);
 
+  // Only these two: everything else lives behind inbox_, so the class's layout (part of the
+  // shared library's ABI) does not change as the client learns more.
   int fd_ = -1;
   std::unique_ptr<Inbox> inbox_;
-  uint64_t next_id_ = 1;
-  std::string instance_;
-  uid_t uid_ = 0;
-  uint64_t segments_at_hello_ = 0;
-  bool daemon_keeps_ = false;
-  std::vector<Lost> lost_at_hello_;
 };
 
 }  // namespace warmboot::client

@@ -527,6 +527,18 @@ TEST_F(DaemonTest, ExportHandsOutEveryReadySegmentInAnyOrder) {
   EXPECT_EQ(in_order.back(), "b/s4");
   for (uint64_t i : {9, 3, 4, 0, 5, 6, 2, 8, 7, 1, 1, 2}) EXPECT_EQ(name(i), in_order[i]) << i;
   EXPECT_EQ(admin.Export(10).status().code(), Code::kNotFound);
+  // Pipelined, with fewer requests in flight than segments: the same, in order.
+  auto range = admin.ExportRange(0, 10, /*window=*/3);
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  ASSERT_EQ(range->size(), 10u);
+  for (uint64_t i = 0; i < 10; ++i) {
+    EXPECT_EQ((*range)[i].app + "/" + (*range)[i].segment, in_order[i]) << i;
+    EXPECT_EQ(ReadAllFd((*range)[i].fd), (*range)[i].app == "a" ? "a" : "bb");
+    ::close((*range)[i].fd);
+  }
+  // Past the end: an error, and the connection still answers in step.
+  EXPECT_EQ(admin.ExportRange(8, 4, 2).status().code(), Code::kNotFound);
+  EXPECT_EQ(name(9), in_order[9]);
 }
 
 TEST_F(DaemonTest, AnAppsOwnDeadlineIsKeptAndAReleasedAdminThawsTheSets) {
