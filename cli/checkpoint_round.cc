@@ -1,7 +1,11 @@
 #include "cli/checkpoint_round.h"
 
+#include <pwd.h>
+
+#include <map>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "client/client.h"
 #include "util/fd_limit.h"
@@ -11,6 +15,15 @@ namespace warmboot::cli {
 
 namespace {
 constexpr const char* kApiRoot = ".warmboot-api";
+
+// The user's primary group, as the files are its after the reboot; 0 (nobody's group bits are
+// set: the files are 0600) for a uid the user database does not know.
+gid_t PrimaryGroup(uid_t uid) {
+  struct passwd pw, *found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return 0;
+  return found->pw_gid;
+}
 }  // namespace
 
 Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t deadline_ms) {
@@ -38,8 +51,16 @@ Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t d
                 {"segments", rr.segments}, {"bytes", rr.bytes},       {"apps", std::move(apps)}};
   auto fds = std::make_shared<std::vector<UniqueFd>>();
   std::set<std::string> dirs;
+  std::map<uid_t, gid_t> groups;
+  auto group = [&](uid_t uid) {
+    auto [it, added] = groups.try_emplace(uid, 0);
+    if (added) it->second = PrimaryGroup(uid);
+    return it->second;
+  };
   auto dir = [&](const std::string& path, uint32_t mode, uid_t uid) {
-    if (dirs.insert(path).second) out.entries.push_back({path, true, -1, mode, uid, 0});
+    if (dirs.insert(path).second) {
+      out.entries.push_back({path, true, -1, mode, uid, uid == 0 ? 0 : group(uid)});
+    }
   };
   // Pipelined: one request per segment, but not one round trip each (3000 segments took 10 s
   // under QEMU one by one, all of it inside preserve).
@@ -52,7 +73,7 @@ Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t d
     dir(std::string(kApiRoot) + "/" + uid, 0700, e.uid);
     dir(std::string(kApiRoot) + "/" + uid + "/" + e.app, 0700, e.uid);
     out.entries.push_back({std::string(kApiRoot) + "/" + uid + "/" + e.app + "/" + e.segment, false,
-                           e.fd, 0600, e.uid, 0});
+                           e.fd, 0600, e.uid, group(e.uid)});
   }
   out.keep = std::make_shared<
       std::pair<std::shared_ptr<client::Client>, std::shared_ptr<std::vector<UniqueFd>>>>(c, fds);

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -25,6 +27,12 @@ namespace warmboot {
 namespace {
 
 using testing::SealedMemfd;
+
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
 
 // A daemon on `socket`, serving the restored view of `restore_dir` and `report_dir` if given.
 std::unique_ptr<testing::ApiDaemon> Daemon(const std::string& socket,
@@ -202,6 +210,52 @@ TEST_F(PreserveRoundTest, TheAbortPolicyStopsBeforeAnythingChanges) {
   EXPECT_EQ(info->OnlineBlocks(), 4u);
   // The round was released when preserve's connection closed: the set can change again.
   EXPECT_TRUE(cache->PutBytes("hot", "y").ok());
+}
+
+// Another user's segments come back as that user's: its uid, its primary group, mode 0600.
+TEST_F(PreserveRoundTest, AnotherUsersSegmentsComeBackAsItsOwn) {
+  if (::geteuid() != 0) GTEST_SKIP() << "dropping to another uid needs root";
+  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
+  auto d = Daemon(config_.api_socket);
+  ::chmod(dir_.path().c_str(), 0755);
+  int registered[2];
+  ASSERT_EQ(::pipe(registered), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // nobody (65534, whose group is 65534 in Debian's user database)
+    ::close(registered[0]);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+    auto c = client::Client::Connect("nob", config_.api_socket);
+    if (!c.ok() || !c->PutBytes("k", "nobody's").ok()) ::_exit(11);
+    if (::write(registered[1], "R", 1) != 1) ::_exit(12);
+    auto p = c->WaitForPrepare(10000);
+    if (!p.ok() || !p->has_value() || !c->Ready((*p)->round).ok()) ::_exit(13);
+    ::_exit(0);
+  }
+  ::close(registered[1]);
+  char ready = 0;
+  ASSERT_EQ(::read(registered[0], &ready, 1), 1) << "the child did not register";
+  ::close(registered[0]);
+  PreserveReport r = DoPreserve();
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  sim_->Reboot();
+  RestoreOptions ro;
+  ro.transition = testing::NoSleepTransitions();
+  ro.mount_tmpfs = false;
+  RestoreReport back = Restore(*sim_, config_, ro);
+  ASSERT_TRUE(back.status.ok()) << back.status.ToString();
+  const std::string app = config_.restore_dir + "/.warmboot-api/65534/nob";
+  for (const std::string& path : {app, app + "/k"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_uid, 65534u) << path;
+    EXPECT_EQ(st.st_gid, 65534u) << path;
+    EXPECT_EQ(st.st_mode & 07777, path == app ? 0700u : 0600u) << path;
+  }
+  EXPECT_EQ(testing::ReadFile(app + "/k"), "nobody's");
 }
 
 TEST_F(PreserveRoundTest, WithoutADaemonTheStateDirectoryIsPackedAlone) {
