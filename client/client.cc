@@ -340,21 +340,17 @@ Status Client::Decline(uint64_t round, const std::string& reason) {
   return Call(body.dump(-1, ' ', false, json::error_handler_t::replace), {}, -1, "noted").status();
 }
 
-Result<RoundResult> Client::Checkpoint(uint32_t deadline_ms) {
-  json body{{"op", "checkpoint"}, {"deadline_ms", deadline_ms}};
-  // The daemon answers by the deadline; the margin covers a busy machine.
-  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "checkpointed",
-                                    inbox_->reply_timeout_ms < 0
-                                        ? int64_t{-1}
-                                        : int64_t{deadline_ms} + inbox_->reply_timeout_ms));
+namespace {
+
+RoundResult RoundResultFrom(const json& body) {
   RoundResult out;
-  out.round = UintField(r.body, "round");
-  auto complete = r.body.find("complete");
-  out.complete = complete != r.body.end() && complete->is_boolean() && complete->get<bool>();
-  out.ready = UintField(r.body, "ready");
-  out.segments = UintField(r.body, "segments");
-  out.bytes = UintField(r.body, "bytes");
-  if (auto apps = r.body.find("apps"); apps != r.body.end() && apps->is_array()) {
+  out.round = UintField(body, "round");
+  auto complete = body.find("complete");
+  out.complete = complete != body.end() && complete->is_boolean() && complete->get<bool>();
+  out.ready = UintField(body, "ready");
+  out.segments = UintField(body, "segments");
+  out.bytes = UintField(body, "bytes");
+  if (auto apps = body.find("apps"); apps != body.end() && apps->is_array()) {
     for (const json& a : *apps) {
       if (!a.is_object()) continue;
       out.apps.push_back({static_cast<uid_t>(UintField(a, "uid")), StringField(a, "app"),
@@ -362,6 +358,26 @@ Result<RoundResult> Client::Checkpoint(uint32_t deadline_ms) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+Result<RoundResult> Client::Checkpoint(uint32_t deadline_ms, uint32_t hold_ms) {
+  json body{{"op", "checkpoint"}, {"deadline_ms", deadline_ms}};
+  if (hold_ms > 0) body["hold_ms"] = hold_ms;
+  // The daemon answers by the deadline; the margin covers a busy machine.
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "checkpointed",
+                                    inbox_->reply_timeout_ms < 0
+                                        ? int64_t{-1}
+                                        : int64_t{deadline_ms} + inbox_->reply_timeout_ms));
+  return RoundResultFrom(r.body);
+}
+
+Result<RoundResult> Client::Adopt(uint64_t round, uint32_t hold_ms) {
+  json body{{"op", "adopt"}, {"round", round}};
+  if (hold_ms > 0) body["hold_ms"] = hold_ms;
+  WB_ASSIGN_OR_RETURN(Reply r, Call(body.dump(), {}, -1, "checkpointed"));
+  return RoundResultFrom(r.body);
 }
 
 namespace {

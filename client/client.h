@@ -127,7 +127,10 @@ class Client {
 
   // --- Running a round (root; warmboot preserve): tells every connected app, waits for their
   // answers or the deadline, and holds the ready sets frozen until EndRound or disconnect.
-  Result<RoundResult> Checkpoint(uint32_t deadline_ms);
+  // `hold_ms` > 0: once finished, the round outlives this connection by that long, frozen, for
+  // another root connection to Adopt (its result again; then export and end it there).
+  Result<RoundResult> Checkpoint(uint32_t deadline_ms, uint32_t hold_ms = 0);
+  Result<RoundResult> Adopt(uint64_t round, uint32_t hold_ms = 0);
   Result<Exported> Export(uint64_t index);
   // Segments [from, from + count) of the round, as Export would give them one by one, with up
   // to `window` requests in flight: the cost of a round trip is paid once per window, not once

@@ -196,6 +196,8 @@ void Connection::Handle(api::Frame frame, std::deque<UniqueFd> fds) {
     HandleDrop(body, reply);
   } else if (op == "checkpoint") {
     if (!HandleCheckpoint(body, id, reply)) return;  // answered when the round ends
+  } else if (op == "adopt") {
+    if (!HandleAdopt(body, id, reply)) return;  // answered with the round's result
   } else if (op == "ready" || op == "decline") {
     if (!HandleAnswer(body, id, op == "ready", reply)) return;
   } else if (op == "export") {
@@ -416,20 +418,62 @@ void Connection::HandleDrop(const json& body, json& reply) {
   reply = {{"op", "dropped"}, {"segment", *name}, {"size", dropped->size}};
 }
 
+namespace {
+
+// body[key] as milliseconds from 1 to an hour; `fallback` when absent. False (with `reply`
+// filled) when it is there and not such a number.
+bool Millis(const json& body, const char* key, std::optional<uint64_t> fallback, uint64_t* out,
+            json& reply) {
+  auto v = body.find(key);
+  if (v == body.end() && fallback) {
+    *out = *fallback;
+    return true;
+  }
+  if (v == body.end() || !v->is_number_unsigned() || v->get<uint64_t>() == 0 ||
+      v->get<uint64_t>() > 3600000) {
+    reply = {{"error", "bad-request"},
+             {"message", std::string(key) + " is milliseconds, from 1 to 3600000"}};
+    return false;
+  }
+  *out = v->get<uint64_t>();
+  return true;
+}
+
+}  // namespace
+
 bool Connection::HandleCheckpoint(const json& body, const json& id, json& reply) {
   if (uid_ != 0) {
     reply = {{"error", "permission"}, {"message", "only root starts a checkpoint round"}};
     return true;
   }
-  auto d = body.find("deadline_ms");
-  if (d == body.end() || !d->is_number_unsigned() || d->get<uint64_t>() == 0 ||
-      d->get<uint64_t>() > 3600000) {
-    reply = {{"error", "bad-request"},
-             {"message", "checkpoint needs deadline_ms, milliseconds from 1 to 3600000"}};
+  uint64_t deadline = 0, hold = 0;
+  if (!Millis(body, "deadline_ms", std::nullopt, &deadline, reply) ||
+      !Millis(body, "hold_ms", 0, &hold, reply)) {
     return true;
   }
-  Status s =
-      server_.StartRound(shared_from_this(), id, std::chrono::milliseconds(d->get<uint64_t>()));
+  Status s = server_.StartRound(shared_from_this(), id, std::chrono::milliseconds(deadline),
+                                std::chrono::milliseconds(hold));
+  if (!s.ok()) {
+    reply = {{"error", ErrorCodeFor(s.code())}, {"message", s.message()}};
+    return true;
+  }
+  return false;
+}
+
+bool Connection::HandleAdopt(const json& body, const json& id, json& reply) {
+  if (uid_ != 0) {
+    reply = {{"error", "permission"}, {"message", "only root adopts a checkpoint round"}};
+    return true;
+  }
+  auto round = body.find("round");
+  uint64_t hold = 0;
+  if (round == body.end() || !round->is_number_unsigned()) {
+    reply = {{"error", "bad-request"}, {"message", "adopt names the round, a number"}};
+    return true;
+  }
+  if (!Millis(body, "hold_ms", 0, &hold, reply)) return true;
+  Status s = server_.AdoptRound(shared_from_this(), id, round->get<uint64_t>(),
+                                std::chrono::milliseconds(hold));
   if (!s.ok()) {
     reply = {{"error", ErrorCodeFor(s.code())}, {"message", s.message()}};
     return true;

@@ -61,6 +61,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Returns false when the reply comes later (a round's result).
   bool HandleCheckpoint(const nlohmann::json& body, const nlohmann::json& id,
                         nlohmann::json& reply);
+  bool HandleAdopt(const nlohmann::json& body, const nlohmann::json& id, nlohmann::json& reply);
   // Returns false when it has answered already (noted, on every app's path of a round).
   bool HandleAnswer(const nlohmann::json& body, const nlohmann::json& id, bool ready,
                     nlohmann::json& reply);

@@ -23,7 +23,8 @@ namespace warmboot::daemon {
 using boost::asio::local::stream_protocol;
 
 struct Server::Impl {
-  explicit Impl(boost::asio::io_context& io) : acceptor(io), accept_pause(io), round_timer(io) {}
+  explicit Impl(boost::asio::io_context& io)
+      : acceptor(io), accept_pause(io), round_timer(io), hold_timer(io) {}
   stream_protocol::acceptor acceptor;
   boost::asio::steady_timer accept_pause;
   // The round, while one is running or held.
@@ -43,7 +44,32 @@ struct Server::Impl {
     exported_total = 0;
     cursor.reset();
   }
+  // The round ends: the sets thaw.
+  void EndRound() {
+    round_timer.cancel();
+    hold_timer.cancel();
+    round.reset();
+    admin.reset();
+    hold = std::chrono::milliseconds(0);
+    result.clear();
+    ClearExport();
+  }
+  // Nobody holds the finished round: it waits `hold` for an adopter, then ends.
+  void ArmHold() {
+    hold_timer.expires_after(hold);
+    hold_timer.async_wait([this, r = round](const boost::system::error_code& ec) {
+      if (ec || round != r || admin.lock()) return;
+      EndRound();
+    });
+  }
   boost::asio::steady_timer round_timer;
+  // A round started with hold_ms outlives its admin's connection by that long, frozen, for
+  // another admin to adopt (warmboot reboot runs the round while the apps run; the preserve
+  // that writes the image, after they stopped, adopts it). 0: it ends with its admin.
+  std::chrono::milliseconds hold{0};
+  boost::asio::steady_timer hold_timer;
+  // The finished round's result members (no braces, no id), sent again to an adopter.
+  std::string result;
   uint64_t rounds = 0;
   // The last finished round and when it finished, for status.
   std::shared_ptr<const Round> last_round;
@@ -159,11 +185,12 @@ void Server::Forget(const std::shared_ptr<Connection>& c) {
   connections_.erase(c);
   Impl& im = *impl_;
   if (!im.round) return;
-  if (im.admin.lock() == c || im.admin.expired()) {
-    // The admin is gone (preserve ended, or died): the round ends, the sets thaw.
-    im.round_timer.cancel();
-    im.round.reset();
-    im.ClearExport();
+  if (im.admin.lock() == c) {
+    // The admin is gone (preserve ended, or died): the round ends and the sets thaw, unless it
+    // is held for an adopter; a held round still running goes on, and waits once finished.
+    im.admin.reset();
+    if (im.hold.count() == 0) return im.EndRound();
+    if (im.finished) im.ArmHold();
     return;
   }
   if (!c->owner() || c->observer() || im.finished) return;
@@ -175,7 +202,7 @@ void Server::Forget(const std::shared_ptr<Connection>& c) {
 }
 
 Status Server::StartRound(const std::shared_ptr<Connection>& admin, const nlohmann::json& id,
-                          std::chrono::milliseconds deadline) {
+                          std::chrono::milliseconds deadline, std::chrono::milliseconds hold) {
   Impl& im = *impl_;
   if (im.round) {
     return Status(Code::kBusy, "round " + std::to_string(im.round->number()) +
@@ -185,6 +212,7 @@ Status Server::StartRound(const std::shared_ptr<Connection>& admin, const nlohma
   im.round = std::make_shared<Round>(++im.rounds, now + deadline);
   im.admin = admin;
   im.admin_id = id;
+  im.hold = hold;
   im.finished = false;
   im.ClearExport();
   std::set<Owner> told;
@@ -200,7 +228,7 @@ Status Server::StartRound(const std::shared_ptr<Connection>& admin, const nlohma
       f.body = {{"op", "prepare"}, {"round", im.round->number()}, {"deadline_ms", mine.count()}};
       auto bytes = api::EncodeFrame(f);
       if (!bytes.ok()) {  // cannot happen: a few fields
-        im.round.reset();
+        im.EndRound();
         return bytes.status();
       }
       frame = std::make_shared<const std::string>(std::move(*bytes));
@@ -251,29 +279,61 @@ void Server::FinishRound() {
     im.exported_total += count;
     bytes += store_.BytesOf(owner);
   }
-  std::string text = "{\"op\":\"checkpointed\",";
-  im.round->AppendResult(text);
-  text +=
+  im.result.clear();
+  im.round->AppendResult(im.result);
+  im.result +=
       ",\"segments\":" + std::to_string(im.exported_total) + ",\"bytes\":" + std::to_string(bytes);
-  if (!im.admin_id.is_null()) text += ",\"id\":" + std::to_string(im.admin_id.get<uint64_t>());
-  text += '}';
   if (auto admin = im.admin.lock()) {
-    if (text.size() <= api::kMaxReplyBody) {
-      admin->NotifyEncoded(std::make_shared<const std::string>(api::EncodeFrameText(text)));
-    } else {
-      nlohmann::json error{
-          {"op", "error"},
-          {"code", "too-large"},
-          {"message", "the round's result is " + std::to_string(text.size()) +
-                          " bytes, more than a frame's " + std::to_string(api::kMaxReplyBody)}};
-      if (!im.admin_id.is_null()) error["id"] = im.admin_id;
-      admin->Notify(std::move(error));
-    }
+    SendResult(*admin, im.admin_id);
+  } else if (im.hold.count() > 0) {
+    im.ArmHold();  // its admin left while it ran
   }
   im.last_round = im.round;
   im.last_round_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
+}
+
+void Server::SendResult(Connection& admin, const nlohmann::json& id) {
+  Impl& im = *impl_;
+  std::string text = "{\"op\":\"checkpointed\"," + im.result;
+  if (!id.is_null()) text += ",\"id\":" + std::to_string(id.get<uint64_t>());
+  text += '}';
+  if (text.size() <= api::kMaxReplyBody) {
+    admin.NotifyEncoded(std::make_shared<const std::string>(api::EncodeFrameText(text)));
+    return;
+  }
+  nlohmann::json error{
+      {"op", "error"},
+      {"code", "too-large"},
+      {"message", "the round's result is " + std::to_string(text.size()) +
+                      " bytes, more than a frame's " + std::to_string(api::kMaxReplyBody)}};
+  if (!id.is_null()) error["id"] = id;
+  admin.Notify(std::move(error));
+}
+
+Status Server::AdoptRound(const std::shared_ptr<Connection>& admin, const nlohmann::json& id,
+                          uint64_t round, std::chrono::milliseconds hold) {
+  Impl& im = *impl_;
+  if (!im.round || im.round->number() != round) {
+    return Status(Code::kNotFound,
+                  "no round " + std::to_string(round) + " is held" +
+                      (im.round ? " (round " + std::to_string(im.round->number()) + " is)" : ""));
+  }
+  if (!im.finished) {
+    return Status(Code::kBusy, "round " + std::to_string(round) + " is still running");
+  }
+  if (auto holder = im.admin.lock(); holder && holder != admin) {
+    return Status(Code::kBusy,
+                  "round " + std::to_string(round) + " is held by another warmboot command");
+  }
+  im.hold_timer.cancel();
+  im.admin = admin;
+  im.admin_id = id;
+  im.hold = hold;
+  im.cursor.reset();
+  SendResult(*admin, id);
+  return Status::Ok();
 }
 
 Result<SegmentEntry> Server::ExportedSegment(const Connection* admin, uint64_t index,
@@ -310,9 +370,7 @@ Status Server::ReleaseRound(const Connection* admin) {
   if (!im.round || im.admin.lock().get() != admin) {
     return InvalidArgument("no round held by this connection");
   }
-  im.round_timer.cancel();
-  im.round.reset();
-  im.ClearExport();
+  im.EndRound();
   return Status::Ok();
 }
 

@@ -87,8 +87,13 @@ class Server {
   // --- The checkpoint round (daemon/round.h). One at a time; started by a root connection (the
   // admin: warmboot preserve), which gets the result as the reply to `id` and holds the round
   // (the ready sets frozen) until it releases it or closes.
+  // `hold` > 0: the finished round outlives the admin's connection by that long, for another
+  // root connection to adopt (AdoptRound: the result again, and the round is its own).
   Status StartRound(const std::shared_ptr<Connection>& admin, const nlohmann::json& id,
-                    std::chrono::milliseconds deadline);
+                    std::chrono::milliseconds deadline,
+                    std::chrono::milliseconds hold = std::chrono::milliseconds(0));
+  Status AdoptRound(const std::shared_ptr<Connection>& admin, const nlohmann::json& id,
+                    uint64_t round, std::chrono::milliseconds hold);
   Status AnswerRound(const Owner& owner, uint64_t round, bool ready, const std::string& reason);
   // A finished round held by `admin`: its ready apps' segment `index` of `total`.
   Result<SegmentEntry> ExportedSegment(const Connection* admin, uint64_t index, uint64_t* total);
@@ -105,6 +110,8 @@ class Server {
   void Accept();
   void MaybeFinishRound();
   void FinishRound();
+  // The finished round's `checkpointed` result, as the reply to `id`.
+  void SendResult(Connection& admin, const nlohmann::json& id);
   void Reload(std::vector<NamedFd> kept);
   // Keeping state across a restart failed: from here on nothing is kept (hello says so).
   void KeepFailed(const Status& s);

@@ -56,8 +56,8 @@ std::string Random(size_t n, uint64_t seed) {
 class DaemonTest : public ::testing::Test {
  protected:
   std::string Socket() const { return dir_.path() + "/api.sock"; }
-  Client Connect(const std::string& app) {
-    auto c = Client::Connect(app, Socket());
+  Client Connect(const std::string& app, bool observer = false) {
+    auto c = Client::Connect(app, Socket(), 0, observer);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return std::move(*c);
   }
@@ -539,6 +539,77 @@ TEST_F(DaemonTest, ExportHandsOutEveryReadySegmentInAnyOrder) {
   // Past the end: an error, and the connection still answers in step.
   EXPECT_EQ(admin.ExportRange(8, 4, 2).status().code(), Code::kNotFound);
   EXPECT_EQ(name(9), in_order[9]);
+}
+
+// warmboot reboot runs the round while the apps run and leaves; the preserve that writes the
+// image after they stopped adopts it: the sets stay frozen in between, and only for so long.
+TEST_F(DaemonTest, AHeldRoundOutlivesItsAdminUntilAdoptedOrItsHoldEnds) {
+  Daemon d(Socket());
+  Client app = Connect("db");
+  ASSERT_TRUE(app.PutBytes("index", "v1").ok());
+  auto answer = [&] {
+    auto p = app.WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    ASSERT_TRUE(app.Ready((*p)->round).ok());
+  };
+  uint64_t round = 0;
+  {
+    std::thread t(answer);
+    Client reboot = Connect("warmboot", /*observer=*/true);
+    auto r = reboot.Checkpoint(10000, /*hold_ms=*/60000);
+    t.join();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r->complete);
+    round = r->round;
+  }  // its connection closes
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(app.PutBytes("index", "v2").code(), Code::kBusy) << "still frozen";
+  Client preserve = Connect("warmboot", /*observer=*/true);
+  EXPECT_EQ(preserve.Adopt(round + 1).status().code(), Code::kNotFound);
+  auto adopted = preserve.Adopt(round);
+  ASSERT_TRUE(adopted.ok()) << adopted.status().ToString();
+  EXPECT_EQ(adopted->round, round);
+  EXPECT_EQ(adopted->ready, 1u);
+  ASSERT_EQ(adopted->segments, 1u);
+  Client other = Connect("warmboot", /*observer=*/true);
+  EXPECT_EQ(other.Adopt(round).status().code(), Code::kBusy) << "one admin at a time";
+  auto e = preserve.Export(0);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(ReadAllFd(e->fd), "v1");
+  ::close(e->fd);
+  ASSERT_TRUE(preserve.EndRound().ok());
+  EXPECT_TRUE(app.PutBytes("index", "v2").ok()) << "thawed";
+
+  // Held for 200 ms with nobody adopting it: it ends, and the set thaws.
+  {
+    std::thread t(answer);
+    Client reboot = Connect("warmboot", /*observer=*/true);
+    auto r = reboot.Checkpoint(10000, /*hold_ms=*/200);
+    t.join();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    round = r->round;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(app.PutBytes("index", "v3").code(), Code::kBusy);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_TRUE(app.PutBytes("index", "v3").ok()) << "the hold ended";
+  EXPECT_EQ(preserve.Adopt(round).status().code(), Code::kNotFound);
+
+  // An adopter that leaves without end-round, and asked for no hold of its own, ends it.
+  {
+    std::thread t(answer);
+    Client reboot = Connect("warmboot", /*observer=*/true);
+    auto r = reboot.Checkpoint(10000, /*hold_ms=*/60000);
+    t.join();
+    ASSERT_TRUE(r.ok());
+    round = r->round;
+  }
+  {
+    Client adopter = Connect("warmboot", /*observer=*/true);
+    ASSERT_TRUE(adopter.Adopt(round).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(app.PutBytes("index", "v4").ok());
 }
 
 TEST_F(DaemonTest, AnAppsOwnDeadlineIsKeptAndAReleasedAdminThawsTheSets) {
