@@ -16,6 +16,7 @@ from .kernel import DEFAULT_SUITE, SUITES, fetch_kernel
 from .machines import Env
 from .report import print_reports, print_summary, print_timeline, tail_log
 from .scenarios import SCENARIOS
+from . import debian_scenarios  # noqa: F401  registers the debian-* scenarios, after the others
 
 
 def main():
@@ -52,7 +53,7 @@ def main():
     programs = binaries(args.build_dir, build=not args.no_build)
     kernel = fetch_kernel(args.kernel_suite)
     initrd = build_initramfs(kernel, programs)
-    env = Env(args, kernel, initrd)
+    env = Env(args, kernel, initrd, programs)
 
     results = {}  # name -> (ok, seconds, failures)
     for n in names:
