@@ -167,12 +167,12 @@ def build_image(base, programs, build_dir, name="debian-root"):
         t1 = time.monotonic()
         run(["update-initramfs", "-u", "-k", "all"])
         t_initramfs = time.monotonic() - t1
-        listing = run(["lsinitramfs", "/initrd.img"])
-    for mod in ("virtio_blk", "ext4"):
+        release = base.meta["kernel"]
+        listing = run(["lsinitramfs", f"/boot/initrd.img-{release}"])
+    for mod in ("virtio_blk", "ext4"):  # what mounting the root needs (MODULES=most has them)
         if f"/{mod}.ko" not in listing:
             raise SystemExit(f"e2e: the root's initramfs has no {mod}.ko")
     # The kernel and initramfs a user's boot loader would load: /boot's, after update-initramfs.
-    release = base.meta["kernel"]
     vmlinuz = os.path.join(work, "vmlinuz-" + release)
     initrd = os.path.join(work, "initrd.img-" + release)
     shutil.copy2(os.path.join(tree, "boot", "vmlinuz-" + release), vmlinuz)

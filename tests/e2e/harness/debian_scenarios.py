@@ -73,7 +73,12 @@ def scenario_debian_boot(env):
     q = env.debian("debian-boot", image, "debian-boot")
     b = q.run()
     check_guest_pass(c, b)
-    sd = step_ok(c, b, "systemd", state="running", multi_user="active", failed="none")
+    sd = step_ok(c, b, "systemd", multi_user="active")
+    # ndctl-monitor.service fails on legacy pmem (no DIMMs to monitor; guest/debian/
+    # scenarios.sh): the only failed unit allowed, and only with the state it causes.
+    c.expect((sd.get("state"), sd.get("failed")) in
+             (("running", "none"), ("degraded", "ndctl-monitor.service")),
+             f"systemd: state {sd.get('state')!r} with failed units {sd.get('failed')!r}")
     boot = step_ok(c, b, "boot", init="systemd")
     c.expect(boot.get("kernel") == image.release,
              f"boot: kernel {boot.get('kernel')!r}, expected the root's {image.release!r}")
@@ -98,8 +103,8 @@ def scenario_debian_boot(env):
                                      f"machine)" if base.built_now else "cached")
         + f"; image {image.seconds:.0f} s; QEMU start to the test unit "
         + (f"{seen['host_t']:.0f} s" if seen else "-")
-        + f"; guest: initramfs ran at {sd.get('initrd_t')} s, systemd at "
-        f"{sd.get('userspace_t')} s, multi-user.target at {sd.get('multi_user_t')} s; "
+        + f"; guest: systemd started {sd.get('userspace_t')} s after the kernel (kernel + "
+        f"initramfs), multi-user.target at {sd.get('multi_user_t')} s; "
         f"QEMU {q.seconds:.0f} s in all")
     say(f"debian-boot: noticed: /run is {facts.get('run_fs')}, kexec_loaded="
         f"{facts.get('kexec_loaded')}, `systemctl --dry-run kexec` exit "
@@ -107,6 +112,6 @@ def scenario_debian_boot(env):
         + " ".join(f"{k}={v}" for k, v in (b.step("shutdown-hook") or {}).items()
                    if k in ("run_fs", "root", "kexec_loaded")))
     for _, line in b.lines:
-        if re.match(r"(systemd-analyze|systemctl --dry-run kexec)", line):
+        if re.match(r"(systemd-analyze|systemctl --dry-run kexec|known failed unit)", line):
             say(f"debian-boot: guest: {line.strip()}")
     return c, [q]
