@@ -17,8 +17,9 @@ from .common import HERE, ROOT, WORK, MIB, say, sh
 GUEST = os.path.join(HERE, "guest")
 GUEST_LIB = "/usr/local/lib/warmboot-e2e"  # the guest side's files inside the root
 E2E_UNIT = "warmboot-e2e.service"
-# The .debs the package build (debian/, dpkg-buildpackage) leaves in a tree.
-DEBS_DIR = os.path.join(ROOT, "build", "deb")
+# The .debs the package build (scripts/deb: debian/, dpkg-buildpackage) leaves in a tree;
+# $WB_E2E_DEBS names another directory of them.
+DEBS_DIR = os.environ.get("WB_E2E_DEBS") or os.path.join(ROOT, "build", "deb")
 # Room in the image beyond the tree: what the guest writes (journal, /var) while it runs.
 SPARE_BYTES = 512 * MIB
 
@@ -67,7 +68,7 @@ def install_from_build(run, tree, build_dir, programs):
         shutil.copy2(src, path)
         os.chmod(path, mode)
 
-    put(programs["warmboot"], "/usr/sbin/warmboot", 0o755)
+    put(programs["warmboot"], "/usr/bin/warmboot", 0o755)
     put(programs["warmbootd"], "/usr/sbin/warmbootd", 0o755)  # warmbootd.service's ExecStart
     libdir = "/usr/lib/x86_64-linux-gnu"
     for lib in glob.glob(os.path.join(build_dir, "client", "libwarmboot-client.so.*")):
@@ -121,7 +122,7 @@ def configure(tree):
 def check_libraries(run):
     """Every library warmboot and warmbootd need is in the root (the base's package list names
     them; this says which one is missing when it drifts)."""
-    for prog in ("/usr/sbin/warmboot", "/usr/sbin/warmbootd"):
+    for prog in run(["sh", "-c", "command -v warmboot warmbootd"]).split():
         out = run(["ldd", prog])
         missing = [line.strip() for line in out.splitlines() if "not found" in line]
         if missing:
@@ -147,8 +148,10 @@ def build_image(base, programs, build_dir, name="debian-root"):
     tree = os.path.join(work, "tree")
     remove_tree(work)
     os.makedirs(work)
+    tc = time.monotonic()
     sh(["cp", "-a", "--reflink=auto", base.tree, tree])
-    t_copy = time.monotonic() - t0
+    t_copy = time.monotonic() - tc
+    t1 = time.monotonic()
     policy = os.path.join(tree, "usr", "sbin", "policy-rc.d")
     with chroot(tree) as run:
         # Maintainer scripts must not start services: this is not the machine they run on.
@@ -164,9 +167,10 @@ def build_image(base, programs, build_dir, name="debian-root"):
         install_guest(run, tree)
         configure(tree)
         os.unlink(policy)
-        t1 = time.monotonic()
+        t_install = time.monotonic() - t1
+        t2 = time.monotonic()
         run(["update-initramfs", "-u", "-k", "all"])
-        t_initramfs = time.monotonic() - t1
+        t_initramfs = time.monotonic() - t2
         release = base.meta["kernel"]
         listing = run(["lsinitramfs", f"/boot/initrd.img-{release}"])
     for mod in ("virtio_blk", "ext4"):  # what mounting the root needs (MODULES=most has them)
@@ -179,12 +183,13 @@ def build_image(base, programs, build_dir, name="debian-root"):
     shutil.copy2(os.path.join(tree, "boot", "initrd.img-" + release), initrd)
     disk = os.path.join(work, "root.ext4")
     size = (tree_bytes(tree) * 5 // 4 + SPARE_BYTES) // MIB
-    t2 = time.monotonic()
+    t3 = time.monotonic()
     sh(["mkfs.ext4", "-q", "-F", "-L", "wb-root", "-d", tree, disk, f"{size}M"])
-    t_mkfs = time.monotonic() - t2
+    t_mkfs = time.monotonic() - t3
     remove_tree(tree)  # the image has it all; half a gigabyte less under build/
     seconds = time.monotonic() - t0
     say(f"debian root: image {os.path.relpath(disk, ROOT)} ({size} MiB, sparse) in "
-        f"{seconds:.0f} s: copy {t_copy:.0f} s, update-initramfs {t_initramfs:.0f} s, mkfs "
+        f"{seconds:.0f} s: copy {t_copy:.0f} s, install {t_install:.0f} s, update-initramfs "
+        f"{t_initramfs:.0f} s, mkfs "
         f"{t_mkfs:.0f} s; warmboot from {installed}")
     return DebianImage(disk, vmlinuz, initrd, release, installed, seconds)

@@ -10,6 +10,7 @@ the initramfs scenarios, in the order defined here.
 
 import re
 import subprocess
+import types
 
 from .checks import Checks, check_guest_pass
 from .common import say
@@ -70,6 +71,7 @@ def scenario_debian_boot(env):
     c = Checks("debian-boot")
     base = base_root()
     image = build_image(base, env.programs, env.args.build_dir)
+    c.kernel = types.SimpleNamespace(release=image.release, suite=f"{base.meta['suite']} root")
     q = env.debian("debian-boot", image, "debian-boot")
     b = q.run()
     check_guest_pass(c, b)
