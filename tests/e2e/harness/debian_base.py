@@ -18,7 +18,6 @@ import glob
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import time
 
@@ -107,15 +106,16 @@ def _build(dest, key):
     sh(["chroot", tree, "apt-get", "clean"])
     seconds = time.monotonic() - t0
     dpkg = subprocess.run(["chroot", tree, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n"],
-                          stdout=subprocess.PIPE, text=True).stdout.split("\n")
+                          stdout=subprocess.PIPE, text=True).stdout.split()
     with open(os.path.join(tmp, META), "w") as fh:
         json.dump({"key": key, "suite": SUITE, "variant": VARIANT, "arch": ARCH, "mirror": uri,
                    "packages": list(PACKAGES), "kernel": kver,
                    "built": time.strftime("%Y-%m-%d %H:%M"), "build_seconds": seconds,
                    "debootstrap": sh(["debootstrap", "--version"]).strip(),
-                   "installed": [p for p in dpkg if p]}, fh, indent=1)
+                   "installed": [" ".join(p) for p in zip(dpkg[::2], dpkg[1::2])]}, fh,
+                  indent=1)
     os.rename(tmp, dest)
-    say(f"debian root: built in {seconds:.0f} s ({len(dpkg)} packages, kernel {kver})")
+    say(f"debian root: built in {seconds:.0f} s ({len(dpkg) // 2} packages, kernel {kver})")
 
 
 def prune(rdir, keep):
