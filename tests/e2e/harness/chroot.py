@@ -9,9 +9,9 @@ import subprocess
 from .common import say, sh
 
 # What the tools run inside need: update-initramfs reads /proc and /sys (modules, the root's
-# device) and makes device nodes in its archive from /dev.
+# device) and makes device nodes in its archive from /dev; dpkg and apt log through a pty.
 BINDS = (("proc", ["-t", "proc", "proc"]), ("sys", ["-t", "sysfs", "sysfs"]),
-         ("dev", ["--bind", "/dev"]))
+         ("dev", ["--bind", "/dev"]), ("dev/pts", ["--bind", "/dev/pts"]))
 
 
 def mounts_under(path):

@@ -47,13 +47,19 @@ def find_debs(debs_dir=DEBS_DIR):
 
 def install_debs(run, tree, debs):
     """apt-get install of the .debs inside the root: their dependencies are already there (the
-    base root has them), apt checks that and fails loudly if not."""
+    base root has them), so apt has nothing to download; it says so loudly if it had.
+    (--no-download cannot be used: apt then refuses local files, "Pathname to install is not
+    absolute".)"""
     tmp = os.path.join(tree, "tmp", "warmboot-debs")
     os.makedirs(tmp, exist_ok=True)
     for d in debs:
         shutil.copy2(d, tmp)
-    run(["apt-get", "install", "-y", "--no-install-recommends", "--no-download"] +
-        [f"/tmp/warmboot-debs/{os.path.basename(d)}" for d in debs])
+    out = run(["apt-get", "install", "-y", "--no-install-recommends"] +
+              [f"/tmp/warmboot-debs/{os.path.basename(d)}" for d in debs])
+    fetched = [line for line in out.splitlines() if line.startswith("Get:")]
+    if fetched:  # the package's dependencies moved on: the cached root should have them
+        raise SystemExit("e2e: installing warmboot's .debs downloaded packages the base root "
+                         f"lacks (add them to debian_base.PACKAGES): {fetched}")
     shutil.rmtree(tmp)
     return "debs: " + ", ".join(os.path.basename(d) for d in debs)
 
