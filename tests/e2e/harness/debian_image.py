@@ -56,7 +56,10 @@ def install_debs(run, tree, debs):
         shutil.copy2(d, tmp)
     out = run(["apt-get", "install", "-y", "--no-install-recommends"] +
               [f"/tmp/warmboot-debs/{os.path.basename(d)}" for d in debs])
-    fetched = [line for line in out.splitlines() if line.startswith("Get:")]
+    # apt "gets" the local files too ("Get:1 /tmp/warmboot-debs/..."); anything else came
+    # from the network.
+    fetched = [line for line in out.splitlines()
+               if line.startswith("Get:") and " /tmp/warmboot-debs/" not in line]
     if fetched:  # the package's dependencies moved on: the cached root should have them
         raise SystemExit("e2e: installing warmboot's .debs downloaded packages the base root "
                          f"lacks (add them to debian_base.PACKAGES): {fetched}")
