@@ -10,6 +10,9 @@ class Checks:
         self.scenario = scenario
         self.failures = []
         self.passed = 0
+        # The kernel the scenario booted when it is not the suite's (the debian-* scenarios
+        # boot their root's own): anything with `release` and `suite`, for the reports.
+        self.kernel = None
 
     def expect(self, cond, what):
         if cond:

@@ -140,19 +140,26 @@ def configured_sources(etc="/etc/apt"):
     return out
 
 
-def private_sources_line(suite):
-    """`deb [signed-by=...] MIRROR SUITE main`, MIRROR being the one this machine uses for its
-    own release."""
+def machine_mirror(suite):
+    """(uri, signed_by) of the mirror this machine's apt sources use for its own release
+    (signed_by may be None); `suite` only names what it is for in the note when none is found."""
     codename = os_codename()
     sources = configured_sources()
     pick = next((s for s in sources if codename in s[1]), None)
     if pick is None:
         pick = next((s for s in sources if any(not x.endswith("-security") for x in s[1])), None)
     if pick is None:
-        uri, signed = "http://deb.debian.org/debian", None
+        uri = "http://deb.debian.org/debian"
         say(f"note: no Debian mirror found in the apt sources; using {uri} for {suite}")
-    else:
-        uri, _, signed = pick
+        return uri, None
+    uri, _, signed = pick
+    return uri, signed
+
+
+def private_sources_line(suite):
+    """`deb [signed-by=...] MIRROR SUITE main`, MIRROR being the one this machine uses for its
+    own release."""
+    uri, signed = machine_mirror(suite)
     opts = f"[signed-by={signed}] " if signed else ""
     return f"deb {opts}{uri} {suite} main\n"
 

@@ -1,5 +1,7 @@
-"""The two machines the scenarios boot: the pc machine with a legacy pmem region (memmap=) and
-the q35 machine with a file-backed emulated NVDIMM; the guest's kernel command line."""
+"""The machines the scenarios boot: the pc machine with a legacy pmem region (memmap=) and
+the q35 machine with a file-backed emulated NVDIMM, both with the test's initramfs as the whole
+system; the pc machine booting a real Debian root from a disk (the debian-* scenarios); the
+guest's kernel command line."""
 
 import os
 
@@ -16,12 +18,13 @@ NVDIMM_BYTES = 1073872896
 
 
 class Env:
-    """What the scenarios boot: the options, the kernel (a kernel.Kernel) and the initramfs, and
-    a Qemu for either machine with the guest's command line (wbe2e.scenario=, wbe2e.stage=,
-    extra wbe2e.* words)."""
+    """What the scenarios boot: the options, the kernel (a kernel.Kernel), the initramfs and the
+    built programs, and a Qemu for each machine with the guest's command line
+    (wbe2e.scenario=, wbe2e.stage=, extra wbe2e.* words)."""
 
-    def __init__(self, args, kernel, initrd):
+    def __init__(self, args, kernel, initrd, programs=None):
         self.args = args
+        self.programs = programs  # {name: path} of the built programs (build.binaries)
         self.kernel = kernel
         self.vmlinuz = kernel.vmlinuz
         self.initrd = initrd
@@ -50,6 +53,20 @@ class Env:
                    "-device", "nvdimm,id=nvdimm1,memdev=mem1,label-size=128K,node=1"]
         return Qemu(name, machine, self.cmdline(scenario, extra, nvdimm=True, stage=stage),
                     self.vmlinuz, self.initrd, self.args.boot_timeout, self.args.run_timeout)
+
+
+    def debian(self, name, image, scenario, extra=""):
+        """The pc machine with legacy pmem booting `image` (a debian_image.DebianImage): the
+        root on a virtio disk, the root's own kernel and initramfs, systemd as init."""
+        machine = ["-machine", "pc", "-m", "3G",
+                   # cache=unsafe: the image is thrown away after the run, so the guest's
+                   # flushes need not reach the host's disk.
+                   "-drive", f"file={image.disk},format=raw,if=virtio,cache=unsafe"]
+        # systemd.firstboot=off: the root has a machine-id, but should that change, a first
+        # boot must not stop to ask on the console.
+        root = f"root=/dev/vda ro systemd.firstboot=off {extra}".strip()
+        return Qemu(name, machine, self.cmdline(scenario, root), image.vmlinuz, image.initrd,
+                    self.args.boot_timeout, self.args.run_timeout)
 
 
 def sizes(env, **defaults):

@@ -16,6 +16,7 @@ from .kernel import DEFAULT_SUITE, SUITES, fetch_kernel
 from .machines import Env
 from .report import print_reports, print_summary, print_timeline, tail_log
 from .scenarios import SCENARIOS
+from . import debian_scenarios  # noqa: F401  registers the debian-* scenarios, after the others
 
 
 def main():
@@ -52,9 +53,9 @@ def main():
     programs = binaries(args.build_dir, build=not args.no_build)
     kernel = fetch_kernel(args.kernel_suite)
     initrd = build_initramfs(kernel, programs)
-    env = Env(args, kernel, initrd)
+    env = Env(args, kernel, initrd, programs)
 
-    results = {}  # name -> (ok, seconds, failures)
+    results = {}  # name -> (ok, seconds, failures, the kernel it booted)
     for n in names:
         say(f"=== scenario {n}")
         t = time.monotonic()
@@ -62,18 +63,19 @@ def main():
             c, runs = SCENARIOS[n](env)
         except Exception as e:  # a harness bug must not hide the other scenarios
             traceback.print_exc()
-            results[n] = (False, time.monotonic() - t, [f"harness error: {e}"])
+            results[n] = (False, time.monotonic() - t, [f"harness error: {e}"], kernel)
             continue
         check_kernel_logs(c, runs)
-        print_timeline(n, runs, kernel)
+        booted = c.kernel or kernel
+        print_timeline(n, runs, booted)
         print_reports(n, runs)
         ok = not c.failures
         if not ok:
             for q in runs:
                 tail_log(q)
-        results[n] = (ok, time.monotonic() - t, c.failures)
+        results[n] = (ok, time.monotonic() - t, c.failures, booted)
         say(f"=== scenario {n}: {'PASS' if ok else 'FAIL'} ({c.passed} checks passed, "
             f"{len(c.failures)} failed, {time.monotonic() - t:.0f} s)")
 
-    print_summary(results, kernel)
-    return 0 if all(ok for ok, _, _ in results.values()) else 1
+    print_summary(results)
+    return 0 if all(r[0] for r in results.values()) else 1

@@ -93,14 +93,14 @@ def tail_log(q, n=80):
         print("  | " + line)
 
 
-def print_summary(results, kernel):
-    """results: scenario -> (ok, seconds, failures); every scenario ran on `kernel`. The last
-    line keeps its exact form: `e2e: N passed, M failed`."""
+def print_summary(results):
+    """results: scenario -> (ok, seconds, failures, the kernel it booted). The last line keeps
+    its exact form: `e2e: N passed, M failed`."""
     print("\n=== e2e summary")
-    for n, (ok, secs, fails) in results.items():
-        print(f"  {n:<10} {'PASS' if ok else 'FAIL'}  {secs:6.0f} s  {kernel_text(kernel)}")
+    for n, (ok, secs, fails, booted) in results.items():
+        print(f"  {n:<10} {'PASS' if ok else 'FAIL'}  {secs:6.0f} s  {kernel_text(booted)}")
         for f in fails:
             print(f"             - {f}")
     print(f"  total {time.monotonic() - T0:.0f} s; serial logs in {os.path.relpath(LOGS, ROOT)}/")
-    passed = sum(1 for ok, _, _ in results.values() if ok)
+    passed = sum(1 for r in results.values() if r[0])
     print(f"e2e: {passed} passed, {len(results) - passed} failed")

@@ -1,0 +1,205 @@
+"""One run's disk image of the debian-* scenarios: the cached base root (debian_base.py) copied,
+warmboot installed into it, the test's guest side added (a unit that runs the scenario's
+stage once systemd has reached multi-user.target and powers off), `update-initramfs -u` run
+inside it, the root's own kernel and the initramfs just built copied out for QEMU's -kernel
+and -initrd, and the tree made an ext4 image with `mkfs.ext4 -d` (no loop mount).
+
+Everything lives under build/e2e-work/debian-root/ and is made anew every run."""
+
+import glob
+import os
+import shutil
+import time
+
+from .chroot import chroot, remove_tree
+from .common import HERE, ROOT, WORK, MIB, say, sh
+
+GUEST = os.path.join(HERE, "guest")
+GUEST_LIB = "/usr/local/lib/warmboot-e2e"  # the guest side's files inside the root
+E2E_UNIT = "warmboot-e2e.service"
+# The .debs the package build (scripts/deb: debian/, dpkg-buildpackage) leaves in a tree;
+# $WB_E2E_DEBS names another directory of them.
+DEBS_DIR = os.environ.get("WB_E2E_DEBS") or os.path.join(ROOT, "build", "deb")
+# Room in the image beyond the tree: what the guest writes (journal, /var) while it runs.
+SPARE_BYTES = 512 * MIB
+
+
+class DebianImage:
+    """`disk` the raw ext4 image (the root, /dev/vda in the guest), `vmlinuz` and `initrd` the
+    root's own kernel and its update-initramfs output, `release` the kernel's, `installed` how
+    warmboot got in ("debs: ..." or "build tree (temporary)"), `seconds` the build's time."""
+
+    def __init__(self, disk, vmlinuz, initrd, release, installed, seconds):
+        self.disk = disk
+        self.vmlinuz = vmlinuz
+        self.initrd = initrd
+        self.release = release
+        self.installed = installed
+        self.seconds = seconds
+
+
+def find_debs(debs_dir=DEBS_DIR):
+    """The runtime packages among the built .debs (the -dev and debug packages are not needed
+    to run warmboot and may depend on what the base root lacks)."""
+    return sorted(d for d in glob.glob(os.path.join(debs_dir, "*.deb"))
+                  if not os.path.basename(d).split("_")[0].endswith(("-dev", "-dbgsym")))
+
+
+def install_debs(run, tree, debs):
+    """apt-get install of the .debs inside the root: their dependencies are already there (the
+    base root has them), so apt has nothing to download; it says so loudly if it had.
+    (--no-download cannot be used: apt then refuses local files, "Pathname to install is not
+    absolute".)"""
+    tmp = os.path.join(tree, "tmp", "warmboot-debs")
+    os.makedirs(tmp, exist_ok=True)
+    for d in debs:
+        shutil.copy2(d, tmp)
+    out = run(["apt-get", "install", "-y", "--no-install-recommends"] +
+              [f"/tmp/warmboot-debs/{os.path.basename(d)}" for d in debs])
+    # apt "gets" the local files too ("Get:1 /tmp/warmboot-debs/..."); anything else came
+    # from the network.
+    fetched = [line for line in out.splitlines()
+               if line.startswith("Get:") and " /tmp/warmboot-debs/" not in line]
+    if fetched:  # the package's dependencies moved on: the cached root should have them
+        raise SystemExit("e2e: installing warmboot's .debs downloaded packages the base root "
+                         f"lacks (add them to debian_base.PACKAGES): {fetched}")
+    shutil.rmtree(tmp)
+    return "debs: " + ", ".join(os.path.basename(d) for d in debs)
+
+
+def install_from_build(run, tree, build_dir, programs):
+    """TEMPORARY, until the Debian package (debian/, branch debian-pkg) builds in build/deb:
+    the binaries of the harness's own build copied where the package will put them, and the
+    units enabled as its postinst will. Remove once find_debs() always finds the package."""
+    def put(src, dest, mode):
+        path = os.path.join(tree, dest.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.copy2(src, path)
+        os.chmod(path, mode)
+
+    put(programs["warmboot"], "/usr/bin/warmboot", 0o755)
+    put(programs["warmbootd"], "/usr/sbin/warmbootd", 0o755)  # warmbootd.service's ExecStart
+    libdir = "/usr/lib/x86_64-linux-gnu"
+    for lib in glob.glob(os.path.join(build_dir, "client", "libwarmboot-client.so.*")):
+        dest = os.path.join(tree, libdir.lstrip("/"), os.path.basename(lib))
+        if os.path.islink(lib):
+            if os.path.lexists(dest):
+                os.unlink(dest)
+            os.symlink(os.readlink(lib), dest)
+        else:
+            put(lib, os.path.join(libdir, os.path.basename(lib)), 0o644)
+    for unit in ("warmbootd.socket", "warmbootd.service"):
+        put(os.path.join(ROOT, "systemd", unit), f"/usr/lib/systemd/system/{unit}", 0o644)
+    put(os.path.join(ROOT, "config", "warmboot.conf"), "/etc/warmboot/warmboot.conf", 0o644)
+    run(["ldconfig"])
+    run(["systemctl", "enable", "warmbootd.socket"])
+    return "build tree (temporary, no .debs in build/deb)"
+
+
+def install_guest(run, tree):
+    """The test's guest side: lib.sh (the console protocol, shared with the initramfs
+    scenarios), the debian scenarios' stages and runner, the unit that runs them, and a
+    system-shutdown hook that shows what is still mounted when systemd-shutdown is done."""
+    dest = os.path.join(tree, GUEST_LIB.lstrip("/"))
+    os.makedirs(dest, exist_ok=True)
+    shutil.copy2(os.path.join(GUEST, "lib.sh"), dest)
+    for f in ("run", "scenarios.sh"):
+        shutil.copy2(os.path.join(GUEST, "debian", f), dest)
+    os.chmod(os.path.join(dest, "run"), 0o755)
+    shutil.copy2(os.path.join(GUEST, "debian", E2E_UNIT),
+                 os.path.join(tree, "etc", "systemd", "system", E2E_UNIT))
+    hooks = os.path.join(tree, "usr", "lib", "systemd", "system-shutdown")
+    os.makedirs(hooks, exist_ok=True)
+    shutil.copy2(os.path.join(GUEST, "debian", "shutdown-probe"),
+                 os.path.join(hooks, "warmboot-e2e-probe"))
+    os.chmod(os.path.join(hooks, "warmboot-e2e-probe"), 0o755)
+    run(["systemctl", "enable", E2E_UNIT])
+    # Nobody logs in: the test drives the guest through its unit and reads the console, where a
+    # getty's prompt would only get in the way.
+    run(["systemctl", "mask", "serial-getty@ttyS0.service"])
+
+
+def configure(tree):
+    """What an installer would have set: the root in fstab (systemd remounts it rw, fsck'd),
+    a hostname."""
+    with open(os.path.join(tree, "etc", "fstab"), "w") as fh:
+        fh.write("/dev/vda / ext4 errors=remount-ro 0 1\n")
+    with open(os.path.join(tree, "etc", "hostname"), "w") as fh:
+        fh.write("warmboot-e2e\n")
+
+
+def check_libraries(run):
+    """Every library warmboot and warmbootd need is in the root (the base's package list names
+    them; this says which one is missing when it drifts)."""
+    for prog in run(["sh", "-c", "command -v warmboot warmbootd"]).split():
+        out = run(["ldd", prog])
+        missing = [line.strip() for line in out.splitlines() if "not found" in line]
+        if missing:
+            raise SystemExit(f"e2e: {prog} in the debian root lacks {missing}; add the package "
+                             "to debian_base.PACKAGES")
+
+
+def tree_bytes(tree):
+    total = 0
+    for dirpath, _, files in os.walk(tree):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def build_image(base, programs, build_dir, name="debian-root"):
+    """The disk image of one run from `base` (a debian_base.BaseRoot)."""
+    t0 = time.monotonic()
+    work = os.path.join(WORK, name)
+    tree = os.path.join(work, "tree")
+    remove_tree(work)
+    os.makedirs(work)
+    tc = time.monotonic()
+    sh(["cp", "-a", "--reflink=auto", base.tree, tree])
+    t_copy = time.monotonic() - tc
+    t1 = time.monotonic()
+    policy = os.path.join(tree, "usr", "sbin", "policy-rc.d")
+    with chroot(tree) as run:
+        # Maintainer scripts must not start services: this is not the machine they run on.
+        with open(policy, "w") as fh:
+            fh.write("#!/bin/sh\nexit 101\n")
+        os.chmod(policy, 0o755)
+        debs = find_debs()
+        if debs:
+            installed = install_debs(run, tree, debs)
+        else:
+            installed = install_from_build(run, tree, build_dir, programs)
+        check_libraries(run)
+        install_guest(run, tree)
+        configure(tree)
+        os.unlink(policy)
+        t_install = time.monotonic() - t1
+        t2 = time.monotonic()
+        run(["update-initramfs", "-u", "-k", "all"])
+        t_initramfs = time.monotonic() - t2
+        release = base.meta["kernel"]
+        listing = run(["lsinitramfs", f"/boot/initrd.img-{release}"])
+    for mod in ("virtio_blk", "ext4"):  # what mounting the root needs (MODULES=most has them)
+        if f"/{mod}.ko" not in listing:
+            raise SystemExit(f"e2e: the root's initramfs has no {mod}.ko")
+    # The kernel and initramfs a user's boot loader would load: /boot's, after update-initramfs.
+    vmlinuz = os.path.join(work, "vmlinuz-" + release)
+    initrd = os.path.join(work, "initrd.img-" + release)
+    shutil.copy2(os.path.join(tree, "boot", "vmlinuz-" + release), vmlinuz)
+    shutil.copy2(os.path.join(tree, "boot", "initrd.img-" + release), initrd)
+    disk = os.path.join(work, "root.ext4")
+    size = (tree_bytes(tree) * 5 // 4 + SPARE_BYTES) // MIB
+    t3 = time.monotonic()
+    sh(["mkfs.ext4", "-q", "-F", "-L", "wb-root", "-d", tree, disk, f"{size}M"])
+    t_mkfs = time.monotonic() - t3
+    remove_tree(tree)  # the image has it all; half a gigabyte less under build/
+    seconds = time.monotonic() - t0
+    rest = seconds - t_copy - t_install - t_initramfs - t_mkfs
+    say(f"debian root: image {os.path.relpath(disk, ROOT)} ({size} MiB, sparse) in "
+        f"{seconds:.0f} s: copy {t_copy:.0f} s, install {t_install:.0f} s, update-initramfs "
+        f"{t_initramfs:.0f} s, mkfs {t_mkfs:.0f} s, the rest (the last run's files deleted, "
+        f"lsinitramfs, the tree's size) {rest:.0f} s; warmboot from {installed}")
+    return DebianImage(disk, vmlinuz, initrd, release, installed, seconds)
