@@ -59,6 +59,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
       c.report_dir = v;
     else if (key == "lock_file")
       c.lock_file = v;
+    else if (key == "history_dir")
+      c.history_dir = v;
     else if (key == "lock_wait_ms") {
       WB_ASSIGN_OR_RETURN(c.lock_wait_ms, Number(v, where, 3600000));
     } else if (key == "compression") {
@@ -111,10 +113,12 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
     } else
       return InvalidArgument(where + ": unknown key '" + key + "'");
   }
-  for (const std::string* dir : {&c.state_dir, &c.restore_dir, &c.report_dir, &c.lock_file}) {
+  for (const std::string* dir :
+       {&c.state_dir, &c.restore_dir, &c.report_dir, &c.lock_file, &c.history_dir}) {
     if (dir->empty() || (*dir)[0] != '/') {
-      return InvalidArgument(
-          origin + ": state_dir, restore_dir, report_dir and lock_file must be absolute paths");
+      return InvalidArgument(origin +
+                             ": state_dir, restore_dir, report_dir, lock_file and history_dir "
+                             "must be absolute paths");
     }
   }
   return c;

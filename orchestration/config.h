@@ -23,6 +23,9 @@ struct Config {
   // The lock every command that changes the namespace takes (orchestration/machine_lock.h),
   // and how long a second command waits for it before refusing.
   std::string lock_file = "/run/warmboot/lock";
+  // What must outlive a reboot (on the root file system, not /run): the last preserve's report,
+  // the cause of a reboot that was not warm, the boot history.
+  std::string history_dir = "/var/lib/warmboot";
   uint64_t lock_wait_ms = 30000;
   CompressionPolicy compression{CompressionPolicy::Mode::kAuto, 0};
   uint32_t chunk_size = format::kDefaultChunkSize;
