@@ -25,6 +25,12 @@ Status SaveReport(const std::string& dir, const std::string& name, const nlohman
   ::close(fd);
   if (!ok) return ErrnoError("cannot write " + tmp, err);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot write " + path, errno);
+  // The rename too must reach the disk: a kexec follows, with no sync of its own.
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
   return Status::Ok();
 }
 

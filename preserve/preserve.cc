@@ -196,7 +196,7 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   // The image is named before anything is written: the next kernel's command line carries the
   // name, so its restore knows the image was meant for it (a stale one is left alone).
   PackOptions pack_options = PackOptionsFrom(config);
-  pack_options.image_uuid = RandomUuid();
+  pack_options.image_uuid = options.image_uuid ? *options.image_uuid : RandomUuid();
   if (options.kexec) {
     auto t = log.Start("check kexec");
     KexecRequest request = KexecRequestFromConfig(config);
@@ -286,7 +286,10 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   } else if (options.kexec) {
     // Before the report record, so the record the next boot reads says how the kernel loaded.
     auto t = log.Start("kexec load");
-    auto load = LoadKexec(*r.kexec, KexecSys(options));
+    auto loaded = options.kexec_preloaded ? KexecLoaded(KexecSys(options)) : Result<bool>(false);
+    auto load = loaded.ok() && *loaded ? Result<KexecLoadReport>(KexecLoadReport{
+                                             r.kexec->loader, "loaded before the services stopped"})
+                                       : LoadKexec(*r.kexec, KexecSys(options));
     if (load.ok()) {
       r.kexec_load = *load;
       t.Done(true, KexecLoaderName(load->loader) + (load->note.empty() ? "" : ": " + load->note));
@@ -322,8 +325,13 @@ PreserveReport Preserve(PmemPlatform& platform, const Config& config,
   }
   PreserveReport r = RunPreserve(platform, config, options);
   if (!r.dry_run) {
-    Status s = SaveReport(config.report_dir, "preserve", ToJson(r));
+    const nlohmann::json j = ToJson(r);
+    Status s = SaveReport(config.report_dir, "preserve", j);
     if (!s.ok()) r.notes.push_back("report not saved: " + s.message());
+    // Also where the next boot finds it (report_dir is in /run): a warm reboot that went cold
+    // is told why from here.
+    s = SaveReport(config.history_dir, "last-preserve", j);
+    if (!s.ok()) r.notes.push_back("report not kept in " + config.history_dir + ": " + s.message());
   }
   return r;
 }

@@ -30,6 +30,9 @@ struct CheckpointRound {
   std::vector<std::string> not_ready;  // "db (uid 1000): declined: mid-compaction"
   std::vector<ExtraEntry> entries;
   std::shared_ptr<void> keep;
+  // Ends a held round now, its sets thawed (a warm reboot refused before it began). Null: the
+  // round ends when `keep` goes.
+  std::function<void()> end;
 };
 
 struct PreserveOptions {
@@ -46,6 +49,12 @@ struct PreserveOptions {
   // Runs the checkpoint round with the given deadline; kNotFound when no daemon runs (then the
   // state directory alone is packed). Null: no round.
   std::function<Result<CheckpointRound>(uint64_t deadline_ms)> checkpoint;
+  // The image's name, chosen earlier (warmboot reboot loads the next kernel, whose command line
+  // names it, before the services stop). Unset: a new one.
+  std::optional<Uuid> image_uuid;
+  // The next kernel was loaded by warmboot reboot with this image's name: kept when the kernel
+  // says one is loaded, loaded again when not.
+  bool kexec_preloaded = false;
 };
 
 struct PreserveReport {

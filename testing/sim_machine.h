@@ -34,6 +34,7 @@ inline Result<SimMachine> MakeSimMachine(const std::string& dir, bool labeled = 
   m.config.state_dir = dir + "/state";
   m.config.restore_dir = dir + "/restore";
   m.config.report_dir = dir + "/reports";
+  m.config.history_dir = dir + "/history";
   m.config.lock_file = dir + "/lock";
   m.config.chunk_size = 64 * 1024;
   return m;

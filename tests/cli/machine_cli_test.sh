@@ -27,6 +27,7 @@ namespace = namespace0.0
 state_dir = $work/state
 restore_dir = $work/restore
 report_dir = $work/reports
+history_dir = $work/history
 lock_file = $work/lock
 chunk_size = 64K
 offline_backoff_ms = 1
