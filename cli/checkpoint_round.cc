@@ -26,15 +26,39 @@ gid_t PrimaryGroup(uid_t uid) {
 }
 }  // namespace
 
-Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t deadline_ms) {
+namespace {
+
+// The round's result and its ready sets as image entries, from a connection that holds it.
+Result<CheckpointRound> Collect(std::shared_ptr<client::Client> c, const client::RoundResult& rr);
+
+Result<std::shared_ptr<client::Client>> ConnectAdmin(const std::string& socket) {
   // Every exported segment is a descriptor held until the image is written (util/fd_limit.h).
   RaiseOpenFileLimit();
   auto connected = client::Client::Connect("warmboot", socket, 0, /*observer=*/true);
   if (!connected.ok()) return connected.status();
-  auto c = std::make_shared<client::Client>(std::move(*connected));
-  WB_ASSIGN_OR_RETURN(
-      client::RoundResult rr,
-      c->Checkpoint(static_cast<uint32_t>(std::min<uint64_t>(deadline_ms, 3600000))));
+  return std::make_shared<client::Client>(std::move(*connected));
+}
+
+}  // namespace
+
+Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t deadline_ms,
+                                           uint64_t hold_ms) {
+  WB_ASSIGN_OR_RETURN(std::shared_ptr<client::Client> c, ConnectAdmin(socket));
+  WB_ASSIGN_OR_RETURN(client::RoundResult rr,
+                      c->Checkpoint(static_cast<uint32_t>(std::min<uint64_t>(deadline_ms, 3600000)),
+                                    static_cast<uint32_t>(std::min<uint64_t>(hold_ms, 3600000))));
+  return Collect(std::move(c), rr);
+}
+
+Result<CheckpointRound> AdoptCheckpointRound(const std::string& socket, uint64_t round) {
+  WB_ASSIGN_OR_RETURN(std::shared_ptr<client::Client> c, ConnectAdmin(socket));
+  WB_ASSIGN_OR_RETURN(client::RoundResult rr, c->Adopt(round));
+  return Collect(std::move(c), rr);
+}
+
+namespace {
+
+Result<CheckpointRound> Collect(std::shared_ptr<client::Client> c, const client::RoundResult& rr) {
   CheckpointRound out;
   out.complete = rr.complete;
   nlohmann::json apps = nlohmann::json::array();
@@ -77,7 +101,10 @@ Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t d
   }
   out.keep = std::make_shared<
       std::pair<std::shared_ptr<client::Client>, std::shared_ptr<std::vector<UniqueFd>>>>(c, fds);
+  out.end = [c] { (void)c->EndRound(); };
   return out;
 }
+
+}  // namespace
 
 }  // namespace warmboot::cli

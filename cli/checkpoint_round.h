@@ -11,7 +11,12 @@
 
 namespace warmboot::cli {
 
-// kNotFound when no daemon listens on `socket`.
-Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t deadline_ms);
+// kNotFound when no daemon listens on `socket`. `hold_ms` > 0: once this process lets go (or
+// calls the result's `end`), the daemon holds the round that long for AdoptCheckpointRound.
+Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t deadline_ms,
+                                           uint64_t hold_ms = 0);
+// Takes over round `round`, held since warmboot reboot ran it. kNotFound: no daemon, or the
+// round is gone (its hold ran out, or the daemon restarted).
+Result<CheckpointRound> AdoptCheckpointRound(const std::string& socket, uint64_t round);
 
 }  // namespace warmboot::cli

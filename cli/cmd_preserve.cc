@@ -6,13 +6,14 @@
 #include "cli/kexec_text.h"
 #include "cli/output.h"
 #include "preserve/preserve.h"
+#include "preserve/reboot.h"
 #include "util/bytes.h"
 #include "util/deferred_signals.h"
 
 namespace warmboot::cli {
 
 static constexpr const char* kPreserveHelp =
-    R"(usage: warmboot preserve [--config F] [--dry-run] [--no-kexec] [--json]
+    R"(usage: warmboot preserve [--config F] [--dry-run] [--no-kexec] [--systemd] [--json]
 
 The shutdown hook. Plans first (device present and in a known mode, state fits the namespace);
 then, past the point of no return, offlines every memory block of the dax device, checks they
@@ -27,6 +28,10 @@ checked in the plan, before anything changes. If the load fails after the image 
   --config F   configuration file (default /etc/warmboot/warmboot.conf)
   --dry-run    plan only: report what would happen, change nothing
   --no-kexec   stop after the image is sealed; no kexec
+  --systemd    warmboot-preserve.service's stop, once the services have stopped: only when the
+               shutdown under way ends in kexec ('warmboot reboot', 'systemctl kexec'); adopts
+               the round warmboot reboot held, keeps the kernel it loaded, and leaves the jump
+               to systemd. Any other shutdown it leaves alone (exit 0)
 )";
 
 namespace {
@@ -46,9 +51,67 @@ int Reboot(KexecSystem& kexec) {
 
 }  // namespace
 
+// The service's stop: the services are down, systemd jumps once it returns.
+static int PreserveForSystemd(const Config& config, const Machine& machine, PmemPlatform& platform,
+                       bool json) {
+  ShutdownOptions options;
+  options.transition = TransitionOptionsFrom(config);
+  options.kexec_system = machine.kexec;
+  options.services = machine.services;
+  DeferredSignals signals;
+  options.interrupted = [&signals] { return signals.Take(); };
+  const std::string socket = config.api_socket;
+  std::vector<std::string> notes;
+  options.adopt = [socket, &notes](uint64_t round) -> Result<CheckpointRound> {
+    auto adopted = AdoptCheckpointRound(socket, round);
+    if (adopted.ok() || adopted.status().code() != Code::kNotFound) return adopted;
+    // Its hold ran out, or the daemon restarted: the applications have stopped, so a round now
+    // names them all as starting cold.
+    notes.push_back("the round warmboot reboot held is gone (" + adopted.status().message() +
+                    "): the applications start cold");
+    return RunCheckpointRound(socket, 1000);
+  };
+  options.checkpoint = [socket](uint64_t deadline_ms) {
+    return RunCheckpointRound(socket, deadline_ms);
+  };
+  ShutdownReport r = PreserveAtShutdown(platform, config, options, machine.this_boot());
+  if (!r.acted) {
+    if (json) {
+      PrintJson({{"acted", false}, {"why_not", r.why_not}}, kExitOk);
+    } else {
+      std::cout << "warmboot preserve: " << r.why_not << "\n";
+    }
+    return kExitOk;
+  }
+  for (std::string& n : notes) r.preserve.notes.push_back(std::move(n));
+  const PreserveReport& p = r.preserve;
+  const int code = p.status.ok() ? kExitOk : p.image_sealed ? kExitPartial : ExitCodeFor(p.status);
+  if (json) {
+    nlohmann::json j = ToJson(p);
+    j["acted"] = true;
+    PrintJson(std::move(j), code);
+    return code;
+  }
+  for (const Phase& ph : p.phases.phases()) {
+    std::printf("  %-32s %8.3f s  %s%s\n", ph.name.c_str(), ph.seconds,
+                ph.ok ? "" : "FAILED: ", ph.detail.c_str());
+  }
+  for (const std::string& n : p.notes) std::cout << "  note: " << n << "\n";
+  if (p.status.ok()) {
+    std::cout << "state preserved: " << HumanBytes(p.pack->raw_bytes) << " sealed on "
+              << p.device->name << "; systemd now jumps into the next kernel\n";
+  } else {
+    std::cerr << "warmboot preserve: " << p.status.message() << "\n"
+              << (p.image_sealed ? "  the image is sealed: the next boot restores it\n"
+                                 : "  no image: the next boot starts cold and says why\n");
+  }
+  return code;
+}
+
 int CmdPreserve(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true}, {"dry-run", false}, {"no-kexec", false}});
+  auto args = ParseArgs(
+      argv, {{"config", true}, {"dry-run", false}, {"no-kexec", false}, {"systemd", false}});
   if (!args.ok()) return ReportError(args.status(), json, "preserve");
   if (args->Has("help")) {
     std::cout << kPreserveHelp;
@@ -61,6 +124,13 @@ int CmdPreserve(const Argv& argv, const Machine& machine) {
   if (!config.ok()) return ReportError(config.status(), json, "preserve");
   auto platform = machine.open_platform(*config);
   if (!platform.ok()) return ReportError(platform.status(), json, "preserve");
+  if (args->Has("systemd")) {
+    if (args->Has("dry-run") || args->Has("no-kexec")) {
+      return ReportError(UsageError("--systemd takes neither --dry-run nor --no-kexec"), json,
+                         "preserve");
+    }
+    return PreserveForSystemd(*config, machine, **platform, json);
+  }
   PreserveOptions options;
   options.dry_run = args->Has("dry-run");
   options.transition = TransitionOptionsFrom(*config);

@@ -9,6 +9,7 @@
 
 #include "kexec/kexec.h"
 #include "orchestration/config.h"
+#include "orchestration/service_manager.h"
 #include "orchestration/this_boot.h"
 #include "pmem/pmem.h"
 
@@ -17,6 +18,8 @@ namespace warmboot::cli {
 struct Machine {
   std::function<Result<std::unique_ptr<PmemPlatform>>(const Config&)> open_platform;
   KexecSystem* kexec = nullptr;
+  // systemd, which takes a warm reboot down (warmboot reboot; preserve --systemd). Null: the real.
+  ServiceManager* services = nullptr;
   // False where the host is not the machine whose namespace is driven (a simulated one):
   // preserve then never kexecs and `kexec` refuses.
   bool can_kexec = true;

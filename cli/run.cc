@@ -23,6 +23,7 @@ Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
   status                    namespace mode, memory blocks, image, last reports
   kexec                     load the next kernel and reboot into it (--load-only: load)
   discard --yes             give up a state waiting on pmem; the memory goes back
+  reboot                    a warm reboot through systemd: check, checkpoint, kexec
 
 Checkpoint API (warmbootd, /run/warmboot/api.sock or --socket PATH):
   api list|put|get|drop|status  segments by hand, who is registered ('warmboot api --help')
@@ -51,6 +52,7 @@ int Run(int argc, char** argv, const Machine& machine) {
   if (cmd == "status") return CmdStatus(rest, machine);
   if (cmd == "kexec") return CmdKexec(rest, machine);
   if (cmd == "discard") return CmdDiscard(rest, machine);
+  if (cmd == "reboot") return CmdReboot(rest, machine);
   if (cmd == "api") return CmdApi(rest);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::cout << kUsage;

@@ -668,6 +668,8 @@ void Server::Stop() {
   }
   auto all = connections_;
   for (const auto& c : all) c->Close();
+  // A round running or held keeps timers that would keep the io_context (and the process) up.
+  impl_->EndRound();
 }
 
 }  // namespace warmboot::daemon

@@ -14,6 +14,7 @@
 #include <boost/asio/post.hpp>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
@@ -610,6 +611,17 @@ TEST_F(DaemonTest, AHeldRoundOutlivesItsAdminUntilAdoptedOrItsHoldEnds) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_TRUE(app.PutBytes("index", "v4").ok());
+
+  // A round held for an hour does not keep the daemon from stopping (SIGTERM).
+  {
+    std::thread t(answer);
+    Client reboot = Connect("warmboot", /*observer=*/true);
+    ASSERT_TRUE(reboot.Checkpoint(10000, /*hold_ms=*/3600000).ok());
+    t.join();
+  }
+  auto stopped = std::async(std::launch::async, [&] { d.Stop(); });
+  EXPECT_EQ(stopped.wait_for(std::chrono::seconds(20)), std::future_status::ready)
+      << "the daemon did not stop: a held round's timer kept it running";
 }
 
 TEST_F(DaemonTest, AnAppsOwnDeadlineIsKeptAndAReleasedAdminThawsTheSets) {

@@ -1,0 +1,106 @@
+#include <iostream>
+
+#include "cli/checkpoint_round.h"
+#include "cli/commands.h"
+#include "cli/config_arg.h"
+#include "cli/kexec_text.h"
+#include "cli/output.h"
+#include "preserve/reboot.h"
+#include "util/bytes.h"
+
+namespace warmboot::cli {
+
+static constexpr const char* kRebootHelp =
+    R"(usage: warmboot reboot [--config F] [--dry-run] [--fallback cold|none] [--json]
+
+A warm reboot, the one command for an operator or a fleet tool. While the applications still
+run it checks everything that can be checked: the namespace is warmboot's and in a known mode;
+the applications answer the checkpoint round (through warmbootd, if it runs), after which their
+sets are frozen; their state and the state directory's fit the namespace; the next kernel and
+its command line load. It loads that kernel and asks systemd for 'systemctl kexec': the
+services stop in order, warmboot-preserve.service then hot-removes the memory and writes and
+seals the image, and systemd jumps into the next kernel. Until systemd takes over nothing has
+changed but the loaded kernel, which a refusal unloads.
+
+  --config F             configuration file (default /etc/warmboot/warmboot.conf)
+  --dry-run              the checks only: the applications are not asked, nothing is loaded
+  --fallback cold|none   cold: a refusal becomes an ordinary reboot ('systemctl reboot'), its
+                         cause kept in history_dir (reboot-cause.json) for 'warmboot status';
+                         none (default): a refusal changes nothing and exits 1
+  --json                 the report as JSON
+
+Exit codes: 0 a reboot is under way (warm, or cold with --fallback cold: the output says which)
+or, with --dry-run, every check passed; 1 refused, nothing changed, no reboot; 2 usage.
+Without systemd as PID 1 it refuses: 'warmboot preserve' preserves and reboots by itself.
+)";
+
+int CmdReboot(const Argv& argv, const Machine& machine) {
+  const bool json = WantsJson(argv);
+  auto args = ParseArgs(argv, {{"config", true}, {"dry-run", false}, {"fallback", true}});
+  if (!args.ok()) return ReportError(args.status(), json, "reboot");
+  if (args->Has("help")) {
+    std::cout << kRebootHelp;
+    return kExitOk;
+  }
+  if (!args->positional.empty()) {
+    return ReportError(UsageError("reboot takes no positional arguments"), json, "reboot");
+  }
+  const std::string fallback = args->Get("fallback").value_or("none");
+  if (fallback != "cold" && fallback != "none") {
+    return ReportError(UsageError("--fallback takes cold or none, not '" + fallback + "'"), json,
+                       "reboot");
+  }
+  auto config = ConfigFromArgs(*args);
+  if (!config.ok()) return ReportError(config.status(), json, "reboot");
+  auto platform = machine.open_platform(*config);
+  if (!platform.ok()) return ReportError(platform.status(), json, "reboot");
+  RebootOptions options;
+  options.dry_run = args->Has("dry-run");
+  options.fallback_cold = fallback == "cold";
+  options.kexec_system = machine.kexec;
+  options.services = machine.services;
+  options.checkpoint = [socket = config->api_socket](uint64_t deadline_ms, uint64_t hold_ms) {
+    return RunCheckpointRound(socket, deadline_ms, hold_ms);
+  };
+  if (!machine.can_kexec && !options.dry_run) {
+    return ReportError(InvalidArgument("this machine cannot kexec (a simulated namespace)"), json,
+                       "reboot");
+  }
+  RebootReport r = WarmReboot(**platform, *config, options, machine.this_boot());
+  const int code = r.outcome == RebootOutcome::kRefused ? ExitCodeFor(r.status) : kExitOk;
+  if (json) {
+    PrintJson(ToJson(r), code);
+    return code;
+  }
+  for (const Phase& p : r.checks.phases.phases()) {
+    std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
+                p.ok ? "" : "FAILED: ", p.detail.c_str());
+  }
+  for (const std::string& n : r.checks.notes) std::cout << "  note: " << n << "\n";
+  for (const std::string& n : r.notes) std::cout << "  note: " << n << "\n";
+  switch (r.outcome) {
+    case RebootOutcome::kChecked:
+      std::cout << "a warm reboot would go ahead: " << HumanBytes(r.checks.plan->raw_bytes)
+                << " of state, the next kernel " << r.checks.kexec->kernel
+                << "; nothing changed. 'warmboot reboot' does it\n";
+      break;
+    case RebootOutcome::kWarm:
+      std::cout << "warm reboot under way: the next kernel is loaded (image " << r.image
+                << "), systemd stops the services, then warmboot-preserve.service seals the "
+                   "state; 'warmboot status' in the next boot shows how it went\n";
+      break;
+    case RebootOutcome::kCold:
+      std::cerr << "warmboot reboot: not warm: " << r.status.message() << "\n";
+      std::cout << "ordinary (cold) reboot under way, as --fallback cold asked; the cause is kept "
+                   "for 'warmboot status'\n";
+      break;
+    case RebootOutcome::kRefused:
+      std::cerr << "warmboot reboot: " << r.status.message() << "\n"
+                << "  nothing changed and the machine keeps running; '--fallback cold' reboots "
+                   "the ordinary way instead\n";
+      break;
+  }
+  return code;
+}
+
+}  // namespace warmboot::cli

@@ -1,0 +1,218 @@
+#include "preserve/reboot.h"
+
+#include <unistd.h>
+
+#include "orchestration/report_store.h"
+#include "util/host_info.h"
+
+namespace warmboot {
+namespace {
+
+constexpr const char* kPendingName = "pending-reboot";
+
+KexecSystem& Kexec(KexecSystem* sys) {
+  return sys != nullptr ? *sys : RealKexecSystem();
+}
+ServiceManager& Services(ServiceManager* s) {
+  return s != nullptr ? *s : RealServiceManager();
+}
+
+}  // namespace
+
+Status SavePendingReboot(const Config& config, const PendingReboot& p) {
+  return SaveReport(config.report_dir, kPendingName,
+                    {{"boot_id", UuidToString(p.boot_id)},
+                     {"image", UuidToString(p.image)},
+                     {"round", p.round},
+                     {"kexec_loaded", p.kexec_loaded},
+                     {"started_ns", p.started_ns}});
+}
+
+Result<std::optional<PendingReboot>> LoadPendingReboot(const Config& config, const Uuid& boot_id) {
+  auto j = LoadReport(config.report_dir, kPendingName);
+  if (!j.ok() && j.status().code() == Code::kNotFound) return std::optional<PendingReboot>();
+  if (!j.ok()) return j.status();
+  const std::string where = config.report_dir + "/" + kPendingName + ".json";
+  PendingReboot p;
+  try {
+    if (!ParseUuid(j->at("boot_id").get<std::string>(), &p.boot_id) ||
+        !ParseUuid(j->at("image").get<std::string>(), &p.image)) {
+      return Corruption(where + ": boot_id and image must be UUIDs");
+    }
+    p.round = j->at("round").get<uint64_t>();
+    p.kexec_loaded = j->at("kexec_loaded").get<bool>();
+    p.started_ns = j->at("started_ns").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    return Corruption(where + ": " + e.what());
+  }
+  if (p.boot_id != boot_id) return std::optional<PendingReboot>();  // an earlier boot's
+  return std::optional<PendingReboot>(p);
+}
+
+void ClearPendingReboot(const Config& config) {
+  ::unlink((config.report_dir + "/" + kPendingName + ".json").c_str());
+}
+
+const char* RebootOutcomeName(RebootOutcome o) {
+  switch (o) {
+    case RebootOutcome::kChecked:
+      return "checked";
+    case RebootOutcome::kWarm:
+      return "warm";
+    case RebootOutcome::kCold:
+      return "cold";
+    case RebootOutcome::kRefused:
+      return "refused";
+  }
+  return "unknown";
+}
+
+RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const RebootOptions& options,
+                        const ThisBoot& boot) {
+  RebootReport r;
+  r.started_ns = NowUnixNanos();
+  ServiceManager& services = Services(options.services);
+  KexecSystem& kexec = Kexec(options.kexec_system);
+  const Uuid image = RandomUuid();
+  r.image = UuidToString(image);
+  std::function<void()> end_round;  // while set, the round is ours to end
+  bool loaded = false;
+
+  // Every refusal leaves the machine as it was: the round ended (the sets thaw), the kernel
+  // unloaded. With fallback_cold it becomes an ordinary reboot, its cause kept for the next boot.
+  auto refuse = [&](Status why) {
+    if (end_round) end_round();
+    end_round = nullptr;
+    if (loaded) {
+      Status s = UnloadKexec(kexec);
+      if (!s.ok()) r.notes.push_back("could not unload the next kernel: " + s.message());
+    }
+    r.status = std::move(why);
+    r.outcome = RebootOutcome::kRefused;
+    if (!options.fallback_cold || options.dry_run) return;
+    Status kept = SaveReport(config.history_dir, "reboot-cause",
+                             {{"reboot", "cold"},
+                              {"cause", r.status.message()},
+                              {"code", CodeName(r.status.code())},
+                              {"at_ns", NowUnixNanos()},
+                              {"boot_id", UuidToString(boot.boot_id)}});
+    if (!kept.ok()) r.notes.push_back("the cause was not kept: " + kept.message());
+    Status s = services.StartReboot();
+    if (s.ok()) {
+      r.outcome = RebootOutcome::kCold;
+    } else {
+      r.notes.push_back("the ordinary reboot failed too: " + s.message());
+    }
+  };
+
+  if (!options.dry_run && !services.Present()) {
+    refuse(InvalidArgument(
+        "PID 1 is not systemd: 'warmboot preserve' preserves and reboots by itself"));
+    return r;
+  }
+  PreserveOptions checks;
+  checks.dry_run = true;
+  checks.kexec = true;
+  checks.kexec_system = options.kexec_system;
+  checks.image_uuid = image;
+  if (!options.dry_run && options.checkpoint) {
+    checks.checkpoint = [&](uint64_t deadline_ms) {
+      auto got = options.checkpoint(deadline_ms, options.hold_ms);
+      if (got.ok()) end_round = got->end;
+      return got;
+    };
+  }
+  r.checks = Preserve(platform, config, checks);
+  // Null when no round ran (a dry run, or warmbootd not running).
+  r.round = r.checks.checkpoint.is_object() ? r.checks.checkpoint.value("round", uint64_t{0}) : 0;
+  if (!r.checks.status.ok()) {
+    refuse(r.checks.status);
+    return r;
+  }
+  if (options.dry_run) {
+    r.outcome = RebootOutcome::kChecked;
+    r.notes.push_back("dry run: checked only (the applications were not asked), nothing changed");
+    return r;
+  }
+  // Loaded now, while the services run: off the blackout.
+  auto load = LoadKexec(*r.checks.kexec, kexec);
+  if (!load.ok()) {
+    refuse(load.status().WithContext("cannot load the next kernel; nothing changed"));
+    return r;
+  }
+  loaded = true;
+  r.kexec_load = *load;
+  PendingReboot pending{boot.boot_id, image, r.round, true, r.started_ns};
+  if (Status s = SavePendingReboot(config, pending); !s.ok()) {
+    refuse(s.WithContext("cannot leave the plan for the shutdown; nothing changed"));
+    return r;
+  }
+  if (Status s = services.StartKexec(); !s.ok()) {
+    ClearPendingReboot(config);
+    refuse(s.WithContext("systemd did not take the kexec; nothing changed"));
+    return r;
+  }
+  // The round stays held in warmbootd for the preserve at shutdown; this process lets go.
+  end_round = nullptr;
+  r.outcome = RebootOutcome::kWarm;
+  return r;
+}
+
+nlohmann::json ToJson(const RebootReport& r) {
+  nlohmann::json j{{"outcome", RebootOutcomeName(r.outcome)},
+                   {"started_ns", r.started_ns},
+                   {"image", r.image},
+                   {"round", r.round},
+                   {"checks", ToJson(r.checks)},
+                   {"notes", r.notes}};
+  if (!r.status.ok()) {
+    j["cause"] = r.status.message();
+    j["code"] = CodeName(r.status.code());
+  }
+  if (r.kexec_load) j["kexec_load"] = ToJson(*r.kexec_load);
+  return j;
+}
+
+ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
+                                  const ShutdownOptions& options, const ThisBoot& boot) {
+  ShutdownReport r;
+  auto pending = LoadPendingReboot(config, boot.boot_id);
+  if (pending.ok()) r.pending = *pending;
+  auto kexec = Services(options.services).KexecPending();
+  if (kexec.ok() && !*kexec) {
+    ClearPendingReboot(config);
+    r.why_not = "the shutdown under way does not end in kexec: nothing to preserve" +
+                std::string(r.pending ? " (the round warmboot reboot held ends by itself)" : "");
+    return r;
+  }
+  if (!kexec.ok() && !r.pending) {
+    r.why_not = "cannot tell whether the shutdown ends in kexec (" + kexec.status().message() +
+                ") and warmboot reboot did not start it: nothing preserved";
+    return r;
+  }
+  PreserveOptions po;
+  po.transition = options.transition;
+  po.kexec = true;
+  po.kexec_system = options.kexec_system;
+  po.interrupted = options.interrupted;
+  if (r.pending) {
+    po.image_uuid = r.pending->image;
+    po.kexec_preloaded = r.pending->kexec_loaded;
+    const uint64_t round = r.pending->round;
+    if (round != 0 && options.adopt) {
+      po.checkpoint = [&options, round](uint64_t) { return options.adopt(round); };
+    } else if (round == 0) {
+      po.checkpoint = nullptr;  // warmbootd did not run when the reboot began
+    }
+  } else {
+    // A plain `systemctl kexec`: the applications have stopped; a round names them cold.
+    po.checkpoint = options.checkpoint;
+  }
+  r.acted = true;
+  r.preserve = Preserve(platform, config, po);
+  if (!pending.ok()) r.preserve.notes.push_back("the reboot's plan: " + pending.status().message());
+  ClearPendingReboot(config);
+  return r;
+}
+
+}  // namespace warmboot

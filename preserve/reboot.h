@@ -1,0 +1,96 @@
+// A warm reboot through the service manager (docs/systemd.md), in two halves.
+//
+// WarmReboot is `warmboot reboot`, run while the applications still run. It checks everything
+// that can be checked: the namespace, the checkpoint round (the applications answer; their sets
+// are then frozen), that their state and the state directory's fit the namespace, the next
+// kernel and its command line. It loads that kernel, whose command line names the image to come,
+// leaves the round held in warmbootd and the plan in report_dir, and asks systemd for a kexec.
+// Until then nothing has changed but the loaded kernel, which a refusal unloads; with
+// fallback_cold a refusal becomes an ordinary reboot, its cause kept in history_dir.
+//
+// PreserveAtShutdown is warmboot-preserve.service's stop, once the services have stopped: when
+// the shutdown under way ends in kexec it adopts the held round and preserves (hot-remove,
+// write, seal) with the image name and the kernel chosen before, and leaves the jump to systemd.
+// Any other shutdown (poweroff, an ordinary reboot) it leaves alone.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "orchestration/service_manager.h"
+#include "orchestration/this_boot.h"
+#include "preserve/preserve.h"
+
+namespace warmboot {
+
+// What WarmReboot leaves for the preserve at shutdown (report_dir/pending-reboot.json; only the
+// boot that wrote it acts on it).
+struct PendingReboot {
+  Uuid boot_id{};
+  Uuid image{};
+  uint64_t round = 0;  // 0: no round (warmbootd was not running)
+  bool kexec_loaded = false;
+  int64_t started_ns = 0;
+};
+Status SavePendingReboot(const Config& config, const PendingReboot& pending);
+// This boot's, or nullopt.
+Result<std::optional<PendingReboot>> LoadPendingReboot(const Config& config, const Uuid& boot_id);
+void ClearPendingReboot(const Config& config);
+
+struct RebootOptions {
+  bool dry_run = false;                 // checks only: no round (the apps are not alarmed), no load
+  bool fallback_cold = false;           // a refusal becomes an ordinary reboot
+  uint64_t hold_ms = 600000;            // how long the round waits for the preserve at shutdown
+  KexecSystem* kexec_system = nullptr;  // null: the real one
+  ServiceManager* services = nullptr;   // null: the real one
+  // The round, held for `hold_ms` after this process leaves (cli: RunCheckpointRound). kNotFound:
+  // no daemon runs. Null: no round.
+  std::function<Result<CheckpointRound>(uint64_t deadline_ms, uint64_t hold_ms)> checkpoint;
+};
+
+enum class RebootOutcome {
+  kChecked,  // dry run: everything checked, nothing changed
+  kWarm,     // systemd is taking the machine down into the next kernel
+  kCold,     // refused; an ordinary reboot is under way (fallback_cold)
+  kRefused,  // refused; nothing changed, no reboot
+};
+const char* RebootOutcomeName(RebootOutcome outcome);
+
+struct RebootReport {
+  Status status;  // why not warm: ok for kChecked and kWarm
+  RebootOutcome outcome = RebootOutcome::kRefused;
+  int64_t started_ns = 0;
+  PreserveReport checks;  // the plan: probe, round, image plan, kexec check
+  std::optional<KexecLoadReport> kexec_load;
+  std::string image;  // the image's name on the next kernel's command line
+  uint64_t round = 0;
+  std::vector<std::string> notes;
+};
+
+RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const RebootOptions& options,
+                        const ThisBoot& boot);
+nlohmann::json ToJson(const RebootReport& report);
+
+struct ShutdownOptions {
+  TransitionOptions transition;
+  KexecSystem* kexec_system = nullptr;
+  ServiceManager* services = nullptr;
+  std::function<int()> interrupted;
+  // Adopts round N held by warmboot reboot (cli: RunCheckpointRound adopting it).
+  std::function<Result<CheckpointRound>(uint64_t round)> adopt;
+  // A round of its own, when warmboot reboot did not run one (plain `systemctl kexec`).
+  std::function<Result<CheckpointRound>(uint64_t deadline_ms)> checkpoint;
+};
+
+struct ShutdownReport {
+  bool acted = false;
+  std::string why_not;  // when it did not act
+  std::optional<PendingReboot> pending;
+  PreserveReport preserve;
+};
+
+ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
+                                  const ShutdownOptions& options, const ThisBoot& boot);
+
+}  // namespace warmboot

@@ -1,0 +1,34 @@
+// A service manager for tests: says whether PID 1 is systemd and whether a kexec is pending as
+// told, and records what it was asked to start. Nothing here reboots.
+#pragma once
+
+#include "orchestration/service_manager.h"
+
+namespace warmboot::testing {
+
+class FakeServiceManager : public ServiceManager {
+ public:
+  bool present = true;
+  bool kexec_pending = false;
+  Status kexec_pending_error;  // returned instead, when set
+  Status start_kexec_result;
+  Status start_reboot_result;
+  int kexec_starts = 0, reboot_starts = 0;
+
+  bool Present() override { return present; }
+  Result<bool> KexecPending() override {
+    if (!kexec_pending_error.ok()) return kexec_pending_error;
+    return kexec_pending;
+  }
+  Status StartKexec() override {
+    ++kexec_starts;
+    if (start_kexec_result.ok()) kexec_pending = true;  // systemd queued kexec.target
+    return start_kexec_result;
+  }
+  Status StartReboot() override {
+    ++reboot_starts;
+    return start_reboot_result;
+  }
+};
+
+}  // namespace warmboot::testing

@@ -1,0 +1,232 @@
+// warmboot reboot and warmboot-preserve.service's stop, over the simulated namespace, a real
+// warmbootd on a temporary socket, FakeKexecSystem and FakeServiceManager: the round runs while
+// the apps run and is held; the kernel is loaded before the services stop; the preserve at
+// shutdown adopts the round and writes the image the loaded kernel's command line names; a
+// refusal changes nothing (or, with fallback_cold, reboots the ordinary way and says why); a
+// shutdown that is not a kexec is left alone.
+#include "preserve/reboot.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "cli/checkpoint_round.h"
+#include "client/client.h"
+#include "daemon/server.h"
+#include "orchestration/report_store.h"
+#include "restore/restore.h"
+#include "testing/api_daemon.h"
+#include "testing/fake_kexec_system.h"
+#include "testing/fake_service_manager.h"
+#include "testing/sim_machine.h"
+#include "testing/test_util.h"
+
+namespace warmboot {
+namespace {
+
+using testing::FakeKexecSystem;
+using testing::FakeServiceManager;
+
+class RebootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto m = testing::MakeSimMachine(dir_.path());
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    sim_ = std::move(m->sim);
+    config_ = m->config;
+    config_.api_socket = dir_ / "api.sock";
+    config_.checkpoint_deadline_ms = 3000;
+    testing::MakeDirs(config_.state_dir);
+    testing::WriteFile(config_.state_dir + "/plain", "a state-directory file");
+    daemon_ = std::make_unique<testing::ApiDaemon>(config_.api_socket, daemon::ServerOptions{});
+    auto app = client::Client::Connect("db", config_.api_socket);
+    ASSERT_TRUE(app.ok()) << app.status().ToString();
+    app_ = std::make_unique<client::Client>(std::move(*app));
+    ASSERT_TRUE(app_->PutBytes("index", "db's index").ok());
+    boot_.boot_id = RandomUuid();
+  }
+  // The app answers the next round ready.
+  std::thread Answer() {
+    return std::thread([this] {
+      auto p = app_->WaitForPrepare(10000);
+      ASSERT_TRUE(p.ok() && p->has_value()) << p.status().ToString();
+      EXPECT_TRUE(app_->Ready((*p)->round).ok());
+    });
+  }
+  RebootOptions Options() {
+    RebootOptions o;
+    o.kexec_system = &kexec_;
+    o.services = &services_;
+    o.checkpoint = [this](uint64_t deadline_ms, uint64_t hold_ms) {
+      return cli::RunCheckpointRound(config_.api_socket, deadline_ms, hold_ms);
+    };
+    return o;
+  }
+  ShutdownOptions AtShutdown() {
+    ShutdownOptions o;
+    o.transition = testing::NoSleepTransitions();
+    o.kexec_system = &kexec_;
+    o.services = &services_;
+    o.adopt = [this](uint64_t round) {
+      return cli::AdoptCheckpointRound(config_.api_socket, round);
+    };
+    o.checkpoint = [this](uint64_t deadline_ms) {
+      return cli::RunCheckpointRound(config_.api_socket, deadline_ms);
+    };
+    return o;
+  }
+  void ExpectNothingChanged() {
+    auto info = sim_->Probe();
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+    EXPECT_EQ(info->OnlineBlocks(), 4u);
+    EXPECT_FALSE(kexec_.Loaded()) << "the next kernel is unloaded";
+    EXPECT_TRUE(app_->PutBytes("index", "thawed").ok()) << "the round ended: the set thawed";
+    auto pending = LoadPendingReboot(config_, boot_.boot_id);
+    ASSERT_TRUE(pending.ok());
+    EXPECT_FALSE(pending->has_value());
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SimulatedPmem> sim_;
+  Config config_;
+  FakeKexecSystem kexec_;
+  FakeServiceManager services_;
+  ThisBoot boot_;
+  std::unique_ptr<testing::ApiDaemon> daemon_;
+  std::unique_ptr<client::Client> app_;
+};
+
+TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStateComesBack) {
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.outcome, RebootOutcome::kWarm);
+  EXPECT_EQ(services_.kexec_starts, 1);
+  ASSERT_EQ(kexec_.loads.size(), 1u);
+  EXPECT_NE(kexec_.loads[0].cmdline.find("warmboot.image=" + r.image), std::string::npos)
+      << kexec_.loads[0].cmdline;
+  EXPECT_EQ(r.checks.checkpoint.value("ready", 0), 1);
+  // Nothing changed on the namespace yet; the set is frozen while the services stop.
+  auto info = sim_->Probe();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+  EXPECT_EQ(app_->PutBytes("index", "too late").code(), Code::kBusy);
+  auto pending = LoadPendingReboot(config_, boot_.boot_id);
+  ASSERT_TRUE(pending.ok() && pending->has_value());
+  EXPECT_EQ((*pending)->round, r.round);
+
+  // The services stop (the app goes), then warmboot-preserve.service's stop.
+  app_.reset();
+  ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
+  ASSERT_TRUE(s.acted) << s.why_not;
+  ASSERT_TRUE(s.preserve.status.ok()) << s.preserve.status.ToString();
+  EXPECT_TRUE(s.preserve.image_sealed);
+  EXPECT_EQ(UuidToString(s.preserve.pack->image_uuid), r.image) << "the image the kernel names";
+  EXPECT_EQ(kexec_.loads.size(), 1u) << "the kernel loaded before the services stopped is kept";
+  EXPECT_EQ(kexec_.reboots, 0) << "systemd jumps, not warmboot";
+  EXPECT_EQ(s.preserve.checkpoint.value("ready", 0), 1) << "the held round, adopted";
+  auto kept = LoadReport(config_.history_dir, "last-preserve");
+  ASSERT_TRUE(kept.ok()) << "the next boot finds the report";
+
+  sim_->Reboot();
+  RestoreOptions ro;
+  ro.transition = testing::NoSleepTransitions();
+  ro.mount_tmpfs = false;
+  RestoreReport back = Restore(*sim_, config_, ro);
+  ASSERT_TRUE(back.status.ok()) << back.status.ToString();
+  EXPECT_EQ(back.outcome, RestoreOutcome::kRestored) << back.message;
+  EXPECT_EQ(testing::ReadFile(config_.restore_dir + "/.warmboot-api/" +
+                              std::to_string(::geteuid()) + "/db/index"),
+            "db's index");
+  EXPECT_EQ(testing::ReadFile(config_.restore_dir + "/plain"), "a state-directory file");
+}
+
+TEST_F(RebootTest, ARefusalChangesNothing) {
+  config_.kernel = "/boot/vmlinuz-missing";
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_NE(r.status.message().find("vmlinuz-missing"), std::string::npos) << r.status.message();
+  EXPECT_EQ(services_.kexec_starts + services_.reboot_starts, 0);
+  EXPECT_TRUE(kexec_.loads.empty());
+  ExpectNothingChanged();
+}
+
+TEST_F(RebootTest, WithFallbackColdARefusalRebootsTheOrdinaryWayAndKeepsWhy) {
+  config_.kernel = "/boot/vmlinuz-missing";
+  RebootOptions o = Options();
+  o.fallback_cold = true;
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, o, boot_);
+  app.join();
+  EXPECT_EQ(r.outcome, RebootOutcome::kCold);
+  EXPECT_EQ(services_.reboot_starts, 1);
+  EXPECT_EQ(services_.kexec_starts, 0);
+  auto cause = LoadReport(config_.history_dir, "reboot-cause");
+  ASSERT_TRUE(cause.ok()) << cause.status().ToString();
+  EXPECT_EQ((*cause)["reboot"], "cold");
+  EXPECT_NE((*cause)["cause"].get<std::string>().find("vmlinuz-missing"), std::string::npos);
+  ExpectNothingChanged();
+}
+
+TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheKernelIsUnloaded) {
+  services_.start_kexec_result = Status(Code::kIoError, "'systemctl kexec' failed (exit 1)");
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
+  EXPECT_EQ(kexec_.loads.size(), 1u);
+  EXPECT_EQ(kexec_.unloads, 1);
+  ExpectNothingChanged();
+}
+
+TEST_F(RebootTest, ADryRunAsksNoAppAndLoadsNothing) {
+  RebootOptions o = Options();
+  o.dry_run = true;
+  RebootReport r = WarmReboot(*sim_, config_, o, boot_);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.outcome, RebootOutcome::kChecked);
+  EXPECT_TRUE(r.checks.checkpoint.is_null());
+  auto p = app_->WaitForPrepare(100);
+  ASSERT_TRUE(p.ok());
+  EXPECT_FALSE(p->has_value()) << "the app was not told";
+  EXPECT_TRUE(kexec_.loads.empty());
+  EXPECT_EQ(services_.kexec_starts, 0);
+}
+
+TEST_F(RebootTest, AShutdownThatIsNotAKexecIsLeftAlone) {
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  ASSERT_EQ(r.outcome, RebootOutcome::kWarm);
+  services_.kexec_pending = false;  // the operator powered off instead
+  ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
+  EXPECT_FALSE(s.acted);
+  EXPECT_NE(s.why_not.find("does not end in kexec"), std::string::npos) << s.why_not;
+  auto info = sim_->Probe();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+  auto pending = LoadPendingReboot(config_, boot_.boot_id);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_FALSE(pending->has_value());
+}
+
+TEST_F(RebootTest, APlainSystemctlKexecPreservesTheStateDirectoryAndNamesTheAppsCold) {
+  services_.kexec_pending = true;  // no warmboot reboot ran: the apps have stopped
+  app_.reset();
+  ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
+  ASSERT_TRUE(s.acted);
+  ASSERT_TRUE(s.preserve.status.ok()) << s.preserve.status.ToString();
+  EXPECT_EQ(s.preserve.checkpoint.value("ready", 1), 0);
+  bool named = false;
+  for (const std::string& n : s.preserve.notes) named = named || n.find("starts cold: db") == 0;
+  EXPECT_TRUE(named) << "the app with segments but no connection is named";
+  EXPECT_EQ(kexec_.loads.size(), 1u) << "loaded here, none being loaded before";
+}
+
+}  // namespace
+}  // namespace warmboot
