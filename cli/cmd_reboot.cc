@@ -95,6 +95,11 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
                    "for 'warmboot status'\n";
       break;
     case RebootOutcome::kRefused:
+      if (options.dry_run) {
+        std::cerr << "warmboot reboot: a warm reboot would be refused: " << r.status.message()
+                  << "\n";
+        break;
+      }
       std::cerr << "warmboot reboot: " << r.status.message() << "\n"
                 << "  nothing changed and the machine keeps running; '--fallback cold' reboots "
                    "the ordinary way instead\n";
