@@ -44,16 +44,31 @@ Result<std::shared_ptr<client::Client>> ConnectAdmin(const std::string& socket) 
 Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t deadline_ms,
                                            uint64_t hold_ms) {
   WB_ASSIGN_OR_RETURN(std::shared_ptr<client::Client> c, ConnectAdmin(socket));
-  WB_ASSIGN_OR_RETURN(client::RoundResult rr,
-                      c->Checkpoint(static_cast<uint32_t>(std::min<uint64_t>(deadline_ms, 3600000)),
-                                    static_cast<uint32_t>(std::min<uint64_t>(hold_ms, 3600000))));
-  return Collect(std::move(c), rr);
+  auto rr = c->Checkpoint(static_cast<uint32_t>(std::min<uint64_t>(deadline_ms, 3600000)),
+                          static_cast<uint32_t>(std::min<uint64_t>(hold_ms, 3600000)));
+  // Whatever fails after the round began ends it here: a held round left behind would keep the
+  // sets frozen for its whole hold.
+  if (!rr.ok()) {
+    (void)c->EndRound();
+    return rr.status();
+  }
+  auto out = Collect(c, *rr);
+  if (!out.ok()) (void)c->EndRound();
+  return out;
 }
 
 Result<CheckpointRound> AdoptCheckpointRound(const std::string& socket, uint64_t round) {
   WB_ASSIGN_OR_RETURN(std::shared_ptr<client::Client> c, ConnectAdmin(socket));
   WB_ASSIGN_OR_RETURN(client::RoundResult rr, c->Adopt(round));
-  return Collect(std::move(c), rr);
+  auto out = Collect(c, rr);
+  if (!out.ok()) (void)c->EndRound();
+  return out;
+}
+
+Status EndHeldRound(const std::string& socket, uint64_t round) {
+  WB_ASSIGN_OR_RETURN(std::shared_ptr<client::Client> c, ConnectAdmin(socket));
+  WB_RETURN_IF_ERROR(c->Adopt(round).status());
+  return c->EndRound();
 }
 
 namespace {

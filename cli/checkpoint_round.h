@@ -18,5 +18,7 @@ Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t d
 // Takes over round `round`, held since warmboot reboot ran it. kNotFound: no daemon, or the
 // round is gone (its hold ran out, or the daemon restarted).
 Result<CheckpointRound> AdoptCheckpointRound(const std::string& socket, uint64_t round);
+// Ends round `round`, held by nobody: adopts it and ends it at once (its sets thaw).
+Status EndHeldRound(const std::string& socket, uint64_t round);
 
 }  // namespace warmboot::cli

@@ -1,4 +1,6 @@
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include "cli/checkpoint_round.h"
 #include "cli/commands.h"
@@ -53,7 +55,7 @@ int Reboot(KexecSystem& kexec) {
 
 // The service's stop: the services are down, systemd jumps once it returns.
 static int PreserveForSystemd(const Config& config, const Machine& machine, PmemPlatform& platform,
-                       bool json) {
+                              bool json) {
   ShutdownOptions options;
   options.transition = TransitionOptionsFrom(config);
   options.kexec_system = machine.kexec;
@@ -64,6 +66,12 @@ static int PreserveForSystemd(const Config& config, const Machine& machine, Pmem
   std::vector<std::string> notes;
   options.adopt = [socket, &notes](uint64_t round) -> Result<CheckpointRound> {
     auto adopted = AdoptCheckpointRound(socket, round);
+    // busy: warmboot reboot's connection is still closing (the daemon has not seen it go).
+    for (int tries = 0; !adopted.ok() && adopted.status().code() == Code::kBusy && tries < 50;
+         ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      adopted = AdoptCheckpointRound(socket, round);
+    }
     if (adopted.ok() || adopted.status().code() != Code::kNotFound) return adopted;
     // Its hold ran out, or the daemon restarted: the applications have stopped, so a round now
     // names them all as starting cold.

@@ -62,6 +62,9 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
   options.checkpoint = [socket = config->api_socket](uint64_t deadline_ms, uint64_t hold_ms) {
     return RunCheckpointRound(socket, deadline_ms, hold_ms);
   };
+  options.end_held = [socket = config->api_socket](uint64_t round) {
+    (void)EndHeldRound(socket, round);
+  };
   if (!machine.can_kexec && !options.dry_run) {
     return ReportError(InvalidArgument("this machine cannot kexec (a simulated namespace)"), json,
                        "reboot");

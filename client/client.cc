@@ -75,6 +75,9 @@ std::string StringField(const json& body, const char* key) {
 
 using Clock = std::chrono::steady_clock;
 
+// ReadMore's end of stream (Connect tells a socket with no daemon behind it by it).
+constexpr const char* kClosed = "warmbootd closed the connection";
+
 // Milliseconds left until `until` for poll (-1: no limit, never negative otherwise).
 int LeftMs(std::optional<Clock::time_point> until) {
   if (!until) return -1;
@@ -92,6 +95,10 @@ Status SendFrame(int sock, const std::string& bytes, int fd, std::optional<Clock
                                 MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EPIPE || errno == ECONNRESET) {
+        *partial = sent > 0;
+        return Status(Code::kIoError, kClosed);
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         *partial = sent > 0;
         return ErrnoError("cannot send to warmbootd", errno);
@@ -170,7 +177,16 @@ Result<Client> Client::Connect(const std::string& app, const std::string& socket
   json hello{{"op", "hello"}, {"versions", {api::kVersion}}, {"app", app}};
   if (deadline_ms != 0) hello["deadline_ms"] = deadline_ms;
   if (observer) hello["observer"] = true;
-  WB_ASSIGN_OR_RETURN(Reply r, c.Call(hello.dump(), {}, -1, "welcome"));
+  auto welcome = c.Call(hello.dump(), {}, -1, "welcome");
+  if (!welcome.ok() && welcome.status().code() == Code::kIoError &&
+      welcome.status().message().rfind(kClosed, 0) == 0) {
+    // Accepted and closed before any welcome: no daemon behind the socket (systemd refuses to
+    // start one while the socket unit is being stopped, at shutdown).
+    return Status(Code::kNotFound, "warmbootd is not running: " + socket_path +
+                                       " accepted the connection and closed it unanswered");
+  }
+  if (!welcome.ok()) return welcome.status();
+  Reply& r = *welcome;
   Inbox& in = *c.inbox_;
   in.instance = StringField(r.body, "daemon");
   in.uid = static_cast<uid_t>(UintField(r.body, "uid"));
@@ -202,6 +218,7 @@ Result<bool> Client::ReadMore(int timeout_ms) {
   while ((n = api::ReceiveWithFds(fd_, buf, sizeof buf, 0, 4, &received, &truncated)) < 0 &&
          errno == EINTR) {
   }
+  if (n < 0 && errno == ECONNRESET) return Status(Code::kIoError, kClosed);
   if (n < 0) return ErrnoError("cannot read from warmbootd", errno);
   for (int f : received) inbox_->fds.push_back(f);
   if (truncated) {
@@ -214,7 +231,7 @@ Result<bool> Client::ReadMore(int timeout_ms) {
                   "free (RLIMIT_NOFILE; close some, or raise the limit); the connection is "
                   "closed: connect again");
   }
-  if (n == 0) return Status(Code::kIoError, "warmbootd closed the connection");
+  if (n == 0) return Status(Code::kIoError, kClosed);
   inbox_->decoder.Feed(std::string_view(buf, static_cast<size_t>(n)));
   return true;
 }

@@ -61,7 +61,11 @@ Status Round::Record(const Owner& owner, bool ready, const std::string& reason,
     return InvalidArgument("the deadline of round " + std::to_string(number_) + " passed");
   }
   a.answer = ready ? Answer::kReady : Answer::kDeclined;
-  a.reason = reason;
+  // Bounded: every reason goes into the one result frame preserve reads (4 MiB for all apps).
+  // Cut at a character boundary.
+  size_t n = std::min(reason.size(), kMaxReason);
+  while (n < reason.size() && n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
+  a.reason = reason.substr(0, n);
   return Status::Ok();
 }
 

@@ -30,6 +30,8 @@ const char* AnswerName(Answer answer);
 
 class Round {
  public:
+  // A decline's reason is kept up to this many bytes.
+  static constexpr size_t kMaxReason = 1024;
   using Clock = std::chrono::steady_clock;
   Round(uint64_t number, Clock::time_point deadline) : number_(number), deadline_(deadline) {}
 

@@ -218,7 +218,10 @@ Status Server::StartRound(const std::shared_ptr<Connection>& admin, const nlohma
   std::set<Owner> told;
   // Apps mostly share a deadline: each distinct prepare frame is encoded once.
   std::map<int64_t, std::shared_ptr<const std::string>> prepares;
-  for (const auto& c : connections_) {
+  // A copy: a client whose replies are not read is closed by NotifyEncoded, which removes it
+  // from connections_.
+  const std::vector<std::shared_ptr<Connection>> targets(connections_.begin(), connections_.end());
+  for (const auto& c : targets) {
     if (c == admin || !c->owner() || c->observer()) continue;
     const auto mine = std::min(deadline, c->deadline());
     if (told.insert(*c->owner()).second) im.round->Expect(*c->owner(), now + mine);
@@ -270,6 +273,22 @@ void Server::FinishRound() {
   Impl& im = *impl_;
   im.finished = true;
   im.round_timer.cancel();
+  ComputeExport();
+  if (auto admin = im.admin.lock()) {
+    SendResult(*admin, im.admin_id);
+  } else if (im.hold.count() > 0) {
+    im.ArmHold();  // its admin left while it ran
+  }
+  im.last_round = im.round;
+  im.last_round_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+}
+
+void Server::ComputeExport() {
+  Impl& im = *impl_;
+  // The snapshot rule is checked here, when the round finishes, and again when a held round is
+  // adopted: its tmpfs files had the whole hold to change.
   im.round->CheckSnapshots(store_);
   im.exported = im.round->Exported(store_);
   im.exported_total = 0;
@@ -283,15 +302,6 @@ void Server::FinishRound() {
   im.round->AppendResult(im.result);
   im.result +=
       ",\"segments\":" + std::to_string(im.exported_total) + ",\"bytes\":" + std::to_string(bytes);
-  if (auto admin = im.admin.lock()) {
-    SendResult(*admin, im.admin_id);
-  } else if (im.hold.count() > 0) {
-    im.ArmHold();  // its admin left while it ran
-  }
-  im.last_round = im.round;
-  im.last_round_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
 }
 
 void Server::SendResult(Connection& admin, const nlohmann::json& id) {
@@ -331,7 +341,7 @@ Status Server::AdoptRound(const std::shared_ptr<Connection>& admin, const nlohma
   im.admin = admin;
   im.admin_id = id;
   im.hold = hold;
-  im.cursor.reset();
+  ComputeExport();
   SendResult(*admin, id);
   return Status::Ok();
 }
@@ -638,9 +648,14 @@ nlohmann::json Server::StatusFor(uid_t uid) const {
     return r;
   };
   const Impl& im = *impl_;
-  if (im.round && !im.finished) {
+  if (im.round) {
     json r = mine(im.round->ToJson());
-    r["running"] = true;
+    r["running"] = !im.finished;
+    // Finished and held: the ready sets stay frozen until preserve exports them and ends it.
+    if (im.finished) {
+      r["held"] = true;
+      r["admin_connected"] = !im.admin.expired();
+    }
     out["round"] = std::move(r);
   }
   if (im.last_round) {

@@ -110,6 +110,8 @@ class Server {
   void Accept();
   void MaybeFinishRound();
   void FinishRound();
+  // The finished round's exported sets and result (its ready apps' snapshots checked again).
+  void ComputeExport();
   // The finished round's `checkpointed` result, as the reply to `id`.
   void SendResult(Connection& admin, const nlohmann::json& id);
   void Reload(std::vector<NamedFd> kept);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
 #include "util/host_info.h"
 
@@ -105,6 +106,19 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     }
   };
 
+  // One warm reboot at a time, and none while a preserve, restore or discard runs: two would
+  // load kernels naming different images. Released when this returns, before the preserve at
+  // shutdown takes it.
+  std::optional<MachineLock> lock;
+  if (!options.dry_run) {
+    auto taken = MachineLock::Acquire(config.lock_file, "reboot",
+                                      std::chrono::milliseconds(config.lock_wait_ms));
+    if (!taken.ok()) {
+      refuse(taken.status());
+      return r;
+    }
+    lock.emplace(std::move(*taken));
+  }
   if (!options.dry_run && !services.Present()) {
     refuse(InvalidArgument(
         "PID 1 is not systemd: 'warmboot preserve' preserves and reboots by itself"));
@@ -147,13 +161,16 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     refuse(s.WithContext("cannot leave the plan for the shutdown; nothing changed"));
     return r;
   }
+  // This process lets go of the round before systemd starts stopping things: the preserve at
+  // shutdown adopts it, and the daemon lets only one connection hold it.
+  const bool had_round = static_cast<bool>(end_round);
+  end_round = nullptr;
   if (Status s = services.StartKexec(); !s.ok()) {
     ClearPendingReboot(config);
+    if (had_round && options.end_held) options.end_held(r.round);
     refuse(s.WithContext("systemd did not take the kexec; nothing changed"));
     return r;
   }
-  // The round stays held in warmbootd for the preserve at shutdown; this process lets go.
-  end_round = nullptr;
   r.outcome = RebootOutcome::kWarm;
   return r;
 }

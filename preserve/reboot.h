@@ -47,6 +47,9 @@ struct RebootOptions {
   // The round, held for `hold_ms` after this process leaves (cli: RunCheckpointRound). kNotFound:
   // no daemon runs. Null: no round.
   std::function<Result<CheckpointRound>(uint64_t deadline_ms, uint64_t hold_ms)> checkpoint;
+  // Ends round N once this process has let go of it (adopt, then end-round): systemd refused
+  // the kexec after the round was left held. Null: the round's hold runs out by itself.
+  std::function<void(uint64_t round)> end_held;
 };
 
 enum class RebootOutcome {

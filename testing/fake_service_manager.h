@@ -2,6 +2,8 @@
 // told, and records what it was asked to start. Nothing here reboots.
 #pragma once
 
+#include <functional>
+
 #include "orchestration/service_manager.h"
 
 namespace warmboot::testing {
@@ -14,6 +16,8 @@ class FakeServiceManager : public ServiceManager {
   Status start_kexec_result;
   Status start_reboot_result;
   int kexec_starts = 0, reboot_starts = 0;
+  // Runs inside StartKexec: what systemd starts doing at once (the preserve's stop, say).
+  std::function<void()> on_start_kexec;
 
   bool Present() override { return present; }
   Result<bool> KexecPending() override {
@@ -22,6 +26,7 @@ class FakeServiceManager : public ServiceManager {
   }
   Status StartKexec() override {
     ++kexec_starts;
+    if (on_start_kexec) on_start_kexec();
     if (start_kexec_result.ok()) kexec_pending = true;  // systemd queued kexec.target
     return start_kexec_result;
   }

@@ -60,6 +60,7 @@ class RebootTest : public ::testing::Test {
     o.checkpoint = [this](uint64_t deadline_ms, uint64_t hold_ms) {
       return cli::RunCheckpointRound(config_.api_socket, deadline_ms, hold_ms);
     };
+    o.end_held = [this](uint64_t round) { (void)cli::EndHeldRound(config_.api_socket, round); };
     return o;
   }
   ShutdownOptions AtShutdown() {
@@ -141,6 +142,29 @@ TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStat
                               std::to_string(::geteuid()) + "/db/index"),
             "db's index");
   EXPECT_EQ(testing::ReadFile(config_.restore_dir + "/plain"), "a state-directory file");
+}
+
+// systemd may start the preserve's stop as soon as the kexec is asked for: by then warmboot
+// reboot has let go of the round, so the preserve can adopt it.
+TEST_F(RebootTest, TheRoundIsLetGoBeforeSystemdIsAsked) {
+  bool adopted = false;
+  std::string why;
+  services_.on_start_kexec = [&] {
+    auto pending = LoadPendingReboot(config_, boot_.boot_id);
+    ASSERT_TRUE(pending.ok() && pending->has_value());
+    // The daemon sees the close a moment later: a few tries, as preserve --systemd makes.
+    for (int i = 0; i < 50 && !adopted; ++i) {
+      auto a = cli::AdoptCheckpointRound(config_.api_socket, (*pending)->round);
+      adopted = a.ok();
+      why = a.status().ToString();
+      if (!adopted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  EXPECT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
+  EXPECT_TRUE(adopted) << why;
 }
 
 TEST_F(RebootTest, ARefusalChangesNothing) {

@@ -681,6 +681,80 @@ TEST_F(DaemonTest, ATmpfsFileChangedBeforeReadyMakesTheSetTorn) {
   EXPECT_EQ(r->segments, 0u);
 }
 
+// A held round waits minutes for the preserve at shutdown: the snapshot rule is checked again
+// when it is adopted, so a tmpfs file rewritten meanwhile (the app, stopping) is not packed.
+TEST_F(DaemonTest, ATmpfsFileChangedWhileTheRoundIsHeldMakesTheSetTornAtAdoption) {
+  Daemon d(Socket());
+  Client app = Connect("db");
+  const std::string path = "/dev/shm/wb-torn-held-" + std::to_string(::getpid());
+  testing::WriteFile(path, "v1");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_TRUE(app.PutFd("file", fd).ok());
+  ::close(fd);
+  std::thread t([&] {
+    auto p = app.WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    ASSERT_TRUE(app.Ready((*p)->round).ok());
+  });
+  uint64_t round = 0;
+  {
+    Client reboot = Connect("warmboot", /*observer=*/true);
+    auto r = reboot.Checkpoint(5000, /*hold_ms=*/60000);
+    t.join();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(Find(*r, "db")->answer, "ready");
+    EXPECT_EQ(r->segments, 1u);
+    round = r->round;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  testing::WriteFile(path, "v2, longer");
+  Client preserve = Connect("warmboot", /*observer=*/true);
+  auto adopted = preserve.Adopt(round);
+  ::unlink(path.c_str());
+  ASSERT_TRUE(adopted.ok()) << adopted.status().ToString();
+  EXPECT_EQ(Find(*adopted, "db")->answer, "torn");
+  EXPECT_EQ(adopted->segments, 0u);
+  EXPECT_EQ(preserve.Export(0).status().code(), Code::kNotFound);
+}
+
+// Every reason goes into the one result frame: each is bounded.
+TEST_F(DaemonTest, ALongDeclineReasonIsCut) {
+  Daemon d(Socket());
+  Client app = Connect("db");
+  std::thread t([&] {
+    auto p = app.WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    ASSERT_TRUE(app.Decline((*p)->round, std::string(5000, 'r')).ok());
+  });
+  Client admin = Connect("warmboot", /*observer=*/true);
+  auto r = admin.Checkpoint(5000);
+  t.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Find(*r, "db")->reason.size(), 1024u);
+}
+
+// At shutdown systemd accepts on warmbootd's socket and closes at once (it will not start the
+// daemon while the socket unit stops): that is no daemon, not an I/O error, so preserve packs
+// the state directory alone.
+TEST_F(DaemonTest, ASocketThatAcceptsAndClosesIsNoDaemon) {
+  const std::string path = Socket();
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  std::thread closer([&] {
+    int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+  });
+  auto c = Client::Connect("warmboot", path, 0, /*observer=*/true);
+  closer.join();
+  ::close(listener);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kNotFound) << c.status().message();
+}
+
 TEST_F(DaemonTest, ObserversAreNotToldOfRounds) {
   Daemon d(Socket());
   auto tool = Client::Connect("warmboot-cli", Socket(), 0, /*observer=*/true);
