@@ -41,6 +41,14 @@ bool PreserveIsThisBoots(const BootFacts& f, const std::string& named) {
   return f.last_boot.is_object() && Ns(p, "started_ns") > Ns(f.last_boot, "recorded_ns");
 }
 
+// A cold fallback's cause speaks for this boot when the boot that wrote it is the one before.
+bool RebootCauseIsThisBoots(const BootFacts& f) {
+  const nlohmann::json& c = f.reboot_cause;
+  if (!c.is_object() || !f.last_boot.is_object()) return false;
+  return Str(c, "boot_id") == Str(f.last_boot, "boot_id") ||
+         Ns(c, "at_ns") > Ns(f.last_boot, "recorded_ns");
+}
+
 }  // namespace
 
 const char* BootTypeName(BootType type) {
@@ -128,6 +136,13 @@ BootRecord ClassifyBoot(const BootFacts& f) {
   }
   b.type = BootType::kCold;
   b.reason = "this boot's command line names no image";
+  if (RebootCauseIsThisBoots(f)) {
+    // Refused before the point of no return and made an ordinary reboot on purpose
+    // (--fallback cold): nothing was lost, the machine came back cold, and this is why.
+    b.used_reboot_cause = true;
+    b.reason = "the warm reboot was refused and fell back to an ordinary one: " +
+               Str(f.reboot_cause, "cause");
+  }
   if (outcome == "failed") {
     const std::string error = ErrorMessage(r);
     b.reason += "; the restore failed: " + (error.empty() ? message : error);
@@ -158,6 +173,7 @@ nlohmann::json BootRecordJson(const BootRecord& b, const BootFacts& f, int64_t n
   } else {
     j["restore"] = nullptr;
   }
+  if (b.used_reboot_cause) j["reboot_cause"] = f.reboot_cause;
   if (b.used_last_preserve) {
     const nlohmann::json& p = f.last_preserve;
     j["last_preserve"] = {{"started_ns", Ns(p, "started_ns")},

@@ -25,10 +25,13 @@ const char* BootTypeName(BootType type);  // "warm", "cold", "failed-warm"
 // What ClassifyBoot reads. Every JSON may be null (not there, or not readable yet: in the
 // initramfs /var is not mounted).
 struct BootFacts {
-  std::string boot_id;            // this boot's (/proc/sys/kernel/random/boot_id)
-  nlohmann::json restore;         // this boot's restore report (restore.h's ToJson)
-  nlohmann::json last_preserve;   // history_dir/last-preserve.json ('warmboot preserve --json')
-  nlohmann::json last_boot;       // the last record in history_dir/boots.jsonl (an earlier boot)
+  std::string boot_id;           // this boot's (/proc/sys/kernel/random/boot_id)
+  nlohmann::json restore;        // this boot's restore report (restore.h's ToJson)
+  nlohmann::json last_preserve;  // history_dir/last-preserve.json ('warmboot preserve --json')
+  nlohmann::json last_boot;      // the last record in history_dir/boots.jsonl (an earlier boot)
+  // history_dir/reboot-cause.json: why 'warmboot reboot --fallback cold' rebooted cold
+  // ({"reboot": "cold", "cause", "code", "at_ns", "boot_id"} of the boot that rebooted).
+  nlohmann::json reboot_cause;
   bool history_readable = false;  // history_dir could be read (false in the initramfs)
 };
 
@@ -40,6 +43,9 @@ struct BootRecord {
   // of the shutdown that led to this boot (names the image this boot names, or is newer than the
   // last recorded boot).
   bool used_last_preserve = false;
+  // Whether the cause of a warm reboot refused and made cold (reboot-cause.json) is this boot's:
+  // the boot that wrote it is the last one on record, or it is newer than that boot's record.
+  bool used_reboot_cause = false;
 };
 
 // REQUIRES: facts.restore is a restore report (an object with "outcome"); a null one (no restore

@@ -85,6 +85,8 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
     facts.history_readable = true;
     auto preserve = LoadReport(config.history_dir, "last-preserve");
     if (preserve.ok()) facts.last_preserve = *preserve;
+    auto cause = LoadReport(config.history_dir, "reboot-cause");
+    if (cause.ok()) facts.reboot_cause = *cause;
     auto tail = ReadHistoryTail(config.history_dir, boot_id);
     if (tail.ok()) {
       facts.last_boot = tail->previous;

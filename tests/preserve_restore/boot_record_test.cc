@@ -207,6 +207,29 @@ TEST_F(BootRecordTest, ASealedImageWhoseKexecNeverHappenedIsAFailedWarmBoot) {
       << r.record.reason;
 }
 
+TEST_F(BootRecordTest, AWarmRebootRefusedAndMadeColdSaysWhy) {
+  Run(false);  // the boot that was asked to reboot warm
+  ASSERT_TRUE(SaveReport(config_.history_dir, "reboot-cause",
+                         {{"reboot", "cold"},
+                          {"cause", "the state does not fit: 900 MiB in 528 MiB"},
+                          {"code", "no-space"},
+                          {"at_ns", NowUnixNanos()},
+                          {"boot_id", UuidToString(boot_.boot_id)}})
+                  .ok());
+  NewBoot("root=/dev/vda ro");
+  BootRestoreResult r = Run(false);
+  EXPECT_EQ(r.record.type, BootType::kCold);
+  EXPECT_TRUE(r.record.used_reboot_cause);
+  EXPECT_EQ(r.record.reason,
+            "the warm reboot was refused and fell back to an ordinary one: the state does not "
+            "fit: 900 MiB in 528 MiB");
+  EXPECT_EQ(r.boot["reboot_cause"]["code"], "no-space");
+
+  // The boot after that one is plainly cold.
+  NewBoot("root=/dev/vda ro");
+  EXPECT_EQ(Run(false).record.reason, "this boot's command line names no image");
+}
+
 TEST_F(BootRecordTest, ATornHistoryLineIsSkipped) {
   std::filesystem::create_directories(config_.history_dir);
   std::ofstream(config_.history_dir + "/boots.jsonl")
