@@ -4,13 +4,16 @@
 #include "cli/config_arg.h"
 #include "cli/damage_text.h"
 #include "cli/output.h"
+#include "restore/boot_restore.h"
 #include "restore/restore.h"
 #include "util/deferred_signals.h"
+#include "util/printable.h"
+#include "util/status_json.h"
 
 namespace warmboot::cli {
 
 static constexpr const char* kRestoreHelp =
-    R"(usage: warmboot restore [--config F] [--image UUID] [--json]
+    R"(usage: warmboot restore [--config F] [--image UUID] [--boot] [--json]
 
 Runs early in boot, as root, with nothing else using the pmem. Finds the raw namespace and the
 sealed image on it, restores its state into the restore directory (a tmpfs, mounted or grown
@@ -30,14 +33,60 @@ consumed one, the memory goes back to System RAM.
   --config F     configuration file (default /etc/warmboot/warmboot.conf)
   --image UUID   restore this sealed image even if this boot was not meant to (see 'warmboot
                  status'); a different sealed image is refused
+  --boot         the restore of this boot, as the initramfs and warmboot-restore.service run
+                 it: restores only when this boot's restore has not run yet (or failed), then
+                 records the boot type (warm, cold, failed-warm, with the reason) in
+                 report_dir/boot.json and once in history_dir/boots.jsonl (not from the
+                 initramfs: /var is not mounted there). Prints one line.
 
 Exit codes: 0 restored or nothing to restore, 3 partial, 4 no valid image, 5 a stale image was
-kept (not restored), 1 error (also: the image was kept after a failure).
+kept (not restored), 1 error (also: the image was kept after a failure). With --boot: 0 too
+when this boot's restore had already run.
 )";
+
+static int RestoreExitCode(const RestoreReport& r) {
+  return !r.status.ok()                               ? ExitCodeFor(r.status)
+         : r.outcome == RestoreOutcome::kPartial      ? kExitPartial
+         : r.outcome == RestoreOutcome::kNoValidImage ? kExitNoImage
+         : r.outcome == RestoreOutcome::kStale        ? kExitStale
+                                                      : kExitOk;
+}
+
+// --boot: at most one restore per boot, then the boot recorded (restore/boot_restore.h).
+static int BootRestore(const Config& config, const RestoreOptions& options, bool in_initramfs,
+                       const Machine& machine, bool json) {
+  BootRestoreOptions bo;
+  bo.restore = options;
+  bo.in_initramfs = in_initramfs;
+  std::unique_ptr<PmemPlatform> platform;
+  bo.open_platform = [&]() -> Result<PmemPlatform*> {
+    auto p = machine.open_platform(config);
+    if (!p.ok()) return p.status();
+    platform = std::move(*p);
+    return platform.get();
+  };
+  DeferredSignals signals;  // as below: a restore is never abandoned half-way
+  BootRestoreResult r = RestoreBoot(config, bo);
+  const int code = !r.restored_now ? kExitOk
+                   : r.report      ? RestoreExitCode(*r.report)
+                                   : ExitCodeFor(r.status);
+  if (json) {
+    nlohmann::json out{{"restored_now", r.restored_now},
+                       {"boot", r.boot},
+                       {"restore", r.restore},
+                       {"line", r.line}};
+    if (!r.earlier_note.empty()) out["earlier"] = r.earlier_note;
+    if (!r.status.ok()) out["error"] = ToJson(r.status);
+    PrintJson(out, code);
+  } else {
+    std::cout << "warmboot: " << Printable(r.line) << "\n";
+  }
+  return code;
+}
 
 int CmdRestore(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true}, {"image", true}});
+  auto args = ParseArgs(argv, {{"config", true}, {"image", true}, {"boot", false}});
   if (!args.ok()) return ReportError(args.status(), json, "restore");
   if (args->Has("help")) {
     std::cout << kRestoreHelp;
@@ -48,11 +97,11 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
   }
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "restore");
-  auto platform = machine.open_platform(*config);
-  if (!platform.ok()) return ReportError(platform.status(), json, "restore");
   RestoreOptions options;
   options.transition = TransitionOptionsFrom(*config);
   options.boot = machine.this_boot();
+  const bool in_initramfs = machine.in_initramfs();
+  options.ran_in = in_initramfs ? "initramfs" : "system";
   if (auto v = args->Get("image")) {
     Uuid u;
     if (!ParseUuid(*v, &u)) {
@@ -63,6 +112,9 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
     }
     options.image = UuidToString(u);
   }
+  if (args->Has("boot")) return BootRestore(*config, options, in_initramfs, machine, json);
+  auto platform = machine.open_platform(*config);
+  if (!platform.ok()) return ReportError(platform.status(), json, "restore");
   // A restore is finished, never abandoned half-way: signals wait until it is done.
   DeferredSignals signals;
   RestoreReport r = Restore(**platform, *config, options);
@@ -71,11 +123,7 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
                       " arrived during the restore, which finished "
                       "first");
   }
-  int code = !r.status.ok()                               ? ExitCodeFor(r.status)
-             : r.outcome == RestoreOutcome::kPartial      ? kExitPartial
-             : r.outcome == RestoreOutcome::kNoValidImage ? kExitNoImage
-             : r.outcome == RestoreOutcome::kStale        ? kExitStale
-                                                          : kExitOk;
+  int code = RestoreExitCode(r);
   if (json) {
     PrintJson(ToJson(r), code);
     return code;

@@ -12,6 +12,7 @@
 #include "pmem/pmem_json.h"
 #include "util/bytes.h"
 #include "util/host_info.h"
+#include "util/printable.h"
 #include "util/time_text.h"
 
 namespace warmboot::cli {
@@ -21,7 +22,8 @@ static constexpr const char* kStatusHelp =
 
 Shows the pmem namespace (mode, memory blocks online/total, capacity), the image on it when it
 is raw (sealed, consumed or unsealed; a sealed one is stale when this boot was not meant to
-restore it), what to do about state that is waiting, and the last preserve and restore reports.
+restore it), what to do about state that is waiting, the last preserve and restore reports, and
+this boot's type as 'warmboot restore --boot' recorded it: warm, cold or failed-warm, with why.
 )";
 
 int CmdStatus(const Argv& argv, const Machine& machine) {
@@ -93,6 +95,12 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
     auto rep = LoadReport(config->report_dir, name);
     out[std::string("last_") + name] = rep.ok() ? *rep : nlohmann::json(nullptr);
   }
+  // This boot's record only: a report_dir that outlives a boot must not speak for the next.
+  auto boot = LoadReport(config->report_dir, "boot");
+  const std::string boot_id = UuidToString(machine.this_boot().boot_id);
+  out["boot"] = boot.ok() && boot->is_object() && boot->value("boot_id", "") == boot_id
+                    ? *boot
+                    : nlohmann::json(nullptr);
   if (json) {
     PrintJson(out, kExitOk);
     return kExitOk;
@@ -104,6 +112,11 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
               << " memory blocks online";
   }
   std::cout << "\n  " << image_line << "\n";
+  const nlohmann::json& b = out["boot"];
+  std::cout << "  this boot: "
+            << (b.is_null() ? "not recorded ('warmboot restore --boot' has not run in it)"
+                            : Printable(b.value("type", "") + " (" + b.value("reason", "") + ")"))
+            << "\n";
   if (!waiting.empty()) std::cout << "  " << waiting << "\n";
   for (const std::string& w : warnings) std::cout << "  warning: " << w << "\n";
   for (const char* name : {"preserve", "restore"}) {

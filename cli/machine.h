@@ -12,6 +12,7 @@
 #include "orchestration/service_manager.h"
 #include "orchestration/this_boot.h"
 #include "pmem/pmem.h"
+#include "restore/boot_restore.h"
 
 namespace warmboot::cli {
 
@@ -26,6 +27,9 @@ struct Machine {
   // This boot's identity and command line, by which restore and status tell the image meant
   // for this boot from a stale one (the real machine: ReadThisBoot).
   std::function<ThisBoot()> this_boot = ReadThisBoot;
+  // Whether / is still the initramfs (restore --boot then leaves the history, on /var, to the
+  // run in the real root).
+  std::function<bool()> in_initramfs = RunningInInitramfs;
 };
 
 // The whole command line: `warmboot COMMAND [ARGS]`. Returns the exit code (docs/cli.md).

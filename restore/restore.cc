@@ -127,6 +127,8 @@ nlohmann::json ToJson(const RestoreReport& r) {
       r.named_image.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.named_image);
   j["image_intent"] =
       r.image_intent.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.image_intent);
+  j["boot_id"] = r.boot_id;
+  j["ran_in"] = r.ran_in;
   if (!r.status.ok()) j["error"] = ToJson(r.status);
   if (r.device) j["device"] = ToJson(*r.device);
   if (r.unpack) j["unpack"] = ToJson(*r.unpack);
@@ -142,6 +144,8 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
   PhaseLog& log = r.phases;
   const ThisBoot boot = options.boot ? *options.boot : ReadThisBoot();
   r.named_image = NamedImage(boot);
+  r.boot_id = UuidToString(boot.boot_id);
+  r.ran_in = options.ran_in;
   // What to do about a kept image (set where it is found).
   std::string kept_next;
   const std::string meant = "this boot's command line names image " + r.named_image + " (" +

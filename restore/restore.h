@@ -38,6 +38,9 @@ struct RestoreOptions {
   // Restore the sealed image with this uuid even if this boot was not meant to ('warmboot
   // restore --image UUID'); a different sealed image is then refused. "" = none.
   std::string image;
+  // Where this restore runs, for its report: "initramfs" (before the root is mounted) or
+  // "system".
+  std::string ran_in = "system";
 };
 
 struct RestoreReport {
@@ -60,6 +63,10 @@ struct RestoreReport {
   // "requested" (--image), "policy" (stale_images = restore), "stale" ("" = no sealed image).
   std::string named_image;
   std::string image_intent;
+  // The boot this restore ran in (its boot_id), and where: a later run in the same boot knows
+  // this boot's restore already ran (boot_restore.h).
+  std::string boot_id;
+  std::string ran_in;
 };
 
 RestoreReport Restore(PmemPlatform& platform, const Config& config, const RestoreOptions& options);

@@ -142,5 +142,21 @@ if [[ ! -d /sys/bus/nd/devices ]] || [[ -z "$(ls /sys/bus/nd/devices 2>/dev/null
   [[ $(json 'd["error"]["code"]' <<<"$out") == not-found ]] && passes=$((passes + 1)) || { echo "FAIL: no-pmem json"; fails=$((fails + 1)); }
 fi
 
+# restore --boot: one restore per boot, the boot type recorded (docs/systemd.md).
+echo "history_dir = $work/history" >>"$work/wb.conf"
+"$simctl" reboot "$work/sim" --cold
+rm -rf "$work/reports"
+out=$("$wb" restore "${cfg[@]}" --boot); check "restore --boot" 0 $?
+[[ $(wc -l <<<"$out") == 1 && $out == "warmboot: cold boot: this boot's command line names no image; restore "* ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: restore --boot's one line: $out"; fails=$((fails + 1)); }
+out=$("$wb" restore "${cfg[@]}" --boot --json); check "restore --boot again" 0 $?
+[[ $(json 'd["restored_now"]' <<<"$out") == False && $(json 'd["boot"]["type"]' <<<"$out") == cold ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: restore --boot again: $out"; fails=$((fails + 1)); }
+[[ $(wc -l <"$work/history/boots.jsonl") == 1 ]] && passes=$((passes + 1)) || { echo "FAIL: one history line"; fails=$((fails + 1)); }
+st=$("$wb" status "${cfg[@]}" --json)
+[[ $(json 'd["boot"]["type"]' <<<"$st") == cold ]] && passes=$((passes + 1)) || { echo "FAIL: status boot: $st"; fails=$((fails + 1)); }
+"$wb" status "${cfg[@]}" | grep -q "this boot: cold (this boot's command line names no image)" \
+  && passes=$((passes + 1)) || { echo "FAIL: status shows the boot type"; fails=$((fails + 1)); }
+
 echo "machine CLI: $passes passed, $fails failed"
 [[ $fails -eq 0 ]]

@@ -8,11 +8,14 @@ Everything lives under build/e2e-work/debian-root/ and is made anew every run.""
 
 import glob
 import os
+import re
 import shutil
+import stat
 import time
 
 from .chroot import chroot, remove_tree
 from .common import HERE, ROOT, WORK, MIB, say, sh
+from .initramfs import Cpio
 
 GUEST = os.path.join(HERE, "guest")
 GUEST_LIB = "/usr/local/lib/warmboot-e2e"  # the guest side's files inside the root
@@ -20,6 +23,8 @@ E2E_UNIT = "warmboot-e2e.service"
 # The .debs the package build (scripts/deb: debian/, dpkg-buildpackage) leaves in a tree;
 # $WB_E2E_DEBS names another directory of them.
 DEBS_DIR = os.environ.get("WB_E2E_DEBS") or os.path.join(ROOT, "build", "deb")
+# The legacy pmem region's namespace, handed to warmboot in the root's configuration.
+PMEM_NAMESPACE = "namespace0.0"
 # Room in the image beyond the tree: what the guest writes (journal, /var) while it runs.
 SPARE_BYTES = 512 * MIB
 
@@ -29,13 +34,35 @@ class DebianImage:
     root's own kernel and its update-initramfs output, `release` the kernel's, `installed` how
     warmboot got in ("debs: ..." or "build tree (temporary)"), `seconds` the build's time."""
 
-    def __init__(self, disk, vmlinuz, initrd, release, installed, seconds):
+    def __init__(self, disk, vmlinuz, initrd, release, installed, seconds, initramfs_files=()):
         self.disk = disk
         self.vmlinuz = vmlinuz
         self.initrd = initrd
         self.release = release
         self.installed = installed
         self.seconds = seconds
+        # What `lsinitramfs` lists in the initramfs update-initramfs built (paths as listed).
+        self.initramfs_files = list(initramfs_files)
+
+    def with_initrd_overlay(self, name, files):
+        """This image booted with its initramfs plus an archive appended that replaces `files`
+        ({path: text}): the kernel unpacks concatenated archives in order, compressed or not
+        (Documentation/driver-api/early-userspace/buffer-format.rst), so the later file wins.
+        The disk is the same."""
+        cpio = Cpio()
+        for path, text in files.items():
+            parts = path.strip("/").split("/")
+            for i in range(1, len(parts)):
+                cpio._entry("/".join(parts[:i]), stat.S_IFDIR | 0o755)
+            cpio._entry("/".join(parts), stat.S_IFREG | 0o644, text.encode())
+        initrd = os.path.join(os.path.dirname(self.initrd), f"{name}.initrd.img")
+        with open(self.initrd, "rb") as fh:
+            data = fh.read()
+        with open(initrd, "wb") as fh:
+            # Each archive starts on a 4-byte boundary; the kernel skips the zeros between.
+            fh.write(data + b"\0" * (-len(data) % 4) + cpio.finish())
+        return DebianImage(self.disk, self.vmlinuz, initrd, self.release, self.installed,
+                           self.seconds, self.initramfs_files)
 
 
 def find_debs(debs_dir=DEBS_DIR):
@@ -121,11 +148,21 @@ def install_guest(run, tree):
 
 def configure(tree):
     """What an installer would have set: the root in fstab (systemd remounts it rw, fsck'd),
-    a hostname."""
+    a hostname; and what an administrator of a legacy-pmem machine sets in warmboot's
+    configuration: the namespace handed to warmboot (docs/safety.md section 2: a memmap= region
+    carries no mark of its own), before update-initramfs copies the configuration in."""
     with open(os.path.join(tree, "etc", "fstab"), "w") as fh:
         fh.write("/dev/vda / ext4 errors=remount-ro 0 1\n")
     with open(os.path.join(tree, "etc", "hostname"), "w") as fh:
         fh.write("warmboot-e2e\n")
+    conf = os.path.join(tree, "etc", "warmboot", "warmboot.conf")
+    with open(conf) as fh:
+        text = fh.read()
+    text, n = re.subn(r"(?m)^namespace =.*$", f"namespace = {PMEM_NAMESPACE}", text)
+    if n != 1:
+        raise SystemExit(f"e2e: no 'namespace =' line in the root's {conf}")
+    with open(conf, "w") as fh:
+        fh.write(text)
 
 
 def check_libraries(run):
@@ -202,4 +239,5 @@ def build_image(base, programs, build_dir, name="debian-root"):
         f"{seconds:.0f} s: copy {t_copy:.0f} s, install {t_install:.0f} s, update-initramfs "
         f"{t_initramfs:.0f} s, mkfs {t_mkfs:.0f} s, the rest (the last run's files deleted, "
         f"lsinitramfs, the tree's size) {rest:.0f} s; warmboot from {installed}")
-    return DebianImage(disk, vmlinuz, initrd, release, installed, seconds)
+    return DebianImage(disk, vmlinuz, initrd, release, installed, seconds,
+                       listing.split())

@@ -11,15 +11,22 @@ the initramfs scenarios, in the order defined here.
 import re
 import subprocess
 import types
+import uuid
 
 from .checks import Checks, check_guest_pass
 from .common import say
 from .debian_base import base_root
 from .debian_image import build_image
+from .machines import PMEM_RAM_KB
 from .qemu import KERNEL_PROBLEM_RE
 from .scenarios import scenario
 
 PMEM_REGION_BYTES = 528 << 20  # memmap=528M!2032M
+# (state, failed units) of a boot that went well. ndctl-monitor.service fails on legacy pmem (no
+# DIMMs to monitor; guest/debian/scenarios.sh), and may do so just after `systemctl
+# is-system-running --wait` said "running" and before the failed units are listed.
+SYSTEMD_OK = (("running", "none"), ("degraded", "ndctl-monitor.service"),
+              ("running", "ndctl-monitor.service"))
 
 
 def step_ok(c, boot, name, **want):
@@ -79,7 +86,7 @@ def scenario_debian_boot(env):
     # ndctl-monitor.service fails on legacy pmem (no DIMMs to monitor; guest/debian/
     # scenarios.sh): the only failed unit allowed, and only with the state it causes.
     c.expect((sd.get("state"), sd.get("failed")) in
-             (("running", "none"), ("degraded", "ndctl-monitor.service")),
+             SYSTEMD_OK,
              f"systemd: state {sd.get('state')!r} with failed units {sd.get('failed')!r}")
     boot = step_ok(c, b, "boot", init="systemd")
     c.expect(boot.get("kernel") == image.release,
@@ -117,3 +124,168 @@ def scenario_debian_boot(env):
         if re.match(r"(systemd-analyze|systemctl --dry-run kexec|known failed unit)", line):
             say(f"debian-boot: guest: {line.strip()}")
     return c, [q]
+
+
+# What the package's initramfs-tools hook puts into the initramfs (lsinitramfs lists paths
+# without the leading slash; the modules by file name, compressed or not).
+INITRAMFS_FILES = ["usr/bin/warmboot", "usr/lib/warmboot/wait-pmem", "etc/warmboot/warmboot.conf",
+                   "scripts/local-premount/warmboot"]
+INITRAMFS_MODULES = ["libnvdimm", "nd_pmem", "nd_btt", "dax_pmem", "device_dax", "kmem",
+                     "nd_e820", "nfit"]
+# The namespace boot 2's configuration names: there is none of that name.
+MISSING_NAMESPACE = "namespace9.9"
+
+
+def initramfs_line(boot):
+    """The boot script's one line on the console, from "warmboot: " on (initramfs-tools' own
+    "Begin: Running /scripts/local-premount ... " may precede it on the same line), if it came
+    before systemd's first line; its index among the console's lines, and systemd's first."""
+    lines = [line.strip() for _, line in boot.lines]
+    first_systemd = next((i for i, line in enumerate(lines)
+                          if line.startswith("Welcome to") or "systemd[1]" in line), len(lines))
+    for i, line in enumerate(lines[:first_systemd]):
+        m = re.match(r"(?:Begin: Running /scripts/local-premount \.\.\. )?(warmboot: .*)", line)
+        if m:
+            return (i, m.group(1)), first_systemd
+    return (None, None), first_systemd
+
+
+def unit_lines(boot):
+    lines = [line.strip() for _, line in boot.lines]
+    try:
+        a = lines.index("WB-E2E-UNIT-LINE-BEGIN")
+        b = lines.index("WB-E2E-UNIT-LINE-END", a)
+    except ValueError:
+        return []
+    return lines[a + 1:b]
+
+
+def check_restore_units(c, b, run, unit, history_lines):
+    """The unit's state and one line, the state target, the history's length."""
+    u = step_ok(c, b, "restore-units", target="active")
+    c.expect((u.get("unit"), u.get("exit")) == unit,
+             f"{run}: warmboot-restore.service (ActiveState, exit) {(u.get('unit'), u.get('exit'))}"
+             f", expected {unit}")
+    c.expect(u.get("history_lines") == str(history_lines),
+             f"{run}: {u.get('history_lines')} lines in boots.jsonl, expected {history_lines}")
+    lines = unit_lines(b)
+    c.expect(len(lines) == 1, f"{run}: the unit said one line: {lines}")
+    return u, (lines[0] if lines else "")
+
+
+@scenario
+def scenario_debian_cold(env):
+    """A cold boot of the real root with the .deb installed: the initramfs-tools hook put warmboot
+    into the initramfs, its script restored before the root was mounted (nothing to restore: the
+    pmem became System RAM, 4 blocks online Movable), warmboot-restore.service found that and
+    only recorded the boot (cold), warmboot-state.target active. Then a boot whose configuration
+    names a namespace that does not exist and whose command line names an image: both restores
+    fail, the boot completes, the boot is recorded failed-warm with the reason."""
+    c = Checks("debian-cold")
+    base = base_root()
+    image = build_image(base, env.programs, env.args.build_dir, name="debian-cold")
+    c.kernel = types.SimpleNamespace(release=image.release, suite=f"{base.meta['suite']} root")
+    listed = image.initramfs_files
+    for f in INITRAMFS_FILES:
+        c.expect(f in listed, f"lsinitramfs: {f} in the initramfs")
+    for m in INITRAMFS_MODULES:
+        c.expect(any(re.search(rf"/{m}\.ko(\.\w+)?$", p) for p in listed),
+                 f"lsinitramfs: module {m} in the initramfs")
+
+    # Boot 1: cold.
+    q1 = env.debian("debian-cold-1", image, "debian-cold")
+    b1 = q1.run()
+    check_guest_pass(c, b1)
+    sd1 = step_ok(c, b1, "systemd", multi_user="active")
+    c.expect((sd1.get("state"), sd1.get("failed")) in
+             SYSTEMD_OK,
+             f"boot 1: systemd state {sd1.get('state')!r}, failed units {sd1.get('failed')!r}")
+    (i, line), first_systemd = initramfs_line(b1)
+    c.expect(line is not None and line.startswith("warmboot: cold boot: this boot's command line "
+                                                  "names no image; restore nothing-to-restore"),
+             f"boot 1: the initramfs said on the console, before systemd started, that it "
+             f"restored nothing on a cold boot: {line!r}")
+    c.expect(line is not None and "the pmem is System RAM" in line and "exit 0" in line,
+             f"boot 1: the initramfs gave the pmem to System RAM: {line!r}")
+    r = c.doc(b1, "restore-report", rc=0)
+    c.expect((r.get("ran_in"), r.get("outcome"), r.get("memory_returned")) ==
+             ("initramfs", "nothing-to-restore", True),
+             f"boot 1: restore.json (ran_in, outcome, memory_returned) "
+             f"{(r.get('ran_in'), r.get('outcome'), r.get('memory_returned'))}")
+    rec = c.doc(b1, "boot-record", rc=0)
+    c.expect(rec.get("type") == "cold" and rec.get("reason") ==
+             "this boot's command line names no image",
+             f"boot 1: boot.json type {rec.get('type')!r}, reason {rec.get('reason')!r}")
+    c.expect(rec.get("history", "").startswith("appended to /var/lib/warmboot/boots.jsonl"),
+             f"boot 1: the unit appended the history: {rec.get('history')!r}")
+    st = c.doc(b1, "status", rc=0)
+    dev = st.get("device", {})
+    c.expect(dev.get("mode") == "system-ram" and dev.get("blocks_online") == 4 and
+             dev.get("blocks_total") == 4,
+             f"boot 1: status: mode {dev.get('mode')!r}, {dev.get('blocks_online')} of "
+             f"{dev.get('blocks_total')} blocks online, expected 4 of 4")
+    zones = {blk.get("zone") for blk in dev.get("blocks", [])}
+    c.expect(zones == {"Movable"}, f"boot 1: blocks in zones {zones}, want Movable")
+    c.expect((st.get("boot") or {}).get("type") == "cold", f"boot 1: status boot {st.get('boot')}")
+    u1, unit1 = check_restore_units(c, b1, "boot 1", ("active", "0"), 1)
+    c.expect(unit1.startswith("warmboot: cold boot: ") and
+             "this boot's restore already ran (in the initramfs, nothing-to-restore): nothing "
+             "to do" in unit1,
+             f"boot 1: the unit said it had nothing to do: {unit1!r}")
+    hist = c.doc(b1, "history", rc=0)
+    c.expect(hist.get("type") == "cold" and hist.get("boot_id") == rec.get("boot_id"),
+             f"boot 1: boots.jsonl's last line is this cold boot: {hist}")
+    check_shutdown(c, q1, image)
+
+    # Boot 2: the namespace the configuration names does not exist (in the initramfs's copy,
+    # appended by the harness, and the root's, changed by boot 1) and an image is named.
+    named = str(uuid.uuid4())
+    bad = image.with_initrd_overlay("debian-cold-2", {
+        "/etc/warmboot/warmboot.conf": f"namespace = {MISSING_NAMESPACE}\n"})
+    q2 = env.debian("debian-cold-2", bad, "debian-cold",
+                    extra=f"wbe2e.stage=2 warmboot.image={named}")
+    b2 = q2.run()
+    check_guest_pass(c, b2)
+    sd2 = step_ok(c, b2, "systemd", multi_user="active")
+    c.expect(sd2.get("state") == "degraded" and "warmboot-restore.service" in
+             sd2.get("failed", "").split(","),
+             f"boot 2: the boot completed, degraded by the failed restore: state "
+             f"{sd2.get('state')!r}, failed {sd2.get('failed')!r}")
+    (i2, line2), _ = initramfs_line(b2)
+    c.expect(line2 is not None and line2.startswith("warmboot: restore FAILED (exit 1), the boot "
+                                                    "goes on") and MISSING_NAMESPACE in line2,
+             f"boot 2: the initramfs said its failure on the console and went on: {line2!r}")
+    rec2 = c.doc(b2, "boot-record", rc=0)
+    c.expect(rec2.get("type") == "failed-warm" and rec2.get("named_image") == named and
+             f"names image {named}, but the restore failed" in rec2.get("reason", "") and
+             MISSING_NAMESPACE in rec2.get("reason", ""),
+             f"boot 2: boot.json failed-warm with the reason: {rec2.get('type')!r}, "
+             f"{rec2.get('reason')!r}")
+    r2 = c.doc(b2, "restore-report", rc=0)
+    c.expect((r2.get("ran_in"), r2.get("outcome")) == ("system", "failed"),
+             f"boot 2: the unit tried again and failed too: {(r2.get('ran_in'), r2.get('outcome'))}")
+    u2, unit2 = check_restore_units(c, b2, "boot 2", ("failed", "1"), 2)
+    c.expect("in the initramfs failed" in unit2 and "trying again" in unit2,
+             f"boot 2: the unit retried after the initramfs's failure: {unit2!r}")
+    hist2 = c.doc(b2, "history", rc=0)
+    c.expect(hist2.get("type") == "failed-warm", f"boot 2: boots.jsonl's last line: {hist2}")
+    m1, m2 = b1.mem("multi-user"), b2.mem("multi-user")
+    if c.expect(m1 is not None and m2 is not None, "memory marks of both boots"):
+        delta = int(m1["memtotal_kb"]) - int(m2["memtotal_kb"])
+        c.expect(abs(delta - PMEM_RAM_KB) <= 16 * 1024,
+                 f"MemTotal of the cold boot exceeds the failed one's by {delta} kB, expected "
+                 f"about {PMEM_RAM_KB} kB (the pmem as System RAM)")
+    check_shutdown(c, q2, image)
+
+    # The initramfs step's time on the cold boot, from its own line.
+    tm = re.search(r"\(initramfs ([\d.]+) s: pmem probed in ([\d.]+) s, restore ([\d.]+) s",
+                   line or "")
+    say("debian-cold: initramfs restore step " +
+        (f"{tm.group(1)} s (pmem probed {tm.group(2)} s, restore {tm.group(3)} s)" if tm else "-")
+        + f"; boot 1: systemd at {sd1.get('userspace_t')} s, multi-user at "
+        f"{sd1.get('multi_user_t')} s; boot 2: multi-user at {sd2.get('multi_user_t')} s")
+    say(f"debian-cold: boot 1 initramfs: {line}")
+    say(f"debian-cold: boot 1 unit: {unit1}")
+    say(f"debian-cold: boot 2 initramfs: {line2}")
+    say(f"debian-cold: boot 2 unit: {unit2}")
+    return c, [q1, q2]

@@ -98,3 +98,50 @@ scenario_debian_boot_1() {
   mark_facts
   pass
 }
+
+# What the boot's restore did, by both its runs: the initramfs's (its report in
+# /run/warmboot/reports, moved into the root with /run) and warmboot-restore.service's; the
+# state target; the boot record and the history. $1: the exit code status is to have (1 when
+# the configured namespace does not exist).
+mark_restore() {
+  _t0=$(now)
+  run_json restore-report 0 cat /run/warmboot/reports/restore.json
+  run_json boot-record 0 cat /run/warmboot/reports/boot.json
+  run_json status "$1" warmboot status --json
+  _unit=$(systemctl show -p ActiveState --value warmboot-restore.service)
+  _result=$(systemctl show -p Result --value warmboot-restore.service)
+  _status=$(systemctl show -p ExecMainStatus --value warmboot-restore.service)
+  _target=$(systemctl is-active warmboot-state.target)
+  # The unit's one line (journal: its stdout), without systemd's own Starting/Finished lines.
+  echo "WB-E2E-UNIT-LINE-BEGIN"
+  journalctl -b -o cat -u warmboot-restore.service | grep '^warmboot: '
+  echo "WB-E2E-UNIT-LINE-END"
+  _lines=$(wc -l </var/lib/warmboot/boots.jsonl 2>/dev/null || echo 0)
+  mark restore-units 1 "start=$_t0 unit=$_unit result=$_result exit=$_status target=$_target" \
+    "history_lines=$_lines restore_mount=$(findmnt -no FSTYPE /run/warmboot/restore || echo none)" \
+    "run_fs=$(findmnt -no FSTYPE /run)"
+  run_json history 0 tail -n 1 /var/lib/warmboot/boots.jsonl
+}
+
+# Boot 1: a cold boot of the root with the .deb installed; the initramfs restores (nothing to
+# restore: the pmem becomes System RAM), the unit finds that and records the boot. Then the
+# configuration names a namespace that does not exist, for boot 2 (its initramfs gets the same
+# configuration from the harness).
+scenario_debian_cold_1() {
+  mark_systemd
+  memmark multi-user
+  mark_restore 0
+  sed -i 's/^namespace = .*/namespace = namespace9.9/' /etc/warmboot/warmboot.conf
+  pass
+}
+
+# Boot 2: the configured namespace does not exist and the command line names an image: both
+# restores fail, the boot goes on (the unit failed, the system degraded for it), and the boot is
+# recorded failed-warm with the reason.
+scenario_debian_cold_2() {
+  KNOWN_FAILED="ndctl-monitor.service warmboot-restore.service"
+  mark_systemd
+  memmark multi-user
+  mark_restore 1
+  pass
+}

@@ -1,0 +1,125 @@
+#include "restore/boot_restore.h"
+
+#include <linux/magic.h>
+#include <sys/statfs.h>
+
+#include <cstdio>
+
+#include "orchestration/report_store.h"
+#include "util/host_info.h"
+
+namespace warmboot {
+
+bool RunningInInitramfs() {
+  struct statfs fs;
+  if (::statfs("/", &fs) != 0) return false;
+  return fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC;
+}
+
+namespace {
+
+// The report of a restore that never started: the platform could not be opened (no namespace,
+// libndctl refused). Saved like any restore's, so the boot's record and 'warmboot status' see it.
+nlohmann::json NoPlatformReport(const Status& s, const ThisBoot& boot, const std::string& ran_in) {
+  RestoreReport r;
+  r.status = s;
+  r.message = s.message();
+  r.started_ns = NowUnixNanos();
+  r.named_image = NamedImage(boot);
+  r.boot_id = UuidToString(boot.boot_id);
+  r.ran_in = ran_in;
+  return ToJson(r);
+}
+
+double RestoreSeconds(const nlohmann::json& restore) {
+  double seconds = 0;
+  if (restore.contains("phases") && restore["phases"].is_array()) {
+    for (const auto& ph : restore["phases"]) seconds += ph.value("seconds", 0.0);
+  }
+  return seconds;
+}
+
+}  // namespace
+
+BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& options) {
+  BootRestoreResult res;
+  RestoreOptions ro = options.restore;
+  const ThisBoot boot = ro.boot ? *ro.boot : ReadThisBoot();
+  ro.boot = boot;
+  const std::string boot_id = UuidToString(boot.boot_id);
+
+  auto earlier = LoadReport(config.report_dir, "restore");
+  const bool earlier_here =
+      earlier.ok() && earlier->is_object() && earlier->value("boot_id", std::string()) == boot_id;
+  if (earlier_here && earlier->value("outcome", std::string()) != "failed") {
+    res.restore = *earlier;
+    res.earlier_note = "this boot's restore already ran (in the " +
+                       earlier->value("ran_in", std::string("system")) + ", " +
+                       earlier->value("outcome", std::string()) + "): nothing to do";
+  } else {
+    if (earlier_here) {
+      // The real root may have what the initramfs lacked (a module, room): one more try.
+      res.earlier_note = "this boot's restore in the " +
+                         earlier->value("ran_in", std::string("system")) + " failed (" +
+                         earlier->value("message", std::string()) + "); trying again";
+    }
+    res.restored_now = true;
+    auto platform = options.open_platform();
+    if (!platform.ok()) {
+      res.status = platform.status();
+      res.restore = NoPlatformReport(platform.status(), boot, ro.ran_in);
+      Status s = SaveReport(config.report_dir, "restore", res.restore);
+      (void)s;  // the boot record below still says what happened
+    } else {
+      res.report = Restore(**platform, config, ro);
+      res.status = res.report->status;
+      res.restore = ToJson(*res.report);
+    }
+  }
+
+  BootFacts facts;
+  facts.boot_id = boot_id;
+  facts.restore = res.restore;
+  bool recorded = false;
+  if (!options.in_initramfs) {
+    facts.history_readable = true;
+    auto preserve = LoadReport(config.history_dir, "last-preserve");
+    if (preserve.ok()) facts.last_preserve = *preserve;
+    auto cause = LoadReport(config.history_dir, "reboot-cause");
+    if (cause.ok()) facts.reboot_cause = *cause;
+    auto tail = ReadHistoryTail(config.history_dir, boot_id);
+    if (tail.ok()) {
+      facts.last_boot = tail->previous;
+      recorded = tail->this_boot_recorded;
+    }
+  }
+  res.record = ClassifyBoot(facts);
+  res.boot = BootRecordJson(res.record, facts, NowUnixNanos());
+  const std::string history_file = config.history_dir + "/boots.jsonl";
+  if (options.in_initramfs) {
+    res.history = "left to warmboot-restore.service (the root, and " + config.history_dir +
+                  " with it, is not mounted yet)";
+  } else if (recorded) {
+    res.history = "already in " + history_file;
+  } else {
+    Status s = AppendHistory(config.history_dir, res.boot);
+    res.history = s.ok() ? "appended to " + history_file : "not recorded: " + s.message();
+  }
+  res.boot["history"] = res.history;
+  Status saved = SaveReport(config.report_dir, "boot", res.boot);
+  if (!saved.ok()) res.history += "; " + saved.message();
+
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.2f", RestoreSeconds(res.restore));
+  const std::string outcome = res.restore.value("outcome", std::string());
+  const bool returned = res.restore.value("memory_returned", false);
+  res.line = std::string(BootTypeName(res.record.type)) + " boot: " + res.record.reason + "; " +
+             (res.restored_now ? "restore " + outcome + " in " + secs + " s" +
+                                     (returned ? ", the pmem is System RAM" : "")
+                               : res.earlier_note) +
+             (res.restored_now && !res.earlier_note.empty() ? " (" + res.earlier_note + ")" : "") +
+             "; history " + res.history;
+  return res;
+}
+
+}  // namespace warmboot

@@ -1,0 +1,57 @@
+// The restore of a boot ('warmboot restore --boot'), as the initramfs and
+// warmboot-restore.service run it: at most one restore per boot, then the boot recorded.
+//
+// Both may run in one boot: the initramfs-tools script before the root is mounted, the unit once
+// it is (for machines whose initramfs lacks the hook, or where it could not run). The second run
+// finds this boot's restore report in report_dir (the initramfs's /run is moved into the real
+// root, and the report with it), says so and restores nothing, unless that restore failed: then
+// it tries again, as the real root may have what the initramfs lacked. Either way it records the
+// boot type (boot_record.h) in report_dir/boot.json, and appends it to history_dir/boots.jsonl
+// once per boot, when history_dir can be reached: never from the initramfs, where /var is not
+// mounted and a file written would vanish with it.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "orchestration/config.h"
+#include "pmem/pmem.h"
+#include "restore/boot_record.h"
+#include "restore/restore.h"
+
+namespace warmboot {
+
+// True when / is an initramfs (rootfs: ramfs or tmpfs), where the real root is not mounted yet.
+bool RunningInInitramfs();
+
+struct BootRestoreOptions {
+  // How to restore; its `boot` (unset: the running kernel's) is the boot being recorded, and
+  // its `ran_in` says where this run is.
+  RestoreOptions restore;
+  // The root is not mounted yet: history_dir is not read nor written (the run in the real root
+  // does both).
+  bool in_initramfs = false;
+  // Opens the namespace's platform, owned by the caller; called only when this run restores.
+  std::function<Result<PmemPlatform*>()> open_platform;
+};
+
+struct BootRestoreResult {
+  // This run restored (false: this boot's restore had already run, and succeeded or was kept).
+  bool restored_now = false;
+  // This run's error (the platform could not be opened, or the restore's own); ok when it did
+  // not restore.
+  Status status;
+  std::optional<RestoreReport> report;  // this run's restore, when it ran one
+  nlohmann::json restore;               // this boot's restore report (this run's or the earlier)
+  std::string earlier_note;             // what this run found of an earlier run ("" = none)
+  BootRecord record;
+  nlohmann::json boot;  // report_dir/boot.json as written
+  std::string history;  // what became of the history line, in words
+  std::string line;     // one line saying what happened, for the console and the journal
+};
+
+BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& options);
+
+}  // namespace warmboot
