@@ -41,7 +41,8 @@ consumed one, the memory goes back to System RAM.
 
 Exit codes: 0 restored or nothing to restore, 3 partial, 4 no valid image, 5 a stale image was
 kept (not restored), 1 error (also: the image was kept after a failure). With --boot: 0 too
-when this boot's restore had already run.
+when this boot's restore had already run, and when the namespace is not warmboot's (left as
+it is: warmboot is installed but not set up).
 )";
 
 static int RestoreExitCode(const RestoreReport& r) {
@@ -67,7 +68,12 @@ static int BootRestore(const Config& config, const RestoreOptions& options, bool
   };
   DeferredSignals signals;  // as below: a restore is never abandoned half-way
   BootRestoreResult r = RestoreBoot(config, bo);
+  // A namespace that is not warmboot's (a machine where warmboot is installed, not yet set up)
+  // is left as it is: an outcome of the boot, not its failure (the unit would show failed on
+  // every boot).
+  const bool not_ours = r.report && r.report->status.code() == Code::kPermission;
   const int code = !r.restored_now ? kExitOk
+                   : not_ours      ? kExitOk
                    : r.report      ? RestoreExitCode(*r.report)
                                    : ExitCodeFor(r.status);
   if (json) {
@@ -80,6 +86,12 @@ static int BootRestore(const Config& config, const RestoreOptions& options, bool
     PrintJson(out, code);
   } else {
     std::cout << "warmboot: " << Printable(r.line) << "\n";
+    if (not_ours) {
+      std::cout << "warmboot: installed but idle: the namespace is left as it is; name it in "
+                << (config.source_path.empty() ? std::string("the configuration")
+                                               : config.source_path)
+                << " (namespace = ...) to use it\n";
+    }
   }
   return code;
 }

@@ -34,6 +34,21 @@ offline_backoff_ms = 1
 CONF
 cfg=(--config "$work/wb.conf")
 
+# Installed, not set up: the configuration names no namespace and the blank one is not
+# warmboot's. restore --boot (the initramfs, the unit) leaves it alone and the boot goes on.
+cat >"$work/idle.conf" <<CONF
+state_dir = $work/idle/state
+restore_dir = $work/idle/restore
+report_dir = $work/idle/reports
+history_dir = $work/idle/history
+lock_file = $work/idle/lock
+CONF
+out=$("$wb" restore --config "$work/idle.conf" --boot 2>&1); check "restore --boot, not set up" 0 $?
+grep -q "installed but idle" <<<"$out" && passes=$((passes + 1)) \
+  || { echo "FAIL: restore --boot on a namespace not warmboot's: $out"; fails=$((fails + 1)); }
+[[ $("$wb" status "${cfg[@]}" --json | json 'd["device"]["mode"]') == raw ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: the idle restore changed the namespace"; fails=$((fails + 1)); }
+
 # Cold boot: nothing to restore, the memory becomes System RAM.
 "$wb" restore "${cfg[@]}" >"$work/out" 2>&1; check "cold-boot restore" 0 $?
 grep -q "nothing-to-restore" "$work/out" || { echo "FAIL: cold boot says nothing to restore"; fails=$((fails + 1)); }
