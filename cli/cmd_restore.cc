@@ -80,7 +80,8 @@ static int BootRestore(const Config& config, const RestoreOptions& options, bool
     nlohmann::json out{{"restored_now", r.restored_now},
                        {"boot", r.boot},
                        {"restore", r.restore},
-                       {"line", r.line}};
+                       {"line", r.line},
+                       {"metrics", r.metrics}};
     if (!r.earlier_note.empty()) out["earlier"] = r.earlier_note;
     if (!r.status.ok()) out["error"] = ToJson(r.status);
     PrintJson(out, code);
@@ -112,6 +113,7 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
   RestoreOptions options;
   options.transition = TransitionOptionsFrom(*config);
   options.boot = machine.this_boot();
+  options.clock = machine.clock;
   const bool in_initramfs = machine.in_initramfs();
   options.ran_in = in_initramfs ? "initramfs" : "system";
   if (auto v = args->Get("image")) {

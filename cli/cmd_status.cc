@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -10,6 +13,9 @@
 #include "orchestration/this_boot.h"
 #include "pmem/hotplug_warnings.h"
 #include "pmem/pmem_json.h"
+#include "restore/boot_record.h"
+#include "restore/metrics_text.h"
+#include "restore/timeline.h"
 #include "util/bytes.h"
 #include "util/host_info.h"
 #include "util/printable.h"
@@ -18,17 +24,92 @@
 namespace warmboot::cli {
 
 static constexpr const char* kStatusHelp =
-    R"(usage: warmboot status [--config F] [--json]
+    R"(usage: warmboot status [--config F] [--prometheus FILE] [--json]
 
-Shows the pmem namespace (mode, memory blocks online/total, capacity), the image on it when it
-is raw (sealed, consumed or unsealed; a sealed one is stale when this boot was not meant to
-restore it), what to do about state that is waiting, the last preserve and restore reports, and
-this boot's type as 'warmboot restore --boot' recorded it: warm, cold or failed-warm, with why.
+One screen: this boot's type as 'warmboot restore --boot' recorded it (warm, cold or failed-warm,
+with why); the last warm reboot's blackout as warmboot sees it, from the hand-over to systemd to
+the end of the restore, by stage (services stopping, preserve, shutdown and kexec, kernel boot,
+restore; 'warmboot report' shows every phase and draws it); the pmem namespace (mode, memory
+blocks online/total); what state is waiting (a sealed image on the namespace, the restored tree);
+the last preserve and restore; warnings; and what to do next.
+
+  --config F         configuration file (default /etc/warmboot/warmboot.conf)
+  --prometheus FILE  also write the metrics as a Prometheus text file for node_exporter's
+                     textfile collector (atomically: FILE.tmp, then rename). 'warmboot restore
+                     --boot' writes the configuration's metrics_file at every boot.
+
+Metrics (all gauges; docs/cli.md, "Metrics"): warmboot_boot_type{type}, warmboot_restore_outcome
+{outcome}, warmboot_restore_success, warmboot_restore_seconds, warmboot_restore_phase_seconds
+{phase}, warmboot_restored_bytes, warmboot_preserve_success, warmboot_preserve_image_sealed,
+warmboot_preserve_seconds, warmboot_preserve_phase_seconds{phase}, warmboot_preserved_bytes,
+warmboot_preserved_image_bytes, warmboot_image_generation, warmboot_blackout_seconds,
+warmboot_blackout_warmboot_seconds, warmboot_blackout_segment_seconds{owner,segment},
+warmboot_blackout_kexec_error_seconds, warmboot_last_warm_reboot_timestamp_seconds,
+warmboot_preserve_timestamp_seconds, warmboot_boot_recorded_timestamp_seconds,
+warmboot_state_waiting.
+
+Exit codes: 0 shown; 1 the namespace cannot be found, or --prometheus FILE cannot be written
+(the status is still printed); 2 usage.
 )";
+
+namespace {
+
+std::string Secs(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f s", s);
+  return buf;
+}
+
+// One line per stage of the blackout; a stage of several phases names its three longest.
+std::vector<std::string> StageLines(const Timeline& t) {
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < t.segments.size();) {
+    const std::string stage = t.segments[i].stage;
+    std::vector<const TimelineSegment*> group;
+    double total = 0;
+    bool ok = true;
+    for (; i < t.segments.size() && t.segments[i].stage == stage; ++i) {
+      group.push_back(&t.segments[i]);
+      total += t.segments[i].seconds;
+      ok = ok && t.segments[i].ok;
+    }
+    std::string name = group.size() == 1 ? group[0]->name : stage;
+    char head[96];
+    std::snprintf(head, sizeof head, "  %-20s %9.3f s  ", name.c_str(), total);
+    std::string line = head;
+    if (group.size() > 1) {
+      std::vector<const TimelineSegment*> top = group;
+      std::stable_sort(top.begin(), top.end(),
+                       [](auto* a, auto* b) { return a->seconds > b->seconds; });
+      line += "warmboot" + std::string(ok ? "" : ", FAILED") + ":";
+      for (size_t k = 0; k < top.size() && k < 3; ++k) {
+        const std::string& n = top[k]->name;
+        line += (k ? ", " : " ") + n.substr(n.find(": ") + 2) + " " + Secs(top[k]->seconds);
+      }
+    } else if (stage == "kexec") {
+      char err[64];
+      std::snprintf(err, sizeof err, "measured by %s (within %.3f ms)", t.kexec_method.c_str(),
+                    t.kexec_error_seconds * 1e3);
+      line += err;
+      if (t.realtime_error_seconds) {
+        line += "; the RTC-set clock was off by " + Secs(*t.realtime_error_seconds);
+      }
+    } else if (stage == "kernel") {
+      line += t.ran_in == "initramfs" ? "the kernel and the initramfs until the restore"
+                                      : "the kernel and the system until the restore";
+    } else {
+      line += group[0]->warmboot ? "warmboot" : "systemd";
+    }
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+}  // namespace
 
 int CmdStatus(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true}});
+  auto args = ParseArgs(argv, {{"config", true}, {"prometheus", true}});
   if (!args.ok()) return ReportError(args.status(), json, "status");
   if (args->Has("help")) {
     std::cout << kStatusHelp;
@@ -101,42 +182,144 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   out["boot"] = boot.ok() && boot->is_object() && boot->value("boot_id", "") == boot_id
                     ? *boot
                     : nlohmann::json(nullptr);
-  if (json) {
-    PrintJson(out, kExitOk);
-    return kExitOk;
+
+  // The last warm reboot: this boot's, with every phase, when this boot was warm; else the
+  // history's last warm boot, in brief (its phases went with report_dir at the reboot).
+  const MetricsFacts facts = MetricsFactsFromFiles(*config, boot_id);
+  out["timeline"] = facts.timeline ? ToJson(*facts.timeline) : nlohmann::json(nullptr);
+  out["last_warm_boot"] = facts.last_warm.is_object() ? facts.last_warm : nlohmann::json(nullptr);
+  const bool sealed_waiting = out.contains("image") && out["image"].value("waiting", false);
+
+  // What state there is: a sealed image waiting, and the tree this boot's restore wrote.
+  const nlohmann::json& restore = facts.restore;
+  const std::string outcome = restore.is_object() ? restore.value("outcome", "") : "";
+  std::error_code ec;
+  const bool tree = std::filesystem::is_directory(config->restore_dir, ec) &&
+                    !std::filesystem::is_empty(config->restore_dir, ec);
+  out["state"] = {{"image_waiting", sealed_waiting},
+                  {"restore_dir", config->restore_dir},
+                  {"restored_tree", tree}};
+  if ((outcome == "restored" || outcome == "partial") && restore.contains("unpack")) {
+    out["state"]["restored_bytes"] = restore["unpack"].value("bytes_written", uint64_t{0});
+    out["state"]["quarantined"] = outcome == "partial";
   }
-  std::cout << info->name << " (" << info->region << "): " << PmemModeName(info->mode) << ", "
-            << HumanBytes(info->size);
+  std::string state_line;
+  if (sealed_waiting) {
+    state_line = "a sealed image is waiting on " + info->name + " (see below)";
+  } else if (tree) {
+    state_line = "restored state in " + config->restore_dir;
+    if (out["state"].contains("restored_bytes")) {
+      state_line += " (" + HumanBytes(out["state"]["restored_bytes"].get<uint64_t>()) +
+                    (outcome == "partial" ? ", damaged files in .quarantine" : "") + ")";
+    }
+    state_line += "; no image waiting";
+  } else {
+    state_line = "nothing restored in this boot, no image waiting";
+  }
+
+  // What to do next, the most pressing first.
+  const nlohmann::json& b = out["boot"];
+  const std::string type = b.is_object() ? b.value("type", "") : "";
+  std::string next;
+  if (!owned.ok()) {
+    next =
+        "the namespace is not warmboot's: name it in the configuration (namespace =) or leave "
+        "it alone";
+  } else if (!waiting.empty()) {
+    next = waiting;
+  } else if (b.is_null()) {
+    next =
+        "'warmboot restore --boot' has not run in this boot: check warmboot-restore.service "
+        "(systemctl status warmboot-restore.service)";
+  } else if (type == "failed-warm") {
+    next =
+        "the state did not come back (the reason above): applications start cold; fix the "
+        "cause before the next 'warmboot reboot --dry-run'";
+  } else if (type == "warm") {
+    next = "nothing: the state is back in " + config->restore_dir +
+           "; 'warmboot report --svg FILE' draws the blackout";
+  } else {
+    next = "nothing; for a warm reboot: 'warmboot reboot --dry-run', then 'warmboot reboot'";
+  }
+  out["next"] = next;
+
+  int code = kExitOk;
+  if (auto path = args->Get("prometheus")) {
+    MetricsFacts mf = facts;
+    mf.state_waiting = sealed_waiting;
+    Status s = WriteMetricsFile(*path, MetricsText(mf));
+    out["prometheus"] = {{"path", *path}, {"written", s.ok()}};
+    if (!s.ok()) {
+      out["prometheus"]["error"] = ToJson(s);
+      if (!json) std::cerr << "warmboot status: " << s.message() << "\n";
+      code = kExitError;
+    }
+  }
+  if (json) {
+    PrintJson(out, code);
+    return code;
+  }
+
+  std::cout << "this boot: "
+            << (b.is_null() ? "not recorded ('warmboot restore --boot' has not run in it)"
+                            : Printable(type + " (" + b.value("reason", "") + ")"))
+            << "\n";
+  const int64_t now = NowUnixNanos();
+  if (facts.timeline) {
+    const Timeline& t = *facts.timeline;
+    std::cout << "last warm reboot: this one, " << HumanMoment(t.start_ns, now) << ": blackout "
+              << Secs(t.seconds) << ", warmboot's own " << Secs(t.warmboot_seconds) << " ("
+              << static_cast<int>(t.seconds > 0 ? 100 * t.warmboot_seconds / t.seconds + 0.5 : 0)
+              << " %)\n";
+    for (const std::string& line : StageLines(t)) std::cout << Printable(line) << "\n";
+    std::cout << "  then warmboot-state.target; applications' own readiness is not measured by "
+                 "warmboot\n";
+  } else if (facts.last_warm.is_object() && facts.last_warm.contains("blackout")) {
+    const nlohmann::json& bo = facts.last_warm["blackout"];
+    std::cout << "last warm reboot: " << HumanMoment(bo.value("start_ns", int64_t{0}), now)
+              << ": blackout " << Secs(bo.value("seconds", 0.0)) << ", warmboot's own "
+              << Secs(bo.value("warmboot_seconds", 0.0))
+              << " (its phases went with that boot's reports)\n";
+  } else {
+    std::cout << "last warm reboot: none on record in " << config->history_dir << "\n";
+  }
+  std::cout << "pmem: " << info->name << " (" << info->region << "): " << PmemModeName(info->mode)
+            << ", " << HumanBytes(info->size);
   if (info->mode == PmemMode::kSystemRam) {
     std::cout << ", " << info->OnlineBlocks() << "/" << info->blocks.size()
               << " memory blocks online";
   }
   std::cout << "\n  " << image_line << "\n";
-  const nlohmann::json& b = out["boot"];
-  std::cout << "  this boot: "
-            << (b.is_null() ? "not recorded ('warmboot restore --boot' has not run in it)"
-                            : Printable(b.value("type", "") + " (" + b.value("reason", "") + ")"))
-            << "\n";
-  if (!waiting.empty()) std::cout << "  " << waiting << "\n";
-  for (const std::string& w : warnings) std::cout << "  warning: " << w << "\n";
+  std::cout << "state: " << Printable(state_line) << "\n";
   for (const char* name : {"preserve", "restore"}) {
     const nlohmann::json& rep = out[std::string("last_") + name];
-    std::cout << "  last " << name << ": ";
+    std::cout << "last " << name << ": ";
     if (rep.is_null()) {
       std::cout << "none in " << config->report_dir << "\n";
-    } else {
-      const std::string outcome = rep.contains("outcome") && rep["outcome"].is_string()
-                                      ? rep["outcome"].get<std::string>()
-                                      : "";
-      std::cout << (outcome == "stale-image" ? "kept a stale image, restored nothing"
-                    : rep.value("ok", false) ? "ok"
-                                             : "failed");
-      if (rep.contains("outcome")) std::cout << " (" << rep["outcome"].get<std::string>() << ")";
-      if (rep.contains("error")) std::cout << ": " << rep["error"].value("message", "");
-      std::cout << "\n";
+      continue;
     }
+    const std::string o = rep.contains("outcome") && rep["outcome"].is_string()
+                              ? rep["outcome"].get<std::string>()
+                              : "";
+    std::cout << (o == "stale-image"       ? "kept a stale image, restored nothing"
+                  : rep.value("ok", false) ? "ok"
+                                           : "failed");
+    if (!o.empty()) std::cout << " (" << o << ")";
+    if (rep.contains("started_ns") && rep["started_ns"].is_number_integer()) {
+      std::cout << ", " << HumanMoment(rep["started_ns"].get<int64_t>(), now);
+    }
+    if (rep.contains("error") && rep["error"].is_object()) {
+      std::cout << ": " << Printable(rep["error"].value("message", ""));
+    }
+    std::cout << "\n";
   }
-  return kExitOk;
+  for (const std::string& w : warnings) std::cout << "warning: " << Printable(w) << "\n";
+  std::cout << "next: " << Printable(next) << "\n";
+  if (out.contains("prometheus") && out["prometheus"]["written"].get<bool>()) {
+    std::cout << "metrics written to " << Printable(out["prometheus"]["path"].get<std::string>())
+              << "\n";
+  }
+  return code;
 }
 
 }  // namespace warmboot::cli

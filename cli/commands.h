@@ -20,6 +20,7 @@ int CmdStatus(const Argv& argv, const Machine& machine);
 int CmdKexec(const Argv& argv, const Machine& machine);
 int CmdDiscard(const Argv& argv, const Machine& machine);
 int CmdReboot(const Argv& argv, const Machine& machine);
+int CmdReport(const Argv& argv, const Machine& machine);
 int CmdApi(const Argv& argv);
 
 }  // namespace warmboot::cli

@@ -13,6 +13,7 @@
 #include "orchestration/this_boot.h"
 #include "pmem/pmem.h"
 #include "restore/boot_restore.h"
+#include "util/clock_snapshot.h"
 
 namespace warmboot::cli {
 
@@ -30,6 +31,9 @@ struct Machine {
   // Whether / is still the initramfs (restore --boot then leaves the history, on /var, to the
   // run in the real root).
   std::function<bool()> in_initramfs = RunningInInitramfs;
+  // The clocks restore records for the reboot's timeline (restore/timeline.h); a simulated
+  // machine gives its simulated boot's.
+  std::function<ClockSnapshot()> clock = TakeClockSnapshot;
 };
 
 // The whole command line: `warmboot COMMAND [ARGS]`. Returns the exit code (docs/cli.md).

@@ -20,7 +20,8 @@ Image commands:
 Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
   preserve                  shutdown hook: memory out of System RAM, state sealed on pmem
   restore                   early boot: restore the state, give the memory back
-  status                    namespace mode, memory blocks, image, last reports
+  status                    boot type, last blackout, state waiting, what next, metrics
+  report                    the last warm reboot's timeline; --svg FILE draws it
   kexec                     load the next kernel and reboot into it (--load-only: load)
   discard --yes             give up a state waiting on pmem; the memory goes back
   reboot                    a warm reboot through systemd: check, checkpoint, kexec
@@ -53,6 +54,7 @@ int Run(int argc, char** argv, const Machine& machine) {
   if (cmd == "kexec") return CmdKexec(rest, machine);
   if (cmd == "discard") return CmdDiscard(rest, machine);
   if (cmd == "reboot") return CmdReboot(rest, machine);
+  if (cmd == "report") return CmdReport(rest, machine);
   if (cmd == "api") return CmdApi(rest);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     std::cout << kUsage;

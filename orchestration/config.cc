@@ -98,7 +98,12 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
       c.append = v;
     else if (key == "api_socket")
       c.api_socket = v;
-    else if (key == "incomplete_checkpoint") {
+    else if (key == "metrics_file") {
+      if (v != "none" && (v.empty() || v[0] != '/')) {
+        return InvalidArgument(where + ": metrics_file must be an absolute path or 'none'");
+      }
+      c.metrics_file = v;
+    } else if (key == "incomplete_checkpoint") {
       if (v != "continue" && v != "abort") {
         return InvalidArgument(
             where + ": incomplete_checkpoint must be 'continue' or 'abort', not '" + v + "'");

@@ -48,6 +48,9 @@ struct Config {
   // kept for an explicit 'warmboot restore --image UUID' (false), or restored like one named
   // (true: e.g. NVDIMM machines that may come back through the firmware on purpose).
   bool restore_stale_images = false;
+  // The Prometheus text file for node_exporter's textfile collector (restore/metrics_text.h),
+  // written only where its directory exists; "none": never.
+  std::string metrics_file = "/var/lib/prometheus/node-exporter/warmboot.prom";
   std::string source_path;  // where this config came from ("" = built-in defaults)
 };
 

@@ -39,6 +39,10 @@ nlohmann::json ToJson(const PreserveReport& r) {
                    {"started_ns", r.started_ns},
                    {"phases", r.phases.ToJson()},
                    {"notes", r.notes}};
+  j["handed_over_ns"] =
+      r.handed_over_ns != 0 ? nlohmann::json(r.handed_over_ns) : nlohmann::json(nullptr);
+  j["clock"] = {{"start", ToJson(r.clock_start)}};
+  if (r.clock_last) j["clock"]["last"] = ToJson(*r.clock_last);
   if (!r.status.ok()) j["error"] = ToJson(r.status);
   if (r.device) j["device"] = ToJson(*r.device);
   if (r.plan) {
@@ -87,7 +91,9 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
                            const PreserveOptions& options) {
   PreserveReport r;
   r.dry_run = options.dry_run;
-  r.started_ns = NowUnixNanos();
+  r.clock_start = TakeClockSnapshot();
+  r.started_ns = r.clock_start.realtime_ns;
+  r.handed_over_ns = options.handed_over_ns;
   PhaseLog& log = r.phases;
 
   // --- Plan: everything that can be checked is checked before the point of no return.
@@ -301,6 +307,7 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   {
     // The report goes after the image; restore hands it on after the reboot.
     auto t = log.Start("write report");
+    r.clock_last = TakeClockSnapshot();
     Status s = WriteReportRecord(**media, r.pack->image_bytes, DumpJson(ToJson(r)));
     t.Done(s.ok(), s.ok() ? "" : s.message());
   }

@@ -16,6 +16,7 @@
 #include "orchestration/config.h"
 #include "pmem/pmem.h"
 #include "pmem/transitions.h"
+#include "util/clock_snapshot.h"
 #include "util/phase_log.h"
 
 namespace warmboot {
@@ -55,6 +56,10 @@ struct PreserveOptions {
   // The next kernel was loaded by warmboot reboot with this image's name: kept when the kernel
   // says one is loaded, loaded again when not.
   bool kexec_preloaded = false;
+  // When warmboot reboot handed the machine to systemd (ns since the epoch; 0: it did not, e.g.
+  // a plain 'warmboot preserve'): where the blackout begins, carried in the report to the next
+  // boot (restore/timeline.h).
+  int64_t handed_over_ns = 0;
 };
 
 struct PreserveReport {
@@ -63,6 +68,11 @@ struct PreserveReport {
   bool memory_removed = false;  // the point of no return was passed
   bool image_sealed = false;
   int64_t started_ns = 0;
+  int64_t handed_over_ns = 0;  // options.handed_over_ns
+  // The clocks at the start and just before the report is written onto the medium: the old
+  // kernel's last moment the next boot can know (restore/timeline.h).
+  ClockSnapshot clock_start;
+  std::optional<ClockSnapshot> clock_last;
   PhaseLog phases;
   std::optional<PmemInfo> device;  // as found
   std::optional<PackPlanSummary> plan;

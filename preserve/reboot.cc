@@ -26,7 +26,8 @@ Status SavePendingReboot(const Config& config, const PendingReboot& p) {
                      {"image", UuidToString(p.image)},
                      {"round", p.round},
                      {"kexec_loaded", p.kexec_loaded},
-                     {"started_ns", p.started_ns}});
+                     {"started_ns", p.started_ns},
+                     {"handed_over_ns", p.handed_over_ns}});
 }
 
 Result<std::optional<PendingReboot>> LoadPendingReboot(const Config& config, const Uuid& boot_id) {
@@ -43,6 +44,7 @@ Result<std::optional<PendingReboot>> LoadPendingReboot(const Config& config, con
     p.round = j->at("round").get<uint64_t>();
     p.kexec_loaded = j->at("kexec_loaded").get<bool>();
     p.started_ns = j->at("started_ns").get<int64_t>();
+    p.handed_over_ns = j->value("handed_over_ns", int64_t{0});  // absent before it was recorded
   } catch (const nlohmann::json::exception& e) {
     return Corruption(where + ": " + e.what());
   }
@@ -156,7 +158,9 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
   }
   loaded = true;
   r.kexec_load = *load;
-  PendingReboot pending{boot.boot_id, image, r.round, true, r.started_ns};
+  // Stamped here, the last step before StartKexec (the save is one small fsync'd file): the
+  // blackout the next boot reports begins when systemd is asked.
+  PendingReboot pending{boot.boot_id, image, r.round, true, r.started_ns, NowUnixNanos()};
   if (Status s = SavePendingReboot(config, pending); !s.ok()) {
     refuse(s.WithContext("cannot leave the plan for the shutdown; nothing changed"));
     return r;
@@ -215,6 +219,7 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
   if (r.pending) {
     po.image_uuid = r.pending->image;
     po.kexec_preloaded = r.pending->kexec_loaded;
+    po.handed_over_ns = r.pending->handed_over_ns;
     const uint64_t round = r.pending->round;
     if (round != 0 && options.adopt) {
       po.checkpoint = [&options, round](uint64_t) { return options.adopt(round); };

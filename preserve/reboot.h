@@ -32,6 +32,8 @@ struct PendingReboot {
   uint64_t round = 0;  // 0: no round (warmbootd was not running)
   bool kexec_loaded = false;
   int64_t started_ns = 0;
+  // When the machine was handed to systemd (just before StartKexec): the blackout's start.
+  int64_t handed_over_ns = 0;
 };
 Status SavePendingReboot(const Config& config, const PendingReboot& pending);
 // This boot's, or nullopt.

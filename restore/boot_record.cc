@@ -205,6 +205,18 @@ Result<HistoryTail> ReadHistoryTail(const std::string& dir, const std::string& b
   return tail;
 }
 
+Result<nlohmann::json> LastBootOfType(const std::string& dir, const std::string& type) {
+  std::ifstream in(dir + "/boots.jsonl");
+  if (!in) return NotFound("no boot history in " + dir);
+  nlohmann::json last;
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && Str(j, "type") == type) last = std::move(j);
+  }
+  return last;
+}
+
 Status AppendHistory(const std::string& dir, const nlohmann::json& record) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

@@ -65,6 +65,9 @@ struct HistoryTail {
   bool this_boot_recorded = false;
 };
 Result<HistoryTail> ReadHistoryTail(const std::string& dir, const std::string& boot_id);
+// The last record of `type` ("warm", ...) in dir/boots.jsonl, or null when there is none;
+// kNotFound when there is no history yet. The last warm reboot's blackout outlives the boot.
+Result<nlohmann::json> LastBootOfType(const std::string& dir, const std::string& type);
 // Appends `record` as one line to dir/boots.jsonl (creating dir and the file), and fsyncs it.
 Status AppendHistory(const std::string& dir, const nlohmann::json& record);
 

@@ -6,6 +6,8 @@
 #include <cstdio>
 
 #include "orchestration/report_store.h"
+#include "restore/metrics_text.h"
+#include "restore/timeline.h"
 #include "util/host_info.h"
 
 namespace warmboot {
@@ -95,6 +97,14 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
   }
   res.record = ClassifyBoot(facts);
   res.boot = BootRecordJson(res.record, facts, NowUnixNanos());
+  auto timeline = TimelineFromRestore(res.restore);
+  if (timeline.ok()) {
+    res.boot["blackout"] = {{"start_ns", timeline->start_ns},
+                            {"start_event", timeline->start_event},
+                            {"seconds", timeline->seconds},
+                            {"warmboot_seconds", timeline->warmboot_seconds},
+                            {"kexec_method", timeline->kexec_method}};
+  }
   const std::string history_file = config.history_dir + "/boots.jsonl";
   if (options.in_initramfs) {
     res.history = "left to warmboot-restore.service (the root, and " + config.history_dir +
@@ -108,6 +118,24 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
   res.boot["history"] = res.history;
   Status saved = SaveReport(config.report_dir, "boot", res.boot);
   if (!saved.ok()) res.history += "; " + saved.message();
+
+  if (const std::string path = MetricsPath(config); path.empty()) {
+    res.metrics = "not written (metrics_file = none)";
+  } else {
+    MetricsFacts mf;
+    mf.boot = res.boot;
+    mf.restore = res.restore;
+    mf.preserve = LastPreserveReport(config);
+    if (timeline.ok()) mf.timeline = *timeline;
+    if (!options.in_initramfs) {
+      auto warm = LastBootOfType(config.history_dir, "warm");
+      if (warm.ok()) mf.last_warm = *warm;
+    }
+    mf.state_waiting = res.restore.value("image_kept", false) ||
+                       res.restore.value("outcome", std::string()) == "stale-image";
+    Status s = WriteMetricsFile(path, MetricsText(mf));
+    res.metrics = s.ok() ? "written to " + path : s.message();
+  }
 
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.2f", RestoreSeconds(res.restore));

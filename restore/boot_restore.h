@@ -8,7 +8,9 @@
 // it tries again, as the real root may have what the initramfs lacked. Either way it records the
 // boot type (boot_record.h) in report_dir/boot.json, and appends it to history_dir/boots.jsonl
 // once per boot, when history_dir can be reached: never from the initramfs, where /var is not
-// mounted and a file written would vanish with it.
+// mounted and a file written would vanish with it. A warm boot's record carries its blackout
+// (restore/timeline.h) in brief, so the history keeps it. Last, it writes the metrics file
+// (restore/metrics_text.h) where the configuration and the machine allow; never failing for it.
 #pragma once
 
 #include <functional>
@@ -49,7 +51,9 @@ struct BootRestoreResult {
   BootRecord record;
   nlohmann::json boot;  // report_dir/boot.json as written
   std::string history;  // what became of the history line, in words
-  std::string line;     // one line saying what happened, for the console and the journal
+  // What became of the metrics file (restore/metrics_text.h), in words: written, or why not.
+  std::string metrics;
+  std::string line;  // one line saying what happened, for the console and the journal
 };
 
 BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& options);

@@ -129,6 +129,8 @@ nlohmann::json ToJson(const RestoreReport& r) {
       r.image_intent.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.image_intent);
   j["boot_id"] = r.boot_id;
   j["ran_in"] = r.ran_in;
+  j["clock"] = {{"start", ToJson(r.clock_start)}};
+  if (r.clock_end) j["clock"]["end"] = ToJson(*r.clock_end);
   if (!r.status.ok()) j["error"] = ToJson(r.status);
   if (r.device) j["device"] = ToJson(*r.device);
   if (r.unpack) j["unpack"] = ToJson(*r.unpack);
@@ -140,7 +142,8 @@ namespace {
 RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
                          const RestoreOptions& options) {
   RestoreReport r;
-  r.started_ns = NowUnixNanos();
+  r.clock_start = options.clock ? options.clock() : TakeClockSnapshot();
+  r.started_ns = r.clock_start.realtime_ns;
   PhaseLog& log = r.phases;
   const ThisBoot boot = options.boot ? *options.boot : ReadThisBoot();
   r.named_image = NamedImage(boot);
@@ -357,6 +360,7 @@ RestoreReport Restore(PmemPlatform& platform, const Config& config, const Restor
     return r;  // not saved: the report on disk belongs to the command that holds the lock
   }
   RestoreReport r = RunRestore(platform, config, options);
+  r.clock_end = options.clock ? options.clock() : TakeClockSnapshot();
   if (!r.preserve_report.is_null()) {
     Status s = SaveReport(config.report_dir, "preserve", r.preserve_report);
     if (!s.ok()) r.notes.push_back("preserve report not saved: " + s.message());

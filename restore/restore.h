@@ -5,6 +5,7 @@
 // until a later restore succeeds or the state is discarded on purpose (Discard).
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -13,6 +14,7 @@
 #include "orchestration/this_boot.h"
 #include "pmem/pmem.h"
 #include "pmem/transitions.h"
+#include "util/clock_snapshot.h"
 #include "util/phase_log.h"
 
 namespace warmboot {
@@ -41,6 +43,9 @@ struct RestoreOptions {
   // Where this restore runs, for its report: "initramfs" (before the root is mounted) or
   // "system".
   std::string ran_in = "system";
+  // Reads the clocks at the restore's start and end (restore/timeline.h). Null: the machine's
+  // (TakeClockSnapshot); a simulated machine gives its own boot's.
+  std::function<ClockSnapshot()> clock;
 };
 
 struct RestoreReport {
@@ -52,6 +57,10 @@ struct RestoreReport {
   // namespace raw, so running restore again after fixing the cause restores everything.
   bool image_kept = false;
   int64_t started_ns = 0;
+  // The clocks when the restore began and ended: with the preserve report's, they place the
+  // kexec and this kernel's boot on the reboot's timeline (restore/timeline.h).
+  ClockSnapshot clock_start;
+  std::optional<ClockSnapshot> clock_end;
   PhaseLog phases;
   std::optional<PmemInfo> device;
   std::optional<UnpackReport> unpack;

@@ -14,5 +14,9 @@ namespace warmboot::testing {
 Status WriteSimBoot(const std::string& dir, const ThisBoot& boot);
 // None before the first simulated reboot (the host's boot is the simulated machine's then).
 std::optional<ThisBoot> ReadSimBoot(const std::string& dir);
+// When the simulated machine last booted (realtime ns, written by WriteSimBoot): its
+// CLOCK_BOOTTIME counts from there, so a reboot's timeline (restore/timeline.h) crosses it as
+// a kexec's would. None before the first simulated reboot.
+std::optional<int64_t> ReadSimBootedNs(const std::string& dir);
 
 }  // namespace warmboot::testing

@@ -25,6 +25,14 @@ int main(int argc, char** argv) {
     auto boot = dir != nullptr ? testing::ReadSimBoot(dir) : std::nullopt;
     return boot ? *boot : ReadThisBoot();
   };
+  machine.clock = [] {
+    ClockSnapshot c = TakeClockSnapshot();
+    const char* dir = std::getenv("WARMBOOT_SIM_DIR");
+    auto booted = dir != nullptr ? testing::ReadSimBootedNs(dir) : std::nullopt;
+    // The simulated kernel's boot clock starts at the simulated reboot.
+    if (booted) c.boottime_ns = c.realtime_ns - *booted;
+    return c;
+  };
   machine.kexec = &RealKexecSystem();
   machine.can_kexec = false;
   return cli::Run(argc, argv, machine);

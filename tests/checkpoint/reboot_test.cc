@@ -15,11 +15,13 @@
 #include "daemon/server.h"
 #include "orchestration/report_store.h"
 #include "restore/restore.h"
+#include "restore/timeline.h"
 #include "testing/api_daemon.h"
 #include "testing/fake_kexec_system.h"
 #include "testing/fake_service_manager.h"
 #include "testing/sim_machine.h"
 #include "testing/test_util.h"
+#include "util/host_info.h"
 
 namespace warmboot {
 namespace {
@@ -117,12 +119,16 @@ TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStat
   auto pending = LoadPendingReboot(config_, boot_.boot_id);
   ASSERT_TRUE(pending.ok() && pending->has_value());
   EXPECT_EQ((*pending)->round, r.round);
+  // The blackout begins when systemd is asked: after the checks and the load.
+  const int64_t handed_over = (*pending)->handed_over_ns;
+  EXPECT_GE(handed_over, r.started_ns);
 
   // The services stop (the app goes), then warmboot-preserve.service's stop.
   app_.reset();
   ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
   ASSERT_TRUE(s.acted) << s.why_not;
   ASSERT_TRUE(s.preserve.status.ok()) << s.preserve.status.ToString();
+  EXPECT_EQ(s.preserve.handed_over_ns, handed_over) << "carried into the preserve's report";
   EXPECT_TRUE(s.preserve.image_sealed);
   EXPECT_EQ(UuidToString(s.preserve.pack->image_uuid), r.image) << "the image the kernel names";
   EXPECT_EQ(kexec_.loads.size(), 1u) << "the kernel loaded before the services stopped is kept";
@@ -135,9 +141,25 @@ TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStat
   RestoreOptions ro;
   ro.transition = testing::NoSleepTransitions();
   ro.mount_tmpfs = false;
+  // The simulated kernel boots now: its boot clock starts here.
+  const int64_t booted = NowUnixNanos();
+  ro.clock = [booted] {
+    ClockSnapshot c = TakeClockSnapshot();
+    c.boottime_ns = c.realtime_ns - booted;
+    return c;
+  };
   RestoreReport back = Restore(*sim_, config_, ro);
   ASSERT_TRUE(back.status.ok()) << back.status.ToString();
   EXPECT_EQ(back.outcome, RestoreOutcome::kRestored) << back.message;
+  // Through the image into the next boot's restore report, and from there onto the timeline.
+  const nlohmann::json restored = ToJson(back);
+  EXPECT_EQ(restored["preserve_report"].value("handed_over_ns", int64_t{0}), handed_over);
+  auto timeline = TimelineFromRestore(restored);
+  ASSERT_TRUE(timeline.ok()) << timeline.status().ToString();
+  EXPECT_EQ(timeline->start_event, "handed-over");
+  EXPECT_EQ(timeline->start_ns, handed_over);
+  ASSERT_FALSE(timeline->segments.empty());
+  EXPECT_EQ(timeline->segments.front().name, "services stopping");
   EXPECT_EQ(testing::ReadFile(config_.restore_dir + "/.warmboot-api/" +
                               std::to_string(::geteuid()) + "/db/index"),
             "db's index");

@@ -31,7 +31,9 @@ history_dir = $work/history
 lock_file = $work/lock
 chunk_size = 64K
 offline_backoff_ms = 1
+metrics_file = $work/prom/warmboot.prom
 CONF
+mkdir -p "$work/prom"
 cfg=(--config "$work/wb.conf")
 
 # Installed, not set up: the configuration names no namespace and the blank one is not
@@ -172,6 +174,34 @@ st=$("$wb" status "${cfg[@]}" --json)
 [[ $(json 'd["boot"]["type"]' <<<"$st") == cold ]] && passes=$((passes + 1)) || { echo "FAIL: status boot: $st"; fails=$((fails + 1)); }
 "$wb" status "${cfg[@]}" | grep -q "this boot: cold (this boot's command line names no image)" \
   && passes=$((passes + 1)) || { echo "FAIL: status shows the boot type"; fails=$((fails + 1)); }
+
+grep -qx 'warmboot_boot_type{type="cold"} 1' "$work/prom/warmboot.prom" \
+  && passes=$((passes + 1)) || { echo "FAIL: restore --boot's metrics (cold)"; fails=$((fails + 1)); }
+"$wb" report "${cfg[@]}" >/dev/null 2>&1; check "no warm reboot to report" 1 $?
+
+# A warm reboot's blackout: restore --boot writes the metrics, status shows it on one screen,
+# report draws it (docs/cli.md, "status", "report", "Metrics").
+rm -rf "$work/restore"
+"$wb" preserve "${cfg[@]}" --no-kexec >/dev/null 2>&1; check "preserve for the timeline" 0 $?
+"$simctl" reboot "$work/sim"
+"$wb" restore "${cfg[@]}" --boot >/dev/null; check "warm restore --boot" 0 $?
+grep -qx 'warmboot_boot_type{type="warm"} 1' "$work/prom/warmboot.prom" && grep -q '^warmboot_blackout_seconds ' "$work/prom/warmboot.prom" \
+  && passes=$((passes + 1)) || { echo "FAIL: restore --boot's metrics (warm)"; fails=$((fails + 1)); }
+"$wb" status "${cfg[@]}" >"$work/out"; check "status after a warm reboot" 0 $?
+grep -q "^last warm reboot: this one, .*: blackout " "$work/out" && grep -q "^  shutdown and kexec " "$work/out" \
+  && [[ $(wc -l <"$work/out") -le 25 ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: status's screen:"; cat "$work/out"; fails=$((fails + 1)); }
+st=$("$wb" status "${cfg[@]}" --json --prometheus "$work/prom/status.prom"); check "status --prometheus" 0 $?
+[[ $(json 'd["timeline"]["seconds"] > 0 and d["timeline"]["kexec_method"] in ("tsc", "realtime")' <<<"$st") == True && \
+   $(json 'd["prometheus"]["written"]' <<<"$st") == True ]] \
+  && grep -qx 'warmboot_state_waiting 0' "$work/prom/status.prom" \
+  && passes=$((passes + 1)) || { echo "FAIL: status --json timeline: $st"; fails=$((fails + 1)); }
+"$wb" status "${cfg[@]}" --prometheus "$work/absent/x.prom" >/dev/null 2>&1; check "status --prometheus, no directory" 1 $?
+out=$("$wb" report "${cfg[@]}" --svg "$work/timeline.svg" --json); check "report --svg" 0 $?
+[[ $(json 'd["segments"][-1]["name"].startswith("restore: ")' <<<"$out") == True ]] \
+  && python3 -c "import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); assert d.documentElement.tagName == 'svg'" "$work/timeline.svg" \
+  && passes=$((passes + 1)) || { echo "FAIL: report --svg: $out"; fails=$((fails + 1)); }
+"$wb" --help | grep -q "^  report " && passes=$((passes + 1)) || { echo "FAIL: --help lists report"; fails=$((fails + 1)); }
 
 echo "machine CLI: $passes passed, $fails failed"
 [[ $fails -eq 0 ]]
