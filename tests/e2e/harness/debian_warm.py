@@ -21,6 +21,7 @@ from .common import say
 from .debian_base import base_root
 from .debian_image import SampleApp, build_image
 from .debian_scenarios import SYSTEMD_OK, check_shutdown
+from .qemu import KERNEL_PROBLEM_RE
 from .scenarios import scenario
 
 NAMESPACE_MIB = 528
@@ -162,6 +163,14 @@ def scenario_debian_warm(env):
         check_warm_reboot(c, b1, k - 1, reboot_doc, preserve, handed, restore)
         rows, secs, notes = blackout.measure(b1, k - 1, preserve)
         results.append((k, rows, secs, notes, preserve))
+    # The console outside the guest's own kernel-log dumps (checked on their own): the shutdowns,
+    # kexecs and boots of the three kernels.
+    console, dumping = [], False
+    for _, line in b1.lines:
+        dumping = (dumping or "WB-E2E-DMESG-BEGIN" in line) and "WB-E2E-DMESG-END" not in line
+        if not dumping and KERNEL_PROBLEM_RE.search(line) and "WB-E2E" not in line:
+            console.append(line.strip())
+    c.expect(not console, f"run 1: no kernel problem on the console: {console[:5]}")
     c.expect(q1.killed_by is None and q1.exit_code == 0 and any(
         "reboot: Restarting system" in line for _, line in b1.lines),
         f"run 1 ended by the ordinary reboot (exit {q1.exit_code}, killed: {q1.killed_by})")

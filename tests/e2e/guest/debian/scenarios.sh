@@ -246,6 +246,7 @@ warm_reboot() {
   shift
   sed -i "s/^append =.*/append = wbe2e.stage=$_next/" /etc/warmboot/warmboot.conf
   mkdir -p "$WARM_KEEP"
+  dmesg_dump  # this kernel's log, before it goes
   trap '' TERM
   kill -$SHOW_STATUS_ON 1
   mark "reboot-begin-$STAGE" 1 "next=$_next args=$(echo "$@" | tr ' ' ,)"
