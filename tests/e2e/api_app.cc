@@ -27,9 +27,9 @@
 // app-prepared) go to stdout and --console, DIR/start.json and DIR/handed-over.json are its
 // documents.
 //
-// hand-over and check write one JSON document (`hand-over` to its files, `check` to stdout); exit 0 when all
-// went as expected, 1 when not, 2 on a usage or setup error. --as-uid drops root for uid (and
-// gid) U first: the guest has no user database or su.
+// hand-over and check write one JSON document (`hand-over` to its files, `check` to stdout); exit 0
+// when all went as expected, 1 when not, 2 on a usage or setup error. --as-uid drops root for uid
+// (and gid) U first: the guest has no user database or su.
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/mman.h>
@@ -462,12 +462,14 @@ int Serve(Options o) {
     was.memfd_mib = before.value("heap_bytes", uint64_t{0}) / kMiB;
     was.segments = before.value("segments", uint64_t{1}) - 1;
     start = CheckRestored(was, c);
-    ok = start["ok"].get<bool>() && start.value("heap", json::object()).value("xxh3", "") ==
-                                        before.value("heap_xxh3", "");
+    ok = start["ok"].get<bool>() &&
+         start.value("heap", json::object()).value("xxh3", "") == before.value("heap_xxh3", "");
     how = "warm";
     Say("warmboot-sample: warm start: generation " + std::to_string(view->generation) + ", " +
-        std::to_string(start.value("segments_checked", 0)) + " segments byte-identical to what it "
-        "handed over (seed " + std::to_string(was.seed) + ")" + (ok ? "" : ": MISMATCH"));
+        std::to_string(start.value("segments_checked", 0)) +
+        " segments byte-identical to what it "
+        "handed over (seed " +
+        std::to_string(was.seed) + ")" + (ok ? "" : ": MISMATCH"));
   } else {
     // Cold: why, in the boot record's words.
     const json boot = ReadJsonFile("/run/warmboot/reports/boot.json");

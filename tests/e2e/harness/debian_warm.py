@@ -191,6 +191,14 @@ def scenario_debian_warm(env):
              f"refusal: the cold boot's reason is the cause: {rec4.get('reason')!r}")
     c.expect(cause.get("cause", "?") in start4.get("reason", ""),
              f"refusal: the app said why it started cold: {start4.get('reason')!r}")
+    # warmboot-preserve.service was stopped by that ordinary reboot too: systemd had no kexec
+    # job (ListJobs on its private socket), so it wrote nothing; history_dir's last preserve is
+    # still the second warm reboot's.
+    before = (c.doc(b1, "last-preserve-3", rc=0).get("pack") or {}).get("uuid")
+    after = (c.doc(b2, "last-preserve-4", rc=0).get("pack") or {}).get("uuid")
+    c.expect(before and after == before,
+             f"refusal: the ordinary reboot's preserve did nothing (last-preserve {after}, the "
+             f"second warm reboot's {before})")
     check_shutdown(c, q2, image)
 
     # The blackouts.
