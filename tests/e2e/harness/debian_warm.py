@@ -63,6 +63,10 @@ def check_kernel(c, b, k, run, want_type, seg_total, generation=None):
     c.expect((units.get("restore"), units.get("target"), units.get("preserve"),
               units.get("app")) == ("active", "active", "active", "active"),
              f"stage {st}: units restore/target/preserve/app active: {units}")
+    # The configuration's constant append (wbe2e.warm=1) once on a warm boot's command line,
+    # however many warm reboots came before.
+    c.expect(units.get("warm_params") == ("1" if want_type == "warm" else "0"),
+             f"stage {st}: wbe2e.warm=1 {units.get('warm_params')} times on the command line")
     c.expect(units.get("kexec_load_conf") == "false",
              f"stage {st}: kexec-tools' LOAD_KEXEC is false ({units.get('kexec_load_conf')!r})")
     start = c.doc(b, f"app-start-{st}", rc=0)

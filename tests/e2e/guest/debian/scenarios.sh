@@ -171,6 +171,7 @@ mark_boot_state() {
     "target=$(systemctl is-active warmboot-state.target)" \
     "preserve=$(systemctl is-active warmboot-preserve.service)" \
     "app=$(systemctl is-active warmboot-sample.service)" \
+    "warm_params=$(tr ' ' '\n' </proc/cmdline | grep -c '^wbe2e.warm=1$')" \
     "kexec_load_conf=$(sed -n 's/^LOAD_KEXEC=//p' /etc/default/kexec)"
 }
 
@@ -244,7 +245,9 @@ fd_store_proof() {
 warm_reboot() {
   _next=$1
   shift
-  sed -i "s/^append =.*/append = wbe2e.stage=$_next/" /etc/warmboot/warmboot.conf
+  # wbe2e.warm=1 is the same every time: the running command line has it from the last warm
+  # reboot, and it must not be added again (the next boot counts it).
+  sed -i "s/^append =.*/append = wbe2e.warm=1 wbe2e.stage=$_next/" /etc/warmboot/warmboot.conf
   mkdir -p "$WARM_KEEP"
   dmesg_dump  # this kernel's log, before it goes
   trap '' TERM
