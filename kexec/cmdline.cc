@@ -1,5 +1,6 @@
 // The next kernel's command line, when it is the running kernel's: /proc/cmdline, less what
 // belongs to this boot only (see FilterRunningCmdline in warmboot/kexec.h).
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -96,6 +97,37 @@ std::string kexec_internal::WithParam(const std::string& cmdline, const std::str
     out += (out.empty() ? "" : " ") + p;
   }
   if (!added) return cmdline.empty() ? param : cmdline + " " + param;
+  return out;
+}
+
+std::string kexec_internal::WithAppended(const std::string& cmdline, const std::string& append) {
+  // What the command line has already, kernel parameters and init's arguments apart.
+  std::vector<std::string> kernel, init;
+  bool has_end = false;
+  for (std::string& p : SplitCmdline(cmdline)) {
+    if (!has_end && IsEndOfParams(p)) {
+      has_end = true;
+    } else {
+      (has_end ? init : kernel).push_back(std::move(p));
+    }
+  }
+  auto has = [](const std::vector<std::string>& v, const std::string& p) {
+    return std::find(v.begin(), v.end(), p) != v.end();
+  };
+  std::string out = cmdline;
+  bool init_args = false;
+  for (std::string& p : SplitCmdline(append)) {
+    if (!init_args && IsEndOfParams(p)) {
+      init_args = true;
+    } else if (!init_args && !has(kernel, p)) {
+      out = WithParam(out, p);
+      kernel.push_back(std::move(p));
+    } else if (init_args && !has(init, p)) {
+      out += std::string(out.empty() ? "" : " ") + (has_end ? "" : "-- ") + p;
+      has_end = true;
+      init.push_back(std::move(p));
+    }
+  }
   return out;
 }
 

@@ -22,6 +22,12 @@ std::string WithoutParam(const std::string& cmdline, std::string_view name,
 // The command line with `param` added as the last kernel parameter (before a bare `--`).
 std::string WithParam(const std::string& cmdline, const std::string& param);
 
+// The command line with `append`'s parameters it does not already have, each as it is written:
+// kernel parameters as the last ones (WithParam), init's arguments (after append's bare `--`)
+// at the end. The running command line carries the last warm reboot's append; adding it again
+// at every warm reboot would grow the line until kexec refuses it.
+std::string WithAppended(const std::string& cmdline, const std::string& append);
+
 // Opens the kernel or the initrd (`what`), checking it is a readable, non-empty regular file;
 // the error names the file. The caller closes the descriptor.
 Result<OpenedFile> OpenImageFile(KexecSystem& sys, const std::string& what,

@@ -77,9 +77,7 @@ Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys
     plan.dropped = std::move(f.dropped);
     plan.cmdline_origin = kexec_internal::kProcCmdlinePath;
   }
-  if (std::string append = Trim(request.append); !append.empty()) {
-    plan.cmdline += plan.cmdline.empty() ? append : " " + append;
-  }
+  plan.cmdline = kexec_internal::WithAppended(plan.cmdline, Trim(request.append));
   // Only the image sealed for the next boot may be named on its command line: a token from this
   // boot's or the configured command line would name an image already restored (or a stale one).
   std::vector<std::string> tokens;

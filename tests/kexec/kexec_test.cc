@@ -125,6 +125,18 @@ TEST(KexecPlanTest, AppendAddsToTheRunningCommandLine) {
   EXPECT_EQ(p.cmdline, "root=/dev/vda1 ro memmap=528M!4G console=ttyS0 warmboot.restore=1");
 }
 
+// The running command line carries the last warm reboot's `append`: adding it again at every
+// warm reboot would grow the command line until kexec refuses it (COMMAND_LINE_SIZE).
+TEST(KexecPlanTest, AppendAddsOnlyWhatTheCommandLineLacks) {
+  FakeKexecSystem sys;
+  sys.text["/proc/cmdline"] = "root=/dev/vda1 ro memmap=528M!4G console=ttyS0 iommu=pt -- single\n";
+  KexecPlan p = MustResolve({.append = "iommu=pt quiet -- single"}, sys);
+  EXPECT_EQ(p.cmdline, "root=/dev/vda1 ro memmap=528M!4G console=ttyS0 iommu=pt quiet -- single");
+  // The next boot's plan from that command line: the same again, not longer.
+  sys.text["/proc/cmdline"] = p.cmdline + "\n";
+  EXPECT_EQ(MustResolve({.append = "iommu=pt quiet -- single"}, sys).cmdline, p.cmdline);
+}
+
 TEST(KexecPlanTest, TheImageTokenIsTheRequestsOnly) {
   FakeKexecSystem sys;
   const std::string u = "0b1c2d3e-0000-4000-8000-000000000000";

@@ -20,6 +20,7 @@ from .initramfs import Cpio
 GUEST = os.path.join(HERE, "guest")
 GUEST_LIB = "/usr/local/lib/warmboot-e2e"  # the guest side's files inside the root
 E2E_UNIT = "warmboot-e2e.service"
+SAMPLE_UNIT = "warmboot-sample.service"  # debian-warm's application
 # The .debs the package build (scripts/deb: debian/, dpkg-buildpackage) leaves in a tree;
 # $WB_E2E_DEBS names another directory of them.
 DEBS_DIR = os.environ.get("WB_E2E_DEBS") or os.path.join(ROOT, "build", "deb")
@@ -146,6 +147,35 @@ def install_guest(run, tree):
     run(["systemctl", "mask", "serial-getty@ttyS0.service"])
 
 
+class SampleApp:
+    """debian-warm's application in the image: `binary` (warmboot-api-app, built by the harness),
+    the size of the state it hands over: a memfd of `mib` MiB and `segments` byte segments."""
+
+    def __init__(self, binary, mib, segments):
+        self.binary = binary
+        self.mib = mib
+        self.segments = segments
+
+
+def install_sample_app(run, tree, app):
+    """warmboot-api-app as /usr/local/bin's program of warmboot-sample.service (enabled), its
+    sizes in /etc/default/warmboot-sample. It runs on the client library the .deb installed (the
+    build's RUNPATH names a host directory the root does not have): ldd must find it."""
+    dest = os.path.join(tree, "usr", "local", "bin", "warmboot-api-app")
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    shutil.copy2(app.binary, dest)
+    os.chmod(dest, 0o755)
+    shutil.copy2(os.path.join(GUEST, "debian", SAMPLE_UNIT),
+                 os.path.join(tree, "etc", "systemd", "system", SAMPLE_UNIT))
+    with open(os.path.join(tree, "etc", "default", "warmboot-sample"), "w") as fh:
+        fh.write(f"MIB={app.mib}\nSEGMENTS={app.segments}\n")
+    out = run(["ldd", "/usr/local/bin/warmboot-api-app"])
+    lib = next((line for line in out.splitlines() if "libwarmboot-client.so.0" in line), "")
+    if "not found" in out or not re.search(r"=> (/usr)?/lib/", lib):
+        raise SystemExit(f"e2e: warmboot-api-app in the debian root: {out}")
+    run(["systemctl", "enable", SAMPLE_UNIT])
+
+
 def configure(tree):
     """What an installer would have set: the root in fstab (systemd remounts it rw, fsck'd),
     a hostname; and what an administrator of a legacy-pmem machine sets in warmboot's
@@ -163,6 +193,15 @@ def configure(tree):
         raise SystemExit(f"e2e: no 'namespace =' line in the root's {conf}")
     with open(conf, "w") as fh:
         fh.write(text)
+    # Debian's kexec-tools asks (debconf) whether its kexec-load script loads a kernel at
+    # reboot; the root says yes. warmboot loads the next kernel itself (its command line names
+    # the image): another load at shutdown would replace it.
+    kexec = os.path.join(tree, "etc", "default", "kexec")
+    if os.path.exists(kexec):
+        with open(kexec) as fh:
+            text = fh.read()
+        with open(kexec, "w") as fh:
+            fh.write(re.sub(r"(?m)^LOAD_KEXEC=.*$", "LOAD_KEXEC=false", text))
 
 
 def check_libraries(run):
@@ -187,8 +226,9 @@ def tree_bytes(tree):
     return total
 
 
-def build_image(base, programs, build_dir, name="debian-root"):
-    """The disk image of one run from `base` (a debian_base.BaseRoot)."""
+def build_image(base, programs, build_dir, name="debian-root", app=None):
+    """The disk image of one run from `base` (a debian_base.BaseRoot); with `app` (a SampleApp)
+    debian-warm's application installed."""
     t0 = time.monotonic()
     work = os.path.join(WORK, name)
     tree = os.path.join(work, "tree")
@@ -211,6 +251,8 @@ def build_image(base, programs, build_dir, name="debian-root"):
             installed = install_from_build(run, tree, build_dir, programs)
         check_libraries(run)
         install_guest(run, tree)
+        if app is not None:
+            install_sample_app(run, tree, app)
         configure(tree)
         os.unlink(policy)
         t_install = time.monotonic() - t1

@@ -17,6 +17,7 @@ from .machines import Env
 from .report import print_reports, print_summary, print_timeline, tail_log
 from .scenarios import SCENARIOS
 from . import debian_scenarios  # noqa: F401  registers the debian-* scenarios, after the others
+from . import debian_warm  # noqa: F401  registers debian-warm, after the other debian-* ones
 
 
 def main():

@@ -210,6 +210,9 @@ class Qemu:
             say(f"{self.name}: QEMU said: {qemu_out.strip()}")
         with open(self.log_raw, "rb") as src, open(self.log, "w") as dst:
             dst.write(src.read().decode("utf-8", "replace").replace("\r", ""))
+        # The same lines with the host time each was seen: where the time went between two.
+        with open(os.path.join(LOGS, self.name + ".serial.timed.log"), "w") as dst:
+            dst.writelines(f"{t:8.2f} {line}\n" for t, line in self.boot.lines)
         os.unlink(self.log_raw)
         say(f"{self.name}: QEMU ended after {self.seconds:.1f} s (exit {self.exit_code}); "
             f"serial log {os.path.relpath(self.log, ROOT)}")

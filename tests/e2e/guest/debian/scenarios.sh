@@ -145,3 +145,172 @@ scenario_debian_cold_2() {
   mark_restore 1
   pass
 }
+
+# --- debian-warm: warm reboots of the real root through systemd (warmboot reboot), with
+# warmboot-sample.service (warmboot-api-app serve) keeping its state with warmbootd. Stages 1 to
+# 3 run in one QEMU process (kexec stays inside it); stage 4 in a second one, after the refused
+# warm reboot became an ordinary reboot (which ends QEMU: -no-reboot). Documents are named with
+# the stage: the host reads one console for the three kernels.
+WARM_KEEP=/var/lib/warmboot-e2e  # what outlives a reboot: the reboot's own report
+
+# What this boot's restore did and recorded, and status.
+mark_boot_state() {
+  run_json "restore-report-$STAGE" 0 cat /run/warmboot/reports/restore.json
+  run_json "boot-record-$STAGE" 0 cat /run/warmboot/reports/boot.json
+  run_json "status-$STAGE" 0 warmboot status --json
+  [ -e /var/lib/warmboot/last-preserve.json ] &&
+    run_json "last-preserve-$STAGE" 0 cat /var/lib/warmboot/last-preserve.json
+  [ -e /var/lib/warmboot/reboot-cause.json ] &&
+    run_json "reboot-cause-$STAGE" 0 cat /var/lib/warmboot/reboot-cause.json
+  for _f in "$WARM_KEEP"/reboot-*.json; do
+    [ -e "$_f" ] || continue
+    emit_json "$(basename "$_f" .json)" "$_f" "$(cat "${_f%.json}.rc" 2>/dev/null)"
+    rm -f "$_f" "${_f%.json}.rc"
+  done
+  mark "units-$STAGE" 1 "restore=$(systemctl is-active warmboot-restore.service)" \
+    "target=$(systemctl is-active warmboot-state.target)" \
+    "preserve=$(systemctl is-active warmboot-preserve.service)" \
+    "app=$(systemctl is-active warmboot-sample.service)" \
+    "warm_params=$(tr ' ' '\n' </proc/cmdline | grep -c '^wbe2e.warm=1$')" \
+    "kexec_load_conf=$(sed -n 's/^LOAD_KEXEC=//p' /etc/default/kexec)"
+}
+
+# The application of this boot: it started, checked what came back (or said why it started
+# cold) and handed fresh state over.
+mark_app() {
+  _i=0
+  while [ ! -e /run/warmboot-sample/handed-over.json ] && [ $_i -lt 1800 ]; do
+    sleep 0.1
+    _i=$((_i + 1))
+  done
+  if [ ! -e /run/warmboot-sample/handed-over.json ]; then
+    systemctl status --no-pager -l warmboot-sample.service 2>&1
+    fail "warmboot-sample.service handed nothing over within 180 s"
+  fi
+  run_json "app-start-$STAGE" 0 cat /run/warmboot-sample/start.json
+  run_json "app-handed-over-$STAGE" 0 cat /run/warmboot-sample/handed-over.json
+  echo "WB-E2E-APP-JOURNAL-BEGIN stage=$STAGE"
+  journalctl -b -o cat -u warmboot-sample.service | grep '^warmboot-sample: '
+  echo "WB-E2E-APP-JOURNAL-END stage=$STAGE"
+}
+
+# systemd's fd store under a real systemd: warmbootd killed with SIGKILL (no goodbye),
+# Restart=always brings it back, and the new instance holds every segment the app handed over.
+fd_store_proof() {
+  # The lists (3001 segments) are compared here, not printed: counts, bytes, identical or not.
+  warmboot api list --all --json >"$E2E_RUN/list-before.json" || fail "api list --all failed"
+  _old=$(systemctl show -p MainPID --value warmbootd.service)
+  _t0=$(now)
+  systemctl kill -s KILL warmbootd.service
+  _i=0 _new=$_old
+  while [ $_i -lt 300 ]; do
+    _new=$(systemctl show -p MainPID --value warmbootd.service)
+    [ "$_new" != "$_old" ] && [ "$_new" != 0 ] &&
+      [ "$(systemctl is-active warmbootd.service)" = active ] && break
+    sleep 0.1
+    _i=$((_i + 1))
+  done
+  _ok=0
+  [ "$_new" != "$_old" ] && [ "$_new" != 0 ] && _ok=1
+  mark warmbootd-killed $_ok "start=$_t0 old_pid=$_old new_pid=$_new" \
+    "restarts=$(systemctl show -p NRestarts --value warmbootd.service)" \
+    "fdstore=$(systemctl show -p NFileDescriptorStore --value warmbootd.service 2>/dev/null)"
+  [ $_ok = 1 ] || fail "warmbootd did not come back after SIGKILL"
+  # The app notices its connection gone and registers again (its marker, app-reconnected, on
+  # the console): waited for before printing anything it could land inside.
+  _i=0
+  while [ $_i -lt 100 ] && ! journalctl -b -o cat -u warmboot-sample.service |
+    grep -q 'step=app-reconnected'; do
+    sleep 0.1
+    _i=$((_i + 1))
+  done
+  run_json api-status-reload 0 warmboot api status --json
+  warmboot api list --all --json >"$E2E_RUN/list-after.json" || fail "api list --all failed"
+  _same=0
+  cmp -s "$E2E_RUN/list-before.json" "$E2E_RUN/list-after.json" && _same=1
+  mark fd-store "$_same" "identical=$_same" \
+    "before=$(grep -c '"segment":' "$E2E_RUN/list-before.json")" \
+    "after=$(grep -c '"segment":' "$E2E_RUN/list-after.json")" \
+    "bytes_before=$(json_num "$E2E_RUN/list-before.json" bytes)" \
+    "bytes_after=$(json_num "$E2E_RUN/list-after.json" bytes)" \
+    "apps_after=$(grep -o '"app": "[^"]*"' "$E2E_RUN/list-after.json" | sort | uniq -c | tr -s ' ' | tr ' ' _ | tr '\n' ,)"
+  echo "fd store: warmboot api list --all, before and after the SIGKILL:"
+  warmboot api list --all | head -n 4
+}
+
+# warmboot reboot into stage $1: the next kernel's command line gets wbe2e.stage=$1 (warmboot's
+# `append`). Its report goes to the disk (this unit is stopped with the rest as systemd takes the
+# machine down; the next boot prints it) and SIGTERM is ignored until it is written. systemd's
+# status lines are shown again: the blackout is timed from its first "Stopping".
+warm_reboot() {
+  _next=$1
+  shift
+  # wbe2e.warm=1 is the same every time: the running command line has it from the last warm
+  # reboot, and it must not be added again (the next boot counts it).
+  sed -i "s/^append =.*/append = wbe2e.warm=1 wbe2e.stage=$_next/" /etc/warmboot/warmboot.conf
+  mkdir -p "$WARM_KEEP"
+  dmesg_dump  # this kernel's log, before it goes
+  trap '' TERM
+  kill -$SHOW_STATUS_ON 1
+  mark "reboot-begin-$STAGE" 1 "next=$_next args=$(echo "$@" | tr ' ' ,)"
+  warmboot reboot --json "$@" >"$WARM_KEEP/reboot-$STAGE.json" 2>"$WARM_KEEP/reboot-$STAGE.err"
+  _rc=$?
+  echo "$_rc" >"$WARM_KEEP/reboot-$STAGE.rc"
+  sync
+  echo "WB-E2E step=reboot-asked-$STAGE ok=1 t=$(now) rc=$_rc"
+  if [ "$_rc" != 0 ]; then
+    kill -$SHOW_STATUS_OFF 1
+    emit_json "reboot-$STAGE" "$WARM_KEEP/reboot-$STAGE.json" "$_rc"
+    cat "$WARM_KEEP/reboot-$STAGE.err"
+    fail "warmboot reboot exited $_rc"
+  fi
+  # systemd is taking the machine down: this unit ends here (the runner would call it a failure
+  # if the stage returned).
+  exit 0
+}
+
+# Stage 1, the cold boot: the app hands its state over; the fd store is proven; warm reboot.
+scenario_debian_warm_1() {
+  mark_systemd
+  memmark "multi-user-$STAGE"
+  mark_boot_state
+  mark_app
+  fd_store_proof
+  warm_reboot 2
+}
+
+# Stage 2, warm (generation 1): the app's state back byte-identical; a second warm reboot.
+scenario_debian_warm_2() {
+  mark_systemd
+  memmark "multi-user-$STAGE"
+  mark_boot_state
+  mark_app
+  warm_reboot 3
+}
+
+# Stage 3, warm (generation 2); then a state too large for the namespace: warmboot reboot
+# --fallback cold refuses the warm reboot and reboots cold (QEMU ends: -no-reboot).
+scenario_debian_warm_3() {
+  mark_systemd
+  memmark "multi-user-$STAGE"
+  mark_boot_state
+  mark_app
+  _t0=$(now)
+  _big=$(param big_mib 320)
+  # A tmpfs of its own: /run (a fifth of the RAM) may not hold it. Random, so compression cannot
+  # make it fit: with what the app handed over, more than the 528 MiB namespace.
+  mkdir -p /run/warmboot/state
+  mount -t tmpfs -o "size=$((_big + 16))M,mode=0755" warmboot-e2e-big /run/warmboot/state
+  head -c "$((_big * 1048576))" /dev/urandom >/run/warmboot/state/too-big.bin
+  mark "big-file-$STAGE" 1 "start=$_t0 bytes=$(stat -c %s /run/warmboot/state/too-big.bin)"
+  warm_reboot 4 --fallback cold
+}
+
+# Stage 4, after the ordinary reboot: cold, the cause recorded; the app starts cold and says so.
+scenario_debian_warm_4() {
+  mark_systemd
+  memmark "multi-user-$STAGE"
+  mark_boot_state
+  mark_app
+  pass
+}

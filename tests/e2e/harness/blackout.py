@@ -1,0 +1,129 @@
+"""The blackout of a warm reboot of the Debian root, timed from the serial console (each line
+stamped with host time as QEMU wrote it): from the first service stopping to the application
+ready again in the next kernel, cut into phases at console lines every boot prints (systemd's
+status lines, the system-shutdown hook, initramfs-tools' first line, the initramfs's warmboot
+line, the application's markers). The preserve's own phases come from its report
+(history_dir/last-preserve.json, read in the next boot); the initramfs restore's time from the
+line it prints. Phases that are warmboot's are marked: the goal (issue 11) is that they take
+under 30 % of the blackout."""
+
+import re
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+# The first console line of every kernel's initramfs (initramfs-tools' init): kexec and the
+# kernel's own boot end here (at loglevel 4 the kernel itself prints nothing).
+KERNEL_START = "Loading, please wait..."
+# warmboot-preserve.service (systemd shortens long names in the middle: match either end).
+PRESERVE_RE = r"(warmboot-preserve|at a warm reboot)"
+INITRAMFS_RE = re.compile(r"(warmboot: (warm|cold|failed-warm) boot: .*)\(initramfs ([\d.]+) s: "
+                          r"pmem probed in ([\d.]+) s, restore ([\d.]+) s")
+
+
+def plain(line):
+    return ANSI_RE.sub("", line).strip()
+
+
+def kernel_starts(boot):
+    """Host times at which each kernel of this QEMU run reached its initramfs."""
+    return [t for t, line in boot.lines if line.strip() == KERNEL_START]
+
+
+def in_kernel(boot, k):
+    """(from, to): host times of kernel k (0-based) of this QEMU run."""
+    starts = kernel_starts(boot)
+    lo = starts[k] if k < len(starts) else float("inf")
+    hi = starts[k + 1] if k + 1 < len(starts) else float("inf")
+    return lo, hi
+
+
+def events_of(boot, k):
+    lo, hi = in_kernel(boot, k)
+    return [e for e in boot.events if lo <= e["host_t"] < hi]
+
+
+def step_of(boot, k, name):
+    return next((e for e in events_of(boot, k) if e.get("step") == name), None)
+
+
+def first_line(boot, after, pattern, before=float("inf")):
+    """(host time, text) of the first console line after `after` matching `pattern`."""
+    rx = re.compile(pattern)
+    for t, line in boot.lines:
+        if after <= t < before and rx.search(plain(line)):
+            return t, plain(line)
+    return None, None
+
+
+def measure(boot, k, preserve, warmboot_phases=True):
+    """The blackout of the warm reboot from kernel k to kernel k + 1 of `boot`: (rows, total,
+    notes); rows are (phase, seconds, warmboot's, detail). `preserve` is the preserve's report
+    (last-preserve.json) for its phases. None when a boundary is missing (notes say which)."""
+    notes = []
+    begin = step_of(boot, k, f"reboot-begin-{k + 1}")
+    hook = step_of(boot, k, "shutdown-hook")
+    _, next_start_t = in_kernel(boot, k)
+    nxt = k + 1
+    ready = step_of(boot, nxt, "app-ready")
+    app_start = step_of(boot, nxt, "app-start")
+    if not (begin and hook and ready and app_start) or next_start_t == float("inf"):
+        notes.append(f"missing: reboot-begin {bool(begin)}, shutdown-hook {bool(hook)}, next "
+                     f"kernel {next_start_t != float('inf')}, app-start {bool(app_start)}, "
+                     f"app-ready {bool(ready)}")
+        return None, None, notes
+    t_asked = step_of(boot, k, f"reboot-asked-{k + 1}")
+    t_stop0, what0 = first_line(boot, begin["host_t"],
+                                r"^Stopping |warmboot-sample: stopping", hook["host_t"])
+    t_p0, _ = first_line(boot, begin["host_t"], r"Stopping .*" + PRESERVE_RE, hook["host_t"])
+    t_p1, _ = first_line(boot, begin["host_t"], r"Stopped .*" + PRESERVE_RE, hook["host_t"])
+    lo, hi = in_kernel(boot, nxt)
+    t_ird, ird = first_line(boot, lo, INITRAMFS_RE.pattern, hi)
+    t_welcome, _ = first_line(boot, lo, r"^Welcome to ", hi)
+    if None in (t_stop0, t_p0, t_p1, t_ird, t_welcome):
+        notes.append(f"missing console lines: first stop {t_stop0}, preserve stopping {t_p0}, "
+                     f"stopped {t_p1}, initramfs line {t_ird}, systemd welcome {t_welcome}")
+        return None, None, notes
+    m = INITRAMFS_RE.search(ird)
+    t_ird0 = t_ird - float(m.group(3))  # the initramfs script's start, by its own clock
+    rows = [
+        ("services stopping", t_p0 - t_stop0, False, f"first: {what0[:60]}"),
+        ("warmboot preserve (unit stop)", t_p1 - t_p0, True,
+         f"{len(preserve.get('phases', []) or [])} phases below"),
+    ]
+    for p in (preserve.get("phases", []) or []) if warmboot_phases else []:
+        rows.append(("    " + p.get("phase", "?"), p.get("seconds", 0), None,
+                     p.get("detail", "")[:60]))
+    rows += [
+        ("rest of the shutdown", hook["host_t"] - t_p1, False,
+         "warmbootd, unmounts, systemd-shutdown"),
+        ("kexec + next kernel boot", next_start_t - hook["host_t"], False,
+         "to the initramfs's first line"),
+        ("initramfs before warmboot", t_ird0 - next_start_t, False, "udev, modules"),
+        ("initramfs warmboot restore", t_ird - t_ird0, True,
+         f"pmem probed {m.group(4)} s, restore {m.group(5)} s"),
+        ("initramfs to systemd", t_welcome - t_ird, False, "root mounted, switch_root"),
+        ("systemd to the app's start", app_start["host_t"] - t_welcome, False,
+         "units up to warmboot-state.target"),
+        ("the app's restore check", ready["host_t"] - app_start["host_t"], False,
+         f"Restored(), {ready.get('segments')} segments compared, released"),
+    ]
+    total = ready["host_t"] - t_stop0
+    if t_asked:
+        notes.append(f"warmboot reboot (checks, round, kernel load; before the blackout): "
+                     f"{t_asked['host_t'] - begin['host_t']:.1f} s on the console")
+    return rows, total, notes
+
+
+def table(rows, total):
+    """The phases as text lines with their share of `total`; warmboot's marked and summed."""
+    out = [f"      {'phase':<34} {'seconds':>8} {'share':>6}  detail"]
+    ours = 0.0
+    for name, secs, mine, detail in rows:
+        share = f"{100 * secs / total:5.1f}%" if mine is not None else ""
+        tag = " [warmboot]" if mine else ""
+        out.append(f"      {name:<34} {secs:8.2f} {share:>6}  {detail}{tag}")
+        if mine:
+            ours += secs
+    out.append(f"      {'blackout':<34} {total:8.2f} 100.0%  first service stopping -> app ready")
+    out.append(f"      {'warmboot own phases':<34} {ours:8.2f} {100 * ours / total:5.1f}%  "
+               f"(goal: under 30 %)")
+    return out, ours
