@@ -92,20 +92,35 @@ int FuzzKexec(const uint8_t* data, size_t size) {
     std::erase_if(k.params, [](const KernelParam& p) { return p.param == kImageTokenParam; });
     return k;
   };
-  KernelCmdline want = without_token(append.empty() ? base : base + " " + append);
-  KernelCmdline got = without_token(plan->cmdline);
-  WB_FUZZ_CHECK(want.params.size() == got.params.size(),
-                "the plan's command line lost or gained parameters");
-  for (size_t i = 0; i < want.params.size(); ++i) {
-    WB_FUZZ_CHECK(want.params[i].param == got.params[i].param &&
-                      want.params[i].has_value == got.params[i].has_value &&
-                      want.params[i].value == got.params[i].value,
-                  "the plan changed parameter " + std::to_string(i) + ": " + want.params[i].param);
+  // The append adds only what the base lacks (the running line carries the last warm reboot's
+  // append): the base comes first, unchanged; then nothing but appended parameters; and every
+  // appended parameter is there.
+  const KernelCmdline base_k = without_token(base), append_k = without_token(append);
+  const KernelCmdline got = without_token(plan->cmdline);
+  auto same = [](const KernelParam& a, const KernelParam& b) {
+    return a.param == b.param && a.has_value == b.has_value && a.value == b.value;
+  };
+  auto holds = [&](const KernelCmdline& k, const KernelParam& p) {
+    return std::any_of(k.params.begin(), k.params.end(),
+                       [&](const KernelParam& q) { return same(p, q); });
+  };
+  WB_FUZZ_CHECK(got.params.size() >= base_k.params.size(),
+                "the plan's command line lost parameters of the base");
+  for (size_t i = 0; i < got.params.size(); ++i) {
+    if (i < base_k.params.size()) {
+      WB_FUZZ_CHECK(
+          same(base_k.params[i], got.params[i]),
+          "the plan changed parameter " + std::to_string(i) + ": " + base_k.params[i].param);
+    } else {
+      WB_FUZZ_CHECK(holds(append_k, got.params[i]),
+                    "the plan gained a parameter the append does not have: " + got.params[i].param);
+    }
   }
-  WB_FUZZ_CHECK(want.has_init_args == got.has_init_args &&
-                    ParseKernelCmdline(want.init_args).params.size() ==
-                        ParseKernelCmdline(got.init_args).params.size(),
-                "the plan changed init's arguments");
+  for (const KernelParam& p : append_k.params) {
+    WB_FUZZ_CHECK(holds(got, p), "the plan lost an appended parameter: " + p.param);
+  }
+  WB_FUZZ_CHECK(got.has_init_args == (base_k.has_init_args || append_k.has_init_args),
+                "the plan changed whether init has arguments");
   (void)DumpJson(ToJson(*plan));
   Status check = CheckKexecPlan(&*plan, sys);
   WB_FUZZ_CHECK(check.ok() == (plan->cmdline.size() <= kMaxKexecCmdline),
