@@ -128,7 +128,9 @@ int FuzzKexec(const uint8_t* data, size_t size) {
   }
   // A "--" with nothing after it gives init nothing: the same as none.
   auto init = [](const KernelCmdline& k) {
-    return k.has_init_args && !ParseKernelCmdline(k.init_args).params.empty();
+    return k.has_init_args && std::any_of(k.init_args.begin(), k.init_args.end(), [](char c) {
+             return c != '\0' && !KernelIsSpace(static_cast<unsigned char>(c));
+           });
   };
   WB_FUZZ_CHECK(init(got) == (init(base_k) || init(append_k)),
                 "the plan changed whether init has arguments");
