@@ -1,5 +1,6 @@
 // The command dispatcher: one thin function per command (cli/cmd_*.cc). See docs/cli.md.
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands.h"
@@ -37,7 +38,21 @@ unsealed, unknown version, consumed).
 
 }  // namespace
 
+static int RunCommand(int argc, char** argv, const Machine& machine);
+
 int Run(int argc, char** argv, const Machine& machine) {
+  // A last guard: a report or record read back that is damaged in a way a check missed ends
+  // the command with a clear error, never an abort.
+  try {
+    return RunCommand(argc, argv, machine);
+  } catch (const nlohmann::json::exception& e) {
+    std::cerr << "warmboot: a JSON document it read is malformed (" << e.what()
+              << "); nothing more was done\n";
+    return kExitError;
+  }
+}
+
+static int RunCommand(int argc, char** argv, const Machine& machine) {
   if (argc < 2) {
     std::cerr << kUsage;
     return kExitUsage;

@@ -163,7 +163,7 @@ nlohmann::json BootRecordJson(const BootRecord& b, const BootFacts& f, int64_t n
   if (r.is_object()) {
     double seconds = 0;
     if (r.contains("phases") && r["phases"].is_array()) {
-      for (const auto& ph : r["phases"]) seconds += ph.value("seconds", 0.0);
+      for (const auto& ph : r["phases"]) seconds += PhaseSeconds(ph);
     }
     j["restore"] = {
         {"outcome", Str(r, "outcome")}, {"ok", r.value("ok", false)},

@@ -9,6 +9,7 @@
 #include "restore/metrics_text.h"
 #include "restore/timeline.h"
 #include "util/host_info.h"
+#include "util/json_text.h"
 
 namespace warmboot {
 
@@ -36,7 +37,7 @@ nlohmann::json NoPlatformReport(const Status& s, const ThisBoot& boot, const std
 double RestoreSeconds(const nlohmann::json& restore) {
   double seconds = 0;
   if (restore.contains("phases") && restore["phases"].is_array()) {
-    for (const auto& ph : restore["phases"]) seconds += ph.value("seconds", 0.0);
+    for (const auto& ph : restore["phases"]) seconds += PhaseSeconds(ph);
   }
   return seconds;
 }

@@ -11,6 +11,7 @@
 
 #include "orchestration/report_store.h"
 #include "restore/boot_record.h"
+#include "util/json_text.h"
 
 namespace warmboot {
 namespace {
@@ -86,7 +87,7 @@ double Num(const nlohmann::json& j, const char* key) {
 double PhaseTotal(const nlohmann::json& report) {
   double s = 0;
   if (Has(report, "phases") && report["phases"].is_array()) {
-    for (const auto& p : report["phases"]) s += p.value("seconds", 0.0);
+    for (const auto& p : report["phases"]) s += PhaseSeconds(p);
   }
   return s;
 }
@@ -96,7 +97,7 @@ void AddPhases(Families& m, const std::string& name, const std::string& what,
   if (!Has(report, "phases") || !report["phases"].is_array()) return;
   for (const auto& p : report["phases"]) {
     if (!p.is_object() || !p.contains("phase") || !p["phase"].is_string()) continue;
-    m.Add(name, "Seconds each phase of the last " + what + " took.", p.value("seconds", 0.0),
+    m.Add(name, "Seconds each phase of the last " + what + " took.", PhaseSeconds(p),
           {{"phase", p["phase"].get<std::string>()}});
   }
 }

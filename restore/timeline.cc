@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "util/clock_snapshot.h"
+#include "util/json_text.h"
 
 namespace warmboot {
 namespace {
@@ -44,7 +45,7 @@ double AddPhases(const nlohmann::json& phases, const std::string& stage, double 
     s.stage = stage;
     s.warmboot = true;
     s.start = at;
-    s.seconds = std::max(0.0, p.value("seconds", 0.0));
+    s.seconds = std::max(0.0, PhaseSeconds(p));
     s.ok = p.value("ok", true);
     s.detail = Str(p, "detail");
     at += s.seconds;

@@ -42,4 +42,11 @@ nlohmann::json JsonSafe(const nlohmann::json& j);
 // JsonSafe(j).dump(indent): never throws on the bytes inside.
 std::string DumpJson(const nlohmann::json& j, int indent = -1);
 
+// A phase's seconds; 0 for anything but a number (a report read back may be damaged).
+inline double PhaseSeconds(const nlohmann::json& phase) {
+  if (!phase.is_object()) return 0;
+  auto it = phase.find("seconds");
+  return it != phase.end() && it->is_number() ? it->get<double>() : 0;
+}
+
 }  // namespace warmboot

@@ -77,6 +77,18 @@ const TimelineSegment* Find(const Timeline& t, const std::string& name) {
   return nullptr;
 }
 
+// The preserve report comes back from the medium: a damaged one (phases of the wrong shape)
+// gives metrics without those values, never an exception (restore --boot writes them at boot).
+TEST(TimelineTest, MetricsFromMalformedPhasesDoNotThrow) {
+  MetricsFacts f;
+  f.preserve = nlohmann::json::parse(
+      R"({"ok": true, "phases": [3, null, {"phase": 7}, {"phase": "x", "seconds": "a"}]})");
+  f.restore = nlohmann::json::parse(R"({"outcome": "restored", "phases": {"a": 1}})");
+  std::string text;
+  EXPECT_NO_THROW(text = MetricsText(f));
+  EXPECT_NE(text.find("phase=\"x\""), std::string::npos) << text;
+}
+
 TEST(TimelineTest, TheBlackoutFromTheHandOverToTheRestoresEndThroughTheTsc) {
   auto t = TimelineFromRestore(Reboot());
   ASSERT_TRUE(t.ok()) << t.status().ToString();
