@@ -12,23 +12,15 @@
 namespace warmboot {
 namespace {
 
-std::string Str(const nlohmann::json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
-  return j[key].get<std::string>();
-}
-
-int64_t Ns(const nlohmann::json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_number_integer()) return 0;
-  return j[key].get<int64_t>();
-}
-
 // An error object's message ({"code", "message"}), or "".
 std::string ErrorMessage(const nlohmann::json& report) {
-  return report.is_object() && report.contains("error") ? Str(report["error"], "message") : "";
+  return report.is_object() && report.contains("error") ? JsonString(report["error"], "message")
+                                                        : "";
 }
 
 std::string PreservedImage(const nlohmann::json& preserve) {
-  return preserve.is_object() && preserve.contains("pack") ? Str(preserve["pack"], "uuid") : "";
+  return preserve.is_object() && preserve.contains("pack") ? JsonString(preserve["pack"], "uuid")
+                                                           : "";
 }
 
 // The previous preserve's report speaks for this boot only when it is of the shutdown that led
@@ -36,17 +28,17 @@ std::string PreservedImage(const nlohmann::json& preserve) {
 // boot before this one). An older one, or a dry run, says nothing about this boot.
 bool PreserveIsThisBoots(const BootFacts& f, const std::string& named) {
   const nlohmann::json& p = f.last_preserve;
-  if (!p.is_object() || p.value("dry_run", false)) return false;
+  if (!p.is_object() || JsonBool(p, "dry_run")) return false;
   if (!named.empty() && PreservedImage(p) == named) return true;
-  return f.last_boot.is_object() && Ns(p, "started_ns") > Ns(f.last_boot, "recorded_ns");
+  return f.last_boot.is_object() && JsonInt(p, "started_ns") > JsonInt(f.last_boot, "recorded_ns");
 }
 
 // A cold fallback's cause speaks for this boot when the boot that wrote it is the one before.
 bool RebootCauseIsThisBoots(const BootFacts& f) {
   const nlohmann::json& c = f.reboot_cause;
   if (!c.is_object() || !f.last_boot.is_object()) return false;
-  return Str(c, "boot_id") == Str(f.last_boot, "boot_id") ||
-         Ns(c, "at_ns") > Ns(f.last_boot, "recorded_ns");
+  return JsonString(c, "boot_id") == JsonString(f.last_boot, "boot_id") ||
+         JsonInt(c, "at_ns") > JsonInt(f.last_boot, "recorded_ns");
 }
 
 }  // namespace
@@ -66,13 +58,13 @@ const char* BootTypeName(BootType type) {
 BootRecord ClassifyBoot(const BootFacts& f) {
   BootRecord b;
   const nlohmann::json& r = f.restore;
-  b.named_image = Str(r, "named_image");
-  const std::string outcome = Str(r, "outcome");
-  const std::string message = Str(r, "message");
+  b.named_image = JsonString(r, "named_image");
+  const std::string outcome = JsonString(r, "outcome");
+  const std::string message = JsonString(r, "message");
   const std::string named = "this boot's command line names image " + b.named_image;
   const bool preserve_here = PreserveIsThisBoots(f, b.named_image);
   const nlohmann::json& p = f.last_preserve;
-  const bool preserve_failed = preserve_here && !p.value("ok", false);
+  const bool preserve_failed = preserve_here && !JsonBool(p, "ok");
   const std::string preserve_error = ErrorMessage(p);
 
   if (!r.is_object()) {
@@ -85,7 +77,8 @@ BootRecord ClassifyBoot(const BootFacts& f) {
     return b;
   }
   if (!b.named_image.empty()) {
-    if ((outcome == "restored" || outcome == "partial") && Str(r, "image_intent") == "named") {
+    if ((outcome == "restored" || outcome == "partial") &&
+        JsonString(r, "image_intent") == "named") {
       b.type = BootType::kWarm;
       b.reason =
           outcome == "partial"
@@ -114,7 +107,7 @@ BootRecord ClassifyBoot(const BootFacts& f) {
                 : outcome == "stale-image"      ? "the device holds another image: " + message
                 : outcome == "failed" ? "the restore failed: " + (error.empty() ? message : error)
                                       : "the restore restored another image (" + outcome + ", " +
-                                            Str(r, "image_intent") + "): " + message);
+                                            JsonString(r, "image_intent") + "): " + message);
     return b;
   }
   // No image named. A warm reboot may still have been meant: the previous preserve says so.
@@ -141,7 +134,7 @@ BootRecord ClassifyBoot(const BootFacts& f) {
     // (--fallback cold): nothing was lost, the machine came back cold, and this is why.
     b.used_reboot_cause = true;
     b.reason = "the warm reboot was refused and fell back to an ordinary one: " +
-               Str(f.reboot_cause, "cause");
+               JsonString(f.reboot_cause, "cause");
   }
   if (outcome == "failed") {
     const std::string error = ErrorMessage(r);
@@ -165,10 +158,12 @@ nlohmann::json BootRecordJson(const BootRecord& b, const BootFacts& f, int64_t n
     if (r.contains("phases") && r["phases"].is_array()) {
       for (const auto& ph : r["phases"]) seconds += PhaseSeconds(ph);
     }
-    j["restore"] = {
-        {"outcome", Str(r, "outcome")}, {"ok", r.value("ok", false)},
-        {"ran_in", Str(r, "ran_in")},   {"started_ns", Ns(r, "started_ns")},
-        {"seconds", seconds},           {"memory_returned", r.value("memory_returned", false)}};
+    j["restore"] = {{"outcome", JsonString(r, "outcome")},
+                    {"ok", JsonBool(r, "ok")},
+                    {"ran_in", JsonString(r, "ran_in")},
+                    {"started_ns", JsonInt(r, "started_ns")},
+                    {"seconds", seconds},
+                    {"memory_returned", JsonBool(r, "memory_returned")}};
     if (r.contains("error")) j["restore"]["error"] = r["error"];
   } else {
     j["restore"] = nullptr;
@@ -176,9 +171,9 @@ nlohmann::json BootRecordJson(const BootRecord& b, const BootFacts& f, int64_t n
   if (b.used_reboot_cause) j["reboot_cause"] = f.reboot_cause;
   if (b.used_last_preserve) {
     const nlohmann::json& p = f.last_preserve;
-    j["last_preserve"] = {{"started_ns", Ns(p, "started_ns")},
-                          {"ok", p.value("ok", false)},
-                          {"image_sealed", p.value("image_sealed", false)}};
+    j["last_preserve"] = {{"started_ns", JsonInt(p, "started_ns")},
+                          {"ok", JsonBool(p, "ok")},
+                          {"image_sealed", JsonBool(p, "image_sealed")}};
     j["last_preserve"]["image"] =
         PreservedImage(p).empty() ? nlohmann::json(nullptr) : nlohmann::json(PreservedImage(p));
     if (p.contains("error")) j["last_preserve"]["error"] = p["error"];
@@ -196,7 +191,7 @@ Result<HistoryTail> ReadHistoryTail(const std::string& dir, const std::string& b
     if (line.empty()) continue;
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) continue;  // torn by a power cut
-    if (Str(j, "boot_id") == boot_id) {
+    if (JsonString(j, "boot_id") == boot_id) {
       tail.this_boot_recorded = true;
     } else {
       tail.previous = std::move(j);
@@ -212,7 +207,7 @@ Result<nlohmann::json> LastBootOfType(const std::string& dir, const std::string&
   std::string line;
   while (std::getline(in, line)) {
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && Str(j, "type") == type) last = std::move(j);
+    if (j.is_object() && JsonString(j, "type") == type) last = std::move(j);
   }
   return last;
 }

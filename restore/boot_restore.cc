@@ -132,16 +132,16 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
       auto warm = LastBootOfType(config.history_dir, "warm");
       if (warm.ok()) mf.last_warm = *warm;
     }
-    mf.state_waiting = res.restore.value("image_kept", false) ||
-                       res.restore.value("outcome", std::string()) == "stale-image";
+    mf.state_waiting =
+        JsonBool(res.restore, "image_kept") || JsonString(res.restore, "outcome") == "stale-image";
     Status s = WriteMetricsFile(path, MetricsText(mf));
     res.metrics = s.ok() ? "written to " + path : s.message();
   }
 
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.2f", RestoreSeconds(res.restore));
-  const std::string outcome = res.restore.value("outcome", std::string());
-  const bool returned = res.restore.value("memory_returned", false);
+  const std::string outcome = JsonString(res.restore, "outcome");
+  const bool returned = JsonBool(res.restore, "memory_returned");
   res.line = std::string(BootTypeName(res.record.type)) + " boot: " + res.record.reason + "; " +
              (res.restored_now ? "restore " + outcome + " in " + secs + " s" +
                                      (returned ? ", the pmem is System RAM" : "")

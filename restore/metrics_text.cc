@@ -79,11 +79,6 @@ bool Has(const nlohmann::json& j, const char* key) {
   return j.is_object() && j.contains(key);
 }
 
-double Num(const nlohmann::json& j, const char* key) {
-  if (!Has(j, key) || !j[key].is_number()) return 0;
-  return j[key].get<double>();
-}
-
 double PhaseTotal(const nlohmann::json& report) {
   double s = 0;
   if (Has(report, "phases") && report["phases"].is_array()) {
@@ -107,7 +102,7 @@ void AddPhases(Families& m, const std::string& name, const std::string& what,
 std::string MetricsText(const MetricsFacts& f) {
   Families m;
   if (f.boot.is_object()) {
-    const std::string type = f.boot.value("type", "");
+    const std::string type = JsonString(f.boot, "type");
     for (const char* t : {"warm", "cold", "failed-warm"}) {
       m.Add("warmboot_boot_type",
             "This boot's type as warmboot restore --boot recorded it: 1 for the type it was.",
@@ -115,44 +110,44 @@ std::string MetricsText(const MetricsFacts& f) {
     }
     m.Add("warmboot_boot_recorded_timestamp_seconds",
           "When this boot's type was recorded, in seconds since the epoch.",
-          Num(f.boot, "recorded_ns") / 1e9);
+          JsonNumber(f.boot, "recorded_ns") / 1e9);
   }
   if (f.restore.is_object()) {
-    const std::string outcome = f.restore.value("outcome", "");
+    const std::string outcome = JsonString(f.restore, "outcome");
     for (const char* o : {"restored", "partial", "nothing-to-restore", "already-restored",
                           "no-valid-image", "stale-image", "failed"}) {
       m.Add("warmboot_restore_outcome", "This boot's restore outcome: 1 for the outcome it had.",
             outcome == o ? 1 : 0, {{"outcome", o}});
     }
     m.Add("warmboot_restore_success", "1 when this boot's restore succeeded, else 0.",
-          f.restore.value("ok", false) ? 1 : 0);
+          JsonBool(f.restore, "ok") ? 1 : 0);
     m.Add("warmboot_restore_seconds", "Seconds this boot's restore took (its phases).",
           PhaseTotal(f.restore));
     AddPhases(m, "warmboot_restore_phase_seconds", "restore", f.restore);
     if (Has(f.restore, "unpack")) {
       m.Add("warmboot_restored_bytes", "Bytes of state this boot's restore wrote back.",
-            Num(f.restore["unpack"], "bytes_written"));
+            JsonNumber(f.restore["unpack"], "bytes_written"));
     }
   }
   if (f.preserve.is_object()) {
     m.Add("warmboot_preserve_success", "1 when the last preserve succeeded, else 0.",
-          f.preserve.value("ok", false) ? 1 : 0);
+          JsonBool(f.preserve, "ok") ? 1 : 0);
     m.Add("warmboot_preserve_image_sealed", "1 when the last preserve sealed its image, else 0.",
-          f.preserve.value("image_sealed", false) ? 1 : 0);
+          JsonBool(f.preserve, "image_sealed") ? 1 : 0);
     m.Add("warmboot_preserve_timestamp_seconds",
           "When the last preserve started, in seconds since the epoch.",
-          Num(f.preserve, "started_ns") / 1e9);
+          JsonNumber(f.preserve, "started_ns") / 1e9);
     m.Add("warmboot_preserve_seconds", "Seconds the last preserve took (its phases).",
           PhaseTotal(f.preserve));
     AddPhases(m, "warmboot_preserve_phase_seconds", "preserve", f.preserve);
     if (Has(f.preserve, "pack")) {
       const nlohmann::json& pack = f.preserve["pack"];
       m.Add("warmboot_preserved_bytes", "Bytes of state the last preserve packed.",
-            Num(pack, "raw_bytes"));
+            JsonNumber(pack, "raw_bytes"));
       m.Add("warmboot_preserved_image_bytes", "Bytes of the image the last preserve wrote.",
-            Num(pack, "image_bytes"));
+            JsonNumber(pack, "image_bytes"));
       m.Add("warmboot_image_generation", "The generation of the last image preserved.",
-            Num(pack, "generation"));
+            JsonNumber(pack, "generation"));
     }
   }
   if (f.timeline) {
@@ -181,14 +176,14 @@ std::string MetricsText(const MetricsFacts& f) {
     const nlohmann::json& b = f.last_warm["blackout"];
     m.Add("warmboot_last_warm_reboot_timestamp_seconds",
           "When the last warm reboot's blackout began, in seconds since the epoch.",
-          Num(b, "start_ns") / 1e9);
+          JsonNumber(b, "start_ns") / 1e9);
     m.Add("warmboot_blackout_seconds",
           "The last warm reboot's blackout as warmboot sees it: from the hand-over to systemd "
           "to the end of the restore.",
-          Num(b, "seconds"));
+          JsonNumber(b, "seconds"));
     m.Add("warmboot_blackout_warmboot_seconds",
           "The part of the last warm reboot's blackout spent in warmboot's own phases.",
-          Num(b, "warmboot_seconds"));
+          JsonNumber(b, "warmboot_seconds"));
   }
   if (f.state_waiting) {
     m.Add("warmboot_state_waiting",
@@ -207,7 +202,7 @@ nlohmann::json LastPreserveReport(const Config& config) {
   if (b.is_null()) return a;
   // The same preserve in both: the history's copy has its last phase (the medium's was written
   // during it).
-  return a.value("started_ns", int64_t{0}) > b.value("started_ns", int64_t{0}) ? a : b;
+  return JsonInt(a, "started_ns") > JsonInt(b, "started_ns") ? a : b;
 }
 
 MetricsFacts MetricsFactsFromFiles(const Config& config, const std::string& boot_id) {

@@ -17,16 +17,6 @@ constexpr int64_t kMinCalibrationNs = 1000000;
 // How long one ClockSnapshot takes to read, at most: the TSC may be this far from the others.
 constexpr double kReadJitterSeconds = 2e-6;
 
-std::string Str(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-int64_t Int(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-}
-
 uint64_t Uint(const nlohmann::json& j, const char* key, const char* sub) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_object()) return 0;
@@ -41,13 +31,13 @@ double AddPhases(const nlohmann::json& phases, const std::string& stage, double 
   for (const auto& p : phases) {
     if (!p.is_object()) continue;
     TimelineSegment s;
-    s.name = stage + ": " + Str(p, "phase");
+    s.name = stage + ": " + JsonString(p, "phase");
     s.stage = stage;
     s.warmboot = true;
     s.start = at;
     s.seconds = std::max(0.0, PhaseSeconds(p));
-    s.ok = p.value("ok", true);
-    s.detail = Str(p, "detail");
+    s.ok = JsonBool(p, "ok", true);
+    s.detail = JsonString(p, "detail");
     at += s.seconds;
     out->push_back(std::move(s));
   }
@@ -77,7 +67,7 @@ std::string Seconds(double s) {
 
 Result<Timeline> TimelineFromRestore(const nlohmann::json& restore) {
   if (!restore.is_object()) return NotFound("no restore report");
-  const std::string outcome = Str(restore, "outcome");
+  const std::string outcome = JsonString(restore, "outcome");
   if (outcome != "restored" && outcome != "partial") {
     return NotFound("this boot's restore restored nothing (" +
                     (outcome.empty() ? std::string("no outcome") : outcome) +
@@ -99,16 +89,16 @@ Result<Timeline> TimelineFromRestore(const nlohmann::json& restore) {
 
   Timeline t;
   if (preserve.contains("pack") && preserve["pack"].is_object()) {
-    t.image = Str(preserve["pack"], "uuid");
+    t.image = JsonString(preserve["pack"], "uuid");
   }
   t.generation = Uint(preserve, "pack", "generation");
   t.preserved_bytes = Uint(preserve, "pack", "raw_bytes");
   t.restored_bytes = Uint(restore, "unpack", "bytes_written");
   t.restore_outcome = outcome;
-  t.ran_in = Str(restore, "ran_in");
+  t.ran_in = JsonString(restore, "ran_in");
 
-  const int64_t preserve_start = Int(preserve, "started_ns");
-  const int64_t handed_over = Int(preserve, "handed_over_ns");
+  const int64_t preserve_start = JsonInt(preserve, "started_ns");
+  const int64_t handed_over = JsonInt(preserve, "handed_over_ns");
   if (handed_over > 0 && handed_over <= preserve_start) {
     t.start_ns = handed_over;
     t.start_event = "handed-over";

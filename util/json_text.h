@@ -42,11 +42,28 @@ nlohmann::json JsonSafe(const nlohmann::json& j);
 // JsonSafe(j).dump(indent): never throws on the bytes inside.
 std::string DumpJson(const nlohmann::json& j, int indent = -1);
 
-// A phase's seconds; 0 for anything but a number (a report read back may be damaged).
+// Fields of a document read back (a report, a record: files, the medium), which may be
+// damaged: the value when `key` is there with the right type, else the fallback. nlohmann's
+// value() throws on a wrong type.
+inline std::string JsonString(const nlohmann::json& j, const char* key) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+inline int64_t JsonInt(const nlohmann::json& j, const char* key) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+inline double JsonNumber(const nlohmann::json& j, const char* key) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_number() ? it->get<double>() : 0;
+}
+inline bool JsonBool(const nlohmann::json& j, const char* key, bool fallback = false) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
+}
+// A phase's seconds (util/phase_log.h's JSON form).
 inline double PhaseSeconds(const nlohmann::json& phase) {
-  if (!phase.is_object()) return 0;
-  auto it = phase.find("seconds");
-  return it != phase.end() && it->is_number() ? it->get<double>() : 0;
+  return JsonNumber(phase, "seconds");
 }
 
 }  // namespace warmboot
