@@ -18,6 +18,7 @@
 #include "restore/timeline.h"
 #include "util/bytes.h"
 #include "util/host_info.h"
+#include "util/json_text.h"
 #include "util/printable.h"
 #include "util/time_text.h"
 
@@ -192,7 +193,7 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
 
   // What state there is: a sealed image waiting, and the tree this boot's restore wrote.
   const nlohmann::json& restore = facts.restore;
-  const std::string outcome = restore.is_object() ? restore.value("outcome", "") : "";
+  const std::string outcome = JsonString(restore, "outcome");
   std::error_code ec;
   const bool tree = std::filesystem::is_directory(config->restore_dir, ec) &&
                     !std::filesystem::is_empty(config->restore_dir, ec);
@@ -200,7 +201,8 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
                   {"restore_dir", config->restore_dir},
                   {"restored_tree", tree}};
   if ((outcome == "restored" || outcome == "partial") && restore.contains("unpack")) {
-    out["state"]["restored_bytes"] = restore["unpack"].value("bytes_written", uint64_t{0});
+    out["state"]["restored_bytes"] =
+        static_cast<uint64_t>(JsonInt(restore["unpack"], "bytes_written"));
     out["state"]["quarantined"] = outcome == "partial";
   }
   std::string state_line;
@@ -219,7 +221,7 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
 
   // What to do next, the most pressing first.
   const nlohmann::json& b = out["boot"];
-  const std::string type = b.is_object() ? b.value("type", "") : "";
+  const std::string type = JsonString(b, "type");
   std::string next;
   if (!owned.ok()) {
     next =
@@ -262,7 +264,7 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
 
   std::cout << "this boot: "
             << (b.is_null() ? "not recorded ('warmboot restore --boot' has not run in it)"
-                            : Printable(type + " (" + b.value("reason", "") + ")"))
+                            : Printable(type + " (" + JsonString(b, "reason") + ")"))
             << "\n";
   const int64_t now = NowUnixNanos();
   if (facts.timeline) {
@@ -276,9 +278,9 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
                  "warmboot\n";
   } else if (facts.last_warm.is_object() && facts.last_warm.contains("blackout")) {
     const nlohmann::json& bo = facts.last_warm["blackout"];
-    std::cout << "last warm reboot: " << HumanMoment(bo.value("start_ns", int64_t{0}), now)
-              << ": blackout " << Secs(bo.value("seconds", 0.0)) << ", warmboot's own "
-              << Secs(bo.value("warmboot_seconds", 0.0))
+    std::cout << "last warm reboot: " << HumanMoment(JsonInt(bo, "start_ns"), now) << ": blackout "
+              << Secs(JsonNumber(bo, "seconds")) << ", warmboot's own "
+              << Secs(JsonNumber(bo, "warmboot_seconds"))
               << " (its phases went with that boot's reports)\n";
   } else {
     std::cout << "last warm reboot: none on record in " << config->history_dir << "\n";
@@ -301,15 +303,15 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
     const std::string o = rep.contains("outcome") && rep["outcome"].is_string()
                               ? rep["outcome"].get<std::string>()
                               : "";
-    std::cout << (o == "stale-image"       ? "kept a stale image, restored nothing"
-                  : rep.value("ok", false) ? "ok"
-                                           : "failed");
+    std::cout << (o == "stale-image"    ? "kept a stale image, restored nothing"
+                  : JsonBool(rep, "ok") ? "ok"
+                                        : "failed");
     if (!o.empty()) std::cout << " (" << o << ")";
     if (rep.contains("started_ns") && rep["started_ns"].is_number_integer()) {
       std::cout << ", " << HumanMoment(rep["started_ns"].get<int64_t>(), now);
     }
     if (rep.contains("error") && rep["error"].is_object()) {
-      std::cout << ": " << Printable(rep["error"].value("message", ""));
+      std::cout << ": " << Printable(JsonString(rep["error"], "message"));
     }
     std::cout << "\n";
   }
