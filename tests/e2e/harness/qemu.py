@@ -137,9 +137,17 @@ class Qemu:
         self.name = name
         self.log_raw = os.path.join(LOGS, name + ".serial.raw")
         self.log = os.path.join(LOGS, name + ".serial.log")
+        # WB_E2E_SYSRQ=1 (a diagnosis aid): when the console falls silent after the
+        # initramfs's last step, the kernel is asked for its stacks (sysrq w, l, t) through
+        # the QEMU monitor, to show where a stalled boot waits.
+        self.sysrq = os.path.join(LOGS, name + ".monitor") if os.environ.get(
+            "WB_E2E_SYSRQ") else None
+        if self.sysrq:
+            cmdline += " sysrq_always_enabled"
+        monitor = f"unix:{self.sysrq},server=on,wait=off" if self.sysrq else "none"
         self.cmd = (["qemu-system-x86_64", "-accel", "tcg", "-smp", "2"] + machine_args +
                     ["-kernel", kernel, "-initrd", initrd, "-append", cmdline,
-                     "-display", "none", "-monitor", "none", "-no-reboot", "-nic", "none",
+                     "-display", "none", "-monitor", monitor, "-no-reboot", "-nic", "none",
                      "-serial", "file:" + self.log_raw])
         self.boot_timeout = boot_timeout
         self.total_timeout = total_timeout
@@ -162,6 +170,7 @@ class Qemu:
         proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         pos, pending, boot_start, nboot = 0, b"", start, 1
+        last_line, last_text, last_sysrq, full_dumps = start, "", 0.0, 0
         try:
             with open(self.log_raw, "rb") as fh:
                 while True:
@@ -174,6 +183,11 @@ class Qemu:
                     *lines, pending = pending.split(b"\n")
                     for raw in lines:
                         line = raw.decode("utf-8", "replace").replace("\r", "")
+                        last_line = now
+                        if "init-bottom" in line:
+                            last_text = "init-bottom"
+                        elif "Welcome to" in line:
+                            last_text = ""
                         n_before = len(self.boot.events)
                         self.boot.feed(now - start, line)
                         for ev in self.boot.events[n_before:]:
@@ -185,6 +199,12 @@ class Qemu:
                         if pending:
                             self.boot.feed(now - start, pending.decode("utf-8", "replace"))
                         break
+                    if (self.sysrq and "init-bottom" in last_text and now - last_line > 5 and
+                            now - last_sysrq > 5):
+                        last_sysrq = now
+                        keys = "wl" + ("t" if full_dumps < 2 else "")
+                        full_dumps += 1
+                        self._sysrq(keys)
                     reason = None
                     if now - boot_start > self.boot_timeout:
                         reason = f"boot timeout: no progress within {self.boot_timeout} s"
@@ -217,6 +237,18 @@ class Qemu:
         say(f"{self.name}: QEMU ended after {self.seconds:.1f} s (exit {self.exit_code}); "
             f"serial log {os.path.relpath(self.log, ROOT)}")
         return self.boot
+
+    def _sysrq(self, keys):
+        import socket
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(self.sysrq)
+                for k in keys:
+                    s.sendall(f"sendkey alt-sysrq-{k}\n".encode())
+                    time.sleep(0.3)
+            say(f"{self.name}: console silent after init-bottom: asked for sysrq {keys}")
+        except OSError as e:
+            say(f"{self.name}: sysrq through the monitor failed: {e}")
 
     def _echo(self, ev):
         if "step" in ev:
