@@ -1,5 +1,6 @@
 // Which kernel, initrd and command line the next boot gets: the request (configuration or
 // command-line flags) first, then the running kernel's defaults.
+#include <algorithm>
 #include <cerrno>
 
 #include "kexec/kexec.h"
@@ -31,6 +32,16 @@ std::string DefaultInitrd(const std::string& release, KexecSystem& sys) {
     if (err != ENOENT) return path;
   }
   return "";
+}
+
+// The kernel reads from an unpaired double quote to the end of the line as one value
+// (next_arg()): every parameter after it, the image's token among them, would be lost in it, and
+// the next boot would keep the sealed image as stale instead of restoring it.
+Status CheckQuotesPaired(std::string_view text, const std::string& what) {
+  if (std::count(text.begin(), text.end(), '"') % 2 == 0) return Status::Ok();
+  return InvalidArgument(what + " has an unpaired double quote (\"" + std::string(text) +
+                         "\"): the next kernel would read everything after it as one value, "
+                         "warmboot's own parameters included; pair the quotes");
 }
 
 }  // namespace
@@ -65,6 +76,7 @@ Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys
   if (!Trim(request.cmdline).empty()) {
     plan.cmdline = Trim(request.cmdline);
     plan.cmdline_origin = "configured";
+    WB_RETURN_IF_ERROR(CheckQuotesPaired(plan.cmdline, "the configured `cmdline =`"));
   } else {
     auto running = sys.ReadFile(kexec_internal::kProcCmdlinePath);
     if (!running.ok()) {
@@ -76,7 +88,11 @@ Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys
     plan.cmdline = std::move(f.cmdline);
     plan.dropped = std::move(f.dropped);
     plan.cmdline_origin = kexec_internal::kProcCmdlinePath;
+    WB_RETURN_IF_ERROR(CheckQuotesPaired(
+        plan.cmdline, std::string("the running kernel's command line (") +
+                          kexec_internal::kProcCmdlinePath + ", which the next kernel reuses)"));
   }
+  WB_RETURN_IF_ERROR(CheckQuotesPaired(Trim(request.append), "the configured `append =`"));
   plan.cmdline = kexec_internal::WithAppended(plan.cmdline, Trim(request.append));
   // Only the image sealed for the next boot may be named on its command line: a token from this
   // boot's or the configured command line would name an image already restored (or a stale one).

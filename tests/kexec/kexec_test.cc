@@ -159,6 +159,25 @@ TEST(KexecPlanTest, CmdlineReplacesTheRunningOne) {
   EXPECT_EQ(MustResolve({.cmdline = "a", .append = "b"}, sys).cmdline, "a b");
 }
 
+// An unpaired quote would swallow warmboot.image= into another parameter's value: the next boot
+// would not restore. Refused in the plan, before anything is done.
+TEST(KexecPlanTest, UnpairedQuoteIsRefused) {
+  FakeKexecSystem sys;
+  auto p = ResolveKexecPlan({.cmdline = "root=/dev/sda2 dyndbg=\"file x.c +p"}, sys);
+  ASSERT_FALSE(p.ok());
+  EXPECT_TRUE(Contains(p.status().message(), "`cmdline =`"));
+  EXPECT_TRUE(Contains(p.status().message(), "unpaired double quote"));
+  p = ResolveKexecPlan({.append = "a=\"b"}, sys);
+  ASSERT_FALSE(p.ok());
+  EXPECT_TRUE(Contains(p.status().message(), "`append =`"));
+  sys.text["/proc/cmdline"] = "root=/dev/vda1 \"ro\n";
+  p = ResolveKexecPlan({.image_token = "0b1c2d3e-0000-4000-8000-000000000000"}, sys);
+  ASSERT_FALSE(p.ok());
+  EXPECT_TRUE(Contains(p.status().message(), "/proc/cmdline"));
+  // Paired quotes are the kernel's own syntax and pass.
+  EXPECT_TRUE(ResolveKexecPlan({.cmdline = "root=/dev/sda2 dyndbg=\"file x.c +p\""}, sys).ok());
+}
+
 TEST(KexecPlanTest, UnreadableProcCmdlineSaysWhatToSet) {
   FakeKexecSystem sys;
   sys.text.erase("/proc/cmdline");
