@@ -133,7 +133,8 @@ class Boot:
 
 
 class Qemu:
-    def __init__(self, name, machine_args, cmdline, kernel, initrd, boot_timeout, total_timeout):
+    def __init__(self, name, machine_args, cmdline, kernel, initrd, boot_timeout, total_timeout,
+                 accel="tcg"):
         self.name = name
         self.log_raw = os.path.join(LOGS, name + ".serial.raw")
         self.log = os.path.join(LOGS, name + ".serial.log")
@@ -145,7 +146,7 @@ class Qemu:
         if self.sysrq:
             cmdline += " sysrq_always_enabled"
         monitor = f"unix:{self.sysrq},server=on,wait=off" if self.sysrq else "none"
-        self.cmd = (["qemu-system-x86_64", "-accel", "tcg", "-smp", "2"] + machine_args +
+        self.cmd = (["qemu-system-x86_64", "-accel", accel, "-smp", "2"] + machine_args +
                     ["-kernel", kernel, "-initrd", initrd, "-append", cmdline,
                      "-display", "none", "-monitor", monitor, "-no-reboot", "-nic", "none",
                      "-serial", "file:" + self.log_raw])
