@@ -9,7 +9,7 @@ namespace warmboot {
 namespace {
 
 constexpr double kRow = 22;          // one segment per row
-constexpr double kTop = 74;          // below the title and the legend
+constexpr double kTop = 90;          // below the title, two subtitle lines and the legend
 constexpr double kLabelRight = 250;  // names end here, right-aligned
 constexpr const char* kWarmbootColour = "#2b7bba";
 constexpr const char* kSystemColour = "#a9a9a9";
@@ -83,18 +83,23 @@ std::string TimelineSvg(const Timeline& t) {
   s += "<text x=\"10\" y=\"22\" font-size=\"16\" font-weight=\"bold\">Warm reboot blackout: " +
        F("%.3f", t.seconds) + " s (warmboot's own phases " + F("%.3f", t.warmboot_seconds) +
        " s, " + F("%.0f", share) + " %)</text>\n";
+  // Two lines: one held an image's uuid and both moments and ran past the right edge.
   s += "<text x=\"10\" y=\"40\">" +
-       Xml("image " + t.image + ", generation " + std::to_string(t.generation) + "; from " +
+       Xml("image " + t.image + ", generation " + std::to_string(t.generation) +
+           "; kexec measured by " + t.kexec_method + " (±" + F("%.3g", t.kexec_error_seconds) +
+           " s)") +
+       "</text>\n";
+  s += "<text x=\"10\" y=\"56\">" +
+       Xml(std::string("from ") +
            (t.start_event == "handed-over" ? "the hand-over to systemd" : "the preserve's start") +
            " (" + HumanMoment(t.start_ns, t.start_ns).substr(0, 20) +
-           ") to the end of the restore (" + t.ran_in + "); kexec measured by " + t.kexec_method +
-           " (±" + F("%.3g", t.kexec_error_seconds) + " s)") +
+           ") to the end of the restore (" + t.ran_in + ")") +
        "</text>\n";
   // Legend.
-  s += std::string("<rect x=\"10\" y=\"50\" width=\"12\" height=\"12\" fill=\"") + kWarmbootColour +
-       "\"/><text x=\"28\" y=\"60\">warmboot</text>\n";
-  s += std::string("<rect x=\"100\" y=\"50\" width=\"12\" height=\"12\" fill=\"") + kSystemColour +
-       "\"/><text x=\"118\" y=\"60\">systemd, kernels</text>\n";
+  s += std::string("<rect x=\"10\" y=\"66\" width=\"12\" height=\"12\" fill=\"") + kWarmbootColour +
+       "\"/><text x=\"28\" y=\"76\">warmboot</text>\n";
+  s += std::string("<rect x=\"100\" y=\"66\" width=\"12\" height=\"12\" fill=\"") + kSystemColour +
+       "\"/><text x=\"118\" y=\"76\">systemd, kernels</text>\n";
 
   // Grid and axis.
   const double step = TickStep(total);

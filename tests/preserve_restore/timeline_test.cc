@@ -275,5 +275,29 @@ TEST(SvgTest, OneProportionalBarPerSegmentInAWellFormedDocument) {
   EXPECT_EQ(i, t.segments.size());
 }
 
+// The header's lines stay inside the picture, with an image's uuid and the longest kexec
+// method in them: 12 px sans-serif averages under 7 px a character.
+TEST(SvgTest, TheHeaderFitsTheWidth) {
+  nlohmann::json r = Reboot();
+  Timeline t = *TimelineFromRestore(r);
+  t.image = "0b1c2d3e-0000-4000-8000-000000000000";
+  t.kexec_method = "realtime";
+  const std::string svg = TimelineSvg(t);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(svg, m, std::regex(R"re(<svg [^>]*width="([0-9.]+)")re")));
+  const double width = std::stod(m[1]);
+  const std::regex text(
+      R"re(<text x="([0-9.]+)" y="([0-9.]+)"( font-size="16")?[^>]*>([^<]*)</text>)re");
+  int header_lines = 0;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), text); it != std::sregex_iterator();
+       ++it) {
+    if (std::stod((*it)[2]) > 60) continue;  // the header only: labels are checked above
+    const double px = (*it)[3].matched ? 9.5 : 7.0;
+    EXPECT_LE(std::stod((*it)[1]) + px * (*it)[4].length(), width) << (*it)[4];
+    ++header_lines;
+  }
+  EXPECT_GE(header_lines, 2);
+}
+
 }  // namespace
 }  // namespace warmboot
