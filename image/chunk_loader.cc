@@ -4,7 +4,6 @@
 
 #include "image/checksum.h"
 #include "image/zero.h"
-#include "util/sigbus_guard.h"
 
 namespace warmboot {
 
@@ -34,29 +33,6 @@ Status ChunkLoader::Load(const format::ChunkRecord& c, std::span<const uint8_t>*
     if (bad.Overlaps(c.offset, c.stored_length)) {
       return IoError("chunk lies over a known media error (bad block); not read");
     }
-  }
-  // A mapped medium: the chunk is hashed (and decompressed) where it lies, and the caller
-  // writes it from there. A SIGBUS (the file shrank under the restore) is reported as damage.
-  if (std::span<const uint8_t> at = media_.Mapped(c.offset, c.stored_length); !at.empty()) {
-    if (c.codec == format::Codec::kZstd) {
-      uint8_t* raw = RawBuffer(c.raw_length);
-      Status st;
-      if (!GuardSigbus([&] { st = decompressor_.Decompress(at, {raw, c.raw_length}); })) {
-        return IoError("chunk unreadable: the image file changed under the read (SIGBUS)");
-      }
-      WB_RETURN_IF_ERROR(st);
-      if (Hash64(raw, c.raw_length) != c.hash) return Corruption("checksum mismatch");
-      *out = {raw, c.raw_length};
-      return Status::Ok();
-    }
-    if (c.stored_length != c.raw_length) return Corruption("raw chunk of the wrong length");
-    uint64_t hash = 0;
-    if (!GuardSigbus([&] { hash = Hash64(at.data(), at.size()); })) {
-      return IoError("chunk unreadable: the image file changed under the read (SIGBUS)");
-    }
-    if (hash != c.hash) return Corruption("checksum mismatch");
-    *out = at;
-    return Status::Ok();
   }
   uint8_t* raw = RawBuffer(c.raw_length);
   if (c.codec == format::Codec::kZstd) {

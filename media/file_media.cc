@@ -2,7 +2,6 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -11,7 +10,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <vector>
 
 #include "media/media.h"
@@ -67,18 +65,9 @@ AlignedBuffer& Bounce(size_t size) {
 
 class FileMedia : public Media {
  public:
-  FileMedia(std::string name, int fd, uint64_t capacity, uint64_t size, uint32_t alignment,
-            bool mappable)
-      : name_(std::move(name)),
-        fd_(fd),
-        capacity_(capacity),
-        size_(size),
-        align_(alignment),
-        mappable_(mappable) {}
-  ~FileMedia() override {
-    if (map_ != nullptr) ::munmap(const_cast<uint8_t*>(map_), map_length_);
-    ::close(fd_);
-  }
+  FileMedia(std::string name, int fd, uint64_t capacity, uint64_t size, uint32_t alignment)
+      : name_(std::move(name)), fd_(fd), capacity_(capacity), size_(size), align_(alignment) {}
+  ~FileMedia() override { ::close(fd_); }
 
   const std::string& name() const override { return name_; }
   uint64_t capacity() const override { return capacity_; }
@@ -106,24 +95,6 @@ class FileMedia : public Media {
     if (got < offset - lo + out.size()) return Corruption(name_ + ": unexpected end of medium");
     if (bounce) std::memcpy(out.data(), dst + (offset - lo), out.size());
     return Status::Ok();
-  }
-
-  // A read-only regular file is mapped whole, once: restore and verify then hash the chunks
-  // where they lie and write them from there, one copy per byte instead of two. A mapping that
-  // fails (address space, a file system without mmap) leaves ReadAt to do the work.
-  std::span<const uint8_t> Mapped(uint64_t offset, uint64_t length) override {
-    if (!mappable_) return {};
-    std::call_once(map_once_, [this] {
-      const uint64_t n = size();
-      if (n == 0) return;
-      void* m = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd_, 0);
-      if (m == MAP_FAILED) return;
-      ::madvise(m, n, MADV_SEQUENTIAL);
-      map_ = static_cast<const uint8_t*>(m);
-      map_length_ = n;
-    });
-    if (map_ == nullptr || offset > map_length_ || length > map_length_ - offset) return {};
-    return {map_ + offset, length};
   }
 
   Status WriteAt(uint64_t offset, const struct iovec* iov, int iovcnt) override {
@@ -188,10 +159,6 @@ class FileMedia : public Media {
   uint64_t capacity_;
   std::atomic<uint64_t> size_;
   uint32_t align_;
-  const bool mappable_;
-  std::once_flag map_once_;
-  const uint8_t* map_ = nullptr;
-  uint64_t map_length_ = 0;
 };
 
 // What a medium cannot be: anything but a regular file or a block device.
@@ -301,10 +268,7 @@ Result<std::unique_ptr<Media>> OpenFileMedia(const std::string& path, FileMediaO
                                             "; use --direct-io off");
     }
   }
-  const bool mappable =
-      S_ISREG(st.st_mode) && options.mode == OpenMode::kReadOnly && alignment == 1;
-  return std::unique_ptr<Media>(
-      new FileMedia(path, fd.release(), capacity, size, alignment, mappable));
+  return std::unique_ptr<Media>(new FileMedia(path, fd.release(), capacity, size, alignment));
 }
 
 }  // namespace warmboot

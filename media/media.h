@@ -37,16 +37,6 @@ class Media {
 
   // Reads exactly out.size() bytes or fails; reading past size() is a truncation error.
   virtual Status ReadAt(uint64_t offset, std::span<uint8_t> out) = 0;
-  // The medium's bytes [offset, offset + length) in memory without a copy, when the medium can
-  // show them so (a regular file opened read-only without direct I/O: mapped once, on first
-  // use); empty otherwise, or out of bounds, and ReadAt is the way. Read the span under
-  // GuardSigbus (util/sigbus_guard.h): a file truncated meanwhile raises SIGBUS where its pages
-  // were. The span stays valid while the medium lives.
-  virtual std::span<const uint8_t> Mapped(uint64_t offset, uint64_t length) {
-    (void)offset;
-    (void)length;
-    return {};
-  }
   // Writes all buffers contiguously starting at offset, or fails.
   virtual Status WriteAt(uint64_t offset, const struct iovec* iov, int iovcnt) = 0;
   Status WriteAt(uint64_t offset, std::span<const uint8_t> data) {

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <set>
 
-#include "image/chunk_loader.h"
 #include "image/image.h"
 #include "testing/test_util.h"
 
@@ -21,7 +20,7 @@ bool Refused(const Status& s) {
 }
 
 class TruncationTest : public ::testing::Test {
- public:
+ protected:
   void PackState(uint32_t chunk_size, const std::string& compress) {
     testing::MakeSmallState(state_.path());
     testing::WriteFile(state_ / "d/big.txt", testing::TextBytes(300000, 5));
@@ -133,52 +132,6 @@ TEST_F(TruncationTest, TruncatedImageFile) {
     }
     EXPECT_FALSE(testing::Exists(work / "dest"));
   }
-}
-
-// An image file read through its mapping (media/media.h, Mapped) that shrinks once the restore
-// has begun: reading the lost pages raises SIGBUS, which must come back as that chunk's damage,
-// never kill the process. The image loads whole, then the file is cut in its data region.
-void CutDuringTheRestore(TruncationTest& t, const char* compress) {
-  {
-    t.PackState(65536, compress);
-    auto& media_ = t.media_;
-    auto& h_ = t.h_;
-    TempDir work;
-    const std::string image = work / "image";
-    testing::WriteFile(image,
-                       std::string(media_->bytes().begin(),
-                                   media_->bytes().begin() + static_cast<long>(h_.image_end)));
-    auto media = OpenFileMedia(image, {});
-    ASSERT_TRUE(media.ok()) << media.status().ToString();
-    ASSERT_FALSE((*media)->Mapped(0, h_.image_end).empty()) << "a read-only file is mapped";
-    EXPECT_TRUE((*media)->Mapped(0, h_.image_end + 1).empty()) << "not past its end";
-    auto writable = OpenFileMedia(image, {OpenMode::kReadWrite});
-    ASSERT_TRUE(writable.ok());
-    EXPECT_TRUE((*writable)->Mapped(0, 4096).empty()) << "a medium being written is not mapped";
-    // The last chunk with stored bytes, and the file cut a page into the data region.
-    const uint8_t* table = media_->bytes().data() + h_.chunk_table_offset;
-    format::ChunkRecord last;
-    for (uint64_t c = 0; c < h_.chunk_count; ++c) {
-      format::ChunkRecord r = format::DecodeChunk(std::span<const uint8_t, 32>(table + c * 32, 32));
-      if (r.stored_length != 0) last = r;
-    }
-    ASSERT_GT(last.offset, format::kDataOffset + 4096);
-    ASSERT_EQ(::truncate(image.c_str(), static_cast<off_t>(format::kDataOffset + 4096)), 0);
-    ChunkLoader loader(**media, h_.chunk_size, {});
-    std::span<const uint8_t> out;
-    Status st = loader.Load(last, &out);
-    EXPECT_EQ(st.code(), Code::kIoError) << st.ToString();
-    EXPECT_NE(st.message().find("SIGBUS"), std::string::npos) << st.ToString();
-    EXPECT_TRUE(out.empty());
-  }
-}
-
-TEST_F(TruncationTest, AMappedRawImageFileCutDuringTheRestoreIsDamageNotACrash) {
-  CutDuringTheRestore(*this, "none");
-}
-
-TEST_F(TruncationTest, AMappedZstdImageFileCutDuringTheRestoreIsDamageNotACrash) {
-  CutDuringTheRestore(*this, "zstd");
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // util: the plumbing every layer shares.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <string>
@@ -11,7 +10,6 @@
 #include "util/fd_limit.h"
 #include "util/io.h"
 #include "util/printable.h"
-#include "util/sigbus_guard.h"
 #include "util/strings.h"
 #include "util/time_text.h"
 #include "util/uuid.h"
@@ -136,31 +134,6 @@ TEST(XoshiroTest, KnownSequence) {
   uint64_t x = 0;
   EXPECT_EQ(SplitMix64(x), 0xe220a8397b1dcdafull);
   for (int i = 0; i < 1000; ++i) EXPECT_LT(a.Below(10), 10u);
-}
-
-// A read of a mapping whose file was cut short raises SIGBUS: the guard turns it into a false
-// return, on every thread and more than once, and a good read runs to its end.
-TEST(SigbusGuardTest, ACutFileReadsAsFalseNotACrash) {
-  char path[] = "/tmp/warmboot-sigbus-XXXXXX";
-  int fd = ::mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ::unlink(path);
-  const long page = ::sysconf(_SC_PAGESIZE);
-  ASSERT_EQ(::ftruncate(fd, 4 * page), 0);
-  auto* m =
-      static_cast<volatile const char*>(::mmap(nullptr, 4 * page, PROT_READ, MAP_SHARED, fd, 0));
-  ASSERT_NE(m, MAP_FAILED);
-  int sum = 0;
-  EXPECT_TRUE(GuardSigbus([&] { sum += m[3 * page]; }));
-  ASSERT_EQ(::ftruncate(fd, page), 0);
-  EXPECT_TRUE(GuardSigbus([&] { sum += m[0]; }));
-  for (int i = 0; i < 2; ++i) EXPECT_FALSE(GuardSigbus([&] { sum += m[3 * page]; }));
-  bool on_thread = true;
-  std::thread([&] { on_thread = GuardSigbus([&] { sum += m[2 * page]; }); }).join();
-  EXPECT_FALSE(on_thread);
-  EXPECT_EQ(sum, 0);
-  ::munmap(const_cast<char*>(m), 4 * page);
-  ::close(fd);
 }
 
 }  // namespace
