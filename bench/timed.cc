@@ -33,6 +33,9 @@ namespace {
 void Warm(unsigned long long bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return;  // a hint, not a requirement
+  // In 2 MiB pages where the kernel gives them: a huge-page tmpfs then gets memory the host has
+  // just faulted in too, not only commands that allocate 4 KiB pages.
+  ::madvise(p, bytes, MADV_HUGEPAGE);
   const long page = ::sysconf(_SC_PAGESIZE);
   for (unsigned long long o = 0; o < bytes; o += static_cast<unsigned long long>(page)) {
     static_cast<volatile char*>(p)[o] = 1;

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "util/bytes.h"
 #include "util/fd_limit.h"
@@ -134,6 +135,28 @@ TEST(XoshiroTest, KnownSequence) {
   uint64_t x = 0;
   EXPECT_EQ(SplitMix64(x), 0xe220a8397b1dcdafull);
   for (int i = 0; i < 1000; ++i) EXPECT_LT(a.Below(10), 10u);
+}
+
+// More buffers than one pwritev takes (IOV_MAX), empty ones among them: all land, in order.
+TEST(IoTest, PwritevAllWritesEveryBuffer) {
+  char path[] = "/tmp/warmboot-pwritev-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::unlink(path);
+  std::vector<std::string> parts;
+  std::vector<struct iovec> iov;
+  std::string want;
+  for (int i = 0; i < 2500; ++i) parts.push_back(i % 7 == 0 ? "" : std::to_string(i) + ",");
+  for (std::string& p : parts) {
+    iov.push_back({p.data(), p.size()});
+    want += p;
+  }
+  ASSERT_EQ(PwritevAll(fd, iov.data(), static_cast<int>(iov.size()), 5), 0);
+  std::string got(want.size(), '\0');
+  ASSERT_EQ(::pread(fd, got.data(), got.size(), 5), static_cast<ssize_t>(got.size()));
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(PwritevAll(-1, iov.data(), 2, 0), EBADF);
+  ::close(fd);
 }
 
 }  // namespace
