@@ -1,6 +1,9 @@
 #include "preserve/preserve.h"
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <future>
 
 #include "image/image_json.h"
 #include "image/report_record.h"
@@ -244,7 +247,37 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   }
   r.memory_removed = true;
 
+  // The next kernel loads while the image is written, off the critical path. Not earlier: until
+  // the memory left System RAM, the kernel could have put the next kernel's segments in it. A
+  // kernel `warmboot reboot` loaded before the services stopped is kept.
+  std::future<Result<KexecLoadReport>> loading;
+  double load_seconds = 0;
+  bool preloaded = false;
+  if (options.kexec) {
+    auto loaded = options.kexec_preloaded ? KexecLoaded(KexecSys(options)) : Result<bool>(false);
+    preloaded = loaded.ok() && *loaded;
+    if (!preloaded) {
+      loading = std::async(std::launch::async, [&]() -> Result<KexecLoadReport> {
+        auto t0 = std::chrono::steady_clock::now();
+        auto load = LoadKexec(*r.kexec, KexecSys(options));
+        load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return load;
+      });
+    }
+  }
+  // Every way out without a sealed image: a kernel loaded meanwhile names that image on its
+  // command line, so it goes again (nothing may jump into it).
+  auto drop_load = [&] {
+    if (!loading.valid()) return;
+    auto load = loading.get();
+    if (load.ok()) {
+      Status s = UnloadKexec(KexecSys(options));
+      if (!s.ok()) r.notes.push_back("could not unload the next kernel: " + s.message());
+    }
+  };
+
   auto give_back = [&](const Status& cause) {
+    drop_load();
     Status back = ToSystemRam(platform, options.transition, &log);
     r.status =
         Status(cause.code(), cause.message() + (back.ok() ? "; no image was sealed and the memory "
@@ -282,7 +315,10 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
                      std::to_string(pack->generation));
   }
   if (int sig = Interrupted(options)) {
-    // Signals were held back while the image was written: it is whole and sealed.
+    // Signals were held back while the image was written: it is whole and sealed. A kernel
+    // loaded meanwhile goes again: an interrupted preserve does not leave the machine set up
+    // to jump.
+    drop_load();
     r.status = Status(Code::kInterrupted,
                       std::string("interrupted by ") + SignalName(sig) +
                           " after the point of no return: the image was completed and sealed on " +
@@ -291,14 +327,22 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
                           "'warmboot restore' takes the state back and returns the memory");
   } else if (options.kexec) {
     // Before the report record, so the record the next boot reads says how the kernel loaded.
+    // Its time is what the load still took once the image was sealed: the critical path.
     auto t = log.Start("kexec load");
-    auto loaded = options.kexec_preloaded ? KexecLoaded(KexecSys(options)) : Result<bool>(false);
-    auto load = loaded.ok() && *loaded ? Result<KexecLoadReport>(KexecLoadReport{
-                                             r.kexec->loader, "loaded before the services stopped"})
-                                       : LoadKexec(*r.kexec, KexecSys(options));
+    auto load = preloaded ? Result<KexecLoadReport>(KexecLoadReport{
+                                r.kexec->loader, "loaded before the services stopped"})
+                          : loading.get();
     if (load.ok()) {
       r.kexec_load = *load;
-      t.Done(true, KexecLoaderName(load->loader) + (load->note.empty() ? "" : ": " + load->note));
+      std::string detail = load->note;
+      if (!preloaded) {
+        char took[32];
+        std::snprintf(took, sizeof took, "%.2f", load_seconds);
+        detail = std::string("loaded while the image was written (") + took + " s)" +
+                 (detail.empty() ? "" : "; " + detail);
+      }
+      t.Done(true,
+             std::string(KexecLoaderName(load->loader)) + (detail.empty() ? "" : ": " + detail));
     } else {
       r.status = KexecLoadFailed(load.status(), r);
       t.Done(false, load.status().message());

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -50,7 +51,8 @@ class FakeKexecSystem : public KexecSystem {
   int probe_errno = EINVAL;     // kexec_file_load exists
   std::deque<int> load_errnos;  // successive answers to loads; none left = 0
   int unload_errno = 0;
-  bool load_sets_loaded = true;  // a successful load (or kexec -l) sets kexec_loaded to 1
+  std::function<void()> on_load;  // called inside every load (not an unload), before it answers
+  bool load_sets_loaded = true;   // a successful load (or kexec -l) sets kexec_loaded to 1
   std::string kexec_tools = "/usr/sbin/kexec";  // "" = not installed
   ProgramResult tools_result;                   // what kexec -l / -u answer
   int reboot_errno = EINVAL;
@@ -97,6 +99,7 @@ class FakeKexecSystem : public KexecSystem {
     }
     if (!open_fds.count(kernel_fd)) return EBADF;
     if (!(flags & KEXEC_FILE_NO_INITRAMFS) && !open_fds.count(initrd_fd)) return EBADF;
+    if (on_load) on_load();
     Load l;
     l.kernel = PathOf(kernel_fd);
     if (!(flags & KEXEC_FILE_NO_INITRAMFS)) l.initrd = PathOf(initrd_fd);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "preserve/preserve.h"
 #include "restore/restore.h"
@@ -103,6 +104,37 @@ TEST_F(KexecPreserveTest, LoadsTheNextKernelAfterTheSealAndNeverReboots) {
   RestoreReport restored = Restore(*sim_, config_, ro);
   ASSERT_EQ(restored.outcome, RestoreOutcome::kRestored) << restored.message;
   EXPECT_EQ(restored.preserve_report["kexec"]["loaded"], true);
+}
+
+// The kernel loads while the image is written (off the critical path), but never before the
+// memory is out of System RAM: until then the kernel may place the next kernel's segments in it.
+TEST_F(KexecPreserveTest, TheKernelLoadsOnceTheMemoryIsOutWhileTheImageIsWritten) {
+  std::optional<PmemMode> mode_at_load;
+  kexec_.on_load = [&] {
+    auto info = sim_->Probe();
+    if (info.ok()) mode_at_load = info->mode;
+  };
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_TRUE(mode_at_load.has_value());
+  EXPECT_EQ(*mode_at_load, PmemMode::kRaw);
+  const Phase& load = r.phases.phases()[PhaseIndex(r, "kexec load")];
+  EXPECT_TRUE(Contains(load.detail, "loaded while the image was written")) << load.detail;
+  EXPECT_TRUE(kexec_.Loaded());
+}
+
+// A write that fails after the load began: the kernel loaded meanwhile names an image that was
+// never sealed, so it is unloaded again along with the memory going back.
+TEST_F(KexecPreserveTest, AFailedWriteUnloadsTheKernelLoadedMeanwhile) {
+  sim_->FailWritesAfter(4096);
+  PreserveReport r = Preserve(*sim_, config_, Opts());
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_FALSE(r.image_sealed);
+  ASSERT_EQ(kexec_.loads.size(), 1u);
+  EXPECT_EQ(kexec_.unloads, 1);
+  EXPECT_FALSE(kexec_.Loaded());
+  EXPECT_FALSE(r.kexec_load.has_value());
+  ExpectMemoryOnline();
 }
 
 TEST_F(KexecPreserveTest, FallbackIsReported) {
