@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -132,21 +133,34 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // Files cut in pieces are sized first, as unpack sizes every file it creates: on a
+  // huge=within_size tmpfs the size decides which pages may be 2 MiB.
+  for (const auto& pieces : split) {
+    const File& f = g_files[pieces.front().file];
+    int fd = ::open((dest + "/" + f.path).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(f.size)) != 0) {
+      std::perror(f.path.c_str());
+      return 1;
+    }
+    ::close(fd);
+  }
   std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
+  std::atomic<int> failed{0};  // the first errno
   auto work = [&] {
     for (size_t n; (n = next.fetch_add(1)) < tasks.size();) {
       const Task& t = tasks[n];
       const File& f = g_files[t.file];
       int fd = ::open((dest + "/" + f.path).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
       if (fd < 0) {
-        failed = true;
+        int expected = 0;
+        failed.compare_exchange_strong(expected, errno);
         return;
       }
       for (uint64_t o = t.begin; o < t.end;) {
         ssize_t w = ::pwrite(fd, f.data + o, t.end - o, static_cast<off_t>(o));
         if (w <= 0) {
-          failed = true;
+          int expected = 0;
+          failed.compare_exchange_strong(expected, w < 0 ? errno : EIO);
           ::close(fd);
           return;
         }
@@ -160,9 +174,9 @@ int main(int argc, char** argv) {
   work();
   for (auto& t : pool) t.join();
   auto t1 = std::chrono::steady_clock::now();
-  if (failed) {
+  if (int err = failed.load()) {
     std::fprintf(stderr, "restore_floor: a write into %s failed: %s\n", dest.c_str(),
-                 std::strerror(errno));
+                 std::strerror(err));
     return 1;
   }
   std::printf(

@@ -1,5 +1,6 @@
 // Reads one chunk from the medium and proves it: bounds and known bad ranges first (never read
-// poison), then decompression, then the XXH3 of the raw bytes. One loader per worker thread.
+// poison), then decompression, then the XXH3 of the raw bytes. A loader owns the buffer a loaded
+// chunk lies in until its next Load: one per worker, or several (unpack batches writes).
 #pragma once
 
 #include <span>

@@ -131,6 +131,16 @@ std::string kexec_internal::WithAppended(const std::string& cmdline, const std::
   return out;
 }
 
+bool kexec_internal::KernelQuotesPaired(const std::string& cmdline) {
+  // An unpaired quote before "--" swallows the rest, "--" included, into one token: its count
+  // is odd. After "--", quotes are init's business.
+  for (const std::string& p : SplitCmdline(cmdline)) {
+    if (IsEndOfParams(p)) return true;
+    if (std::count(p.begin(), p.end(), '"') % 2 != 0) return false;
+  }
+  return true;
+}
+
 std::vector<std::string> SplitCmdline(const std::string& cmdline) {
   std::vector<std::string> out;
   std::string cur;

@@ -27,6 +27,10 @@ std::string WithParam(const std::string& cmdline, const std::string& param);
 // at the end. The running command line carries the last warm reboot's append; adding it again
 // at every warm reboot would grow the line until kexec refuses it.
 std::string WithAppended(const std::string& cmdline, const std::string& append);
+// Whether the kernel's own parameters (up to a bare "--"; init's arguments after it are not
+// the kernel's to parse) pair their double quotes: next_arg() reads from an unpaired one to the
+// end of the line as one value.
+bool KernelQuotesPaired(const std::string& cmdline);
 
 // Opens the kernel or the initrd (`what`), checking it is a readable, non-empty regular file;
 // the error names the file. The caller closes the descriptor.

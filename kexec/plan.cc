@@ -37,11 +37,12 @@ std::string DefaultInitrd(const std::string& release, KexecSystem& sys) {
 // The kernel reads from an unpaired double quote to the end of the line as one value
 // (next_arg()): every parameter after it, the image's token among them, would be lost in it, and
 // the next boot would keep the sealed image as stale instead of restoring it.
-Status CheckQuotesPaired(std::string_view text, const std::string& what) {
-  if (std::count(text.begin(), text.end(), '"') % 2 == 0) return Status::Ok();
-  return InvalidArgument(what + " has an unpaired double quote (\"" + std::string(text) +
+Status CheckQuotesPaired(const std::string& text, const std::string& what, const std::string& fix) {
+  if (kexec_internal::KernelQuotesPaired(text)) return Status::Ok();
+  return InvalidArgument(what + " has an unpaired double quote (\"" + text +
                          "\"): the next kernel would read everything after it as one value, "
-                         "warmboot's own parameters included; pair the quotes");
+                         "warmboot's own parameters included; " +
+                         fix);
 }
 
 }  // namespace
@@ -76,7 +77,8 @@ Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys
   if (!Trim(request.cmdline).empty()) {
     plan.cmdline = Trim(request.cmdline);
     plan.cmdline_origin = "configured";
-    WB_RETURN_IF_ERROR(CheckQuotesPaired(plan.cmdline, "the configured `cmdline =`"));
+    WB_RETURN_IF_ERROR(
+        CheckQuotesPaired(plan.cmdline, "the configured `cmdline =`", "pair the quotes"));
   } else {
     auto running = sys.ReadFile(kexec_internal::kProcCmdlinePath);
     if (!running.ok()) {
@@ -89,10 +91,14 @@ Result<KexecPlan> ResolveKexecPlan(const KexecRequest& request, KexecSystem& sys
     plan.dropped = std::move(f.dropped);
     plan.cmdline_origin = kexec_internal::kProcCmdlinePath;
     WB_RETURN_IF_ERROR(CheckQuotesPaired(
-        plan.cmdline, std::string("the running kernel's command line (") +
-                          kexec_internal::kProcCmdlinePath + ", which the next kernel reuses)"));
+        plan.cmdline,
+        std::string("the running kernel's command line (") + kexec_internal::kProcCmdlinePath +
+            ", which the next kernel reuses)",
+        "set the next kernel's command line with `cmdline =` in the configuration (and fix the "
+        "boot loader's)"));
   }
-  WB_RETURN_IF_ERROR(CheckQuotesPaired(Trim(request.append), "the configured `append =`"));
+  WB_RETURN_IF_ERROR(
+      CheckQuotesPaired(Trim(request.append), "the configured `append =`", "pair the quotes"));
   plan.cmdline = kexec_internal::WithAppended(plan.cmdline, Trim(request.append));
   // Only the image sealed for the next boot may be named on its command line: a token from this
   // boot's or the configured command line would name an image already restored (or a stale one).

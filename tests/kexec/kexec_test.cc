@@ -174,8 +174,20 @@ TEST(KexecPlanTest, UnpairedQuoteIsRefused) {
   p = ResolveKexecPlan({.image_token = "0b1c2d3e-0000-4000-8000-000000000000"}, sys);
   ASSERT_FALSE(p.ok());
   EXPECT_TRUE(Contains(p.status().message(), "/proc/cmdline"));
-  // Paired quotes are the kernel's own syntax and pass.
+  EXPECT_TRUE(Contains(p.status().message(), "`cmdline =`")) << "a fix the operator can make";
+  // Paired quotes are the kernel's own syntax and pass; after a bare "--" the words are init's,
+  // and the image's token goes before the "--": a quote there loses nothing.
   EXPECT_TRUE(ResolveKexecPlan({.cmdline = "root=/dev/sda2 dyndbg=\"file x.c +p\""}, sys).ok());
+  auto after = ResolveKexecPlan(
+      {.cmdline = "root=/dev/sda2 -- \"x", .image_token = "0b1c2d3e-0000-4000-8000-000000000000"},
+      sys);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->cmdline,
+            "root=/dev/sda2 warmboot.image=0b1c2d3e-0000-4000-8000-000000000000 -- \"x");
+  FakeKexecSystem fresh;
+  EXPECT_TRUE(ResolveKexecPlan({.append = "-- \"single"}, fresh).ok());
+  // An unpaired quote before "--" swallows the "--" too.
+  EXPECT_FALSE(ResolveKexecPlan({.cmdline = "root=\"/dev/sda2 -- x"}, sys).ok());
 }
 
 TEST(KexecPlanTest, UnreadableProcCmdlineSaysWhatToSet) {

@@ -200,8 +200,10 @@ class Qemu:
                         if pending:
                             self.boot.feed(now - start, pending.decode("utf-8", "replace"))
                         break
+                    # At most 6 asks a run: at a low loglevel only sysrq's header reaches the
+                    # console, so it falls silent again, and the dumps would wrap the kernel log.
                     if (self.sysrq and "init-bottom" in last_text and now - last_line > 5 and
-                            now - last_sysrq > 5):
+                            now - last_sysrq > 5 and full_dumps < 6):
                         last_sysrq = now
                         keys = "wl" + ("t" if full_dumps < 2 else "")
                         full_dumps += 1
