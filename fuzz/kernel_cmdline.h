@@ -19,7 +19,8 @@ struct KernelParam {
 struct KernelCmdline {
   std::vector<KernelParam> params;  // before a bare "--"
   bool has_init_args = false;
-  std::string init_args;  // what follows "--" (init's arguments)
+  std::string init_args;            // what follows "--" (init's arguments)
+  bool unterminated_quote = false;  // the last parameter ran to the end inside a quote
 };
 
 inline bool KernelIsSpace(unsigned char c) {
@@ -49,6 +50,7 @@ inline KernelCmdline ParseKernelCmdline(const std::string& line) {
       if (equals == 0 && args[i] == '=') equals = i;
       if (args[i] == '"') in_quote = !in_quote;
     }
+    if (!args[i] && in_quote) out.unterminated_quote = true;
     char* param = args;
     char* val = nullptr;
     if (equals) {

@@ -77,11 +77,22 @@ int FuzzKexec(const uint8_t* data, size_t size) {
     sys.files["/boot/initrd.img-" + sys.release] = {};
   }
   auto plan = ResolveKexecPlan(request, sys);
+  // A quote the kernel would leave open among its own parameters swallows warmboot.image=: the
+  // plan is refused then, and only then (kexec/plan.cc).
+  const std::string base_line = Trim(request.cmdline).empty() ? f.cmdline : Trim(request.cmdline);
+  const bool open_quote = ParseKernelCmdline(base_line).unterminated_quote ||
+                          ParseKernelCmdline(Trim(request.append)).unterminated_quote;
   if (!plan.ok()) {
+    if (plan.status().message().find("unpaired double quote") != std::string::npos) {
+      WB_FUZZ_CHECK(open_quote,
+                    "refused for a quote the kernel would close: " + plan.status().ToString());
+      return 0;
+    }
     WB_FUZZ_CHECK(request.kernel.empty() && sys.release.empty(),
                   "no plan: " + plan.status().ToString());
     return 0;
   }
+  WB_FUZZ_CHECK(!open_quote, "a plan whose kernel parameters leave a quote open");
   // The plan keeps the base (the configured line, or the filtered running one) and the append
   // as the kernel reads them, without any warmboot.image= of theirs (kexec.h). Dropping one
   // rejoins the line with single spaces, so compare the parameters, not the text.
