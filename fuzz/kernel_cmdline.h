@@ -20,7 +20,7 @@ struct KernelCmdline {
   std::vector<KernelParam> params;  // before a bare "--"
   bool has_init_args = false;
   std::string init_args;            // what follows "--" (init's arguments)
-  bool unterminated_quote = false;  // the last parameter ran to the end inside a quote
+  bool unterminated_quote = false;  // a parameter (not the "--") ran to the end inside a quote
 };
 
 inline bool KernelIsSpace(unsigned char c) {
@@ -50,7 +50,7 @@ inline KernelCmdline ParseKernelCmdline(const std::string& line) {
       if (equals == 0 && args[i] == '=') equals = i;
       if (args[i] == '"') in_quote = !in_quote;
     }
-    if (!args[i] && in_quote) out.unterminated_quote = true;
+    const bool open_quote = !args[i] && in_quote;
     char* param = args;
     char* val = nullptr;
     if (equals) {
@@ -75,6 +75,9 @@ inline KernelCmdline ParseKernelCmdline(const std::string& line) {
       out.init_args = args;
       return out;
     }
+    // A quote left open in a parameter swallowed all after it; in the "--" itself (`"--` at the
+    // very end) it swallowed nothing.
+    if (open_quote) out.unterminated_quote = true;
     out.params.push_back({param, val != nullptr, val ? std::string(val) : std::string()});
   }
   return out;
