@@ -33,24 +33,8 @@ Result<size_t> PreadUpTo(int fd, uint8_t* out, size_t len, uint64_t offset,
 
 Status PwritevAll(int fd, const struct iovec* iov, int iovcnt, uint64_t offset,
                   const std::string& name) {
-  // pwritev may write partially; advance through the vector until all is written.
-  std::vector<struct iovec> rest(iov, iov + iovcnt);
-  size_t first = 0;
-  uint64_t pos = offset;
-  while (first < rest.size()) {
-    int cnt = static_cast<int>(std::min<size_t>(rest.size() - first, IOV_MAX));
-    ssize_t n = ::pwritev(fd, rest.data() + first, cnt, static_cast<off_t>(pos));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(name + ": write at offset " + std::to_string(pos), errno);
-    }
-    pos += static_cast<uint64_t>(n);
-    size_t left = static_cast<size_t>(n);
-    while (first < rest.size() && left >= rest[first].iov_len) left -= rest[first++].iov_len;
-    if (first < rest.size()) {
-      rest[first].iov_base = static_cast<char*>(rest[first].iov_base) + left;
-      rest[first].iov_len -= left;
-    }
+  if (int err = warmboot::PwritevAll(fd, iov, iovcnt, offset); err != 0) {
+    return ErrnoError(name + ": write at offset " + std::to_string(offset), err);
   }
   return Status::Ok();
 }
