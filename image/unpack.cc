@@ -321,7 +321,7 @@ class Unpacker {
                      "chunk " + std::to_string(c) + ": " + img_.chunk_problems[c]);
         continue;
       }
-      if (!batch.empty() && (range.offset != batch_end || batch.size() == loaders.size())) {
+      if (!batch.empty() && range.offset != batch_end) {  // a full batch went out already
         if (int err = flush(); err != 0) {
           return ErrnoError("cannot write " + dest_ + "/" + s.path, err);
         }
