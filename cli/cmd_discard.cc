@@ -20,15 +20,10 @@ happens.
 
 int CmdDiscard(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true}, {"yes", false}});
-  if (!args.ok()) return ReportError(args.status(), json, "discard");
-  if (args->Has("help")) {
-    std::cout << kDiscardHelp;
-    return kExitOk;
-  }
-  if (!args->positional.empty()) {
-    return ReportError(UsageError("discard takes no positional arguments"), json, "discard");
-  }
+  int early = kExitOk;
+  auto args = ParseOptionsOnly(argv, {{"config", true}, {"yes", false}}, "discard", kDiscardHelp,
+                               json, &early);
+  if (!args) return early;
   if (!args->Has("yes")) {
     return ReportError(UsageError("discard destroys the waiting state: add --yes to mean it "
                                   "('warmboot status' shows what is waiting)"),

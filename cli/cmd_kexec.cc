@@ -55,21 +55,17 @@ int Unload(KexecSystem& sys, bool json) {
 
 int CmdKexec(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true},
-                               {"kernel", true},
-                               {"initrd", true},
-                               {"cmdline", true},
-                               {"append", true},
-                               {"load-only", false},
-                               {"unload", false}});
-  if (!args.ok()) return ReportError(args.status(), json, "kexec");
-  if (args->Has("help")) {
-    std::cout << kKexecHelp;
-    return kExitOk;
-  }
-  if (!args->positional.empty()) {
-    return ReportError(UsageError("kexec takes no positional arguments"), json, "kexec");
-  }
+  int early = kExitOk;
+  auto args = ParseOptionsOnly(argv,
+                               {{"config", true},
+                                {"kernel", true},
+                                {"initrd", true},
+                                {"cmdline", true},
+                                {"append", true},
+                                {"load-only", false},
+                                {"unload", false}},
+                               "kexec", kKexecHelp, json, &early);
+  if (!args) return early;
   if (args->Has("cmdline") && args->Has("append")) {
     return ReportError(UsageError("--cmdline replaces the command line and --append adds to it: "
                                   "give one of them"),

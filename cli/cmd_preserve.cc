@@ -118,16 +118,11 @@ static int PreserveForSystemd(const Config& config, const Machine& machine, Pmem
 
 int CmdPreserve(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(
-      argv, {{"config", true}, {"dry-run", false}, {"no-kexec", false}, {"systemd", false}});
-  if (!args.ok()) return ReportError(args.status(), json, "preserve");
-  if (args->Has("help")) {
-    std::cout << kPreserveHelp;
-    return kExitOk;
-  }
-  if (!args->positional.empty()) {
-    return ReportError(UsageError("preserve takes no positional arguments"), json, "preserve");
-  }
+  int early = kExitOk;
+  auto args = ParseOptionsOnly(
+      argv, {{"config", true}, {"dry-run", false}, {"no-kexec", false}, {"systemd", false}},
+      "preserve", kPreserveHelp, json, &early);
+  if (!args) return early;
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "preserve");
   auto platform = machine.open_platform(*config);

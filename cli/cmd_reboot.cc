@@ -36,15 +36,10 @@ Without systemd as PID 1 it refuses: 'warmboot preserve' preserves and reboots b
 
 int CmdReboot(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true}, {"dry-run", false}, {"fallback", true}});
-  if (!args.ok()) return ReportError(args.status(), json, "reboot");
-  if (args->Has("help")) {
-    std::cout << kRebootHelp;
-    return kExitOk;
-  }
-  if (!args->positional.empty()) {
-    return ReportError(UsageError("reboot takes no positional arguments"), json, "reboot");
-  }
+  int early = kExitOk;
+  auto args = ParseOptionsOnly(argv, {{"config", true}, {"dry-run", false}, {"fallback", true}},
+                               "reboot", kRebootHelp, json, &early);
+  if (!args) return early;
   const std::string fallback = args->Get("fallback").value_or("none");
   if (fallback != "cold" && fallback != "none") {
     return ReportError(UsageError("--fallback takes cold or none, not '" + fallback + "'"), json,

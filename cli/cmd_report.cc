@@ -42,15 +42,10 @@ usage.
 int CmdReport(const Argv& argv, const Machine& machine) {
   (void)machine;
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true}, {"from", true}, {"svg", true}});
-  if (!args.ok()) return ReportError(args.status(), json, "report");
-  if (args->Has("help")) {
-    std::cout << kReportHelp;
-    return kExitOk;
-  }
-  if (!args->positional.empty()) {
-    return ReportError(UsageError("report takes no positional arguments"), json, "report");
-  }
+  int early = kExitOk;
+  auto args = ParseOptionsOnly(argv, {{"config", true}, {"from", true}, {"svg", true}}, "report",
+                               kReportHelp, json, &early);
+  if (!args) return early;
   nlohmann::json restore;
   if (auto from = args->Get("from")) {
     std::ifstream in(*from);

@@ -99,15 +99,10 @@ static int BootRestore(const Config& config, const RestoreOptions& options, bool
 
 int CmdRestore(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true}, {"image", true}, {"boot", false}});
-  if (!args.ok()) return ReportError(args.status(), json, "restore");
-  if (args->Has("help")) {
-    std::cout << kRestoreHelp;
-    return kExitOk;
-  }
-  if (!args->positional.empty()) {
-    return ReportError(UsageError("restore takes no positional arguments"), json, "restore");
-  }
+  int early = kExitOk;
+  auto args = ParseOptionsOnly(argv, {{"config", true}, {"image", true}, {"boot", false}},
+                               "restore", kRestoreHelp, json, &early);
+  if (!args) return early;
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "restore");
   RestoreOptions options;

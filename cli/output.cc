@@ -40,4 +40,24 @@ void PrintJson(nlohmann::json result, int exit_code) {
   std::cout << DumpJson(result, 2) << "\n";
 }
 
+std::optional<Args> ParseOptionsOnly(const std::vector<std::string>& argv,
+                                     std::vector<OptionSpec> spec, const std::string& command,
+                                     std::string_view help, bool json, int* exit) {
+  auto args = ParseArgs(argv, std::move(spec));
+  if (!args.ok()) {
+    *exit = ReportError(args.status(), json, command);
+    return std::nullopt;
+  }
+  if (args->Has("help")) {
+    std::cout << help;
+    *exit = kExitOk;
+    return std::nullopt;
+  }
+  if (!args->positional.empty()) {
+    *exit = ReportError(UsageError(command + " takes no positional arguments"), json, command);
+    return std::nullopt;
+  }
+  return std::move(*args);
+}
+
 }  // namespace warmboot::cli

@@ -3,8 +3,12 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "cli/args.h"
 #include "util/status.h"
 
 namespace warmboot::cli {
@@ -23,6 +27,13 @@ int ExitCodeFor(const Status& status);
 // Prints the error (to stderr, or as {"ok":false,...} on stdout with --json) and returns its
 // exit code.
 int ReportError(const Status& status, bool json, const std::string& command);
+
+// The start every command without operands shares: its options parsed, `help` printed for
+// --help, any operand refused. The options to go on with, or nullopt with *exit set: kExitOk
+// after --help, the error's code after ReportError said what was wrong.
+std::optional<Args> ParseOptionsOnly(const std::vector<std::string>& argv,
+                                     std::vector<OptionSpec> spec, const std::string& command,
+                                     std::string_view help, bool json, int* exit);
 
 // Prints a successful JSON result with "ok" and "exit_code" fields added.
 void PrintJson(nlohmann::json result, int exit_code);
