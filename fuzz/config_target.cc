@@ -3,11 +3,13 @@
 #include <string>
 
 #include "fuzz/check.h"
+#include "fuzz/kernel_cmdline.h"
 #include "fuzz/targets.h"
 #include "orchestration/config.h"
 #include "testing/fake_kexec_system.h"
 #include "util/json_text.h"
 #include "util/status_json.h"
+#include "util/strings.h"
 
 namespace warmboot::fuzz {
 namespace {
@@ -81,7 +83,17 @@ int FuzzConfig(const uint8_t* data, size_t size) {
     if (!path.empty()) sys.files[path] = testing::FakeKexecSystem::File{};
   }
   auto plan = ResolveKexecPlan(request, sys);
+  // A quote the kernel would leave open among the configured parameters would swallow
+  // warmboot.image=: the plan is refused then, and only then (kexec/plan.cc).
+  const bool open_quote = ParseKernelCmdline(Trim(request.cmdline)).unterminated_quote ||
+                          ParseKernelCmdline(Trim(request.append)).unterminated_quote;
+  if (!plan.ok() && plan.status().message().find("unpaired double quote") != std::string::npos) {
+    WB_FUZZ_CHECK(open_quote,
+                  "refused for a quote the kernel would close: " + plan.status().ToString());
+    return 0;
+  }
   WB_FUZZ_CHECK(plan.ok(), "no plan: " + plan.status().ToString());
+  WB_FUZZ_CHECK(!open_quote, "a plan whose configured parameters leave a quote open");
   (void)DumpJson(ToJson(*plan));
   if (!CheckKexecPlan(&*plan, sys).ok()) return 0;
   auto loaded = LoadKexec(*plan, sys);
