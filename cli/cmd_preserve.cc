@@ -58,6 +58,7 @@ static int PreserveForSystemd(const Config& config, const Machine& machine, Pmem
                               bool json) {
   ShutdownOptions options;
   options.transition = TransitionOptionsFrom(config);
+  if (config.drop_page_cache) options.transition.drop_page_cache = machine.drop_page_cache;
   options.kexec_system = machine.kexec;
   options.services = machine.services;
   DeferredSignals signals;
@@ -137,6 +138,7 @@ int CmdPreserve(const Argv& argv, const Machine& machine) {
   PreserveOptions options;
   options.dry_run = args->Has("dry-run");
   options.transition = TransitionOptionsFrom(*config);
+  if (config->drop_page_cache) options.transition.drop_page_cache = machine.drop_page_cache;
   options.kexec = !args->Has("no-kexec") && machine.can_kexec;
   options.kexec_system = machine.kexec;
   DeferredSignals signals;  // before any worker thread starts: they inherit the mask

@@ -7,6 +7,7 @@
 #include "cli/output.h"
 #include "preserve/reboot.h"
 #include "util/bytes.h"
+#include "util/deferred_signals.h"
 
 namespace warmboot::cli {
 
@@ -17,10 +18,12 @@ A warm reboot, the one command for an operator or a fleet tool. While the applic
 run it checks everything that can be checked: the namespace is warmboot's and in a known mode;
 the applications answer the checkpoint round (through warmbootd, if it runs), after which their
 sets are frozen; their state and the state directory's fit the namespace; the next kernel and
-its command line load. It loads that kernel and asks systemd for 'systemctl kexec': the
+its command line load. It loads that kernel, offlines the namespace's memory blocks while the
+services run when offline_early_reserve stays available (off the blackout; a refusal there is
+no reason to stop), and asks systemd for 'systemctl kexec': the
 services stop in order, warmboot-preserve.service then hot-removes the memory and writes and
 seals the image, and systemd jumps into the next kernel. Until systemd takes over nothing has
-changed but the loaded kernel, which a refusal unloads.
+changed but the loaded kernel and the offline blocks, which a refusal unloads and onlines.
 
   --config F             configuration file (default /etc/warmboot/warmboot.conf)
   --dry-run              the checks only: the applications are not asked, nothing is loaded
@@ -54,6 +57,12 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
   options.fallback_cold = fallback == "cold";
   options.kexec_system = machine.kexec;
   options.services = machine.services;
+  options.transition = TransitionOptionsFrom(*config);
+  if (config->drop_page_cache) options.transition.drop_page_cache = machine.drop_page_cache;
+  options.mem_available = machine.mem_available;
+  // A signal while blocks are being offlined early brings them back online before this exits.
+  DeferredSignals signals;
+  options.transition.interrupted = [&signals] { return signals.Take(); };
   options.checkpoint = [socket = config->api_socket](uint64_t deadline_ms, uint64_t hold_ms) {
     return RunCheckpointRound(socket, deadline_ms, hold_ms);
   };
@@ -74,7 +83,14 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
     std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
                 p.ok ? "" : "FAILED: ", p.detail.c_str());
   }
+  for (const Phase& p : r.offline_early.phases()) {
+    std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
+                p.ok ? "" : "FAILED: ", p.detail.c_str());
+  }
   for (const std::string& n : r.checks.notes) std::cout << "  note: " << n << "\n";
+  if (!r.offline_early_why_not.empty() && r.outcome == RebootOutcome::kWarm) {
+    std::cout << "  note: not offlined early: " << r.offline_early_why_not << "\n";
+  }
   for (const std::string& n : r.notes) std::cout << "  note: " << n << "\n";
   switch (r.outcome) {
     case RebootOutcome::kChecked:

@@ -14,6 +14,7 @@
 #include "pmem/pmem.h"
 #include "restore/boot_restore.h"
 #include "util/clock_snapshot.h"
+#include "util/host_info.h"
 
 namespace warmboot::cli {
 
@@ -34,6 +35,10 @@ struct Machine {
   // The clocks restore records for the reboot's timeline (restore/timeline.h); a simulated
   // machine gives its simulated boot's.
   std::function<ClockSnapshot()> clock = TakeClockSnapshot;
+  // The memory available (the early offline's check, preserve/reboot.h) and the page cache
+  // dropped before offlining (drop_page_cache = yes). Null drop: the cache is kept.
+  std::function<uint64_t()> mem_available = MemAvailableBytes;
+  std::function<Status()> drop_page_cache = DropCleanPageCache;
 };
 
 // The whole command line: `warmboot COMMAND [ARGS]`. Returns the exit code (docs/cli.md).

@@ -31,6 +31,9 @@ std::string Render(const Config& c) {
   line("checkpoint_deadline_ms", std::to_string(c.checkpoint_deadline_ms));
   line("offline_attempts", std::to_string(c.offline_attempts));
   line("offline_backoff_ms", std::to_string(c.offline_backoff_ms));
+  line("offline_early", c.offline_early ? "yes" : "no");
+  line("offline_early_reserve", std::to_string(c.offline_early_reserve));
+  line("drop_page_cache", c.drop_page_cache ? "yes" : "no");
   line("kernel", c.kernel);
   line("initrd", c.initrd);
   line("cmdline", c.cmdline);
@@ -45,8 +48,9 @@ bool Same(const Config& a, const Config& b) {
          a.chunk_size == b.chunk_size && a.threads == b.threads &&
          a.checkpoint_deadline_ms == b.checkpoint_deadline_ms &&
          a.offline_attempts == b.offline_attempts && a.offline_backoff_ms == b.offline_backoff_ms &&
-         a.kernel == b.kernel && a.initrd == b.initrd && a.cmdline == b.cmdline &&
-         a.append == b.append;
+         a.offline_early == b.offline_early && a.offline_early_reserve == b.offline_early_reserve &&
+         a.drop_page_cache == b.drop_page_cache && a.kernel == b.kernel && a.initrd == b.initrd &&
+         a.cmdline == b.cmdline && a.append == b.append;
 }
 
 }  // namespace

@@ -40,10 +40,17 @@ struct Config {
   uint64_t offline_backoff_ms = 25;
   uint64_t offline_block_timeout_ms = 10000;  // one block's offline
   uint64_t offline_timeout_ms = 60000;        // the whole offline step, retries included
-  std::string kernel;                         // next kernel; "" = /boot/vmlinuz-$(uname -r)
-  std::string initrd;                         // "" = /boot/initrd.img-$(uname -r) when it exists
-  std::string cmdline;                        // "" = /proc/cmdline
-  std::string append;                         // added to the command line
+  // warmboot reboot offlines the blocks while the services still run (off the blackout) when
+  // at least offline_early_reserve bytes stay available after it; otherwise, or when it is
+  // refused, the preserve at shutdown does (preserve/reboot.h).
+  bool offline_early = true;
+  uint64_t offline_early_reserve = 1ull << 30;
+  // The clean page cache is dropped before blocks are offlined (pmem/transitions.h).
+  bool drop_page_cache = true;
+  std::string kernel;   // next kernel; "" = /boot/vmlinuz-$(uname -r)
+  std::string initrd;   // "" = /boot/initrd.img-$(uname -r) when it exists
+  std::string cmdline;  // "" = /proc/cmdline
+  std::string append;   // added to the command line
   // A sealed image the booted kernel's command line does not name (orchestration/this_boot.h):
   // kept for an explicit 'warmboot restore --image UUID' (false), or restored like one named
   // (true: e.g. NVDIMM machines that may come back through the firmware on purpose).

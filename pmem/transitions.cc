@@ -134,6 +134,49 @@ Status OfflineWithRetries(PmemPlatform& platform, const TransitionOptions& optio
   }
 }
 
+// Offlines every block of a namespace in System RAM (the auto-online policy held by the
+// caller) and checks them all offline; on a refusal every block comes back online.
+Status OfflineAndCheck(PmemPlatform& platform, const TransitionOptions& options, PolicyHold& hold,
+                       const PmemInfo& info, PhaseLog* log) {
+  if (options.drop_page_cache && info.OnlineBlocks() > 0) {
+    auto drop = log->Start("drop clean page cache");
+    Status s = options.drop_page_cache();
+    drop.Done(s.ok(), s.ok() ? "" : s.message() + " (offlining copies it instead)");
+  }
+  auto offline = log->Start("offline memory blocks");
+  int attempt = 0;
+  Status s = OfflineWithRetries(platform, options, &attempt);
+  offline.Done(s.ok(),
+               std::to_string(attempt) + " attempt(s)" + (s.ok() ? "" : ": " + s.message()));
+  if (!s.ok()) {
+    auto now = platform.Probe();
+    std::string which = now.ok() ? BlockNames(now->blocks, true) : "";
+    return RollBack(
+        platform, hold,
+        Status(s.code(), "cannot take " + info.dax_device + " out of System RAM: " +
+                             (which.empty() ? s.message() : which + " stayed online") + " after " +
+                             std::to_string(attempt) + " attempt(s) (" + s.message() + ")"),
+        log);
+  }
+  // Trust but verify: unbinding kmem with a block online would leak it, and writing the raw
+  // device over memory the kernel still uses would corrupt the kernel.
+  auto check = log->Start("check all blocks offline");
+  auto now = platform.Probe();
+  if (!now.ok()) {
+    check.Done(false, now.status().message());
+    return RollBack(platform, hold, now.status(), log);
+  }
+  std::string still = BlockNames(now->blocks, true);
+  check.Done(still.empty(), still);
+  if (!still.empty()) {
+    return RollBack(platform, hold,
+                    Status(Code::kBusy, still + " of " + info.dax_device +
+                                            " are online after offlining reported success"),
+                    log);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log) {
@@ -157,38 +200,7 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
   if (info->mode == PmemMode::kSystemRam) {
     PolicyHold hold(platform);
     WB_RETURN_IF_ERROR(hold.Hold());
-    auto offline = log->Start("offline memory blocks");
-    int attempt = 0;
-    Status s = OfflineWithRetries(platform, options, &attempt);
-    offline.Done(s.ok(),
-                 std::to_string(attempt) + " attempt(s)" + (s.ok() ? "" : ": " + s.message()));
-    if (!s.ok()) {
-      auto now = platform.Probe();
-      std::string which = now.ok() ? BlockNames(now->blocks, true) : "";
-      return RollBack(
-          platform, hold,
-          Status(s.code(), "cannot take " + info->dax_device + " out of System RAM: " +
-                               (which.empty() ? s.message() : which + " stayed online") +
-                               " after " + std::to_string(attempt) + " attempt(s) (" + s.message() +
-                               ")"),
-          log);
-    }
-    // Trust but verify: unbinding kmem with a block online would leak it, and writing the raw
-    // device over memory the kernel still uses would corrupt the kernel.
-    auto check = log->Start("check all blocks offline");
-    auto now = platform.Probe();
-    if (!now.ok()) {
-      check.Done(false, now.status().message());
-      return RollBack(platform, hold, now.status(), log);
-    }
-    std::string still = BlockNames(now->blocks, true);
-    check.Done(still.empty(), still);
-    if (!still.empty()) {
-      return RollBack(platform, hold,
-                      Status(Code::kBusy, still + " of " + info->dax_device +
-                                              " are online after offlining reported success"),
-                      log);
-    }
+    WB_RETURN_IF_ERROR(OfflineAndCheck(platform, options, hold, *info, log));
     if (int sig = options.interrupted ? options.interrupted() : 0) {
       return RollBack(platform, hold,
                       Status(Code::kInterrupted, std::string("interrupted by ") + SignalName(sig) +
@@ -196,7 +208,7 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
                       log);
     }
     auto unbind = log->Start("unbind kmem (hot-remove)");
-    s = platform.DisableDax();
+    Status s = platform.DisableDax();
     unbind.Done(s.ok(), s.ok() ? "" : s.message());
     if (!s.ok()) {
       auto now = platform.Probe();
@@ -230,6 +242,21 @@ Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog*
                                                  ": run 'warmboot restore' to give it back"));
   }
   return Status::Ok();
+}
+
+Status OfflineAll(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log) {
+  PhaseLog scratch;
+  if (log == nullptr) log = &scratch;
+  WB_ASSIGN_OR_RETURN(PmemInfo info, platform.Probe());
+  if (info.mode != PmemMode::kSystemRam) {
+    return InvalidArgument(info.name + " is in " + PmemModeName(info.mode) +
+                           " mode: no memory of its is System RAM to offline");
+  }
+  if (info.OnlineBlocks() == 0) return Status::Ok();
+  PolicyHold hold(platform);
+  WB_RETURN_IF_ERROR(hold.Hold());
+  WB_RETURN_IF_ERROR(OfflineAndCheck(platform, options, hold, info, log));
+  return hold.Restore();
 }
 
 Status ToSystemRam(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log) {

@@ -24,6 +24,11 @@ struct TransitionOptions {
   std::function<int()> interrupted;
   // Tests replace the pause.
   std::function<void(std::chrono::milliseconds)> sleep;
+  // Drops the clean page cache, once, before the first block is offlined (a failure is logged,
+  // not fatal). Offlining copies every page the blocks hold into other memory; clean cache is
+  // cheaper dropped than copied, and a kexec ends the page cache anyway. Null: kept
+  // (drop_page_cache = no).
+  std::function<Status()> drop_page_cache;
 };
 
 // Takes the namespace's memory out of System RAM and makes the namespace raw. While blocks are
@@ -33,6 +38,13 @@ struct TransitionOptions {
 // checked offline before the unbind. If any block refuses, every block is brought back online and
 // the call fails naming the blocks: the machine is as it was. Already raw: nothing to do.
 Status ToRaw(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log);
+
+// The first step of ToRaw alone, taken early (warmboot reboot, while the services still run) so
+// that it is off the blackout: every block of a namespace in System RAM offlined and checked
+// offline, the namespace left in system-ram mode. On a refusal every block comes back online, as
+// in ToRaw: the machine is as it was. ToRaw later finds the blocks offline and goes on from
+// there; ToSystemRam onlines them again. Ok, doing nothing, when every block is offline already.
+Status OfflineAll(PmemPlatform& platform, const TransitionOptions& options, PhaseLog* log);
 
 // Gives the namespace back to System RAM: (disabled ->) raw -> devdax -> kmem -> every block
 // online in ZONE_MOVABLE. Any state a failed transition leaves comes back this way. Call it only

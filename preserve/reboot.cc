@@ -2,8 +2,14 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+
 #include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
+#include "pmem/transitions.h"
+#include "util/bytes.h"
+#include "util/deferred_signals.h"
 #include "util/host_info.h"
 
 namespace warmboot {
@@ -27,7 +33,8 @@ Status SavePendingReboot(const Config& config, const PendingReboot& p) {
                      {"round", p.round},
                      {"kexec_loaded", p.kexec_loaded},
                      {"started_ns", p.started_ns},
-                     {"handed_over_ns", p.handed_over_ns}});
+                     {"handed_over_ns", p.handed_over_ns},
+                     {"offline_early_seconds", p.offline_early_seconds}});
 }
 
 Result<std::optional<PendingReboot>> LoadPendingReboot(const Config& config, const Uuid& boot_id) {
@@ -45,6 +52,7 @@ Result<std::optional<PendingReboot>> LoadPendingReboot(const Config& config, con
     p.kexec_loaded = j->at("kexec_loaded").get<bool>();
     p.started_ns = j->at("started_ns").get<int64_t>();
     p.handed_over_ns = j->value("handed_over_ns", int64_t{0});  // absent before it was recorded
+    p.offline_early_seconds = j->value("offline_early_seconds", 0.0);
   } catch (const nlohmann::json::exception& e) {
     return Corruption(where + ": " + e.what());
   }
@@ -55,6 +63,50 @@ Result<std::optional<PendingReboot>> LoadPendingReboot(const Config& config, con
 void ClearPendingReboot(const Config& config) {
   ::unlink((config.report_dir + "/" + kPendingName + ".json").c_str());
 }
+
+namespace {
+
+// Offlining the blocks moves what they hold into the rest of memory, and while the services
+// still run they need that memory: it is done early only when offline_early_reserve stays
+// available afterwards. A refusal (pages that will not move yet) is no reason to stop: the
+// blocks are back online and the preserve at shutdown offlines them, with the services
+// stopped. Returns the time it took; 0 when not done (why_not says why), or an error when
+// interrupted.
+Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
+                            const RebootOptions& options, RebootReport& r) {
+  auto info = platform.Probe();
+  if (!info.ok()) {
+    r.offline_early_why_not = "cannot read the namespace: " + info.status().message();
+    return 0.0;
+  }
+  if (info->mode != PmemMode::kSystemRam || info->OnlineBlocks() == 0) {
+    r.offline_early_why_not = "no memory block of " + info->name + " is online";
+    return 0.0;
+  }
+  const uint64_t online = info->OnlineBlocks() * info->memory_block_size;
+  const uint64_t available = options.mem_available ? options.mem_available() : MemAvailableBytes();
+  if (available == UINT64_MAX || available < online + config.offline_early_reserve) {
+    r.offline_early_why_not = available == UINT64_MAX
+                                  ? "the memory available cannot be read (/proc/meminfo)"
+                                  : "the memory available (" + HumanBytes(available) +
+                                        ") would fall below " +
+                                        HumanBytes(config.offline_early_reserve) +
+                                        " (offline_early_reserve) without the " +
+                                        HumanBytes(online) + " online in " + info->dax_device;
+    r.offline_early_why_not += ": the preserve at shutdown offlines the blocks";
+    return 0.0;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  Status s = OfflineAll(platform, options.transition, &r.offline_early);
+  if (s.code() == Code::kInterrupted) return s;
+  if (!s.ok()) {
+    r.offline_early_why_not = s.message() + "; the preserve at shutdown offlines them";
+    return 0.0;
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
 
 const char* RebootOutcomeName(RebootOutcome o) {
   switch (o) {
@@ -80,6 +132,7 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
   r.image = UuidToString(image);
   std::function<void()> end_round;  // while set, the round is ours to end
   bool loaded = false;
+  bool offlined = false;  // the early offline took the blocks out: a refusal onlines them
 
   // Every refusal leaves the machine as it was: the round ended (the sets thaw), the kernel
   // unloaded. With fallback_cold it becomes an ordinary reboot, its cause kept for the next boot.
@@ -89,6 +142,12 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     if (loaded) {
       Status s = UnloadKexec(kexec);
       if (!s.ok()) r.notes.push_back("could not unload the next kernel: " + s.message());
+    }
+    if (offlined) {
+      Status s = ToSystemRam(platform, options.transition, &r.offline_early);
+      r.notes.push_back(s.ok() ? "the memory blocks offlined early are back online"
+                               : "bringing the memory blocks offlined early back online failed (" +
+                                     s.message() + "): run 'warmboot restore' to give them back");
     }
     r.status = std::move(why);
     r.outcome = RebootOutcome::kRefused;
@@ -150,6 +209,16 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     r.notes.push_back("dry run: checked only (the applications were not asked), nothing changed");
     return r;
   }
+  // A signal that arrived during the checks (held back while blocks may be offlined) stops here.
+  auto stopped = [&]() -> bool {
+    const int sig = options.transition.interrupted ? options.transition.interrupted() : 0;
+    if (sig != 0) {
+      refuse(Status(Code::kInterrupted, std::string("interrupted by ") + SignalName(sig) +
+                                            " before systemd took the machine; nothing changed"));
+    }
+    return sig != 0;
+  };
+  if (stopped()) return r;
   // Loaded now, while the services run: off the blackout.
   auto load = LoadKexec(*r.checks.kexec, kexec);
   if (!load.ok()) {
@@ -158,9 +227,24 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
   }
   loaded = true;
   r.kexec_load = *load;
+  // Offlined now, while the services run: off the blackout too.
+  double offline_seconds = 0;
+  if (config.offline_early) {
+    auto early = OfflineEarly(platform, config, options, r);
+    if (!early.ok()) {
+      refuse(early.status().WithContext("the warm reboot was stopped"));
+      return r;
+    }
+    offline_seconds = *early;
+    offlined = offline_seconds > 0;
+  } else {
+    r.offline_early_why_not = "offline_early = no: the preserve at shutdown offlines the blocks";
+  }
+  if (stopped()) return r;
   // Stamped here, the last step before StartKexec (the save is one small fsync'd file): the
   // blackout the next boot reports begins when systemd is asked.
-  PendingReboot pending{boot.boot_id, image, r.round, true, r.started_ns, NowUnixNanos()};
+  PendingReboot pending{boot.boot_id, image,          r.round,        true,
+                        r.started_ns, NowUnixNanos(), offline_seconds};
   if (Status s = SavePendingReboot(config, pending); !s.ok()) {
     refuse(s.WithContext("cannot leave the plan for the shutdown; nothing changed"));
     return r;
@@ -191,6 +275,12 @@ nlohmann::json ToJson(const RebootReport& r) {
     j["code"] = CodeName(r.status.code());
   }
   if (r.kexec_load) j["kexec_load"] = ToJson(*r.kexec_load);
+  if (!r.offline_early.phases().empty() || !r.offline_early_why_not.empty()) {
+    j["offline_early"] = {
+        {"phases", r.offline_early.ToJson()},
+        {"why_not", r.offline_early_why_not.empty() ? nlohmann::json(nullptr)
+                                                    : nlohmann::json(r.offline_early_why_not)}};
+  }
   return j;
 }
 
@@ -202,6 +292,10 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
   auto kexec = Services(options.services).KexecPending();
   if (kexec.ok() && !*kexec) {
     ClearPendingReboot(config);
+    // Whatever comes next, the memory warmboot reboot offlined is not left stranded.
+    if (r.pending && r.pending->offline_early_seconds > 0) {
+      (void)ToSystemRam(platform, options.transition, nullptr);
+    }
     r.why_not = "the shutdown under way does not end in kexec: nothing to preserve" +
                 std::string(r.pending ? " (the round warmboot reboot held ends by itself)" : "");
     return r;
@@ -232,6 +326,12 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
   }
   r.acted = true;
   r.preserve = Preserve(platform, config, po);
+  if (r.pending && r.pending->offline_early_seconds > 0) {
+    char took[32];
+    std::snprintf(took, sizeof took, "%.3f", r.pending->offline_early_seconds);
+    r.preserve.notes.push_back(std::string("warmboot reboot offlined the memory blocks in ") +
+                               took + " s before the services stopped: off the blackout");
+  }
   if (!pending.ok()) r.preserve.notes.push_back("the reboot's plan: " + pending.status().message());
   ClearPendingReboot(config);
   return r;

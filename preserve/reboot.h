@@ -5,8 +5,11 @@
 // are then frozen), that their state and the state directory's fit the namespace, the next
 // kernel and its command line. It loads that kernel, whose command line names the image to come,
 // leaves the round held in warmbootd and the plan in report_dir, and asks systemd for a kexec.
-// Until then nothing has changed but the loaded kernel, which a refusal unloads; with
-// fallback_cold a refusal becomes an ordinary reboot, its cause kept in history_dir.
+// Where memory allows (config offline_early, offline_early_reserve) it also offlines the
+// namespace's memory blocks first, so that the services' stop and the preserve after it do not
+// wait for the migration: the blackout does not include it. Until systemd takes over nothing
+// has changed but the loaded kernel and the offline blocks, which a refusal unloads and onlines
+// again; with fallback_cold a refusal becomes an ordinary reboot, its cause kept in history_dir.
 //
 // PreserveAtShutdown is warmboot-preserve.service's stop, once the services have stopped: when
 // the shutdown under way ends in kexec it adopts the held round and preserves (hot-remove,
@@ -34,6 +37,8 @@ struct PendingReboot {
   int64_t started_ns = 0;
   // When the machine was handed to systemd (just before StartKexec): the blackout's start.
   int64_t handed_over_ns = 0;
+  // How long offlining the blocks took before that (0: it was not done early).
+  double offline_early_seconds = 0;
 };
 Status SavePendingReboot(const Config& config, const PendingReboot& pending);
 // This boot's, or nullopt.
@@ -46,6 +51,9 @@ struct RebootOptions {
   uint64_t hold_ms = 600000;            // how long the round waits for the preserve at shutdown
   KexecSystem* kexec_system = nullptr;  // null: the real one
   ServiceManager* services = nullptr;   // null: the real one
+  TransitionOptions transition;         // for the early offline and its rollback
+  // The memory available now, in bytes (the early offline's check). Null: /proc/meminfo's.
+  std::function<uint64_t()> mem_available;
   // The round, held for `hold_ms` after this process leaves (cli: RunCheckpointRound). kNotFound:
   // no daemon runs. Null: no round.
   std::function<Result<CheckpointRound>(uint64_t deadline_ms, uint64_t hold_ms)> checkpoint;
@@ -70,6 +78,9 @@ struct RebootReport {
   std::optional<KexecLoadReport> kexec_load;
   std::string image;  // the image's name on the next kernel's command line
   uint64_t round = 0;
+  // The early offline: its steps when taken, else why not (both empty in a dry run).
+  PhaseLog offline_early;
+  std::string offline_early_why_not;
   std::vector<std::string> notes;
 };
 

@@ -24,17 +24,6 @@
 namespace warmboot {
 namespace {
 
-uint64_t MemAvailable() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kib = 0;
-  std::string unit;
-  while (in >> key >> kib >> unit) {
-    if (key == "MemAvailable:") return kib << 10;
-  }
-  return UINT64_MAX;  // unknown: let the write itself say
-}
-
 // A directory that is the root of its own mount (st_dev differs from its parent's).
 bool IsMountPoint(const std::string& dir) {
   struct stat self, parent;
@@ -59,7 +48,7 @@ Status PrepareRestoreDir(const std::string& dir, uint64_t state_bytes, bool may_
   const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_bsize;
   const bool tmpfs = fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
   // A tmpfs's pages are RAM: its size limit promises nothing about the memory being there.
-  const uint64_t avail = MemAvailable();
+  const uint64_t avail = MemAvailableBytes();
   if (tmpfs && need > avail) {
     return NoSpace("restoring needs " + HumanBytes(need) + " of memory in the tmpfs on " + dir +
                    ", and " + HumanBytes(avail) + " is available; nothing was written");

@@ -35,5 +35,6 @@ int main(int argc, char** argv) {
   };
   machine.kexec = &RealKexecSystem();
   machine.can_kexec = false;
+  machine.drop_page_cache = nullptr;  // the host's page cache is not the simulated machine's
   return cli::Run(argc, argv, machine);
 }

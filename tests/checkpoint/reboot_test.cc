@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <csignal>
 #include <thread>
 
 #include "cli/checkpoint_round.h"
@@ -63,7 +65,14 @@ class RebootTest : public ::testing::Test {
       return cli::RunCheckpointRound(config_.api_socket, deadline_ms, hold_ms);
     };
     o.end_held = [this](uint64_t round) { (void)cli::EndHeldRound(config_.api_socket, round); };
+    o.transition = testing::NoSleepTransitions();
+    o.mem_available = [this] { return available_; };
     return o;
+  }
+  uint64_t OnlineBlocks() {
+    auto info = sim_->Probe();
+    EXPECT_TRUE(info.ok());
+    return info.ok() ? info->OnlineBlocks() : 0;
   }
   ShutdownOptions AtShutdown() {
     ShutdownOptions o;
@@ -91,6 +100,7 @@ class RebootTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
+  uint64_t available_ = 8ull << 30;  // the memory available, as /proc/meminfo would say
   std::unique_ptr<SimulatedPmem> sim_;
   Config config_;
   FakeKexecSystem kexec_;
@@ -111,10 +121,13 @@ TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStat
   EXPECT_NE(kexec_.loads[0].cmdline.find("warmboot.image=" + r.image), std::string::npos)
       << kexec_.loads[0].cmdline;
   EXPECT_EQ(r.checks.checkpoint.value("ready", 0), 1);
-  // Nothing changed on the namespace yet; the set is frozen while the services stop.
+  // The namespace is still System RAM, its blocks offlined early (there is room); the set is
+  // frozen while the services stop.
   auto info = sim_->Probe();
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+  EXPECT_EQ(info->OnlineBlocks(), 0u) << "offlined while the services ran";
+  EXPECT_TRUE(r.offline_early_why_not.empty()) << r.offline_early_why_not;
   EXPECT_EQ(app_->PutBytes("index", "too late").code(), Code::kBusy);
   auto pending = LoadPendingReboot(config_, boot_.boot_id);
   ASSERT_TRUE(pending.ok() && pending->has_value());
@@ -134,6 +147,12 @@ TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStat
   EXPECT_EQ(kexec_.loads.size(), 1u) << "the kernel loaded before the services stopped is kept";
   EXPECT_EQ(kexec_.reboots, 0) << "systemd jumps, not warmboot";
   EXPECT_EQ(s.preserve.checkpoint.value("ready", 0), 1) << "the held round, adopted";
+  EXPECT_GT((*pending)->offline_early_seconds, 0);
+  EXPECT_TRUE(std::any_of(s.preserve.notes.begin(), s.preserve.notes.end(),
+                          [](const std::string& n) {
+                            return n.find("before the services stopped") != std::string::npos;
+                          }))
+      << "the report says the offline was off the blackout";
   auto kept = LoadReport(config_.history_dir, "last-preserve");
   ASSERT_TRUE(kept.ok()) << "the next boot finds the report";
 
@@ -230,6 +249,73 @@ TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheKernelIsUnloaded) {
   ExpectNothingChanged();
 }
 
+TEST_F(RebootTest, WithoutRoomTheBlocksStayOnlineForThePreserveAtShutdown) {
+  // 4 blocks of 128 MiB online, 1 GiB reserve: 1.4 GiB available is not enough.
+  available_ = (1ull << 30) + (400ull << 20);
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
+  EXPECT_EQ(OnlineBlocks(), 4u);
+  EXPECT_NE(r.offline_early_why_not.find("offline_early_reserve"), std::string::npos)
+      << r.offline_early_why_not;
+  app_.reset();
+  ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
+  ASSERT_TRUE(s.preserve.status.ok()) << s.preserve.status.ToString();
+  EXPECT_TRUE(s.preserve.image_sealed) << "the preserve at shutdown offlined them";
+}
+
+TEST_F(RebootTest, OfflineEarlyNoLeavesTheBlocksOnline) {
+  config_.offline_early = false;
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
+  EXPECT_EQ(OnlineBlocks(), 4u);
+  EXPECT_NE(r.offline_early_why_not.find("offline_early = no"), std::string::npos);
+}
+
+TEST_F(RebootTest, ABlockThatWillNotGoOfflineEarlyIsNoReasonToStop) {
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 2, -1);
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
+  EXPECT_EQ(OnlineBlocks(), 4u) << "every block back online";
+  EXPECT_NE(r.offline_early_why_not.find("the preserve at shutdown offlines them"),
+            std::string::npos)
+      << r.offline_early_why_not;
+  auto pending = LoadPendingReboot(config_, boot_.boot_id);
+  ASSERT_TRUE(pending.ok() && pending->has_value());
+  EXPECT_EQ((*pending)->offline_early_seconds, 0);
+}
+
+TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheBlocksOfflinedEarlyComeBack) {
+  services_.start_kexec_result = Status(Code::kIoError, "'systemctl kexec' failed (exit 1)");
+  bool were_offline = false;
+  services_.on_start_kexec = [&] { were_offline = OnlineBlocks() == 0; };
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
+  EXPECT_TRUE(were_offline) << "offlined before systemd was asked";
+  ExpectNothingChanged();
+}
+
+TEST_F(RebootTest, ASignalDuringTheEarlyOfflineStopsTheRebootAndOnlinesTheBlocks) {
+  RebootOptions o = Options();
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 1, 1);  // one retry: the signal is seen there
+  o.transition.interrupted = [this] { return OnlineBlocks() < 4 ? SIGTERM : 0; };
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, o, boot_);
+  app.join();
+  EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
+  EXPECT_EQ(r.status.code(), Code::kInterrupted) << r.status.ToString();
+  EXPECT_EQ(services_.kexec_starts, 0);
+  EXPECT_EQ(kexec_.unloads, 1);
+  ExpectNothingChanged();
+}
+
 TEST_F(RebootTest, ADryRunAsksNoAppAndLoadsNothing) {
   RebootOptions o = Options();
   o.dry_run = true;
@@ -256,6 +342,7 @@ TEST_F(RebootTest, AShutdownThatIsNotAKexecIsLeftAlone) {
   auto info = sim_->Probe();
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+  EXPECT_EQ(info->OnlineBlocks(), 4u) << "the blocks offlined early are given back";
   auto pending = LoadPendingReboot(config_, boot_.boot_id);
   ASSERT_TRUE(pending.ok());
   EXPECT_FALSE(pending->has_value());

@@ -73,6 +73,26 @@ TEST(ConfigTest, TheCheckpointRoundsKeys) {
   EXPECT_FALSE(ParseConfig("incomplete_checkpoint = maybe\n", "x").ok());
 }
 
+TEST(ConfigTest, TheEarlyOfflineAndCacheKeys) {
+  auto d = ParseConfig("", "x");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->offline_early);
+  EXPECT_EQ(d->offline_early_reserve, 1ull << 30);
+  EXPECT_TRUE(d->drop_page_cache);
+  auto c = ParseConfig("offline_early = no\noffline_early_reserve = 256M\ndrop_page_cache = no\n",
+                       "test.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->offline_early);
+  EXPECT_EQ(c->offline_early_reserve, 256ull << 20);
+  EXPECT_FALSE(c->drop_page_cache);
+  auto bad = ParseConfig("offline_early = sometimes\n", "test.conf");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("test.conf:1: offline_early must be 'yes' or 'no'"),
+            std::string::npos)
+      << bad.status().message();
+  EXPECT_FALSE(ParseConfig("offline_early_reserve = lots\n", "x").ok());
+}
+
 TEST(ConfigTest, KexecRequestFromConfig) {
   Config c;
   c.kernel = "/boot/k";

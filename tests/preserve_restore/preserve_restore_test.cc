@@ -162,6 +162,62 @@ TEST_F(PreserveRestoreTest, BlockThatNeverOfflinesRollsBackNamingIt) {
   ExpectMachineAsBefore();
 }
 
+TEST_F(PreserveRestoreTest, TheCleanPageCacheIsDroppedOnceBeforeTheFirstOffline) {
+  PreserveOptions o = PreserveOpts();
+  int drops = 0;
+  uint64_t online_at_drop = 0;
+  o.transition.drop_page_cache = [&] {
+    ++drops;
+    online_at_drop = sim_->Probe()->OnlineBlocks();
+    return Status::Ok();
+  };
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 1, 2);  // retries do not drop it again
+  PreserveReport p = Preserve(*sim_, config_, o);
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  EXPECT_EQ(drops, 1);
+  EXPECT_EQ(online_at_drop, 4u) << "before any block was offlined";
+}
+
+TEST_F(PreserveRestoreTest, ACachesDropThatFailsIsLoggedAndTheOfflineGoesOn) {
+  PreserveOptions o = PreserveOpts();
+  o.transition.drop_page_cache = [] {
+    return Status(Code::kPermission, "cannot open /proc/sys/vm/drop_caches");
+  };
+  PreserveReport p = Preserve(*sim_, config_, o);
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  const Phase* drop = nullptr;
+  for (const Phase& ph : p.phases.phases()) {
+    if (ph.name == "drop clean page cache") drop = &ph;
+  }
+  ASSERT_NE(drop, nullptr);
+  EXPECT_FALSE(drop->ok);
+  EXPECT_NE(drop->detail.find("drop_caches"), std::string::npos) << drop->detail;
+}
+
+TEST_F(PreserveRestoreTest, OfflineAllLeavesTheBlocksOfflineAndToRawGoesOnFromThere) {
+  ASSERT_TRUE(sim_->SetAutoOnlinePolicy("online_movable").ok());
+  PhaseLog log;
+  ASSERT_TRUE(OfflineAll(*sim_, Fast(), &log).ok());
+  auto info = sim_->Probe();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+  EXPECT_EQ(info->OnlineBlocks(), 0u);
+  EXPECT_EQ(*sim_->GetAutoOnlinePolicy(), "online_movable") << "the policy is put back";
+  EXPECT_TRUE(OfflineAll(*sim_, Fast(), nullptr).ok()) << "nothing left to do";
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+}
+
+TEST_F(PreserveRestoreTest, OfflineAllThatIsRefusedBringsEveryBlockBack) {
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 3, -1);
+  Status s = OfflineAll(*sim_, Fast(), nullptr);
+  EXPECT_EQ(s.code(), Code::kBusy) << s.ToString();
+  EXPECT_NE(s.message().find("back online"), std::string::npos) << s.message();
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 3, 0);
+  ExpectMachineAsBefore();
+}
+
 // After the point of no return: either a restorable image or one restore clearly rejects,
 // never wrong data.
 TEST_F(PreserveRestoreTest, FailureAfterPointOfNoReturnNeverGivesWrongData) {
