@@ -25,7 +25,7 @@ before writing anything when the state cannot fit. The seal is written last.
   --compress     none (default), zstd (level 3), zstd:LEVEL (1-19), or auto (zstd level 1,
                  skipping chunks a quick probe finds incompressible)
   --chunk-size   chunk size, a multiple of 4096 (default 1M)
-  --threads      worker threads (default: one per CPU)
+  --threads      worker threads (default: one per CPU, at most 8)
   --capacity     use at most this many bytes of IMAGE (for tests)
   --direct-io    auto (default: on for block devices), on, or off: O_DIRECT bypasses the
                  page cache

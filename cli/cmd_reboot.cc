@@ -1,4 +1,5 @@
 #include <iostream>
+#include <optional>
 
 #include "cli/checkpoint_round.h"
 #include "cli/commands.h"
@@ -60,9 +61,13 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
   options.transition = TransitionOptionsFrom(*config);
   if (config->drop_page_cache) options.transition.drop_page_cache = machine.drop_page_cache;
   options.mem_available = machine.mem_available;
-  // A signal while blocks are being offlined early brings them back online before this exits.
-  DeferredSignals signals;
-  options.transition.interrupted = [&signals] { return signals.Take(); };
+  // A signal while blocks may be offlined early is acted on between steps: what was offlined
+  // comes back online before this exits. A dry run changes nothing and is simply stopped.
+  std::optional<DeferredSignals> signals;
+  if (!options.dry_run) {
+    signals.emplace();
+    options.transition.interrupted = [&signals] { return signals->Take(); };
+  }
   options.checkpoint = [socket = config->api_socket](uint64_t deadline_ms, uint64_t hold_ms) {
     return RunCheckpointRound(socket, deadline_ms, hold_ms);
   };
@@ -74,6 +79,12 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
                        "reboot");
   }
   RebootReport r = WarmReboot(**platform, *config, options, machine.this_boot());
+  // Once systemd has the machine, a late signal changes nothing: the reboot is under way, and
+  // this exits 0 rather than die by it.
+  if (signals && r.outcome == RebootOutcome::kWarm) {
+    while (signals->Take() != 0) {
+    }
+  }
   const int code = r.outcome == RebootOutcome::kRefused ? ExitCodeFor(r.status) : kExitOk;
   if (json) {
     PrintJson(ToJson(r), code);
@@ -88,7 +99,7 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
                 p.ok ? "" : "FAILED: ", p.detail.c_str());
   }
   for (const std::string& n : r.checks.notes) std::cout << "  note: " << n << "\n";
-  if (!r.offline_early_why_not.empty() && r.outcome == RebootOutcome::kWarm) {
+  if (!r.offline_early_why_not.empty() && r.outcome != RebootOutcome::kChecked) {
     std::cout << "  note: not offlined early: " << r.offline_early_why_not << "\n";
   }
   for (const std::string& n : r.notes) std::cout << "  note: " << n << "\n";

@@ -229,6 +229,11 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
         "it alone";
   } else if (!waiting.empty()) {
     next = waiting;
+  } else if (info->mode == PmemMode::kSystemRam && info->OnlineBlocks() < info->blocks.size()) {
+    // What a warm reboot that never happened leaves (warmboot reboot offlines early, and a
+    // kexec job cancelled after systemd took it brings nothing back).
+    next = BlockNames(info->blocks, false) + " of " + info->dax_device +
+           " are offline: that memory is out of use. 'warmboot restore' brings it back online";
   } else if (b.is_null()) {
     next =
         "'warmboot restore --boot' has not run in this boot: check warmboot-restore.service "

@@ -25,7 +25,7 @@ Owners are restored when run as root. Nothing is written outside DEST_DIR.
 
   --consume   after everything is on disk, mark the image consumed so it is never restored again
   --merge     allow a non-empty DEST_DIR; files in it with the same names are replaced
-  --threads   worker threads (default: one per CPU)
+  --threads   worker threads (default: one per CPU, at most 8)
   --direct-io auto (default: on for block devices), on, or off: O_DIRECT bypasses the page
               cache
 )";

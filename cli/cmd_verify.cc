@@ -17,7 +17,7 @@ Checks the seal, header and tables of IMAGE and every chunk against its XXH3 has
 writing anything. Exit 0 when intact, 3 when some segments are damaged (they are named), 4 when
 there is no sealed image.
 
-  --threads   worker threads (default: one per CPU)
+  --threads   worker threads (default: one per CPU, at most 8)
   --direct-io auto (default: on for block devices), on, or off: O_DIRECT bypasses the page
               cache
 )";

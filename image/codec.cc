@@ -60,9 +60,12 @@ std::string CompressionName(const CompressionPolicy& p) {
 }
 
 unsigned EffectiveThreads(unsigned requested) {
+  return EffectiveThreads(requested, std::thread::hardware_concurrency());
+}
+
+unsigned EffectiveThreads(unsigned requested, unsigned online_cpus) {
   if (requested != 0) return requested;
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : n;
+  return std::clamp(online_cpus, 1u, kMaxAutoThreads);
 }
 
 size_t CompressBound(size_t raw_length) {

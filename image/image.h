@@ -24,8 +24,12 @@ struct CompressionPolicy {
 Result<CompressionPolicy> ParseCompression(std::string_view text);
 std::string CompressionName(const CompressionPolicy& policy);
 
-// 0 threads means one per online CPU.
+// 0 threads means one per online CPU, at most kMaxAutoThreads: copying saturates memory
+// bandwidth well before that many cores, and every worker holds its own chunk buffers (about
+// two chunks' worth), so the resident set stays bounded on a large machine too.
+inline constexpr unsigned kMaxAutoThreads = 8;
 unsigned EffectiveThreads(unsigned requested);
+unsigned EffectiveThreads(unsigned requested, unsigned online_cpus);
 
 struct PackOptions {
   uint32_t chunk_size = format::kDefaultChunkSize;

@@ -138,6 +138,15 @@ Status OfflineWithRetries(PmemPlatform& platform, const TransitionOptions& optio
 // caller) and checks them all offline; on a refusal every block comes back online.
 Status OfflineAndCheck(PmemPlatform& platform, const TransitionOptions& options, PolicyHold& hold,
                        const PmemInfo& info, PhaseLog* log) {
+  auto interrupted = [&](const char* when) -> Status {
+    const int sig = options.interrupted ? options.interrupted() : 0;
+    if (sig == 0) return Status::Ok();
+    return RollBack(
+        platform, hold,
+        Status(Code::kInterrupted, std::string("interrupted by ") + SignalName(sig) + " " + when),
+        log);
+  };
+  WB_RETURN_IF_ERROR(interrupted("before offlining"));
   if (options.drop_page_cache && info.OnlineBlocks() > 0) {
     auto drop = log->Start("drop clean page cache");
     Status s = options.drop_page_cache();

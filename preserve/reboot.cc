@@ -70,17 +70,23 @@ namespace {
 // still run they need that memory: it is done early only when offline_early_reserve stays
 // available afterwards. A refusal (pages that will not move yet) is no reason to stop: the
 // blocks are back online and the preserve at shutdown offlines them, with the services
-// stopped. Returns the time it took; 0 when not done (why_not says why), or an error when
-// interrupted.
+// stopped. Sets *attempted once blocks may have been offlined (then a refusal of the reboot
+// brings them back, whatever the outcome here). Returns the time it took; 0 when not done
+// (why_not says why), or an error when interrupted.
 Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
-                            const RebootOptions& options, RebootReport& r) {
+                            const RebootOptions& options, RebootReport& r, bool* attempted) {
   auto info = platform.Probe();
   if (!info.ok()) {
     r.offline_early_why_not = "cannot read the namespace: " + info.status().message();
     return 0.0;
   }
-  if (info->mode != PmemMode::kSystemRam || info->OnlineBlocks() == 0) {
-    r.offline_early_why_not = "no memory block of " + info->name + " is online";
+  if (info->mode != PmemMode::kSystemRam) {
+    r.offline_early_why_not = info->name + " is in " + PmemModeName(info->mode) +
+                              " mode: none of its memory is System RAM";
+    return 0.0;
+  }
+  if (info->OnlineBlocks() == 0) {
+    r.offline_early_why_not = "every memory block of " + info->dax_device + " is offline already";
     return 0.0;
   }
   const uint64_t online = info->OnlineBlocks() * info->memory_block_size;
@@ -96,14 +102,34 @@ Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
     r.offline_early_why_not += ": the preserve at shutdown offlines the blocks";
     return 0.0;
   }
+  // Not the page cache: that helps only an offline inside the blackout, and the services still
+  // running would read it back.
+  TransitionOptions transition = options.transition;
+  transition.drop_page_cache = nullptr;
+  *attempted = true;
   const auto start = std::chrono::steady_clock::now();
-  Status s = OfflineAll(platform, options.transition, &r.offline_early);
+  Status s = OfflineAll(platform, transition, &r.offline_early);
   if (s.code() == Code::kInterrupted) return s;
   if (!s.ok()) {
     r.offline_early_why_not = s.message() + "; the preserve at shutdown offlines them";
     return 0.0;
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Brings back online what an early offline took out (ToSystemRam: idempotent, a no-op when
+// every block is online).
+void OnlineAgain(PmemPlatform& platform, const TransitionOptions& transition, PhaseLog* log,
+                 std::vector<std::string>* notes) {
+  auto info = platform.Probe();
+  if (info.ok() && info->mode == PmemMode::kSystemRam &&
+      info->OnlineBlocks() == info->blocks.size()) {
+    return;
+  }
+  Status s = ToSystemRam(platform, transition, log);
+  notes->push_back(s.ok() ? "the memory blocks offlined early are back online"
+                          : "bringing the memory blocks offlined early back online failed (" +
+                                s.message() + "): run 'warmboot restore' to give them back");
 }
 
 }  // namespace
@@ -132,7 +158,7 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
   r.image = UuidToString(image);
   std::function<void()> end_round;  // while set, the round is ours to end
   bool loaded = false;
-  bool offlined = false;  // the early offline took the blocks out: a refusal onlines them
+  bool offlined = false;  // the early offline may have taken blocks out: a refusal onlines them
 
   // Every refusal leaves the machine as it was: the round ended (the sets thaw), the kernel
   // unloaded. With fallback_cold it becomes an ordinary reboot, its cause kept for the next boot.
@@ -143,12 +169,7 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
       Status s = UnloadKexec(kexec);
       if (!s.ok()) r.notes.push_back("could not unload the next kernel: " + s.message());
     }
-    if (offlined) {
-      Status s = ToSystemRam(platform, options.transition, &r.offline_early);
-      r.notes.push_back(s.ok() ? "the memory blocks offlined early are back online"
-                               : "bringing the memory blocks offlined early back online failed (" +
-                                     s.message() + "): run 'warmboot restore' to give them back");
-    }
+    if (offlined) OnlineAgain(platform, options.transition, &r.offline_early, &r.notes);
     r.status = std::move(why);
     r.outcome = RebootOutcome::kRefused;
     if (!options.fallback_cold || options.dry_run) return;
@@ -230,13 +251,13 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
   // Offlined now, while the services run: off the blackout too.
   double offline_seconds = 0;
   if (config.offline_early) {
-    auto early = OfflineEarly(platform, config, options, r);
+    if (stopped()) return r;
+    auto early = OfflineEarly(platform, config, options, r, &offlined);
     if (!early.ok()) {
       refuse(early.status().WithContext("the warm reboot was stopped"));
       return r;
     }
     offline_seconds = *early;
-    offlined = offline_seconds > 0;
   } else {
     r.offline_early_why_not = "offline_early = no: the preserve at shutdown offlines the blocks";
   }
@@ -292,12 +313,14 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
   auto kexec = Services(options.services).KexecPending();
   if (kexec.ok() && !*kexec) {
     ClearPendingReboot(config);
-    // Whatever comes next, the memory warmboot reboot offlined is not left stranded.
-    if (r.pending && r.pending->offline_early_seconds > 0) {
-      (void)ToSystemRam(platform, options.transition, nullptr);
-    }
     r.why_not = "the shutdown under way does not end in kexec: nothing to preserve" +
                 std::string(r.pending ? " (the round warmboot reboot held ends by itself)" : "");
+    // Whatever comes next, memory warmboot reboot offlined is not left stranded.
+    if (r.pending) {
+      std::vector<std::string> notes;
+      OnlineAgain(platform, options.transition, nullptr, &notes);
+      for (const std::string& n : notes) r.why_not += "; " + n;
+    }
     return r;
   }
   if (!kexec.ok() && !r.pending) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <memory>
 #include <thread>
 
 #include "cli/checkpoint_round.h"
@@ -302,10 +303,41 @@ TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheBlocksOfflinedEarlyComeBack) {
   ExpectNothingChanged();
 }
 
+TEST_F(RebootTest, ARefusalAfterAnOfflineThatFailedHalfWayStillOnlinesTheBlocks) {
+  // One block never goes, and bringing the others back fails once: the early offline ends with
+  // three blocks offline. systemd then refuses the kexec.
+  sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 2, -1);
+  sim_->FailStep(PmemStep::kOnline, Status(Code::kIoError, "online failed"));
+  services_.start_kexec_result = Status(Code::kIoError, "'systemctl kexec' failed (exit 1)");
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
+  EXPECT_FALSE(r.offline_early_why_not.empty());
+  ExpectNothingChanged();
+}
+
+TEST_F(RebootTest, ASignalDuringTheChecksStopsBeforeAnythingIsLoaded) {
+  RebootOptions o = Options();
+  o.transition.interrupted = [] { return SIGINT; };
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, o, boot_);
+  app.join();
+  EXPECT_EQ(r.status.code(), Code::kInterrupted) << r.status.ToString();
+  EXPECT_TRUE(kexec_.loads.empty());
+  EXPECT_EQ(services_.kexec_starts, 0);
+  ExpectNothingChanged();
+}
+
 TEST_F(RebootTest, ASignalDuringTheEarlyOfflineStopsTheRebootAndOnlinesTheBlocks) {
   RebootOptions o = Options();
   sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 1, 1);  // one retry: the signal is seen there
-  o.transition.interrupted = [this] { return OnlineBlocks() < 4 ? SIGTERM : 0; };
+  // As DeferredSignals: the signal arrives once a block is offline and stays until taken.
+  auto arrived = std::make_shared<bool>(false);
+  o.transition.interrupted = [this, arrived] {
+    if (OnlineBlocks() < 4) *arrived = true;
+    return *arrived ? SIGTERM : 0;
+  };
   std::thread app = Answer();
   RebootReport r = WarmReboot(*sim_, config_, o, boot_);
   app.join();

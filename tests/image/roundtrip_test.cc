@@ -435,3 +435,20 @@ TEST(InspectTest, ZeroOnlyImageRatio) {
 
 }  // namespace
 }  // namespace warmboot
+
+namespace warmboot {
+namespace {
+
+// One thread per CPU by default, but never more than kMaxAutoThreads: every worker holds its
+// own chunk buffers, so a large machine would otherwise grow the resident set with its cores.
+TEST(EffectiveThreadsTest, TheDefaultFollowsTheCpusUpToTheCap) {
+  EXPECT_EQ(EffectiveThreads(0, 2), 2u);
+  EXPECT_EQ(EffectiveThreads(0, 64), kMaxAutoThreads);
+  EXPECT_EQ(EffectiveThreads(0, 0), 1u) << "an unknown count (0) is one";
+  EXPECT_EQ(EffectiveThreads(32, 2), 32u) << "an explicit count is taken as given";
+  EXPECT_GE(EffectiveThreads(0), 1u);
+  EXPECT_LE(EffectiveThreads(0), kMaxAutoThreads);
+}
+
+}  // namespace
+}  // namespace warmboot
