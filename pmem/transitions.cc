@@ -1,8 +1,10 @@
 #include "pmem/transitions.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
+#include "util/bytes.h"
 #include "util/deferred_signals.h"
 
 namespace warmboot {
@@ -153,10 +155,23 @@ Status OfflineAndCheck(PmemPlatform& platform, const TransitionOptions& options,
     drop.Done(s.ok(), s.ok() ? "" : s.message() + " (offlining copies it instead)");
   }
   auto offline = log->Start("offline memory blocks");
+  // On its own node (an NVDIMM) the blocks' Movable zone is theirs alone; with memmap= they
+  // share node 0, whose Movable zone is then the blocks' unless movablecore= made more.
+  const uint64_t in_use =
+      options.movable_in_use ? options.movable_in_use(info.target_node) : UINT64_MAX;
+  const auto started = std::chrono::steady_clock::now();
   int attempt = 0;
   Status s = OfflineWithRetries(platform, options, &attempt);
+  std::string migrated;
+  if (s.ok() && in_use != UINT64_MAX) {
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    char rate[64];
+    std::snprintf(rate, sizeof rate, "%.2f GiB/s", secs > 0 ? in_use / secs / (1 << 30) : 0.0);
+    migrated = ", " + HumanBytes(in_use) + " in use in ZONE_MOVABLE migrated (" + rate + ")";
+  }
   offline.Done(s.ok(),
-               std::to_string(attempt) + " attempt(s)" + (s.ok() ? "" : ": " + s.message()));
+               std::to_string(attempt) + " attempt(s)" + (s.ok() ? migrated : ": " + s.message()));
   if (!s.ok()) {
     auto now = platform.Probe();
     std::string which = now.ok() ? BlockNames(now->blocks, true) : "";

@@ -29,6 +29,10 @@ struct TransitionOptions {
   // cheaper dropped than copied, and a kexec ends the page cache anyway. Null: kept
   // (drop_page_cache = no).
   std::function<Status()> drop_page_cache;
+  // The bytes in use in ZONE_MOVABLE on a node (-1: all), UINT64_MAX when unknown: read before
+  // the offline, it puts what was migrated and at what rate into the phase's detail, so any
+  // machine's reports give its offline cost per GiB. Null: not reported.
+  std::function<uint64_t(int node)> movable_in_use;
 };
 
 // Takes the namespace's memory out of System RAM and makes the namespace raw. While blocks are

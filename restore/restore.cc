@@ -36,8 +36,18 @@ bool IsMountPoint(const std::string& dir) {
 // holds (an interrupted restore is finished by merging); where its filesystem cannot hold the
 // state too (the usual /run is 10-20 % of RAM), restore mounts its own tmpfs on it, sized from
 // the image header, or grows the one an earlier attempt mounted.
+// The NUMA node the restore's tmpfs should prefer, or -1: where kmem gives the pmem a node of
+// its own (an NVDIMM: target_node is a memory-only node), the device's own node. The restored
+// state and what the applications write into it later then stay off the pmem's memory once it
+// is System RAM again, and the next preserve's offline has none of it to migrate.
+int DramNode(const PmemInfo& info) {
+  return info.numa_node >= 0 && info.target_node >= 0 && info.target_node != info.numa_node
+             ? info.numa_node
+             : -1;
+}
+
 Status PrepareRestoreDir(const std::string& dir, uint64_t state_bytes, bool may_mount,
-                         std::vector<std::string>* notes) {
+                         int prefer_node, std::vector<std::string>* notes) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
@@ -73,13 +83,21 @@ Status PrepareRestoreDir(const std::string& dir, uint64_t state_bytes, bool may_
   // a third less time per byte restored, and fewer pages for the kernel to track; small files
   // keep 4 KiB pages. A kernel without transparent huge pages refuses the option (EINVAL): then
   // without it. A tmpfs already there is only grown: its huge= is whoever mounted it's choice.
+  // Where the pmem has a node of its own, mpol=prefer keeps the pages on the device's node
+  // (prefer, not bind: a full node spills rather than fails). Each option a kernel refuses
+  // (EINVAL: no THP, no NUMA) is dropped in turn.
   std::string opts = "size=" + std::to_string(size) + ",mode=0755";
+  const std::string mpol = prefer_node >= 0 ? ",mpol=prefer:" + std::to_string(prefer_node) : "";
   unsigned long flags = MS_NOSUID | MS_NODEV | (ours ? MS_REMOUNT : 0);
   int rc = -1;
-  if (!ours)
-    rc = ::mount("tmpfs", dir.c_str(), "tmpfs", flags, (opts + ",huge=within_size").c_str());
-  if (rc != 0 && (ours || errno == EINVAL))
-    rc = ::mount("tmpfs", dir.c_str(), "tmpfs", flags, opts.c_str());
+  std::string used_opts;
+  for (const std::string& extra :
+       {",huge=within_size" + mpol, std::string(",huge=within_size"), std::string()}) {
+    if (ours && !extra.empty()) continue;
+    rc = ::mount("tmpfs", dir.c_str(), "tmpfs", flags, (opts + extra).c_str());
+    used_opts = extra;
+    if (rc == 0 || errno != EINVAL) break;
+  }
   if (rc != 0) {
     return ErrnoError(std::string("cannot ") + (ours ? "grow the tmpfs on " : "mount a tmpfs on ") +
                           dir + " (" + HumanBytes(size) + ")",
@@ -87,7 +105,11 @@ Status PrepareRestoreDir(const std::string& dir, uint64_t state_bytes, bool may_
   }
   notes->push_back(
       (ours ? "grew the tmpfs on " : "mounted a tmpfs on ") + dir + " to " + HumanBytes(size) +
-      (free_bytes < need ? " (its filesystem had " + HumanBytes(free_bytes) + " free)" : ""));
+      (free_bytes < need ? " (its filesystem had " + HumanBytes(free_bytes) + " free)" : "") +
+      (!mpol.empty() && used_opts.find("mpol") != std::string::npos
+           ? ", its pages preferring node " + std::to_string(prefer_node) + " (the pmem's is " +
+                 "its own)"
+           : ""));
   return Status::Ok();
 }
 
@@ -271,7 +293,7 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       r.image_kept = true;
       auto mount = log.Start("prepare restore directory");
       Status s = PrepareRestoreDir(config.restore_dir, inspect->header.total_raw_bytes,
-                                   options.mount_tmpfs, &r.notes);
+                                   options.mount_tmpfs, DramNode(*r.device), &r.notes);
       mount.Done(s.ok(), s.ok() ? config.restore_dir : s.message());
       if (!s.ok()) {
         r.status = s;

@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   };
   machine.kexec = &RealKexecSystem();
   machine.can_kexec = false;
-  machine.drop_page_cache = nullptr;  // the host's page cache is not the simulated machine's
+  // The host's page cache and zones are not the simulated machine's.
+  machine.drop_page_cache = nullptr;
+  machine.movable_in_use = nullptr;
   return cli::Run(argc, argv, machine);
 }

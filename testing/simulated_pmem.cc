@@ -143,6 +143,7 @@ Status SimulatedPmem::Save() const {
   j["dax_uuid"] = UuidToString(dax_uuid_);
   j["label_name"] = label_name_;
   j["phys_start"] = phys_start_;
+  j["target_node"] = target_node_;
   j["auto_online_blocks"] = policy_;
   j["boot_auto_online_blocks"] = boot_policy_;
   for (const Block& b : blocks_) {
@@ -186,6 +187,7 @@ Status SimulatedPmem::Load() {
     ParseUuid(j.value("dax_uuid", ""), &dax_uuid_);
     label_name_ = j.value("label_name", "");
     phys_start_ = j.value("phys_start", kDefaultPhysStart);
+    target_node_ = j.value("target_node", 0);
     policy_ = j.value("auto_online_blocks", "offline");
     boot_policy_ = j.value("boot_auto_online_blocks", "offline");
     blocks_.clear();
@@ -260,6 +262,11 @@ void SimulatedPmem::Reboot() {
   (void)Save();
 }
 
+void SimulatedPmem::SetTargetNode(int node) {
+  target_node_ = node;
+  (void)Save();
+}
+
 void SimulatedPmem::SetPhysStart(uint64_t phys_start) {
   phys_start_ = phys_start;
   (void)Save();
@@ -279,7 +286,7 @@ Result<PmemInfo> SimulatedPmem::Probe() {
   info.mode = mode_;
   info.size = size_;
   info.numa_node = 0;
-  info.target_node = 0;
+  info.target_node = target_node_;
   info.labeled = labeled_;
   info.label_name = label_name_;
   info.identity = Identity();

@@ -90,6 +90,9 @@ class SimulatedPmem : public PmemPlatform {
   Status AdminReconfigure(PmemMode mode);
   // The physical address Probe reports (0: unknown, as for a non-root reader).
   void SetPhysStart(uint64_t phys_start);
+  // The node kmem adds the memory to (default 0, the device's own: as with memmap=); another
+  // one models an NVDIMM whose memory is a node of its own.
+  void SetTargetNode(int node);
 
   PmemMode mode() const { return mode_; }
   uint64_t leaked_blocks() const;
@@ -126,6 +129,7 @@ class SimulatedPmem : public PmemPlatform {
   std::string label_name_;
   Uuid dax_uuid_{};
   uint64_t phys_start_ = kDefaultPhysStart;
+  int target_node_ = 0;
   std::string policy_ = "offline";
   std::string boot_policy_ = "offline";
   std::vector<Block> blocks_;

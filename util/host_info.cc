@@ -6,7 +6,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <sstream>
 
 namespace warmboot {
 
@@ -38,6 +40,42 @@ uint64_t MemAvailableBytes() {
     if (key == "MemAvailable:") return kib << 10;
   }
   return UINT64_MAX;
+}
+
+uint64_t MovableInUseBytesFrom(const std::string& zoneinfo, int node) {
+  std::istringstream in(zoneinfo);
+  std::string line;
+  bool in_zone = false, found = false;
+  uint64_t free_pages = 0, managed = 0, used = 0;
+  auto close_zone = [&] {
+    if (in_zone && managed >= free_pages) used += managed - free_pages;
+    in_zone = false;
+  };
+  while (std::getline(in, line)) {
+    int n = -1;
+    char zone[32] = {0};
+    if (std::sscanf(line.c_str(), "Node %d, zone %31s", &n, zone) == 2) {
+      close_zone();
+      in_zone = std::string(zone) == "Movable" && (node < 0 || n == node);
+      found = found || in_zone;
+      free_pages = managed = 0;
+      continue;
+    }
+    if (!in_zone) continue;
+    unsigned long long v = 0;
+    if (std::sscanf(line.c_str(), " pages free %llu", &v) == 1) free_pages = v;
+    if (std::sscanf(line.c_str(), " managed %llu", &v) == 1) managed = v;
+  }
+  close_zone();
+  return found ? used * 4096 : UINT64_MAX;
+}
+
+uint64_t MovableInUseBytes(int node) {
+  std::ifstream in("/proc/zoneinfo");
+  if (!in) return UINT64_MAX;
+  std::stringstream text;
+  text << in.rdbuf();
+  return MovableInUseBytesFrom(text.str(), node);
 }
 
 Status DropCleanPageCache() {

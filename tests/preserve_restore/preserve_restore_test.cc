@@ -178,6 +178,26 @@ TEST_F(PreserveRestoreTest, TheCleanPageCacheIsDroppedOnceBeforeTheFirstOffline)
   EXPECT_EQ(online_at_drop, 4u) << "before any block was offlined";
 }
 
+TEST_F(PreserveRestoreTest, TheOfflineSaysWhatItMigratedAndHowFast) {
+  PreserveOptions o = PreserveOpts();
+  int asked_node = -2;
+  o.transition.movable_in_use = [&](int node) {
+    asked_node = node;
+    return uint64_t{300} << 20;
+  };
+  PreserveReport p = Preserve(*sim_, config_, o);
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  const Phase* offline = nullptr;
+  for (const Phase& ph : p.phases.phases()) {
+    if (ph.name == "offline memory blocks") offline = &ph;
+  }
+  ASSERT_NE(offline, nullptr);
+  EXPECT_NE(offline->detail.find("300.0 MiB in use in ZONE_MOVABLE migrated ("), std::string::npos)
+      << offline->detail;
+  EXPECT_NE(offline->detail.find("GiB/s)"), std::string::npos) << offline->detail;
+  EXPECT_EQ(asked_node, sim_->Probe()->target_node) << "the blocks' own node";
+}
+
 TEST_F(PreserveRestoreTest, ACachesDropThatFailsIsLoggedAndTheOfflineGoesOn) {
   PreserveOptions o = PreserveOpts();
   o.transition.drop_page_cache = [] {
@@ -429,6 +449,24 @@ TEST_F(KeptImageTest, ItsOwnTmpfsTakesHugePages) {
   EXPECT_NE(entry.find("huge=within_size"), std::string::npos) << entry;
   EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
   ::umount2(config_.restore_dir.c_str(), MNT_DETACH);
+}
+
+TEST_F(KeptImageTest, WhereThePmemHasANodeOfItsOwnItsOwnTmpfsPrefersTheDevicesNode) {
+  sim_->SetTargetNode(1);  // an NVDIMM: kmem's memory is node 1, the device sits on node 0
+  RestoreOptions o = RestoreOpts();
+  o.mount_tmpfs = true;
+  testing::TempDir disk("/var/tmp");
+  config_.restore_dir = disk / "restore";
+  RestoreReport r = Restore(*sim_, config_, o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  const std::string entry = MountEntry(config_.restore_dir);
+  if (entry.find(" tmpfs ") == std::string::npos) GTEST_SKIP() << "/var/tmp is a tmpfs here";
+  ::umount2(config_.restore_dir.c_str(), MNT_DETACH);
+  if (!std::filesystem::exists("/sys/devices/system/node/node0")) {
+    GTEST_SKIP() << "a kernel without NUMA refuses mpol=";
+  }
+  EXPECT_NE(entry.find("mpol=prefer:0"), std::string::npos) << entry;
 }
 
 TEST_F(KeptImageTest, AWriteFailureKeepsTheImageAndARerunFinishes) {

@@ -9,6 +9,7 @@
 
 #include "util/bytes.h"
 #include "util/fd_limit.h"
+#include "util/host_info.h"
 #include "util/io.h"
 #include "util/printable.h"
 #include "util/strings.h"
@@ -157,6 +158,37 @@ TEST(IoTest, PwritevAllWritesEveryBuffer) {
   EXPECT_EQ(got, want);
   EXPECT_EQ(PwritevAll(-1, iov.data(), 2, 0), EBADF);
   ::close(fd);
+}
+
+}  // namespace
+}  // namespace warmboot
+
+namespace warmboot {
+namespace {
+
+// /proc/zoneinfo as Linux 6.1 prints it (trimmed): what is in use in ZONE_MOVABLE is its
+// managed pages less its free ones, on the node asked for or on all.
+TEST(MovableInUseTest, ManagedLessFreeOnTheNodeAsked) {
+  const std::string zoneinfo =
+      "Node 0, zone   Normal\n"
+      "  pages free     1000\n"
+      "        managed  500000\n"
+      "Node 0, zone  Movable\n"
+      "  pages free     30000\n"
+      "        spanned  65536\n"
+      "        present  65536\n"
+      "        managed  65536\n"
+      "Node 2, zone  Movable\n"
+      "  pages free     1000\n"
+      "        managed  2000\n"
+      "Node 2, zone   Device\n"
+      "  pages free     0\n"
+      "        managed  0\n";
+  EXPECT_EQ(MovableInUseBytesFrom(zoneinfo, 0), (65536ull - 30000) * 4096);
+  EXPECT_EQ(MovableInUseBytesFrom(zoneinfo, 2), 1000ull * 4096);
+  EXPECT_EQ(MovableInUseBytesFrom(zoneinfo, -1), (65536ull - 30000 + 1000) * 4096);
+  EXPECT_EQ(MovableInUseBytesFrom(zoneinfo, 1), UINT64_MAX) << "no Movable zone on node 1";
+  EXPECT_EQ(MovableInUseBytesFrom("", -1), UINT64_MAX);
 }
 
 }  // namespace
