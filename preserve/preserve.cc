@@ -42,6 +42,7 @@ nlohmann::json ToJson(const PreserveReport& r) {
                    {"started_ns", r.started_ns},
                    {"phases", r.phases.ToJson()},
                    {"notes", r.notes}};
+  j["offline_early_seconds"] = r.offline_early_seconds;
   j["handed_over_ns"] =
       r.handed_over_ns != 0 ? nlohmann::json(r.handed_over_ns) : nlohmann::json(nullptr);
   j["clock"] = {{"start", ToJson(r.clock_start)}};
@@ -97,6 +98,13 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   r.clock_start = TakeClockSnapshot();
   r.started_ns = r.clock_start.realtime_ns;
   r.handed_over_ns = options.handed_over_ns;
+  r.offline_early_seconds = options.offline_early_seconds;
+  if (r.offline_early_seconds > 0) {
+    char took[32];
+    std::snprintf(took, sizeof took, "%.3f", r.offline_early_seconds);
+    r.notes.push_back(std::string("warmboot reboot offlined the memory blocks in ") + took +
+                      " s before the services stopped: off the blackout");
+  }
   PhaseLog& log = r.phases;
 
   // --- Plan: everything that can be checked is checked before the point of no return.

@@ -60,6 +60,9 @@ struct PreserveOptions {
   // a plain 'warmboot preserve'): where the blackout begins, carried in the report to the next
   // boot (restore/timeline.h).
   int64_t handed_over_ns = 0;
+  // How long warmboot reboot spent offlining the blocks before the services stopped (0: it did
+  // not), for the report.
+  double offline_early_seconds = 0;
 };
 
 struct PreserveReport {
@@ -68,7 +71,8 @@ struct PreserveReport {
   bool memory_removed = false;  // the point of no return was passed
   bool image_sealed = false;
   int64_t started_ns = 0;
-  int64_t handed_over_ns = 0;  // options.handed_over_ns
+  int64_t handed_over_ns = 0;        // options.handed_over_ns
+  double offline_early_seconds = 0;  // options.offline_early_seconds
   // The clocks at the start and just before the report is written onto the medium: the old
   // kernel's last moment the next boot can know (restore/timeline.h).
   ClockSnapshot clock_start;

@@ -337,6 +337,7 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
     po.image_uuid = r.pending->image;
     po.kexec_preloaded = r.pending->kexec_loaded;
     po.handed_over_ns = r.pending->handed_over_ns;
+    po.offline_early_seconds = r.pending->offline_early_seconds;
     const uint64_t round = r.pending->round;
     if (round != 0 && options.adopt) {
       po.checkpoint = [&options, round](uint64_t) { return options.adopt(round); };
@@ -349,12 +350,6 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
   }
   r.acted = true;
   r.preserve = Preserve(platform, config, po);
-  if (r.pending && r.pending->offline_early_seconds > 0) {
-    char took[32];
-    std::snprintf(took, sizeof took, "%.3f", r.pending->offline_early_seconds);
-    r.preserve.notes.push_back(std::string("warmboot reboot offlined the memory blocks in ") +
-                               took + " s before the services stopped: off the blackout");
-  }
   if (!pending.ok()) r.preserve.notes.push_back("the reboot's plan: " + pending.status().message());
   ClearPendingReboot(config);
   return r;

@@ -156,6 +156,7 @@ TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStat
       << "the report says the offline was off the blackout";
   auto kept = LoadReport(config_.history_dir, "last-preserve");
   ASSERT_TRUE(kept.ok()) << "the next boot finds the report";
+  EXPECT_GT((*kept)["offline_early_seconds"].get<double>(), 0) << "the kept report says so too";
 
   sim_->Reboot();
   RestoreOptions ro;

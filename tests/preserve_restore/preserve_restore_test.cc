@@ -42,6 +42,13 @@ class PreserveRestoreTest : public ::testing::Test {
   }
 
   static TransitionOptions Fast() { return testing::NoSleepTransitions(); }
+  // The report's phase of that name, or null.
+  static const Phase* FindPhase(const PreserveReport& p, const std::string& name) {
+    for (const Phase& ph : p.phases.phases()) {
+      if (ph.name == name) return &ph;
+    }
+    return nullptr;
+  }
   PreserveOptions PreserveOpts() {
     PreserveOptions o;
     o.transition = Fast();
@@ -187,10 +194,7 @@ TEST_F(PreserveRestoreTest, TheOfflineSaysWhatItMigratedAndHowFast) {
   };
   PreserveReport p = Preserve(*sim_, config_, o);
   ASSERT_TRUE(p.status.ok()) << p.status.ToString();
-  const Phase* offline = nullptr;
-  for (const Phase& ph : p.phases.phases()) {
-    if (ph.name == "offline memory blocks") offline = &ph;
-  }
+  const Phase* offline = FindPhase(p, "offline memory blocks");
   ASSERT_NE(offline, nullptr);
   EXPECT_NE(offline->detail.find("300.0 MiB in use in ZONE_MOVABLE migrated ("), std::string::npos)
       << offline->detail;
@@ -205,10 +209,7 @@ TEST_F(PreserveRestoreTest, ACachesDropThatFailsIsLoggedAndTheOfflineGoesOn) {
   };
   PreserveReport p = Preserve(*sim_, config_, o);
   ASSERT_TRUE(p.status.ok()) << p.status.ToString();
-  const Phase* drop = nullptr;
-  for (const Phase& ph : p.phases.phases()) {
-    if (ph.name == "drop clean page cache") drop = &ph;
-  }
+  const Phase* drop = FindPhase(p, "drop clean page cache");
   ASSERT_NE(drop, nullptr);
   EXPECT_FALSE(drop->ok);
   EXPECT_NE(drop->detail.find("drop_caches"), std::string::npos) << drop->detail;
