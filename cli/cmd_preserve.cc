@@ -59,7 +59,7 @@ static int PreserveForSystemd(const Config& config, const Machine& machine, Pmem
   ShutdownOptions options;
   options.transition = TransitionOptionsFrom(config);
   if (config.drop_page_cache) options.transition.drop_page_cache = machine.drop_page_cache;
-  options.transition.movable_in_use = machine.movable_in_use;
+  options.transition.movable_use = machine.movable_use;
   options.kexec_system = machine.kexec;
   options.services = machine.services;
   DeferredSignals signals;
@@ -140,7 +140,7 @@ int CmdPreserve(const Argv& argv, const Machine& machine) {
   options.dry_run = args->Has("dry-run");
   options.transition = TransitionOptionsFrom(*config);
   if (config->drop_page_cache) options.transition.drop_page_cache = machine.drop_page_cache;
-  options.transition.movable_in_use = machine.movable_in_use;
+  options.transition.movable_use = machine.movable_use;
   options.kexec = !args->Has("no-kexec") && machine.can_kexec;
   options.kexec_system = machine.kexec;
   DeferredSignals signals;  // before any worker thread starts: they inherit the mask

@@ -60,7 +60,7 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
   options.services = machine.services;
   options.transition = TransitionOptionsFrom(*config);
   if (config->drop_page_cache) options.transition.drop_page_cache = machine.drop_page_cache;
-  options.transition.movable_in_use = machine.movable_in_use;
+  options.transition.movable_use = machine.movable_use;
   options.mem_available = machine.mem_available;
   // A signal while blocks may be offlined early is acted on between steps: what was offlined
   // comes back online before this exits. A dry run changes nothing and is simply stopped.

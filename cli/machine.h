@@ -39,8 +39,8 @@ struct Machine {
   // dropped before offlining (drop_page_cache = yes). Null drop: the cache is kept.
   std::function<uint64_t()> mem_available = MemAvailableBytes;
   std::function<Status()> drop_page_cache = DropCleanPageCache;
-  // What is in use in ZONE_MOVABLE, for the offline phase's migration rate. Null: not reported.
-  std::function<uint64_t(int node)> movable_in_use = MovableInUseBytes;
+  // What ZONE_MOVABLE holds (the drop's decision, the offline's migration rate). Null: unknown.
+  std::function<std::optional<ZoneUse>(int node)> movable_use = MovableZoneUse;
 };
 
 // The whole command line: `warmboot COMMAND [ARGS]`. Returns the exit code (docs/cli.md).

@@ -149,21 +149,36 @@ Status OfflineAndCheck(PmemPlatform& platform, const TransitionOptions& options,
         log);
   };
   WB_RETURN_IF_ERROR(interrupted("before offlining"));
-  if (options.drop_page_cache && info.OnlineBlocks() > 0) {
-    auto drop = log->Start("drop clean page cache");
-    Status s = options.drop_page_cache();
-    drop.Done(s.ok(), s.ok() ? "" : s.message() + " (offlining copies it instead)");
-  }
-  auto offline = log->Start("offline memory blocks");
   // On its own node (an NVDIMM) the blocks' Movable zone is theirs alone; with memmap= they
   // share node 0, whose Movable zone is then the blocks' unless movablecore= made more.
-  const uint64_t in_use =
-      options.movable_in_use ? options.movable_in_use(info.target_node) : UINT64_MAX;
+  auto use = options.movable_use ? options.movable_use(info.target_node) : std::nullopt;
+  if (options.drop_page_cache && info.OnlineBlocks() > 0) {
+    auto drop = log->Start("drop clean page cache");
+    if (use && use->file_bytes < kDropPageCacheFrom) {
+      drop.Done(true, "kept: ZONE_MOVABLE holds " + HumanBytes(use->file_bytes) +
+                          " of page cache, below " + HumanBytes(kDropPageCacheFrom));
+    } else {
+      Status s = options.drop_page_cache();
+      if (s.ok() && use) {
+        if (auto after = options.movable_use(info.target_node)) {
+          drop.Done(true, HumanBytes(use->file_bytes) + " of page cache in ZONE_MOVABLE, " +
+                              HumanBytes(after->file_bytes) + " after");
+          use = after;
+        } else {
+          drop.Done(true, "");
+        }
+      } else {
+        drop.Done(s.ok(), s.ok() ? "" : s.message() + " (offlining copies it instead)");
+      }
+    }
+  }
+  auto offline = log->Start("offline memory blocks");
   const auto started = std::chrono::steady_clock::now();
   int attempt = 0;
   Status s = OfflineWithRetries(platform, options, &attempt);
   std::string migrated;
-  if (s.ok() && in_use != UINT64_MAX) {
+  if (s.ok() && use) {
+    const uint64_t in_use = use->in_use_bytes;
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     char rate[64];

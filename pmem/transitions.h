@@ -7,9 +7,13 @@
 #include <functional>
 
 #include "pmem/pmem.h"
+#include "util/host_info.h"
 #include "util/phase_log.h"
 
 namespace warmboot {
+
+// Page cache in the blocks' zone below this is not worth a drop of the whole machine's cache.
+inline constexpr uint64_t kDropPageCacheFrom = 64ull << 20;
 
 struct TransitionOptions {
   // Offlining is retried while blocks answer EBUSY: attempts, with a doubling pause between.
@@ -26,13 +30,14 @@ struct TransitionOptions {
   std::function<void(std::chrono::milliseconds)> sleep;
   // Drops the clean page cache, once, before the first block is offlined (a failure is logged,
   // not fatal). Offlining copies every page the blocks hold into other memory; clean cache is
-  // cheaper dropped than copied, and a kexec ends the page cache anyway. Null: kept
-  // (drop_page_cache = no).
+  // cheaper dropped than copied, and a kexec ends the page cache anyway. But the drop walks
+  // all of the machine's cache: where movable_use is known it is done only when the blocks'
+  // zone holds at least kDropPageCacheFrom of page cache. Null: kept (drop_page_cache = no).
   std::function<Status()> drop_page_cache;
-  // The bytes in use in ZONE_MOVABLE on a node (-1: all), UINT64_MAX when unknown: read before
-  // the offline, it puts what was migrated and at what rate into the phase's detail, so any
-  // machine's reports give its offline cost per GiB. Null: not reported.
-  std::function<uint64_t(int node)> movable_in_use;
+  // What ZONE_MOVABLE on a node (-1: all) holds, nullopt when unknown: read before the offline,
+  // it decides the drop and puts what was migrated, and at what rate, into the phase's detail,
+  // so any machine's reports give its offline cost per GiB. Null: not known.
+  std::function<std::optional<ZoneUse>(int node)> movable_use;
 };
 
 // Takes the namespace's memory out of System RAM and makes the namespace raw. While blocks are

@@ -37,6 +37,6 @@ int main(int argc, char** argv) {
   machine.can_kexec = false;
   // The host's page cache and zones are not the simulated machine's.
   machine.drop_page_cache = nullptr;
-  machine.movable_in_use = nullptr;
+  machine.movable_use = nullptr;
   return cli::Run(argc, argv, machine);
 }

@@ -42,13 +42,15 @@ uint64_t MemAvailableBytes() {
   return UINT64_MAX;
 }
 
-uint64_t MovableInUseBytesFrom(const std::string& zoneinfo, int node) {
+std::optional<ZoneUse> MovableZoneUseFrom(const std::string& zoneinfo, int node) {
   std::istringstream in(zoneinfo);
   std::string line;
   bool in_zone = false, found = false;
-  uint64_t free_pages = 0, managed = 0, used = 0;
+  uint64_t free_pages = 0, managed = 0, file = 0;
+  ZoneUse use;
   auto close_zone = [&] {
-    if (in_zone && managed >= free_pages) used += managed - free_pages;
+    if (in_zone && managed >= free_pages) use.in_use_bytes += (managed - free_pages) * 4096;
+    if (in_zone) use.file_bytes += file * 4096;
     in_zone = false;
   };
   while (std::getline(in, line)) {
@@ -58,24 +60,27 @@ uint64_t MovableInUseBytesFrom(const std::string& zoneinfo, int node) {
       close_zone();
       in_zone = std::string(zone) == "Movable" && (node < 0 || n == node);
       found = found || in_zone;
-      free_pages = managed = 0;
+      free_pages = managed = file = 0;
       continue;
     }
     if (!in_zone) continue;
     unsigned long long v = 0;
     if (std::sscanf(line.c_str(), " pages free %llu", &v) == 1) free_pages = v;
     if (std::sscanf(line.c_str(), " managed %llu", &v) == 1) managed = v;
+    if (std::sscanf(line.c_str(), " nr_zone_inactive_file %llu", &v) == 1) file += v;
+    if (std::sscanf(line.c_str(), " nr_zone_active_file %llu", &v) == 1) file += v;
   }
   close_zone();
-  return found ? used * 4096 : UINT64_MAX;
+  if (!found) return std::nullopt;
+  return use;
 }
 
-uint64_t MovableInUseBytes(int node) {
+std::optional<ZoneUse> MovableZoneUse(int node) {
   std::ifstream in("/proc/zoneinfo");
-  if (!in) return UINT64_MAX;
+  if (!in) return std::nullopt;
   std::stringstream text;
   text << in.rdbuf();
-  return MovableInUseBytesFrom(text.str(), node);
+  return MovableZoneUseFrom(text.str(), node);
 }
 
 Status DropCleanPageCache() {

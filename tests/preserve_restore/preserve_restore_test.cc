@@ -188,9 +188,9 @@ TEST_F(PreserveRestoreTest, TheCleanPageCacheIsDroppedOnceBeforeTheFirstOffline)
 TEST_F(PreserveRestoreTest, TheOfflineSaysWhatItMigratedAndHowFast) {
   PreserveOptions o = PreserveOpts();
   int asked_node = -2;
-  o.transition.movable_in_use = [&](int node) {
+  o.transition.movable_use = [&](int node) {
     asked_node = node;
-    return uint64_t{300} << 20;
+    return std::optional<ZoneUse>(ZoneUse{uint64_t{300} << 20, 0});
   };
   PreserveReport p = Preserve(*sim_, config_, o);
   ASSERT_TRUE(p.status.ok()) << p.status.ToString();
@@ -200,6 +200,35 @@ TEST_F(PreserveRestoreTest, TheOfflineSaysWhatItMigratedAndHowFast) {
       << offline->detail;
   EXPECT_NE(offline->detail.find("GiB/s)"), std::string::npos) << offline->detail;
   EXPECT_EQ(asked_node, sim_->Probe()->target_node) << "the blocks' own node";
+}
+
+TEST_F(PreserveRestoreTest, ThePageCacheIsDroppedOnlyWhenTheBlocksZoneHoldsEnoughOfIt) {
+  auto run = [&](uint64_t file_bytes, int* drops) {
+    sim_->Reboot();
+    (void)Restore(*sim_, config_, RestoreOpts());
+    PreserveOptions o = PreserveOpts();
+    o.transition.movable_use = [file_bytes, drops](int) {
+      // Once dropped, the zone's cache is gone.
+      return std::optional<ZoneUse>(ZoneUse{512ull << 20, *drops > 0 ? 0 : file_bytes});
+    };
+    o.transition.drop_page_cache = [drops] {
+      ++*drops;
+      return Status::Ok();
+    };
+    return Preserve(*sim_, config_, o);
+  };
+  int drops = 0;
+  PreserveReport small = run(kDropPageCacheFrom - 4096, &drops);
+  ASSERT_TRUE(small.status.ok()) << small.status.ToString();
+  EXPECT_EQ(drops, 0);
+  ASSERT_NE(FindPhase(small, "drop clean page cache"), nullptr);
+  EXPECT_NE(FindPhase(small, "drop clean page cache")->detail.find("kept"), std::string::npos);
+  drops = 0;
+  PreserveReport large = run(256ull << 20, &drops);
+  ASSERT_TRUE(large.status.ok()) << large.status.ToString();
+  EXPECT_EQ(drops, 1);
+  EXPECT_EQ(FindPhase(large, "drop clean page cache")->detail,
+            "256.0 MiB of page cache in ZONE_MOVABLE, 0 B after");
 }
 
 TEST_F(PreserveRestoreTest, ACachesDropThatFailsIsLoggedAndTheOfflineGoesOn) {

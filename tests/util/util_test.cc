@@ -168,7 +168,7 @@ namespace {
 
 // /proc/zoneinfo as Linux 6.1 prints it (trimmed): what is in use in ZONE_MOVABLE is its
 // managed pages less its free ones, on the node asked for or on all.
-TEST(MovableInUseTest, ManagedLessFreeOnTheNodeAsked) {
+TEST(MovableZoneUseTest, ManagedLessFreeAndTheFileLruOnTheNodeAsked) {
   const std::string zoneinfo =
       "Node 0, zone   Normal\n"
       "  pages free     1000\n"
@@ -178,17 +178,28 @@ TEST(MovableInUseTest, ManagedLessFreeOnTheNodeAsked) {
       "        spanned  65536\n"
       "        present  65536\n"
       "        managed  65536\n"
+      "      nr_free_pages 30000\n"
+      "      nr_zone_inactive_file 9000\n"
+      "      nr_zone_active_file 1000\n"
       "Node 2, zone  Movable\n"
       "  pages free     1000\n"
       "        managed  2000\n"
       "Node 2, zone   Device\n"
       "  pages free     0\n"
       "        managed  0\n";
-  EXPECT_EQ(MovableInUseBytesFrom(zoneinfo, 0), (65536ull - 30000) * 4096);
-  EXPECT_EQ(MovableInUseBytesFrom(zoneinfo, 2), 1000ull * 4096);
-  EXPECT_EQ(MovableInUseBytesFrom(zoneinfo, -1), (65536ull - 30000 + 1000) * 4096);
-  EXPECT_EQ(MovableInUseBytesFrom(zoneinfo, 1), UINT64_MAX) << "no Movable zone on node 1";
-  EXPECT_EQ(MovableInUseBytesFrom("", -1), UINT64_MAX);
+  auto node0 = MovableZoneUseFrom(zoneinfo, 0);
+  ASSERT_TRUE(node0.has_value());
+  EXPECT_EQ(node0->in_use_bytes, (65536ull - 30000) * 4096);
+  EXPECT_EQ(node0->file_bytes, 10000ull * 4096);
+  auto node2 = MovableZoneUseFrom(zoneinfo, 2);
+  ASSERT_TRUE(node2.has_value());
+  EXPECT_EQ(node2->in_use_bytes, 1000ull * 4096);
+  EXPECT_EQ(node2->file_bytes, 0u);
+  auto all = MovableZoneUseFrom(zoneinfo, -1);
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(all->in_use_bytes, (65536ull - 30000 + 1000) * 4096);
+  EXPECT_FALSE(MovableZoneUseFrom(zoneinfo, 1).has_value()) << "no Movable zone on node 1";
+  EXPECT_FALSE(MovableZoneUseFrom("", -1).has_value());
 }
 
 }  // namespace
