@@ -1,8 +1,11 @@
 // wb-simctl: drives the simulated pmem namespace from shell tests.
 //   wb-simctl create DIR SIZE_MIB | reboot DIR [--cold] | busy DIR BLOCK TIMES |
-//             hang DIR BLOCK | bad DIR OFFSET LENGTH
+//             hang DIR BLOCK | bad DIR OFFSET LENGTH | offline DIR
+// offline takes every block offline and leaves it so (what a warm reboot that never happened
+// leaves after warmboot reboot offlined early).
 // reboot is a kexec from warmboot: the next boot's command line names the sealed image
 // (warmboot.image=UUID); --cold boots without it, as through the firmware.
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -18,7 +21,7 @@ using namespace warmboot;
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::cerr << "usage: wb-simctl create DIR SIZE_MIB | reboot DIR [--cold] | "
-                 "busy DIR BLOCK TIMES | hang DIR BLOCK | bad DIR OFFSET LENGTH\n";
+                 "busy DIR BLOCK TIMES | hang DIR BLOCK | bad DIR OFFSET LENGTH | offline DIR\n";
     return 2;
   }
   std::string cmd = argv[1], dir = argv[2];
@@ -57,6 +60,11 @@ int main(int argc, char** argv) {
     (*sim)->SetBlockBusy(std::strtoull(argv[3], nullptr, 10), std::atoi(argv[4]));
   } else if (cmd == "hang" && argc == 4) {
     (*sim)->SetBlockHangs(std::strtoull(argv[3], nullptr, 10), true);
+  } else if (cmd == "offline" && argc == 3) {
+    if (Status s = (*sim)->OfflineMemory(std::chrono::milliseconds(1000)); !s.ok()) {
+      std::cerr << s.ToString() << "\n";
+      return 1;
+    }
   } else if (cmd == "bad" && argc == 5) {
     (*sim)->AddBadRange({std::strtoull(argv[3], nullptr, 10), std::strtoull(argv[4], nullptr, 10)});
   } else {

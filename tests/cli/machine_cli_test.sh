@@ -87,6 +87,17 @@ st=$("$wb" status "${cfg[@]}" --json)
 # A restore run again finds nothing to do and keeps the memory online.
 "$wb" restore "${cfg[@]}" >/dev/null 2>&1; check "restore again" 0 $?
 
+# Blocks left offline (warmboot reboot offlined them early, then systemd's kexec job was
+# cancelled): status names them and says what brings them back; restore does.
+"$simctl" offline "$work/sim"
+st=$("$wb" status "${cfg[@]}" --json)
+[[ $(json 'd["next"]' <<<"$st") == *"are offline"*"'warmboot restore' brings it back online"* ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: status names offline blocks: $st"; fails=$((fails + 1)); }
+"$wb" restore "${cfg[@]}" >/dev/null 2>&1; check "restore onlines them" 0 $?
+st=$("$wb" status "${cfg[@]}" --json)
+[[ $(json 'd["next"]' <<<"$st") != *"are offline"* ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: blocks online again: $st"; fails=$((fails + 1)); }
+
 # A stale image: sealed, then a boot that does not name it (through the firmware). Restore
 # keeps it (exit 5) and its memory; status says how to take it; --image restores it.
 rm -rf "$work/restore"
