@@ -405,6 +405,19 @@ class KeptImageTest : public PreserveRestoreTest {
     ASSERT_TRUE(p.status.ok()) << p.status.ToString();
     sim_->Reboot();
   }
+  // Restores into a directory on disk (/var/tmp on most machines), where restore mounts a tmpfs
+  // of its own, and returns that mount's entry in the mount table ("" when it is not a tmpfs:
+  // /var/tmp is one here, so the test says it cannot tell).
+  std::string RestoreIntoItsOwnTmpfs(const testing::TempDir& disk) {
+    RestoreOptions o = RestoreOpts();
+    o.mount_tmpfs = true;
+    config_.restore_dir = disk / "restore";
+    RestoreReport r = Restore(*sim_, config_, o);
+    EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+    EXPECT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+    const std::string entry = MountEntry(config_.restore_dir);
+    return entry.find(" tmpfs ") == std::string::npos ? "" : entry;
+  }
   void TearDown() override {
     // Our tmpfs may sit on the small one: take both down.
     while (::umount2(config_.restore_dir.c_str(), MNT_DETACH) == 0) {
@@ -465,17 +478,10 @@ TEST_F(KeptImageTest, ItsOwnTmpfsTakesHugePages) {
   if (!std::filesystem::exists("/sys/kernel/mm/transparent_hugepage/shmem_enabled")) {
     GTEST_SKIP() << "no transparent huge pages in this kernel";
   }
-  RestoreOptions o = RestoreOpts();
-  o.mount_tmpfs = true;
-  // Not a tmpfs (the tests' directories are on /dev/shm; /var/tmp is on disk on most machines):
-  // restore mounts one of its own there.
   testing::TempDir disk("/var/tmp");
-  config_.restore_dir = disk / "restore";
-  RestoreReport r = Restore(*sim_, config_, o);
-  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
-  const std::string entry = MountEntry(config_.restore_dir);
-  ASSERT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
-  if (entry.find(" tmpfs ") == std::string::npos) GTEST_SKIP() << "/var/tmp is a tmpfs here";
+  const std::string entry = RestoreIntoItsOwnTmpfs(disk);
+  ASSERT_FALSE(HasFailure());
+  if (entry.empty()) GTEST_SKIP() << "/var/tmp is a tmpfs here";
   EXPECT_NE(entry.find("huge=within_size"), std::string::npos) << entry;
   EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
   ::umount2(config_.restore_dir.c_str(), MNT_DETACH);
@@ -483,15 +489,10 @@ TEST_F(KeptImageTest, ItsOwnTmpfsTakesHugePages) {
 
 TEST_F(KeptImageTest, WhereThePmemHasANodeOfItsOwnItsOwnTmpfsPrefersTheDevicesNode) {
   sim_->SetTargetNode(1);  // an NVDIMM: kmem's memory is node 1, the device sits on node 0
-  RestoreOptions o = RestoreOpts();
-  o.mount_tmpfs = true;
   testing::TempDir disk("/var/tmp");
-  config_.restore_dir = disk / "restore";
-  RestoreReport r = Restore(*sim_, config_, o);
-  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
-  ASSERT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
-  const std::string entry = MountEntry(config_.restore_dir);
-  if (entry.find(" tmpfs ") == std::string::npos) GTEST_SKIP() << "/var/tmp is a tmpfs here";
+  const std::string entry = RestoreIntoItsOwnTmpfs(disk);
+  ASSERT_FALSE(HasFailure());
+  if (entry.empty()) GTEST_SKIP() << "/var/tmp is a tmpfs here";
   ::umount2(config_.restore_dir.c_str(), MNT_DETACH);
   if (!std::filesystem::exists("/sys/devices/system/node/node0")) {
     GTEST_SKIP() << "a kernel without NUMA refuses mpol=";
