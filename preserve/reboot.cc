@@ -73,35 +73,40 @@ namespace {
 // stopped. Sets *attempted once blocks may have been offlined (then a refusal of the reboot
 // brings them back, whatever the outcome here). Returns the time it took; 0 when not done
 // (why_not says why), or an error when interrupted.
-Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
-                            const RebootOptions& options, RebootReport& r, bool* attempted) {
+// Whether the blocks can go offline early: "" when they can (*online_bytes says how much), else
+// why not.
+std::string WhyNotEarly(PmemPlatform& platform, const Config& config, const RebootOptions& options,
+                        uint64_t* online_bytes) {
   auto info = platform.Probe();
-  if (!info.ok()) {
-    r.offline_early_why_not = "cannot read the namespace: " + info.status().message();
-    return 0.0;
-  }
+  if (!info.ok()) return "cannot read the namespace: " + info.status().message();
   if (info->mode != PmemMode::kSystemRam) {
-    r.offline_early_why_not = info->name + " is in " + PmemModeName(info->mode) +
-                              " mode: none of its memory is System RAM";
-    return 0.0;
+    return info->name + " is in " + PmemModeName(info->mode) +
+           " mode: none of its memory is System RAM";
   }
   if (info->OnlineBlocks() == 0) {
-    r.offline_early_why_not = "every memory block of " + info->dax_device + " is offline already";
-    return 0.0;
+    return "every memory block of " + info->dax_device + " is offline already";
   }
   const uint64_t online = info->OnlineBlocks() * info->memory_block_size;
+  *online_bytes = online;
   const uint64_t available = options.mem_available ? options.mem_available() : MemAvailableBytes();
-  if (available == UINT64_MAX || available < online + config.offline_early_reserve) {
-    r.offline_early_why_not = available == UINT64_MAX
-                                  ? "the memory available cannot be read (/proc/meminfo)"
-                                  : "the memory available (" + HumanBytes(available) +
-                                        ") would fall below " +
-                                        HumanBytes(config.offline_early_reserve) +
-                                        " (offline_early_reserve) without the " +
-                                        HumanBytes(online) + " online in " + info->dax_device;
-    r.offline_early_why_not += ": the preserve at shutdown offlines the blocks";
-    return 0.0;
+  if (available == UINT64_MAX) {
+    return "the memory available cannot be read (/proc/meminfo): the preserve at shutdown "
+           "offlines the blocks";
   }
+  if (available < online + config.offline_early_reserve) {
+    return "the memory available (" + HumanBytes(available) + ") would fall below " +
+           HumanBytes(config.offline_early_reserve) + " (offline_early_reserve) without the " +
+           HumanBytes(online) + " online in " + info->dax_device +
+           ": the preserve at shutdown offlines the blocks";
+  }
+  return "";
+}
+
+Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
+                            const RebootOptions& options, RebootReport& r, bool* attempted) {
+  uint64_t online = 0;
+  r.offline_early_why_not = WhyNotEarly(platform, config, options, &online);
+  if (!r.offline_early_why_not.empty()) return 0.0;
   // Not the page cache: that helps only an offline inside the blackout, and the services still
   // running would read it back.
   TransitionOptions transition = options.transition;
@@ -227,6 +232,14 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
   }
   if (options.dry_run) {
     r.outcome = RebootOutcome::kChecked;
+    if (config.offline_early) {
+      uint64_t online = 0;
+      const std::string why = WhyNotEarly(platform, config, options, &online);
+      r.notes.push_back(why.empty() ? "the " + HumanBytes(online) +
+                                          " of memory blocks would be offlined before the "
+                                          "services stop (off the blackout)"
+                                    : "not offlined early: " + why);
+    }
     r.notes.push_back("dry run: checked only (the applications were not asked), nothing changed");
     return r;
   }

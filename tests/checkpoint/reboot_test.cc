@@ -361,6 +361,10 @@ TEST_F(RebootTest, ADryRunAsksNoAppAndLoadsNothing) {
   EXPECT_FALSE(p->has_value()) << "the app was not told";
   EXPECT_TRUE(kexec_.loads.empty());
   EXPECT_EQ(services_.kexec_starts, 0);
+  EXPECT_EQ(OnlineBlocks(), 4u) << "nothing offlined";
+  EXPECT_TRUE(std::any_of(r.notes.begin(), r.notes.end(), [](const std::string& n) {
+    return n.find("would be offlined before the services stop") != std::string::npos;
+  })) << "it says the offline would be early";
 }
 
 TEST_F(RebootTest, AShutdownThatIsNotAKexecIsLeftAlone) {
