@@ -66,15 +66,9 @@ void ClearPendingReboot(const Config& config) {
 
 namespace {
 
-// Offlining the blocks moves what they hold into the rest of memory, and while the services
-// still run they need that memory: it is done early only when offline_early_reserve stays
-// available afterwards. A refusal (pages that will not move yet) is no reason to stop: the
-// blocks are back online and the preserve at shutdown offlines them, with the services
-// stopped. Sets *attempted once blocks may have been offlined (then a refusal of the reboot
-// brings them back, whatever the outcome here). Returns the time it took; 0 when not done
-// (why_not says why), or an error when interrupted.
 // Whether the blocks can go offline early: "" when they can (*online_bytes says how much), else
-// why not.
+// why not. Offlining moves what they hold into the rest of memory, and while the services
+// still run they need that memory: offline_early_reserve must stay available afterwards.
 std::string WhyNotEarly(PmemPlatform& platform, const Config& config, const RebootOptions& options,
                         uint64_t* online_bytes) {
   auto info = platform.Probe();
@@ -102,6 +96,11 @@ std::string WhyNotEarly(PmemPlatform& platform, const Config& config, const Rebo
   return "";
 }
 
+// Offlines the blocks early where WhyNotEarly allows. A refusal (pages that will not move yet)
+// is no reason to stop: the blocks are back online and the preserve at shutdown offlines them,
+// with the services stopped. Sets *attempted once blocks may have been offlined (then a refusal
+// of the reboot brings them back, whatever the outcome here). Returns the time it took; 0 when
+// not done (why_not says why), or an error when interrupted.
 Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
                             const RebootOptions& options, RebootReport& r, bool* attempted) {
   uint64_t online = 0;
