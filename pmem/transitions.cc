@@ -157,19 +157,14 @@ Status OfflineAndCheck(PmemPlatform& platform, const TransitionOptions& options,
     if (use && use->file_bytes < kDropPageCacheFrom) {
       drop.Done(true, "kept: ZONE_MOVABLE holds " + HumanBytes(use->file_bytes) +
                           " of page cache, below " + HumanBytes(kDropPageCacheFrom));
+    } else if (Status s = options.drop_page_cache(); !s.ok()) {
+      drop.Done(false, s.message() + " (offlining copies it instead)");
     } else {
-      Status s = options.drop_page_cache();
-      if (s.ok() && use) {
-        if (auto after = options.movable_use(info.target_node)) {
-          drop.Done(true, HumanBytes(use->file_bytes) + " of page cache in ZONE_MOVABLE, " +
-                              HumanBytes(after->file_bytes) + " after");
-          use = after;
-        } else {
-          drop.Done(true, "");
-        }
-      } else {
-        drop.Done(s.ok(), s.ok() ? "" : s.message() + " (offlining copies it instead)");
-      }
+      auto after = use ? options.movable_use(info.target_node) : std::nullopt;
+      drop.Done(true, after ? HumanBytes(use->file_bytes) + " of page cache in ZONE_MOVABLE, " +
+                                  HumanBytes(after->file_bytes) + " after"
+                            : "");
+      if (after) use = after;
     }
   }
   auto offline = log->Start("offline memory blocks");
