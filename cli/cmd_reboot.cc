@@ -82,10 +82,7 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
   RebootReport r = WarmReboot(**platform, *config, options, machine.this_boot());
   // Once systemd has the machine, a late signal changes nothing: the reboot is under way, and
   // this exits 0 rather than die by it.
-  if (signals && r.outcome == RebootOutcome::kWarm) {
-    while (signals->Take() != 0) {
-    }
-  }
+  if (signals && r.outcome == RebootOutcome::kWarm) signals->Discard();
   const int code = r.outcome == RebootOutcome::kRefused ? ExitCodeFor(r.status) : kExitOk;
   if (json) {
     PrintJson(ToJson(r), code);

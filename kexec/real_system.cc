@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "kexec/kexec.h"
+#include "util/deferred_signals.h"
 #include "util/host_info.h"
 
 extern char** environ;
@@ -117,7 +118,8 @@ class RealKexecSystemImpl final : public KexecSystem {
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid;
-    int err = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+    SpawnSignalDefaults attr;
+    int err = posix_spawn(&pid, argv[0].c_str(), &actions, attr.get(), args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(pipefd[1]);
     if (err != 0) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "util/deferred_signals.h"
+
 extern char** environ;
 
 namespace warmboot {
@@ -20,7 +22,8 @@ Status Systemctl(const std::vector<std::string>& args) {
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid;
-  int err = ::posix_spawnp(&pid, "systemctl", nullptr, nullptr, argv.data(), environ);
+  SpawnSignalDefaults attr;
+  int err = ::posix_spawnp(&pid, "systemctl", nullptr, attr.get(), argv.data(), environ);
   if (err != 0) return ErrnoError("cannot run systemctl", err);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {

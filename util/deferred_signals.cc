@@ -26,6 +26,27 @@ int DeferredSignals::Take() {
   return taken_;
 }
 
+void DeferredSignals::Discard() {
+  struct timespec zero = {0, 0};
+  while (sigtimedwait(&held_, nullptr, &zero) > 0) {
+  }
+}
+
+SpawnSignalDefaults::SpawnSignalDefaults() {
+  posix_spawnattr_init(&attr_);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) sigaddset(&defaults, s);
+  posix_spawnattr_setsigmask(&attr_, &none);
+  posix_spawnattr_setsigdefault(&attr_, &defaults);
+  posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
+SpawnSignalDefaults::~SpawnSignalDefaults() {
+  posix_spawnattr_destroy(&attr_);
+}
+
 const char* SignalName(int signo) {
   switch (signo) {
     case SIGTERM:

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <signal.h>
+#include <spawn.h>
 
 namespace warmboot {
 
@@ -22,10 +23,28 @@ class DeferredSignals {
   int Take();
   // The signal Take() returned last, for messages (0: none).
   int taken() const { return taken_; }
+  // Consumes every held-back signal still pending, unrecorded: for when the command is past
+  // caring (the machine is already on its way down) and must not die by one when this goes.
+  void Discard();
 
  private:
   sigset_t held_, old_;
   int taken_ = 0;
+};
+
+// Attributes for posix_spawn: the child starts with no signal blocked and SIGTERM, SIGINT,
+// SIGHUP and SIGPIPE at their defaults, whatever this process holds back meanwhile (the mask
+// and ignored signals are inherited across exec), so a service manager can stop it.
+class SpawnSignalDefaults {
+ public:
+  SpawnSignalDefaults();
+  ~SpawnSignalDefaults();
+  SpawnSignalDefaults(const SpawnSignalDefaults&) = delete;
+  SpawnSignalDefaults& operator=(const SpawnSignalDefaults&) = delete;
+  const posix_spawnattr_t* get() const { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
 };
 
 // "SIGTERM", "SIGINT", ... for messages.

@@ -1,13 +1,18 @@
 // util: the plumbing every layer shares.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "util/bytes.h"
+#include "util/deferred_signals.h"
 #include "util/fd_limit.h"
 #include "util/host_info.h"
 #include "util/io.h"
@@ -200,6 +205,55 @@ TEST(MovableZoneUseTest, ManagedLessFreeAndTheFileLruOnTheNodeAsked) {
   EXPECT_EQ(all->in_use_bytes, (65536ull - 30000 + 1000) * 4096);
   EXPECT_FALSE(MovableZoneUseFrom(zoneinfo, 1).has_value()) << "no Movable zone on node 1";
   EXPECT_FALSE(MovableZoneUseFrom("", -1).has_value());
+}
+
+}  // namespace
+}  // namespace warmboot
+
+namespace warmboot {
+namespace {
+
+// The child's line "SigBlk:\t<hex mask>" from /proc/self/status, spawned with `attr`.
+std::string ChildBlockedMask(const posix_spawnattr_t* attr) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  const char* argv[] = {"/bin/grep", "^SigBlk:", "/proc/self/status", nullptr};
+  pid_t pid;
+  int err = ::posix_spawn(&pid, argv[0], &actions, attr, const_cast<char**>(argv), nullptr);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  std::string out;
+  char buf[256];
+  for (ssize_t n; err == 0 && (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, n);
+  ::close(fds[0]);
+  if (err == 0) ::waitpid(pid, nullptr, 0);
+  return out;
+}
+
+// A command holds SIGTERM, SIGINT and SIGHUP back while it changes the machine; a program it
+// runs meanwhile (systemctl, kexec) must not inherit that, or a service manager cannot stop it.
+TEST(SpawnSignalDefaultsTest, AChildStartsWithNothingBlockedWhileTheParentDefers) {
+  DeferredSignals held;
+  EXPECT_EQ(ChildBlockedMask(nullptr).find("\t0000000000000000"), std::string::npos)
+      << "without the attributes the child inherits the held-back signals";
+  SpawnSignalDefaults attr;
+  EXPECT_NE(ChildBlockedMask(attr.get()).find("\t0000000000000000"), std::string::npos)
+      << ChildBlockedMask(attr.get());
+}
+
+// Discard empties what is pending without recording it: the command does not die by it when
+// the holder goes, and Take() still reports nothing.
+TEST(DeferredSignalsTest, DiscardConsumesWhatIsPendingUnrecorded) {
+  DeferredSignals held;
+  // At this thread, which holds them back (a process-wide kill could land on another thread).
+  ::pthread_kill(::pthread_self(), SIGHUP);
+  ::pthread_kill(::pthread_self(), SIGINT);
+  held.Discard();
+  EXPECT_EQ(held.Take(), 0);
 }
 
 }  // namespace
