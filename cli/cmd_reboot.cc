@@ -80,9 +80,11 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
                        "reboot");
   }
   RebootReport r = WarmReboot(**platform, *config, options, machine.this_boot());
-  // Once systemd has the machine, a late signal changes nothing: the reboot is under way, and
-  // this exits 0 rather than die by it.
-  if (signals && r.outcome == RebootOutcome::kWarm) signals->Discard();
+  // Once systemd has the machine (warm, or cold by --fallback), a late signal changes nothing:
+  // the reboot is under way, and this prints and exits 0 rather than die by it.
+  if (signals && (r.outcome == RebootOutcome::kWarm || r.outcome == RebootOutcome::kCold)) {
+    signals->Dismiss();
+  }
   const int code = r.outcome == RebootOutcome::kRefused ? ExitCodeFor(r.status) : kExitOk;
   if (json) {
     PrintJson(ToJson(r), code);

@@ -172,7 +172,9 @@ Status OfflineAndCheck(PmemPlatform& platform, const TransitionOptions& options,
   int attempt = 0;
   Status s = OfflineWithRetries(platform, options, &attempt);
   std::string migrated;
-  if (s.ok() && use) {
+  // Only what this offline moved: blocks offline already (warmboot reboot's early offline)
+  // migrate nothing now.
+  if (s.ok() && use && info.OnlineBlocks() > 0) {
     const uint64_t in_use = use->in_use_bytes;
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -121,12 +121,13 @@ Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Brings back online what an early offline took out (ToSystemRam: idempotent, a no-op when
-// every block is online).
+// Brings back online what an early offline took out: only blocks of a namespace in system-ram
+// mode. Anything else (a raw namespace holding a kept image, devdax) is not the early offline's
+// doing and is left exactly as it is.
 void OnlineAgain(PmemPlatform& platform, const TransitionOptions& transition, PhaseLog* log,
                  std::vector<std::string>* notes) {
   auto info = platform.Probe();
-  if (info.ok() && info->mode == PmemMode::kSystemRam &&
+  if (!info.ok() || info->mode != PmemMode::kSystemRam ||
       info->OnlineBlocks() == info->blocks.size()) {
     return;
   }
@@ -238,6 +239,9 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
                                           " of memory blocks would be offlined before the "
                                           "services stop (off the blackout)"
                                     : "not offlined early: " + why);
+    } else {
+      r.notes.push_back(
+          "not offlined early: offline_early = no: the preserve at shutdown offlines the blocks");
     }
     r.notes.push_back("dry run: checked only (the applications were not asked), nothing changed");
     return r;

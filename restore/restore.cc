@@ -6,6 +6,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
@@ -89,15 +90,23 @@ Status PrepareRestoreDir(const std::string& dir, uint64_t state_bytes, bool may_
   std::string opts = "size=" + std::to_string(size) + ",mode=0755";
   const std::string mpol = prefer_node >= 0 ? ",mpol=prefer:" + std::to_string(prefer_node) : "";
   unsigned long flags = MS_NOSUID | MS_NODEV | (ours ? MS_REMOUNT : 0);
-  int rc = -1;
+  int rc = -1, err = 0;
   std::string used_opts;
-  for (const std::string& extra :
-       {",huge=within_size" + mpol, std::string(",huge=within_size"), std::string()}) {
-    if (ours && !extra.empty()) continue;
-    rc = ::mount("tmpfs", dir.c_str(), "tmpfs", flags, (opts + extra).c_str());
-    used_opts = extra;
-    if (rc == 0 || errno != EINVAL) break;
+  std::vector<std::string> tries;  // most wished for first; a remount only grows
+  if (!ours) {
+    for (const std::string& t :
+         {",huge=within_size" + mpol, mpol, std::string(",huge=within_size")}) {
+      if (!t.empty() && std::find(tries.begin(), tries.end(), t) == tries.end()) tries.push_back(t);
+    }
   }
+  tries.push_back("");
+  for (const std::string& extra : tries) {
+    rc = ::mount("tmpfs", dir.c_str(), "tmpfs", flags, (opts + extra).c_str());
+    err = errno;
+    used_opts = extra;
+    if (rc == 0 || err != EINVAL) break;
+  }
+  errno = err;
   if (rc != 0) {
     return ErrnoError(std::string("cannot ") + (ours ? "grow the tmpfs on " : "mount a tmpfs on ") +
                           dir + " (" + HumanBytes(size) + ")",

@@ -26,7 +26,13 @@ int DeferredSignals::Take() {
   return taken_;
 }
 
-void DeferredSignals::Discard() {
+void DeferredSignals::Dismiss() {
+  // Ignoring a signal discards it while pending (POSIX), and keeps one arriving later, up to
+  // and after the destructor's unmask, from killing the process.
+  struct sigaction ignore = {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaction(s, &ignore, nullptr);
   struct timespec zero = {0, 0};
   while (sigtimedwait(&held_, nullptr, &zero) > 0) {
   }
@@ -40,7 +46,12 @@ SpawnSignalDefaults::SpawnSignalDefaults() {
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) sigaddset(&defaults, s);
   posix_spawnattr_setsigmask(&attr_, &none);
   posix_spawnattr_setsigdefault(&attr_, &defaults);
-  posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // A process group of its own: a Ctrl-C at the terminal is for warmboot, which decides, not
+  // for a systemctl that may already have handed systemd the job. A service manager's stop
+  // reaches it all the same (by cgroup).
+  posix_spawnattr_setpgroup(&attr_, 0);
+  posix_spawnattr_setflags(&attr_,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 }
 
 SpawnSignalDefaults::~SpawnSignalDefaults() {

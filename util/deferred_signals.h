@@ -23,9 +23,10 @@ class DeferredSignals {
   int Take();
   // The signal Take() returned last, for messages (0: none).
   int taken() const { return taken_; }
-  // Consumes every held-back signal still pending, unrecorded: for when the command is past
-  // caring (the machine is already on its way down) and must not die by one when this goes.
-  void Discard();
+  // From now on the held-back signals are ignored, and any pending is dropped: for when the
+  // command is past caring (the machine is already on its way down) and must not die by one
+  // when this goes. For the rest of the process.
+  void Dismiss();
 
  private:
   sigset_t held_, old_;
@@ -34,7 +35,8 @@ class DeferredSignals {
 
 // Attributes for posix_spawn: the child starts with no signal blocked and SIGTERM, SIGINT,
 // SIGHUP and SIGPIPE at their defaults, whatever this process holds back meanwhile (the mask
-// and ignored signals are inherited across exec), so a service manager can stop it.
+// and ignored signals are inherited across exec), so a service manager can stop it; and in a
+// process group of its own, so the terminal's Ctrl-C reaches only warmboot.
 class SpawnSignalDefaults {
  public:
   SpawnSignalDefaults();

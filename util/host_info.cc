@@ -49,8 +49,8 @@ std::optional<ZoneUse> MovableZoneUseFrom(const std::string& zoneinfo, int node)
   uint64_t free_pages = 0, managed = 0, file = 0;
   ZoneUse use;
   auto close_zone = [&] {
-    if (in_zone && managed >= free_pages) use.in_use_bytes += (managed - free_pages) * 4096;
-    if (in_zone) use.file_bytes += file * 4096;
+    if (in_zone && managed >= free_pages) use.in_use_bytes += managed - free_pages;
+    if (in_zone) use.file_bytes += file;
     in_zone = false;
   };
   while (std::getline(in, line)) {
@@ -72,6 +72,10 @@ std::optional<ZoneUse> MovableZoneUseFrom(const std::string& zoneinfo, int node)
   }
   close_zone();
   if (!found) return std::nullopt;
+  // Counted in pages so far (the zone's own unit), bytes from here.
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  use.in_use_bytes *= page;
+  use.file_bytes *= page;
   return use;
 }
 

@@ -17,6 +17,7 @@
 #include "client/client.h"
 #include "daemon/server.h"
 #include "orchestration/report_store.h"
+#include "pmem/transitions.h"
 #include "restore/restore.h"
 #include "restore/timeline.h"
 #include "testing/api_daemon.h"
@@ -347,6 +348,20 @@ TEST_F(RebootTest, ASignalDuringTheEarlyOfflineStopsTheRebootAndOnlinesTheBlocks
   EXPECT_EQ(services_.kexec_starts, 0);
   EXPECT_EQ(kexec_.unloads, 1);
   ExpectNothingChanged();
+}
+
+TEST_F(RebootTest, AShutdownThatIsNotAKexecLeavesARawNamespaceRaw) {
+  // A namespace the preserve checks accept but whose memory is not System RAM (raw: it may hold
+  // a kept image): nothing is offlined early, and nothing may be "given back" at the stop.
+  ASSERT_TRUE(ToRaw(*sim_, testing::NoSleepTransitions(), nullptr).ok());
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
+  services_.kexec_pending = false;  // the operator powered off instead
+  ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
+  EXPECT_FALSE(s.acted);
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw) << "left exactly as it was";
 }
 
 TEST_F(RebootTest, ADryRunAsksNoAppAndLoadsNothing) {

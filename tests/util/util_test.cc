@@ -245,15 +245,36 @@ TEST(SpawnSignalDefaultsTest, AChildStartsWithNothingBlockedWhileTheParentDefers
       << ChildBlockedMask(attr.get());
 }
 
-// Discard empties what is pending without recording it: the command does not die by it when
-// the holder goes, and Take() still reports nothing.
-TEST(DeferredSignalsTest, DiscardConsumesWhatIsPendingUnrecorded) {
-  DeferredSignals held;
-  // At this thread, which holds them back (a process-wide kill could land on another thread).
-  ::pthread_kill(::pthread_self(), SIGHUP);
-  ::pthread_kill(::pthread_self(), SIGINT);
-  held.Discard();
-  EXPECT_EQ(held.Take(), 0);
+// Dismiss drops what is pending without recording it, and ignores what comes later: the
+// command does not die by either when the holder goes, and Take() still reports nothing.
+TEST(DeferredSignalsTest, DismissDropsWhatIsPendingAndIgnoresWhatComes) {
+  struct sigaction before[3];
+  const int sigs[3] = {SIGTERM, SIGINT, SIGHUP};
+  for (int i = 0; i < 3; ++i) sigaction(sigs[i], nullptr, &before[i]);
+  {
+    DeferredSignals held;
+    // At this thread, which holds them back (a process-wide kill could land on another thread).
+    ::pthread_kill(::pthread_self(), SIGHUP);
+    ::pthread_kill(::pthread_self(), SIGINT);
+    held.Dismiss();
+    EXPECT_EQ(held.Take(), 0);
+    ::pthread_kill(::pthread_self(), SIGTERM);  // after: ignored, even once the mask goes
+  }
+  SUCCEED() << "still alive after the holder went";
+  for (int i = 0; i < 3; ++i) sigaction(sigs[i], &before[i], nullptr);
+}
+
+// The child is in a process group of its own: the terminal's Ctrl-C is not for it.
+TEST(SpawnSignalDefaultsTest, AChildHasAProcessGroupOfItsOwn) {
+  SpawnSignalDefaults attr;
+  pid_t pid;
+  const char* argv[] = {"/bin/sleep", "5", nullptr};
+  ASSERT_EQ(::posix_spawn(&pid, argv[0], nullptr, attr.get(), const_cast<char**>(argv), nullptr),
+            0);
+  EXPECT_EQ(::getpgid(pid), pid);
+  EXPECT_NE(::getpgid(pid), ::getpgrp());
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
 }
 
 }  // namespace
