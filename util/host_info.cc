@@ -10,6 +10,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/io.h"
+#include "util/unique_fd.h"
+
 namespace warmboot {
 
 Uuid CurrentBootId() {
@@ -89,12 +92,11 @@ std::optional<ZoneUse> MovableZoneUse(int node) {
 
 Status DropCleanPageCache() {
   const char* path = "/proc/sys/vm/drop_caches";
-  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(std::string("cannot open ") + path, errno);
-  const ssize_t n = ::write(fd, "1\n", 2);
-  const int err = errno;
-  ::close(fd);
-  if (n != 2) return ErrnoError(std::string("cannot write ") + path, n < 0 ? err : EIO);
+  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError(std::string("cannot open ") + path, errno);
+  if (int err = WriteAll(fd.get(), "1\n", 2)) {
+    return ErrnoError(std::string("cannot write ") + path, err);
+  }
   return Status::Ok();
 }
 
