@@ -37,7 +37,10 @@ consumed one, the memory goes back to System RAM.
                  it: restores only when this boot's restore has not run yet (or failed), then
                  records the boot type (warm, cold, failed-warm, with the reason) in
                  report_dir/boot.json and once in history_dir/boots.jsonl (not from the
-                 initramfs: /var is not mounted there). Prints one line.
+                 initramfs: /var is not mounted there). Prints one line. Once it has
+                 restored a state it leaves the memory for 'warmboot give-back' (run by
+                 warmboot-give-back.service after warmboot-state.target: off the blackout)
+                 when give_back_late = yes and give_back_late_reserve is available.
 
 Exit codes: 0 restored or nothing to restore, 3 partial, 4 no valid image, 5 a stale image was
 kept (not restored), 1 error (also: the image was kept after a failure). With --boot: 0 too
@@ -111,6 +114,8 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
   options.clock = machine.clock;
   const bool in_initramfs = machine.in_initramfs();
   options.ran_in = in_initramfs ? "initramfs" : "system";
+  // At boot the hot-plug waits until the applications have started (warmboot-give-back.service).
+  options.give_back_late = args->Has("boot") && config->give_back_late;
   if (auto v = args->Get("image")) {
     Uuid u;
     if (!ParseUuid(*v, &u)) {

@@ -233,7 +233,20 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
     // What a warm reboot that never happened leaves (warmboot reboot offlines early, and a
     // kexec job cancelled after systemd took it brings nothing back).
     next = BlockNames(info->blocks, false) + " of " + info->dax_device +
-           " are offline: that memory is out of use. 'warmboot restore' brings it back online";
+           " are offline: that memory is out of use. 'warmboot give-back' brings it back online";
+  } else if (info->mode == PmemMode::kRaw || info->mode == PmemMode::kDevdax) {
+    // No state waits on it (that case is above): its memory is out of use until given back.
+    const bool deferred = JsonBool(restore, "give_back_deferred") && !restore.contains("give_back");
+    next = "the pmem (" + info->name + ", " + HumanBytes(info->size) +
+           ") is out of System RAM with no state waiting on it" +
+           (deferred ? ": this boot's restore left it for warmboot-give-back.service, after "
+                       "warmboot-state.target" +
+                           std::string(restore.contains("give_back_failed")
+                                           ? ", which failed: " +
+                                                 JsonString(restore["give_back_failed"], "message")
+                                           : "")
+                     : "") +
+           ". 'warmboot give-back' returns it now";
   } else if (b.is_null()) {
     next =
         "'warmboot restore --boot' has not run in this boot: check warmboot-restore.service "

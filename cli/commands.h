@@ -19,6 +19,7 @@ int CmdRestore(const Argv& argv, const Machine& machine);
 int CmdStatus(const Argv& argv, const Machine& machine);
 int CmdKexec(const Argv& argv, const Machine& machine);
 int CmdDiscard(const Argv& argv, const Machine& machine);
+int CmdGiveBack(const Argv& argv, const Machine& machine);
 int CmdReboot(const Argv& argv, const Machine& machine);
 int CmdReport(const Argv& argv, const Machine& machine);
 int CmdApi(const Argv& argv);

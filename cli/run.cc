@@ -21,6 +21,7 @@ Image commands:
 Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
   preserve                  shutdown hook: memory out of System RAM, state sealed on pmem
   restore                   early boot: restore the state, give the memory back
+  give-back                 the pmem back to System RAM once nothing waits on it
   status                    boot type, last blackout, state waiting, what next, metrics
   report                    the last warm reboot's timeline; --svg FILE draws it
   kexec                     load the next kernel and reboot into it (--load-only: load)
@@ -68,6 +69,7 @@ static int RunCommand(int argc, char** argv, const Machine& machine) {
   if (cmd == "status") return CmdStatus(rest, machine);
   if (cmd == "kexec") return CmdKexec(rest, machine);
   if (cmd == "discard") return CmdDiscard(rest, machine);
+  if (cmd == "give-back") return CmdGiveBack(rest, machine);
   if (cmd == "reboot") return CmdReboot(rest, machine);
   if (cmd == "report") return CmdReport(rest, machine);
   if (cmd == "api") return CmdApi(rest);

@@ -88,13 +88,17 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
       WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, 3600000));
       if (n == 0) return InvalidArgument(where + ": " + key + " must be at least 1");
       (key == "offline_timeout_ms" ? c.offline_timeout_ms : c.offline_block_timeout_ms) = n;
-    } else if (key == "offline_early" || key == "drop_page_cache") {
+    } else if (key == "offline_early" || key == "drop_page_cache" || key == "give_back_late") {
       if (v != "yes" && v != "no") {
         return InvalidArgument(where + ": " + key + " must be 'yes' or 'no', not '" + v + "'");
       }
-      (key == "offline_early" ? c.offline_early : c.drop_page_cache) = v == "yes";
-    } else if (key == "offline_early_reserve") {
-      WB_ASSIGN_OR_RETURN(c.offline_early_reserve, Number(v, where, 1ull << 50));
+      (key == "offline_early"    ? c.offline_early
+       : key == "give_back_late" ? c.give_back_late
+                                 : c.drop_page_cache) = v == "yes";
+    } else if (key == "offline_early_reserve" || key == "give_back_late_reserve") {
+      WB_ASSIGN_OR_RETURN(
+          (key == "offline_early_reserve" ? c.offline_early_reserve : c.give_back_late_reserve),
+          Number(v, where, 1ull << 50));
     } else if (key == "kernel")
       c.kernel = v;
     else if (key == "initrd")

@@ -45,6 +45,13 @@ struct Config {
   // refused, the preserve at shutdown does (preserve/reboot.h).
   bool offline_early = true;
   uint64_t offline_early_reserve = 1ull << 30;
+  // The restore at boot ('warmboot restore --boot') leaves the pmem raw once it has restored a
+  // state, for warmboot-give-back.service to give back after warmboot-state.target (the
+  // applications start meanwhile: the give-back is off the blackout), when at least
+  // give_back_late_reserve bytes are available after the restore; otherwise it gives it back
+  // at once (restore/restore.h).
+  bool give_back_late = true;
+  uint64_t give_back_late_reserve = 1ull << 30;
   // The clean page cache is dropped before blocks are offlined (pmem/transitions.h).
   bool drop_page_cache = true;
   std::string kernel;   // next kernel; "" = /boot/vmlinuz-$(uname -r)

@@ -144,7 +144,11 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
   const bool returned = JsonBool(res.restore, "memory_returned");
   res.line = std::string(BootTypeName(res.record.type)) + " boot: " + res.record.reason + "; " +
              (res.restored_now ? "restore " + outcome + " in " + secs + " s" +
-                                     (returned ? ", the pmem is System RAM" : "")
+                                     (returned ? ", the pmem is System RAM"
+                                      : JsonBool(res.restore, "give_back_deferred")
+                                          ? ", the pmem goes back to System RAM after "
+                                            "warmboot-state.target"
+                                          : "")
                                : res.earlier_note) +
              (res.restored_now && !res.earlier_note.empty() ? " (" + res.earlier_note + ")" : "") +
              "; history " + res.history;

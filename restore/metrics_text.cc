@@ -124,6 +124,16 @@ std::string MetricsText(const MetricsFacts& f) {
     m.Add("warmboot_restore_seconds", "Seconds this boot's restore took (its phases).",
           PhaseTotal(f.restore));
     AddPhases(m, "warmboot_restore_phase_seconds", "restore", f.restore);
+    m.Add("warmboot_memory_returned",
+          "1 when the pmem is back in System RAM after this boot's restore (by the restore, or "
+          "by the give-back it left for after warmboot-state.target), else 0.",
+          JsonBool(f.restore, "memory_returned") ? 1 : 0);
+    if (Has(f.restore, "give_back")) {
+      m.Add("warmboot_give_back_seconds",
+            "Seconds the give-back after warmboot-state.target took (devdax, kmem, online): "
+            "off the blackout.",
+            PhaseTotal(f.restore["give_back"]));
+    }
     if (Has(f.restore, "unpack")) {
       m.Add("warmboot_restored_bytes", "Bytes of state this boot's restore wrote back.",
             JsonNumber(f.restore["unpack"], "bytes_written"));

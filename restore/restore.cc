@@ -152,7 +152,7 @@ nlohmann::json ToJson(const RestoreReport& r) {
                    {"message", r.message},       {"memory_returned", r.memory_returned},
                    {"started_ns", r.started_ns}, {"phases", r.phases.ToJson()},
                    {"bad_ranges", bad},          {"notes", r.notes},
-                   {"image_kept", r.image_kept}};
+                   {"image_kept", r.image_kept}, {"give_back_deferred", r.give_back_deferred}};
   j["named_image"] =
       r.named_image.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.named_image);
   j["image_intent"] =
@@ -364,7 +364,23 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
                  " and its memory stays out of System RAM: " + kept_next;
     return r;
   }
-  // Nothing is waiting on the namespace: its memory goes back to System RAM.
+  // Nothing is waiting on the namespace: its memory goes back to System RAM, now or, once a
+  // state was restored, after the applications have started.
+  const bool restored =
+      r.outcome == RestoreOutcome::kRestored || r.outcome == RestoreOutcome::kPartial;
+  if (options.give_back_late && restored && r.status.ok()) {
+    const uint64_t avail = options.mem_available ? options.mem_available() : MemAvailableBytes();
+    if (avail >= config.give_back_late_reserve) {
+      r.give_back_deferred = true;
+      r.message +=
+          "; the pmem goes back to System RAM after warmboot-state.target "
+          "(warmboot-give-back.service, or 'warmboot give-back')";
+      return r;
+    }
+    r.notes.push_back("the pmem goes back to System RAM now, not after the applications start: " +
+                      HumanBytes(avail) + " is available after the restore, under " +
+                      "give_back_late_reserve (" + HumanBytes(config.give_back_late_reserve) + ")");
+  }
   Status back = ToSystemRam(platform, options.transition, &log);
   r.memory_returned = back.ok();
   if (!back.ok()) {

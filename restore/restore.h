@@ -43,6 +43,13 @@ struct RestoreOptions {
   // Where this restore runs, for its report: "initramfs" (before the root is mounted) or
   // "system".
   std::string ran_in = "system";
+  // Once a state is restored, leave the namespace raw and its memory out of System RAM for
+  // GiveBack (restore/give_back.h) to return after the applications have started: the restore at
+  // boot with give_back_late. Only when at least the configuration's give_back_late_reserve is
+  // available after the restore; otherwise the memory goes back at once, as without it.
+  bool give_back_late = false;
+  // MemAvailable, for that decision. Null: the machine's (/proc/meminfo).
+  std::function<uint64_t()> mem_available;
   // Reads the clocks at the restore's start and end (restore/timeline.h). Null: the machine's
   // (TakeClockSnapshot); a simulated machine gives its own boot's.
   std::function<ClockSnapshot()> clock;
@@ -53,6 +60,9 @@ struct RestoreReport {
   RestoreOutcome outcome = RestoreOutcome::kFailed;
   std::string message;
   bool memory_returned = false;
+  // The state was restored and the memory left for GiveBack (options.give_back_late): the
+  // namespace is raw, its image consumed.
+  bool give_back_deferred = false;
   // A sealed image was found but its state not (fully) restored: the image stays sealed and the
   // namespace raw, so running restore again after fixing the cause restores everything.
   bool image_kept = false;

@@ -88,11 +88,16 @@ st=$("$wb" status "${cfg[@]}" --json)
 "$wb" restore "${cfg[@]}" >/dev/null 2>&1; check "restore again" 0 $?
 
 # Blocks left offline (warmboot reboot offlined them early, then systemd's kexec job was
-# cancelled): status names them and says what brings them back; restore does.
+# cancelled): status names them and says what brings them back; give-back does, and so does
+# restore.
 "$simctl" offline "$work/sim"
 st=$("$wb" status "${cfg[@]}" --json)
-[[ $(json 'd["next"]' <<<"$st") == *"are offline"*"'warmboot restore' brings it back online"* ]] \
+[[ $(json 'd["next"]' <<<"$st") == *"are offline"*"'warmboot give-back' brings it back online"* ]] \
   && passes=$((passes + 1)) || { echo "FAIL: status names offline blocks: $st"; fails=$((fails + 1)); }
+out=$("$wb" give-back "${cfg[@]}"); check "give-back onlines them" 0 $?
+[[ $out == *"given-back: the pmem (namespace0.0, "*") is System RAM again"* ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: give-back's output: $out"; fails=$((fails + 1)); }
+"$simctl" offline "$work/sim"
 "$wb" restore "${cfg[@]}" >/dev/null 2>&1; check "restore onlines them" 0 $?
 st=$("$wb" status "${cfg[@]}" --json)
 [[ $(json 'd["next"]' <<<"$st") != *"are offline"* ]] \
@@ -186,6 +191,9 @@ st=$("$wb" status "${cfg[@]}" --json)
 "$wb" status "${cfg[@]}" | grep -q "this boot: cold (this boot's command line names no image)" \
   && passes=$((passes + 1)) || { echo "FAIL: status shows the boot type"; fails=$((fails + 1)); }
 
+out=$("$wb" give-back "${cfg[@]}" --boot); check "give-back --boot, cold" 0 $?
+[[ $out == "warmboot: nothing left to give back: this boot's restore (nothing-to-restore) gave the memory back itself" ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: give-back --boot after a cold boot: $out"; fails=$((fails + 1)); }
 grep -qx 'warmboot_boot_type{type="cold"} 1' "$work/prom/warmboot.prom" \
   && passes=$((passes + 1)) || { echo "FAIL: restore --boot's metrics (cold)"; fails=$((fails + 1)); }
 "$wb" report "${cfg[@]}" >/dev/null 2>&1; check "no warm reboot to report" 1 $?
@@ -198,6 +206,24 @@ rm -rf "$work/restore"
 "$wb" restore "${cfg[@]}" --boot >/dev/null; check "warm restore --boot" 0 $?
 grep -qx 'warmboot_boot_type{type="warm"} 1' "$work/prom/warmboot.prom" && grep -q '^warmboot_blackout_seconds ' "$work/prom/warmboot.prom" \
   && passes=$((passes + 1)) || { echo "FAIL: restore --boot's metrics (warm)"; fails=$((fails + 1)); }
+# The state is back, the pmem not yet: warmboot-give-back.service returns it after
+# warmboot-state.target (give_back_late), off the blackout. Status says so; give-back does it,
+# records it in this boot's restore report and rewrites the metrics.
+st=$("$wb" status "${cfg[@]}" --json)
+[[ $(json 'd["device"]["mode"]' <<<"$st") == raw && \
+   $(json 'd["next"]' <<<"$st") == *"left it for warmboot-give-back.service"*"'warmboot give-back' returns it now"* ]] \
+  && grep -qx 'warmboot_memory_returned 0' "$work/prom/warmboot.prom" \
+  && passes=$((passes + 1)) || { echo "FAIL: status with the give-back pending: $st"; fails=$((fails + 1)); }
+out=$("$wb" give-back "${cfg[@]}" --boot --json); check "give-back after the restore" 0 $?
+[[ $(json 'd["outcome"]' <<<"$out") == given-back && $(json 'd["recorded"]' <<<"$out") == True ]] \
+  && grep -qx 'warmboot_memory_returned 1' "$work/prom/warmboot.prom" \
+  && grep -q '^warmboot_give_back_seconds ' "$work/prom/warmboot.prom" \
+  && [[ $(json 'd["give_back"]["outcome"]' <"$work/reports/restore.json") == given-back ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: give-back: $out"; fails=$((fails + 1)); }
+out=$("$wb" give-back "${cfg[@]}"); check "give-back, nothing to do" 0 $?
+[[ $out == "nothing-to-do: "* ]] && passes=$((passes + 1)) || { echo "FAIL: give-back again: $out"; fails=$((fails + 1)); }
+out=$("$wb" give-back "${cfg[@]}" --boot); check "give-back --boot, done" 0 $?
+[[ $out == *"the give-back this boot's restore left for later is done" ]] && passes=$((passes + 1)) || { echo "FAIL: give-back --boot again: $out"; fails=$((fails + 1)); }
 "$wb" status "${cfg[@]}" >"$work/out"; check "status after a warm reboot" 0 $?
 grep -q "^last warm reboot: this one, .*: blackout " "$work/out" && grep -q "^  shutdown and kexec " "$work/out" \
   && [[ $(wc -l <"$work/out") -le 25 ]] \

@@ -93,6 +93,23 @@ TEST(ConfigTest, TheEarlyOfflineAndCacheKeys) {
   EXPECT_FALSE(ParseConfig("offline_early_reserve = lots\n", "x").ok());
 }
 
+TEST(ConfigTest, TheLateGiveBackKeys) {
+  auto d = ParseConfig("", "x");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->give_back_late);
+  EXPECT_EQ(d->give_back_late_reserve, 1ull << 30);
+  auto c = ParseConfig("give_back_late = no\ngive_back_late_reserve = 512M\n", "test.conf");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->give_back_late);
+  EXPECT_EQ(c->give_back_late_reserve, 512ull << 20);
+  EXPECT_TRUE(c->offline_early);  // the keys beside it are not touched
+  EXPECT_EQ(c->offline_early_reserve, 1ull << 30);
+  auto bad = ParseConfig("give_back_late = later\n", "test.conf");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("give_back_late must be 'yes' or 'no'"), std::string::npos);
+  EXPECT_FALSE(ParseConfig("give_back_late_reserve = -1\n", "x").ok());
+}
+
 TEST(ConfigTest, KexecRequestFromConfig) {
   Config c;
   c.kernel = "/boot/k";

@@ -63,6 +63,8 @@ def check_kernel(c, b, k, run, want_type, seg_total, generation=None):
     c.expect((units.get("restore"), units.get("target"), units.get("preserve"),
               units.get("app")) == ("active", "active", "active", "active"),
              f"stage {st}: units restore/target/preserve/app active: {units}")
+    c.expect(units.get("give_back") == "success",
+             f"stage {st}: warmboot-give-back.service's result {units.get('give_back')!r}")
     # The configuration's constant append (wbe2e.warm=1) once on a warm boot's command line,
     # however many warm reboots came before.
     c.expect(units.get("warm_params") == ("1" if want_type == "warm" else "0"),
@@ -117,6 +119,16 @@ def check_warm_reboot(c, b, k, reboot_doc, preserve, handed, restore):
     c.expect(restore.get("ran_in") == "initramfs" and restore.get("outcome") == "restored",
              f"reboot {k + 1}: the initramfs restored it: ({restore.get('ran_in')}, "
              f"{restore.get('outcome')})")
+    # The hot-plug off the blackout: the initramfs left the pmem raw, warmboot-give-back.service
+    # gave it back after warmboot-state.target and recorded it in this report.
+    gb = restore.get("give_back") or {}
+    c.expect(restore.get("give_back_deferred") is True and gb.get("outcome") == "given-back" and
+             restore.get("memory_returned") is True and
+             not any(p.get("phase", "").startswith(("namespace to devdax", "bind kmem", "online"))
+                     for p in restore.get("phases", [])),
+             f"reboot {k + 1}: the give-back ran after the restore, not in it: deferred "
+             f"{restore.get('give_back_deferred')}, give_back {gb.get('outcome')!r} "
+             f"({gb.get('message')!r})")
     hook = blackout.step_of(b, k, "shutdown-hook") or {}
     c.expect(hook.get("verb") == "kexec", f"reboot {k + 1}: systemd-shutdown's verb: {hook}")
 

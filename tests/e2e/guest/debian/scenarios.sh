@@ -171,6 +171,7 @@ mark_boot_state() {
     "target=$(systemctl is-active warmboot-state.target)" \
     "preserve=$(systemctl is-active warmboot-preserve.service)" \
     "app=$(systemctl is-active warmboot-sample.service)" \
+    "give_back=$(systemctl show -p Result --value warmboot-give-back.service)" \
     "warm_params=$(tr ' ' '\n' </proc/cmdline | grep -c '^wbe2e.warm=1$')" \
     "kexec_load_conf=$(sed -n 's/^LOAD_KEXEC=//p' /etc/default/kexec)"
 }

@@ -1,0 +1,225 @@
+// The give-back off the blackout (issue 12): the restore at boot leaves the pmem raw once it has
+// restored a state, and GiveBack returns it to System RAM after the applications have started,
+// recorded in that restore's report. A sealed image is never touched by it.
+#include "restore/give_back.h"
+
+#include <gtest/gtest.h>
+
+#include "image/image.h"
+#include "orchestration/report_store.h"
+#include "preserve/preserve.h"
+#include "restore/restore.h"
+#include "testing/sim_machine.h"
+#include "testing/simulated_pmem.h"
+#include "testing/test_util.h"
+
+namespace warmboot {
+namespace {
+
+bool Has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+class GiveBackTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Make(false); }
+  void Make(bool labeled) {
+    if (labeled) testing::MakeDirs(dir_.path() + "/nv");
+    auto machine = testing::MakeSimMachine(dir_.path() + (labeled ? "/nv" : ""), labeled);
+    ASSERT_TRUE(machine.ok()) << machine.status().ToString();
+    sim_ = std::move(machine->sim);
+    config_ = machine->config;
+    testing::MakeDirs(config_.state_dir + "/app");
+    testing::WriteRandomFile(config_.state_dir + "/app/table", 1 << 20, 5);
+  }
+  void PreserveAndReboot() {
+    PreserveOptions o;
+    o.transition = testing::NoSleepTransitions();
+    PreserveReport p = Preserve(*sim_, config_, o);
+    ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+    sim_->Reboot();
+  }
+  // The restore at boot: give_back_late, with `available` bytes of MemAvailable after it.
+  RestoreReport BootRestore(uint64_t available = 8ull << 30) {
+    RestoreOptions o;
+    o.transition = testing::NoSleepTransitions();
+    o.mount_tmpfs = false;
+    o.give_back_late = true;
+    o.mem_available = [available] { return available; };
+    return Restore(*sim_, config_, o);
+  }
+  GiveBackReport DoGiveBack() {
+    GiveBackOptions o;
+    o.transition = testing::NoSleepTransitions();
+    return GiveBack(*sim_, config_, o);
+  }
+  void ExpectSystemRam() {
+    auto info = sim_->Probe();
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->mode, PmemMode::kSystemRam);
+    EXPECT_EQ(info->OnlineBlocks(), 4u);
+    for (const auto& b : info->blocks) EXPECT_EQ(b.zone, "Movable");
+  }
+  ImageState StateOnDevice() {
+    auto media = sim_->OpenRawMedia(OpenMode::kReadOnly);
+    EXPECT_TRUE(media.ok());
+    auto r = InspectImage(**media, InspectDepth::kHeaderAndSeal);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->state : ImageState::kUnsealed;
+  }
+  nlohmann::json SavedRestore() {
+    auto j = LoadReport(config_.report_dir, "restore");
+    EXPECT_TRUE(j.ok());
+    return j.ok() ? *j : nlohmann::json();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SimulatedPmem> sim_;
+  Config config_;
+};
+
+TEST_F(GiveBackTest, TheBootsRestoreLeavesThePmemRawAndGiveBackReturnsItAfterwards) {
+  PreserveAndReboot();
+  RestoreReport r = BootRestore();
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+  // The state is back; the hot-plug is not done yet, and the restore's phases do not hold it.
+  EXPECT_TRUE(r.give_back_deferred);
+  EXPECT_FALSE(r.memory_returned);
+  EXPECT_TRUE(Has(r.message, "after warmboot-state.target")) << r.message;
+  for (const Phase& p : r.phases.phases()) {
+    EXPECT_FALSE(Has(p.name, "kmem") || Has(p.name, "devdax") || Has(p.name, "online")) << p.name;
+  }
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+  EXPECT_EQ(StateOnDevice(), ImageState::kConsumed);
+  EXPECT_TRUE(SavedRestore().value("give_back_deferred", false));
+
+  GiveBackReport g = DoGiveBack();
+  ASSERT_TRUE(g.status.ok()) << g.status.ToString();
+  EXPECT_EQ(g.outcome, GiveBackOutcome::kGivenBack) << g.message;
+  EXPECT_TRUE(g.recorded);
+  ExpectSystemRam();
+  // Recorded where status, the metrics and the timeline read this boot's restore.
+  nlohmann::json saved = SavedRestore();
+  EXPECT_TRUE(saved.value("memory_returned", false));
+  ASSERT_TRUE(saved.contains("give_back")) << saved.dump();
+  EXPECT_EQ(saved["give_back"].value("outcome", ""), "given-back");
+  EXPECT_GE(saved["give_back"].value("finished_ns", int64_t{0}),
+            saved["give_back"].value("started_ns", int64_t{1}));
+  EXPECT_EQ(saved.value("outcome", ""), "restored");  // the restore's own facts are kept
+
+  // Once more: nothing to do, and the record stays the first give-back's.
+  GiveBackReport again = DoGiveBack();
+  ASSERT_TRUE(again.status.ok()) << again.status.ToString();
+  EXPECT_EQ(again.outcome, GiveBackOutcome::kNothingToDo) << again.message;
+  EXPECT_FALSE(again.recorded);
+  EXPECT_EQ(SavedRestore()["give_back"], saved["give_back"]);
+}
+
+TEST_F(GiveBackTest, WithoutTheReserveAvailableTheRestoreGivesBackAtOnce) {
+  config_.give_back_late_reserve = 2ull << 30;
+  PreserveAndReboot();
+  RestoreReport r = BootRestore(1ull << 30);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_FALSE(r.give_back_deferred);
+  EXPECT_TRUE(r.memory_returned);
+  bool said = false;
+  for (const std::string& n : r.notes) said = said || Has(n, "give_back_late_reserve");
+  EXPECT_TRUE(said);
+  ExpectSystemRam();
+}
+
+TEST_F(GiveBackTest, ARestoreOutsideTheBootAndAColdBootGiveBackAtOnce) {
+  // Nothing restored (a cold boot): nothing waits for the applications, the memory goes back.
+  ASSERT_TRUE(ToRaw(*sim_, testing::NoSleepTransitions(), nullptr).ok());
+  RestoreReport cold = BootRestore();
+  ASSERT_TRUE(cold.status.ok()) << cold.status.ToString();
+  EXPECT_EQ(cold.outcome, RestoreOutcome::kNothingToRestore) << cold.message;
+  EXPECT_FALSE(cold.give_back_deferred);
+  ExpectSystemRam();
+  // 'warmboot restore' by hand (give_back_late unset) gives back at once after restoring.
+  PreserveAndReboot();
+  RestoreOptions o;
+  o.transition = testing::NoSleepTransitions();
+  o.mount_tmpfs = false;
+  RestoreReport r = Restore(*sim_, config_, o);
+  ASSERT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  EXPECT_FALSE(r.give_back_deferred);
+  ExpectSystemRam();
+}
+
+TEST_F(GiveBackTest, ASealedImageIsNeverTouched) {
+  PreserveAndReboot();
+  GiveBackReport g = DoGiveBack();
+  ASSERT_TRUE(g.status.ok()) << g.status.ToString();
+  EXPECT_EQ(g.outcome, GiveBackOutcome::kImageWaiting);
+  EXPECT_TRUE(Has(g.message, "warmboot restore")) << g.message;
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+  EXPECT_EQ(StateOnDevice(), ImageState::kSealed);
+  // Its state is still there to restore.
+  RestoreReport r = BootRestore();
+  EXPECT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+}
+
+TEST_F(GiveBackTest, ADisabledNamespaceIsLookedAtRawBeforeAnythingIsReconfigured) {
+  Make(true);
+  PreserveAndReboot();
+  sim_->FailStep(PmemStep::kEnableNamespace, IoError("enable failed"));
+  // A rename that cannot bring the raw namespace back up leaves it disabled, image and all.
+  EXPECT_FALSE(sim_->SetLabelName("x").ok());
+  ASSERT_EQ(sim_->mode(), PmemMode::kDisabled);
+  GiveBackReport g = DoGiveBack();
+  ASSERT_TRUE(g.status.ok()) << g.status.ToString();
+  EXPECT_EQ(g.outcome, GiveBackOutcome::kImageWaiting);
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+  EXPECT_EQ(StateOnDevice(), ImageState::kSealed);
+}
+
+TEST_F(GiveBackTest, BlocksLeftOfflineByAnEarlyOfflineComeBack) {
+  PhaseLog log;
+  ASSERT_TRUE(OfflineAll(*sim_, testing::NoSleepTransitions(), &log).ok());
+  ASSERT_EQ(sim_->Probe()->OnlineBlocks(), 0u);
+  GiveBackReport g = DoGiveBack();
+  ASSERT_TRUE(g.status.ok()) << g.status.ToString();
+  EXPECT_EQ(g.outcome, GiveBackOutcome::kGivenBack) << g.message;
+  EXPECT_FALSE(g.recorded);  // no deferred restore in this boot to record it in
+  ExpectSystemRam();
+}
+
+TEST_F(GiveBackTest, AFailedGiveBackIsRecordedAndARunAfterTheFixFinishes) {
+  PreserveAndReboot();
+  ASSERT_TRUE(BootRestore().give_back_deferred);
+  sim_->FailStep(PmemStep::kEnableDax, IoError("kmem: probe failed"));
+  GiveBackReport g = DoGiveBack();
+  ASSERT_FALSE(g.status.ok());
+  EXPECT_EQ(g.outcome, GiveBackOutcome::kFailed);
+  EXPECT_TRUE(Has(g.message, "giving namespace0.0 back to System RAM failed")) << g.message;
+  nlohmann::json saved = SavedRestore();
+  EXPECT_FALSE(saved.value("memory_returned", true));
+  ASSERT_TRUE(saved.contains("give_back_failed")) << saved.dump();
+  EXPECT_FALSE(saved.contains("give_back"));
+
+  GiveBackReport again = DoGiveBack();
+  ASSERT_TRUE(again.status.ok()) << again.status.ToString();
+  EXPECT_EQ(again.outcome, GiveBackOutcome::kGivenBack);
+  EXPECT_TRUE(again.recorded);
+  saved = SavedRestore();
+  EXPECT_TRUE(saved.value("memory_returned", false));
+  EXPECT_TRUE(saved.contains("give_back"));
+  EXPECT_FALSE(saved.contains("give_back_failed"));
+  ExpectSystemRam();
+}
+
+TEST_F(GiveBackTest, ANamespaceThatIsNotWarmbootsIsLeftAlone) {
+  config_.namespace_name = "namespace0.0";
+  ASSERT_TRUE(ToRaw(*sim_, testing::NoSleepTransitions(), nullptr).ok());
+  ASSERT_TRUE(sim_->AdminReconfigure(PmemMode::kFsdax).ok());
+  GiveBackReport g = DoGiveBack();
+  EXPECT_FALSE(g.status.ok());
+  EXPECT_EQ(sim_->mode(), PmemMode::kFsdax);
+}
+
+}  // namespace
+}  // namespace warmboot
