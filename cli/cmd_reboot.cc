@@ -19,12 +19,13 @@ A warm reboot, the one command for an operator or a fleet tool. While the applic
 run it checks everything that can be checked: the namespace is warmboot's and in a known mode;
 the applications answer the checkpoint round (through warmbootd, if it runs), after which their
 sets are frozen; their state and the state directory's fit the namespace; the next kernel and
-its command line load. It loads that kernel, offlines the namespace's memory blocks while the
-services run when offline_early_reserve stays available (off the blackout; a refusal there is
-no reason to stop), and asks systemd for 'systemctl kexec': the
-services stop in order, warmboot-preserve.service then hot-removes the memory and writes and
-seals the image, and systemd jumps into the next kernel. Until systemd takes over nothing has
-changed but the loaded kernel and the offline blocks, which a refusal unloads and onlines.
+its command line load. It loads that kernel, takes the namespace's memory out while the
+services run when offline_early_reserve stays available (blocks offline, kmem unbound, the
+namespace raw: off the blackout; blocks that will not go offline are no reason to stop), and
+asks systemd for 'systemctl kexec': the services stop in order, warmboot-preserve.service then
+writes and seals the image (hot-removing the memory first if it is still in), and systemd jumps
+into the next kernel. Until systemd takes over nothing has changed but the loaded kernel and
+the memory taken out, which a refusal unloads and gives back.
 
   --config F             configuration file (default /etc/warmboot/warmboot.conf)
   --dry-run              the checks only: the applications are not asked, nothing is loaded

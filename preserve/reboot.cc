@@ -7,6 +7,7 @@
 
 #include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
+#include "orchestration/return_memory.h"
 #include "pmem/transitions.h"
 #include "util/bytes.h"
 #include "util/deferred_signals.h"
@@ -96,11 +97,14 @@ std::string WhyNotEarly(PmemPlatform& platform, const Config& config, const Rebo
   return "";
 }
 
-// Offlines the blocks early where WhyNotEarly allows. A refusal (pages that will not move yet)
-// is no reason to stop: the blocks are back online and the preserve at shutdown offlines them,
-// with the services stopped. Sets *attempted once blocks may have been offlined (then a refusal
-// of the reboot brings them back, whatever the outcome here). Returns the time it took; 0 when
-// not done (why_not says why), or an error when interrupted.
+// Takes the memory out early where WhyNotEarly allows: every block offlined, then kmem unbound
+// and the namespace raw, so that the preserve at shutdown only writes. A refusal of the offline
+// (pages that will not move yet) is no reason to stop: the blocks are back online and the
+// preserve at shutdown offlines them, with the services stopped. Sets *attempted once blocks may
+// have been offlined (then a refusal of the reboot gives the memory back, whatever the outcome
+// here). Returns the time it took; 0 when not done (why_not says why), or an error when
+// interrupted or when the hot-remove failed (the preserve at shutdown would meet the same
+// failure, with the services stopped: the reboot is refused instead).
 Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
                             const RebootOptions& options, RebootReport& r, bool* attempted) {
   uint64_t online = 0;
@@ -118,23 +122,30 @@ Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
     r.offline_early_why_not = s.message() + "; the preserve at shutdown offlines them";
     return 0.0;
   }
+  // Every block is offline: ToRaw goes on from there (checked offline, unbind, raw), and rolls
+  // back on a signal before the unbind.
+  s = ToRaw(platform, transition, &r.offline_early);
+  if (s.code() == Code::kInterrupted) return s;
+  if (!s.ok()) return s.WithContext("taking the memory out early failed");
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Brings back online what an early offline took out: only blocks of a namespace in system-ram
-// mode. Anything else (a raw namespace holding a kept image, devdax) is not the early offline's
-// doing and is left exactly as it is.
-void OnlineAgain(PmemPlatform& platform, const TransitionOptions& transition, PhaseLog* log,
-                 std::vector<std::string>* notes) {
-  auto info = platform.Probe();
-  if (!info.ok() || info->mode != PmemMode::kSystemRam ||
-      info->OnlineBlocks() == info->blocks.size()) {
-    return;
+// Gives back what the early step took out (blocks offline, kmem unbound, the namespace raw), in
+// whatever state it got to: orchestration/return_memory.h, which never touches a sealed image.
+// Called only once the early step was attempted.
+void GiveBackEarly(PmemPlatform& platform, const Config& config,
+                   const TransitionOptions& transition, PhaseLog* log,
+                   std::vector<std::string>* notes) {
+  std::string what;
+  auto done = ReturnMemory(platform, config, transition, log, &what);
+  if (!done.ok()) {
+    notes->push_back("giving back the memory taken out early failed (" + done.status().message() +
+                     "): run 'warmboot give-back'");
+  } else if (*done == MemoryReturn::kReturned) {
+    notes->push_back("the memory taken out early is back in System RAM");
+  } else if (*done == MemoryReturn::kImageWaiting) {
+    notes->push_back(what + ": left as it is");
   }
-  Status s = ToSystemRam(platform, transition, log);
-  notes->push_back(s.ok() ? "the memory blocks offlined early are back online"
-                          : "bringing the memory blocks offlined early back online failed (" +
-                                s.message() + "): run 'warmboot restore' to give them back");
 }
 
 }  // namespace
@@ -174,7 +185,7 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
       Status s = UnloadKexec(kexec);
       if (!s.ok()) r.notes.push_back("could not unload the next kernel: " + s.message());
     }
-    if (offlined) OnlineAgain(platform, options.transition, &r.offline_early, &r.notes);
+    if (offlined) GiveBackEarly(platform, config, options.transition, &r.offline_early, &r.notes);
     r.status = std::move(why);
     r.outcome = RebootOutcome::kRefused;
     if (!options.fallback_cold || options.dry_run) return;
@@ -236,8 +247,8 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
       uint64_t online = 0;
       const std::string why = WhyNotEarly(platform, config, options, &online);
       r.notes.push_back(why.empty() ? "the " + HumanBytes(online) +
-                                          " of memory blocks would be offlined before the "
-                                          "services stop (off the blackout)"
+                                          " of memory blocks would be offlined and hot-removed "
+                                          "before the services stop (off the blackout)"
                                     : "not offlined early: " + why);
     } else {
       r.notes.push_back(
@@ -331,10 +342,10 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
     ClearPendingReboot(config);
     r.why_not = "the shutdown under way does not end in kexec: nothing to preserve" +
                 std::string(r.pending ? " (the round warmboot reboot held ends by itself)" : "");
-    // Whatever comes next, memory warmboot reboot offlined is not left stranded.
-    if (r.pending) {
+    // Whatever comes next, memory warmboot reboot took out early is not left stranded.
+    if (r.pending && r.pending->offline_early_seconds > 0) {
       std::vector<std::string> notes;
-      OnlineAgain(platform, options.transition, nullptr, &notes);
+      GiveBackEarly(platform, config, options.transition, nullptr, &notes);
       for (const std::string& n : notes) r.why_not += "; " + n;
     }
     return r;

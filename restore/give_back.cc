@@ -1,11 +1,9 @@
 #include "restore/give_back.h"
 
-#include <algorithm>
-
 #include "image/image.h"
 #include "orchestration/machine_lock.h"
-#include "orchestration/ownership_check.h"
 #include "orchestration/report_store.h"
+#include "orchestration/return_memory.h"
 #include "pmem/pmem_json.h"
 #include "restore/metrics_text.h"
 #include "util/bytes.h"
@@ -41,74 +39,34 @@ nlohmann::json ToJson(const GiveBackReport& r) {
 
 namespace {
 
-bool AllOnlineMovable(const PmemInfo& info) {
-  return info.mode == PmemMode::kSystemRam && !info.blocks.empty() &&
-         std::all_of(info.blocks.begin(), info.blocks.end(),
-                     [](const MemoryBlockState& b) { return b.online && b.zone == "Movable"; });
-}
-
 void RunGiveBack(PmemPlatform& platform, const Config& config, const GiveBackOptions& options,
                  GiveBackReport& r) {
-  auto fail = [&r](const Status& s) {
-    r.status = s;
+  std::string what;
+  PmemInfo found;
+  auto done = ReturnMemory(platform, config, options.transition, &r.phases, &what, &found);
+  if (!found.name.empty()) r.device = found;
+  if (!done.ok()) {
+    r.status = done.status();
     r.outcome = GiveBackOutcome::kFailed;
-    r.message = s.message();
-  };
-  auto probe = r.phases.Start("probe device");
-  auto info = platform.Probe();
-  probe.Done(info.ok(), info.ok() ? PmemModeName(info->mode) : info.status().message());
-  if (!info.ok()) return fail(info.status());
-  r.device = *info;
-  if (Status owned = CheckOwned(platform, *info, config); !owned.ok()) return fail(owned);
-  if (info->mode == PmemMode::kDisabled) {
-    // Up raw first: an image on it is looked at before anything is reconfigured.
-    auto up = r.phases.Start("enable namespace (raw)");
-    Status s = platform.EnableNamespace();
-    if (s.ok()) {
-      info = platform.Probe();
-      if (!info.ok()) s = info.status();
-    }
-    up.Done(s.ok(), s.ok() ? PmemModeName(info->mode) : s.message());
-    if (!s.ok()) return fail(s.WithContext("cannot enable " + r.device->name));
-    if (Status owned = CheckOwned(platform, *info, config); !owned.ok()) return fail(owned);
-  }
-  if (info->mode == PmemMode::kRaw) {
-    auto look = r.phases.Start("find image");
-    auto media = platform.OpenRawMedia(OpenMode::kReadOnly);
-    if (!media.ok()) {
-      look.Done(false, media.status().message());
-      return fail(media.status().WithContext("cannot read " + info->name +
-                                             " to check that no sealed image waits on it; nothing "
-                                             "was changed"));
-    }
-    const bool magic = HasImageMagic(**media);
-    auto inspect = magic ? InspectImage(**media, InspectDepth::kHeaderAndSeal)
-                         : Result<InspectReport>(NotFound("no image"));
-    if (inspect.ok() && inspect->state == ImageState::kSealed) {
-      const format::Header& h = inspect->header;
-      look.Done(true, "sealed, generation " + std::to_string(h.generation));
-      r.outcome = GiveBackOutcome::kImageWaiting;
-      r.message = "a sealed image (generation " + std::to_string(h.generation) + ", " +
-                  HumanBytes(h.total_raw_bytes) + " of state) waits on " + (*media)->name() +
-                  ": nothing was changed. 'warmboot restore' restores it and " +
-                  "gives the memory back; 'warmboot status' says more";
-      return;
-    }
-    look.Done(true, !magic         ? "none"
-                    : inspect.ok() ? ImageStateName(inspect->state)
-                                   : inspect.status().message());
-  } else if (AllOnlineMovable(*info)) {
-    r.outcome = GiveBackOutcome::kNothingToDo;
-    r.message = "the pmem (" + info->name + ", " + HumanBytes(info->size) +
-                ") is System RAM already, every block online: nothing to do";
+    r.message = done.status().message();
     return;
   }
-  Status s = ToSystemRam(platform, options.transition, &r.phases);
-  if (!s.ok()) {
-    return fail(s.WithContext("giving " + info->name + " back to System RAM failed"));
+  switch (*done) {
+    case MemoryReturn::kReturned:
+      r.outcome = GiveBackOutcome::kGivenBack;
+      r.message = what;
+      break;
+    case MemoryReturn::kAlready:
+      r.outcome = GiveBackOutcome::kNothingToDo;
+      r.message = what + ": nothing to do";
+      break;
+    case MemoryReturn::kImageWaiting:
+      r.outcome = GiveBackOutcome::kImageWaiting;
+      r.message = what +
+                  ": nothing was changed. 'warmboot restore' restores it and gives the memory "
+                  "back; 'warmboot status' says more";
+      break;
   }
-  r.outcome = GiveBackOutcome::kGivenBack;
-  r.message = "the pmem (" + info->name + ", " + HumanBytes(info->size) + ") is System RAM again";
 }
 
 // Into this boot's restore report, when that restore left the give-back for later.

@@ -123,13 +123,15 @@ TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStat
   EXPECT_NE(kexec_.loads[0].cmdline.find("warmboot.image=" + r.image), std::string::npos)
       << kexec_.loads[0].cmdline;
   EXPECT_EQ(r.checks.checkpoint.value("ready", 0), 1);
-  // The namespace is still System RAM, its blocks offlined early (there is room); the set is
-  // frozen while the services stop.
-  auto info = sim_->Probe();
-  ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->mode, PmemMode::kSystemRam);
-  EXPECT_EQ(info->OnlineBlocks(), 0u) << "offlined while the services ran";
+  // The memory is out already, taken out while the services ran (there is room): blocks
+  // offlined, kmem unbound, the namespace raw. The set is frozen while the services stop.
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw) << "hot-removed while the services ran";
+  EXPECT_EQ(sim_->leaked_blocks(), 0u);
   EXPECT_TRUE(r.offline_early_why_not.empty()) << r.offline_early_why_not;
+  std::vector<std::string> early;
+  for (const Phase& p : r.offline_early.phases()) early.push_back(p.name);
+  EXPECT_NE(std::find(early.begin(), early.end(), "unbind kmem (hot-remove)"), early.end());
+  EXPECT_NE(std::find(early.begin(), early.end(), "namespace to raw"), early.end());
   EXPECT_EQ(app_->PutBytes("index", "too late").code(), Code::kBusy);
   auto pending = LoadPendingReboot(config_, boot_.boot_id);
   ASSERT_TRUE(pending.ok() && pending->has_value());
@@ -149,6 +151,11 @@ TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStat
   EXPECT_EQ(kexec_.loads.size(), 1u) << "the kernel loaded before the services stopped is kept";
   EXPECT_EQ(kexec_.reboots, 0) << "systemd jumps, not warmboot";
   EXPECT_EQ(s.preserve.checkpoint.value("ready", 0), 1) << "the held round, adopted";
+  for (const Phase& p : s.preserve.phases.phases()) {
+    EXPECT_TRUE(p.name != "unbind kmem (hot-remove)" && p.name != "namespace to raw" &&
+                p.name != "offline memory blocks")
+        << p.name << ": done before the services stopped";
+  }
   EXPECT_GT((*pending)->offline_early_seconds, 0);
   EXPECT_TRUE(std::any_of(s.preserve.notes.begin(), s.preserve.notes.end(),
                           [](const std::string& n) {
@@ -293,16 +300,32 @@ TEST_F(RebootTest, ABlockThatWillNotGoOfflineEarlyIsNoReasonToStop) {
   EXPECT_EQ((*pending)->offline_early_seconds, 0);
 }
 
-TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheBlocksOfflinedEarlyComeBack) {
+TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheMemoryTakenOutEarlyComesBack) {
   services_.start_kexec_result = Status(Code::kIoError, "'systemctl kexec' failed (exit 1)");
-  bool were_offline = false;
-  services_.on_start_kexec = [&] { were_offline = OnlineBlocks() == 0; };
+  bool were_out = false;
+  services_.on_start_kexec = [&] { were_out = sim_->mode() == PmemMode::kRaw; };
   std::thread app = Answer();
   RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
   app.join();
   EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
-  EXPECT_TRUE(were_offline) << "offlined before systemd was asked";
+  EXPECT_TRUE(were_out) << "hot-removed before systemd was asked";
   ExpectNothingChanged();
+}
+
+TEST_F(RebootTest, AHotRemoveThatFailsEarlyRefusesTheRebootAndGivesTheMemoryBack) {
+  // The blocks went offline, then the namespace would not go raw: the preserve at shutdown
+  // would meet the same failure with the services stopped, so the reboot stops here.
+  sim_->FailStep(PmemStep::kReconfigure, Status(Code::kIoError, "reconfigure: device busy"));
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
+  EXPECT_NE(r.status.message().find("taking the memory out early failed"), std::string::npos)
+      << r.status.ToString();
+  EXPECT_EQ(services_.kexec_starts, 0);
+  EXPECT_EQ(kexec_.unloads, 1);
+  ExpectNothingChanged();
+  EXPECT_EQ(sim_->leaked_blocks(), 0u);
 }
 
 TEST_F(RebootTest, ARefusalAfterAnOfflineThatFailedHalfWayStillOnlinesTheBlocks) {
@@ -378,7 +401,8 @@ TEST_F(RebootTest, ADryRunAsksNoAppAndLoadsNothing) {
   EXPECT_EQ(services_.kexec_starts, 0);
   EXPECT_EQ(OnlineBlocks(), 4u) << "nothing offlined";
   EXPECT_TRUE(std::any_of(r.notes.begin(), r.notes.end(), [](const std::string& n) {
-    return n.find("would be offlined before the services stop") != std::string::npos;
+    return n.find("would be offlined and hot-removed before the services stop") !=
+           std::string::npos;
   })) << "it says the offline would be early";
 }
 

@@ -119,6 +119,14 @@ def check_warm_reboot(c, b, k, reboot_doc, preserve, handed, restore):
     c.expect(restore.get("ran_in") == "initramfs" and restore.get("outcome") == "restored",
              f"reboot {k + 1}: the initramfs restored it: ({restore.get('ran_in')}, "
              f"{restore.get('outcome')})")
+    # The hot-remove off the blackout: warmboot reboot took the memory out (offline, unbind,
+    # raw) while the services ran; the preserve at shutdown only wrote.
+    early = [p.get("phase") for p in (reboot_doc.get("offline_early") or {}).get("phases", [])]
+    late = [p.get("phase") for p in preserve.get("phases", [])]
+    c.expect("namespace to raw" in early and "unbind kmem (hot-remove)" in early and
+             "namespace to raw" not in late and "unbind kmem (hot-remove)" not in late,
+             f"reboot {k + 1}: hot-removed by warmboot reboot ({early}), not at shutdown "
+             f"({late}); why not: {(reboot_doc.get('offline_early') or {}).get('why_not')}")
     # The hot-plug off the blackout: the initramfs left the pmem raw, warmboot-give-back.service
     # gave it back after warmboot-state.target and recorded it in this report.
     gb = restore.get("give_back") or {}
