@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/config_arg.h"
 #include "cli/output.h"
+#include "preserve/reboot.h"
 #include "restore/give_back.h"
 #include "util/deferred_signals.h"
 #include "util/printable.h"
@@ -53,6 +54,10 @@ int CmdGiveBack(const Argv& argv, const Machine& machine) {
   GiveBackOptions options;
   options.transition = TransitionOptionsFrom(*config);
   options.boot = machine.this_boot();
+  options.reboot_under_way = [&config, &machine] {
+    auto pending = LoadPendingReboot(*config, machine.this_boot().boot_id);
+    return pending.ok() && pending->has_value();
+  };
   DeferredSignals signals;  // a reconfiguration is finished, never abandoned half-way
   GiveBackReport r = GiveBack(**platform, *config, options);
   const int code = !r.status.ok()                                ? ExitCodeFor(r.status)

@@ -41,7 +41,8 @@ the last preserve and restore; warnings; and what to do next.
 
 Metrics (all gauges; docs/cli.md, "Metrics"): warmboot_boot_type{type}, warmboot_restore_outcome
 {outcome}, warmboot_restore_success, warmboot_restore_seconds, warmboot_restore_phase_seconds
-{phase}, warmboot_restored_bytes, warmboot_preserve_success, warmboot_preserve_image_sealed,
+{phase}, warmboot_restored_bytes, warmboot_memory_returned, warmboot_give_back_seconds,
+warmboot_preserve_success, warmboot_preserve_image_sealed,
 warmboot_preserve_seconds, warmboot_preserve_phase_seconds{phase}, warmboot_preserved_bytes,
 warmboot_preserved_image_bytes, warmboot_image_generation, warmboot_blackout_seconds,
 warmboot_blackout_warmboot_seconds, warmboot_blackout_segment_seconds{owner,segment},

@@ -20,7 +20,7 @@ Image commands:
 
 Machine commands (configuration: /etc/warmboot/warmboot.conf, or --config F):
   preserve                  shutdown hook: memory out of System RAM, state sealed on pmem
-  restore                   early boot: restore the state, give the memory back
+  restore                   early boot: restore the state (the memory back now or later)
   give-back                 the pmem back to System RAM once nothing waits on it
   status                    boot type, last blackout, state waiting, what next, metrics
   report                    the last warm reboot's timeline; --svg FILE draws it

@@ -1,7 +1,7 @@
-// One lock for every command that changes the pmem namespace (preserve, restore, discard), so
-// two of them never interleave: an flock(2) on a file that names its holder. A second command
-// waits up to a bound, then refuses, saying which process holds the lock and since when.
-// REQUIRES: every such command takes it before its first look at the device. The kernel drops
+// One lock for every command that changes the pmem namespace (preserve, restore, give-back,
+// discard, reboot), so two of them never interleave: an flock(2) on a file that names its holder. A
+// second command waits up to a bound, then refuses, saying which process holds the lock and since
+// when. REQUIRES: every such command takes it before its first look at the device. The kernel drops
 // it when the holder exits, however it exits.
 #pragma once
 

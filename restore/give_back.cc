@@ -21,6 +21,8 @@ const char* GiveBackOutcomeName(GiveBackOutcome o) {
       return "nothing-to-do";
     case GiveBackOutcome::kImageWaiting:
       return "image-waiting";
+    case GiveBackOutcome::kRebootUnderWay:
+      return "reboot-under-way";
     case GiveBackOutcome::kFailed:
       return "failed";
   }
@@ -76,9 +78,10 @@ void Record(const Config& config, const std::string& boot_id, GiveBackReport& r)
       !JsonBool(*restore, "give_back_deferred") || restore->contains("give_back")) {
     return;
   }
-  // Only what the give-back did: one that found nothing to do or an image waiting changed
-  // nothing, and a later run records then.
-  if (r.outcome != GiveBackOutcome::kGivenBack && r.outcome != GiveBackOutcome::kFailed) return;
+  // An image waiting changed nothing: a later run records. Nothing to do is recorded too: the
+  // memory came back another way (discard, a preserve's rollback, a hand-run restore), and the
+  // records must not say otherwise for the rest of the boot.
+  if (r.outcome == GiveBackOutcome::kImageWaiting) return;
   nlohmann::json gb{{"ok", r.status.ok()},          {"outcome", GiveBackOutcomeName(r.outcome)},
                     {"message", r.message},         {"started_ns", r.started_ns},
                     {"finished_ns", r.finished_ns}, {"phases", r.phases.ToJson()}};
@@ -96,10 +99,23 @@ void Record(const Config& config, const std::string& boot_id, GiveBackReport& r)
     r.notes.push_back("not recorded in this boot's restore report: " + s.message());
     return;
   }
-  r.recorded = r.outcome == GiveBackOutcome::kGivenBack;
-  // The metrics the boot's restore wrote said the memory was not back yet.
+  r.recorded = r.outcome != GiveBackOutcome::kFailed;
+  if (!r.recorded) return;
+  // The boot's record, as the restore left it, said the memory was not back yet. (The history
+  // line, appended at the restore, keeps what it said then.)
+  auto boot = LoadReport(config.report_dir, "boot");
+  if (boot.ok() && boot->is_object() && JsonString(*boot, "boot_id") == boot_id &&
+      boot->contains("restore") && (*boot)["restore"].is_object()) {
+    (*boot)["restore"]["memory_returned"] = true;
+    Status b = SaveReport(config.report_dir, "boot", *boot);
+    if (!b.ok()) r.notes.push_back("the boot's record not updated: " + b.message());
+  }
+  // So did the metrics. No sealed image waits once the memory is back (a sealed one is never
+  // given back), which the files alone do not say.
   if (const std::string path = MetricsPath(config); !path.empty()) {
-    Status m = WriteMetricsFile(path, MetricsText(MetricsFactsFromFiles(config, boot_id)));
+    MetricsFacts facts = MetricsFactsFromFiles(config, boot_id);
+    facts.state_waiting = false;
+    Status m = WriteMetricsFile(path, MetricsText(facts));
     if (!m.ok() && m.code() != Code::kNotFound) r.notes.push_back(m.message());
   }
 }
@@ -131,6 +147,14 @@ GiveBackReport GiveBack(PmemPlatform& platform, const Config& config,
   if (!lock.ok()) {
     r.status = lock.status();
     r.message = lock.status().message();
+    r.finished_ns = NowUnixNanos();
+    return r;
+  }
+  if (options.reboot_under_way && options.reboot_under_way()) {
+    r.outcome = GiveBackOutcome::kRebootUnderWay;
+    r.message =
+        "a warm reboot is under way (warmboot reboot left its plan for the shutdown): the memory "
+        "stays for the preserve; nothing was changed";
     r.finished_ns = NowUnixNanos();
     return r;
   }

@@ -13,6 +13,7 @@
 // the metrics and the timeline read.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -29,7 +30,10 @@ enum class GiveBackOutcome {
   kGivenBack,     // the namespace's memory is System RAM again, every block online
   kNothingToDo,   // it was already
   kImageWaiting,  // a sealed image waits on the namespace: nothing was changed
-  kFailed,        // an error stopped it (the message says which step)
+  // warmboot reboot has begun a warm reboot (its plan is left for the shutdown): the memory it
+  // may have taken out is the preserve's to write into; nothing was changed
+  kRebootUnderWay,
+  kFailed,  // an error stopped it (the message says which step)
 };
 const char* GiveBackOutcomeName(GiveBackOutcome outcome);
 
@@ -38,6 +42,10 @@ struct GiveBackOptions {
   // This boot (unset: the running kernel's): its restore report is the one the give-back is
   // recorded in.
   std::optional<ThisBoot> boot;
+  // Whether a warm reboot of this boot is under way (preserve/reboot.h's plan). Asked once the
+  // lock is held: a give-back that waited for warmboot reboot's lock must not hot-plug the
+  // memory back while the machine goes down. Null: never.
+  std::function<bool()> reboot_under_way;
 };
 
 struct GiveBackReport {

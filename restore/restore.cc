@@ -370,16 +370,22 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       r.outcome == RestoreOutcome::kRestored || r.outcome == RestoreOutcome::kPartial;
   if (options.give_back_late && restored && r.status.ok()) {
     const uint64_t avail = options.mem_available ? options.mem_available() : MemAvailableBytes();
-    if (avail >= config.give_back_late_reserve) {
+    if (avail == UINT64_MAX) {
+      r.notes.push_back(
+          "the pmem goes back to System RAM now: the memory available cannot be read "
+          "(/proc/meminfo) to leave it for after the applications start");
+    } else if (avail >= config.give_back_late_reserve) {
       r.give_back_deferred = true;
       r.message +=
           "; the pmem goes back to System RAM after warmboot-state.target "
           "(warmboot-give-back.service, or 'warmboot give-back')";
       return r;
+    } else {
+      r.notes.push_back("the pmem goes back to System RAM now, not after the applications start: " +
+                        HumanBytes(avail) + " is available after the restore, under " +
+                        "give_back_late_reserve (" + HumanBytes(config.give_back_late_reserve) +
+                        ")");
     }
-    r.notes.push_back("the pmem goes back to System RAM now, not after the applications start: " +
-                      HumanBytes(avail) + " is available after the restore, under " +
-                      "give_back_late_reserve (" + HumanBytes(config.give_back_late_reserve) + ")");
   }
   Status back = ToSystemRam(platform, options.transition, &log);
   r.memory_returned = back.ok();

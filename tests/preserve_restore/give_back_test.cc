@@ -130,6 +130,15 @@ TEST_F(GiveBackTest, WithoutTheReserveAvailableTheRestoreGivesBackAtOnce) {
   ExpectSystemRam();
 }
 
+TEST_F(GiveBackTest, WhenTheMemoryAvailableCannotBeReadTheRestoreGivesBackAtOnce) {
+  PreserveAndReboot();
+  RestoreReport r = BootRestore(UINT64_MAX);  // MemAvailableBytes: /proc/meminfo unreadable
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_FALSE(r.give_back_deferred);
+  EXPECT_TRUE(r.memory_returned);
+  ExpectSystemRam();
+}
+
 TEST_F(GiveBackTest, ARestoreOutsideTheBootAndAColdBootGiveBackAtOnce) {
   // Nothing restored (a cold boot): nothing waits for the applications, the memory goes back.
   ASSERT_TRUE(ToRaw(*sim_, testing::NoSleepTransitions(), nullptr).ok());
@@ -210,6 +219,36 @@ TEST_F(GiveBackTest, AFailedGiveBackIsRecordedAndARunAfterTheFixFinishes) {
   EXPECT_TRUE(saved.contains("give_back"));
   EXPECT_FALSE(saved.contains("give_back_failed"));
   ExpectSystemRam();
+}
+
+TEST_F(GiveBackTest, MemoryThatCameBackAnotherWayIsRecordedAsBack) {
+  PreserveAndReboot();
+  ASSERT_TRUE(BootRestore().give_back_deferred);
+  // Something else returned it meanwhile (a discard, a preserve's rollback, a hand-run restore).
+  ASSERT_TRUE(ToSystemRam(*sim_, testing::NoSleepTransitions(), nullptr).ok());
+  GiveBackReport g = DoGiveBack();
+  ASSERT_TRUE(g.status.ok()) << g.status.ToString();
+  EXPECT_EQ(g.outcome, GiveBackOutcome::kNothingToDo);
+  EXPECT_TRUE(g.recorded);
+  nlohmann::json saved = SavedRestore();
+  EXPECT_TRUE(saved.value("memory_returned", false)) << "not 'not returned' for the whole boot";
+  ASSERT_TRUE(saved.contains("give_back"));
+  EXPECT_EQ(saved["give_back"].value("outcome", ""), "nothing-to-do");
+  std::string why;
+  EXPECT_FALSE(GiveBackLeftForLater(config_, saved.value("boot_id", ""), &why));
+}
+
+TEST_F(GiveBackTest, AWarmRebootUnderWayIsLeftItsMemory) {
+  PreserveAndReboot();
+  ASSERT_TRUE(BootRestore().give_back_deferred);
+  GiveBackOptions o;
+  o.transition = testing::NoSleepTransitions();
+  o.reboot_under_way = [] { return true; };
+  GiveBackReport g = GiveBack(*sim_, config_, o);
+  ASSERT_TRUE(g.status.ok()) << g.status.ToString();
+  EXPECT_EQ(g.outcome, GiveBackOutcome::kRebootUnderWay) << g.message;
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw) << "nothing changed";
+  EXPECT_FALSE(SavedRestore().contains("give_back"));
 }
 
 TEST_F(GiveBackTest, ANamespaceThatIsNotWarmbootsIsLeftAlone) {

@@ -63,8 +63,12 @@ def check_kernel(c, b, k, run, want_type, seg_total, generation=None):
     c.expect((units.get("restore"), units.get("target"), units.get("preserve"),
               units.get("app")) == ("active", "active", "active", "active"),
              f"stage {st}: units restore/target/preserve/app active: {units}")
-    c.expect(units.get("give_back") == "success",
-             f"stage {st}: warmboot-give-back.service's result {units.get('give_back')!r}")
+    # It ran (its exit stamped) and succeeded; on a warm boot it gave the memory back.
+    c.expect(units.get("give_back") == "success" and units.get("give_back_ran", "0") != "0" and
+             units.get("give_back_lines") == ("1" if want_type == "warm" else "0"),
+             f"stage {st}: warmboot-give-back.service ran: result {units.get('give_back')!r}, "
+             f"exit stamp {units.get('give_back_ran')!r}, given-back lines "
+             f"{units.get('give_back_lines')!r}")
     # The configuration's constant append (wbe2e.warm=1) once on a warm boot's command line,
     # however many warm reboots came before.
     c.expect(units.get("warm_params") == ("1" if want_type == "warm" else "0"),

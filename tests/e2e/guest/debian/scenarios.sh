@@ -172,6 +172,8 @@ mark_boot_state() {
     "preserve=$(systemctl is-active warmboot-preserve.service)" \
     "app=$(systemctl is-active warmboot-sample.service)" \
     "give_back=$(systemctl show -p Result --value warmboot-give-back.service)" \
+    "give_back_lines=$(journalctl -b -o cat -u warmboot-give-back.service | grep -c '^given-back: ')" \
+    "give_back_ran=$(systemctl show -p ExecMainExitTimestampMonotonic --value warmboot-give-back.service)" \
     "warm_params=$(tr ' ' '\n' </proc/cmdline | grep -c '^wbe2e.warm=1$')" \
     "kexec_load_conf=$(sed -n 's/^LOAD_KEXEC=//p' /etc/default/kexec)"
 }
