@@ -102,8 +102,9 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
   if (r.offline_early_seconds > 0) {
     char took[32];
     std::snprintf(took, sizeof took, "%.3f", r.offline_early_seconds);
-    r.notes.push_back(std::string("warmboot reboot offlined the memory blocks in ") + took +
-                      " s before the services stopped: off the blackout");
+    r.notes.push_back(
+        std::string("warmboot reboot took the memory out (offlined, hot-removed) in ") + took +
+        " s before the services stopped: off the blackout");
   }
   PhaseLog& log = r.phases;
 

@@ -109,9 +109,9 @@ def measure(boot, k, preserve, warmboot_phases=True):
     total = ready["host_t"] - t_stop0
     if t_asked:
         early = next((n for n in preserve.get("notes", []) or []
-                      if "offlined the memory blocks" in n), None)
+                      if "offlined the memory blocks" in n or "took the memory out" in n), None)
         notes.append(f"warmboot reboot (checks, round, kernel load, "
-                     f"{'early offline' if early else 'no early offline'}; before the blackout): "
+                     f"{'early offline and hot-remove' if early else 'no early offline'}; before the blackout): "
                      f"{t_asked['host_t'] - begin['host_t']:.1f} s on the console"
                      + (f" ({early})" if early else ""))
     return rows, total, notes
