@@ -122,6 +122,20 @@ Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
     r.offline_early_why_not = s.message() + "; the preserve at shutdown offlines them";
     return 0.0;
   }
+  // Going raw clears the dax info block. Where that block is what marks the namespace as
+  // warmboot's (not named in the configuration, no label named warmboot), nothing would own it
+  // until the image is written: the preserve at shutdown does both in one go.
+  auto info = platform.Probe();
+  if (!info.ok()) return info.status().WithContext("cannot read the namespace after the offline");
+  if (config.namespace_name.empty() && !(info->labeled && info->label_name == "warmboot")) {
+    r.notes.push_back(
+        "offlined early, not hot-removed: " + info->name +
+        " is warmboot's only by its dax info block, which going raw clears; the preserve at "
+        "shutdown hot-removes it and writes the image in one go (name it in the configuration, "
+        "namespace = " +
+        info->name + ", to hot-remove it early too)");
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
   // Every block is offline: ToRaw goes on from there (checked offline, unbind, raw), and rolls
   // back on a signal before the unbind.
   s = ToRaw(platform, transition, &r.offline_early);
@@ -133,19 +147,22 @@ Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
 // Gives back what the early step took out (blocks offline, kmem unbound, the namespace raw), in
 // whatever state it got to: orchestration/return_memory.h, which never touches a sealed image.
 // Called only once the early step was attempted.
-void GiveBackEarly(PmemPlatform& platform, const Config& config,
-                   const TransitionOptions& transition, PhaseLog* log,
-                   std::vector<std::string>* notes) {
+Status GiveBackEarly(PmemPlatform& platform, const Config& config,
+                     const TransitionOptions& transition, PhaseLog* log,
+                     std::vector<std::string>* notes) {
   std::string what;
   auto done = ReturnMemory(platform, config, transition, log, &what);
   if (!done.ok()) {
     notes->push_back("giving back the memory taken out early failed (" + done.status().message() +
                      "): run 'warmboot give-back'");
-  } else if (*done == MemoryReturn::kReturned) {
+    return done.status();
+  }
+  if (*done == MemoryReturn::kReturned) {
     notes->push_back("the memory taken out early is back in System RAM");
   } else if (*done == MemoryReturn::kImageWaiting) {
     notes->push_back(what + ": left as it is");
   }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -185,8 +202,13 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
       Status s = UnloadKexec(kexec);
       if (!s.ok()) r.notes.push_back("could not unload the next kernel: " + s.message());
     }
-    if (offlined) GiveBackEarly(platform, config, options.transition, &r.offline_early, &r.notes);
-    r.status = std::move(why);
+    Status back;
+    if (offlined) back = GiveBackEarly(platform, config, options.transition, nullptr, &r.notes);
+    r.status = back.ok() ? std::move(why)
+                         : Status(why.code(), why.message() +
+                                                  "; but the memory taken out early is NOT back "
+                                                  "in System RAM (" +
+                                                  back.message() + "): run 'warmboot give-back'");
     r.outcome = RebootOutcome::kRefused;
     if (!options.fallback_cold || options.dry_run) return;
     Status kept = SaveReport(config.history_dir, "reboot-cause",
@@ -267,18 +289,9 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     return sig != 0;
   };
   if (stopped()) return r;
-  // Loaded now, while the services run: off the blackout.
-  auto load = LoadKexec(*r.checks.kexec, kexec);
-  if (!load.ok()) {
-    refuse(load.status().WithContext("cannot load the next kernel; nothing changed"));
-    return r;
-  }
-  loaded = true;
-  r.kexec_load = *load;
-  // Offlined now, while the services run: off the blackout too.
+  // The memory out now, while the services run: off the blackout.
   double offline_seconds = 0;
   if (config.offline_early) {
-    if (stopped()) return r;
     auto early = OfflineEarly(platform, config, options, r, &offlined);
     if (!early.ok()) {
       refuse(early.status().WithContext("the warm reboot was stopped"));
@@ -288,6 +301,17 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
   } else {
     r.offline_early_why_not = "offline_early = no: the preserve at shutdown offlines the blocks";
   }
+  if (stopped()) return r;
+  // Loaded now, off the blackout too, and after the hot-remove where there was one: the kernel
+  // then cannot place the next kernel's segments in the pmem (kernels before 5.10 may place
+  // them in kmem's System RAM; the image would be overwritten at the jump).
+  auto load = LoadKexec(*r.checks.kexec, kexec);
+  if (!load.ok()) {
+    refuse(load.status().WithContext("cannot load the next kernel; nothing changed"));
+    return r;
+  }
+  loaded = true;
+  r.kexec_load = *load;
   if (stopped()) return r;
   // Stamped here, the last step before StartKexec (the save is one small fsync'd file): the
   // blackout the next boot reports begins when systemd is asked.
@@ -345,7 +369,15 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
     // Whatever comes next, memory warmboot reboot took out early is not left stranded.
     if (r.pending && r.pending->offline_early_seconds > 0) {
       std::vector<std::string> notes;
-      GiveBackEarly(platform, config, options.transition, nullptr, &notes);
+      // Under the lock, as every change to the namespace (a hand-run give-back may race it).
+      auto lock = MachineLock::Acquire(config.lock_file, "preserve",
+                                       std::chrono::milliseconds(config.lock_wait_ms));
+      if (!lock.ok()) {
+        notes.push_back("the memory taken out early was not given back: " +
+                        lock.status().message() + "; run 'warmboot give-back'");
+      } else {
+        (void)GiveBackEarly(platform, config, options.transition, nullptr, &notes);
+      }
       for (const std::string& n : notes) r.why_not += "; " + n;
     }
     return r;

@@ -312,6 +312,26 @@ TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheMemoryTakenOutEarlyComesBack) {
   ExpectNothingChanged();
 }
 
+TEST_F(RebootTest, ANamespaceOwnedOnlyByItsDaxInfoBlockIsOfflinedEarlyNotHotRemoved) {
+  // Not named in the configuration, no label: the dax info block (which going raw clears) is
+  // what marks it as warmboot's, so the hot-remove waits for the preserve, which writes the
+  // image (the mark of a raw namespace) in the same go.
+  config_.namespace_name = "";
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
+  EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
+  EXPECT_EQ(OnlineBlocks(), 0u) << "offlined early";
+  EXPECT_TRUE(std::any_of(r.notes.begin(), r.notes.end(), [](const std::string& n) {
+    return n.find("offlined early, not hot-removed") != std::string::npos;
+  }));
+  app_.reset();
+  ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
+  ASSERT_TRUE(s.preserve.status.ok()) << s.preserve.status.ToString();
+  EXPECT_TRUE(s.preserve.image_sealed);
+}
+
 TEST_F(RebootTest, AHotRemoveThatFailsEarlyRefusesTheRebootAndGivesTheMemoryBack) {
   // The blocks went offline, then the namespace would not go raw: the preserve at shutdown
   // would meet the same failure with the services stopped, so the reboot stops here.
@@ -323,7 +343,7 @@ TEST_F(RebootTest, AHotRemoveThatFailsEarlyRefusesTheRebootAndGivesTheMemoryBack
   EXPECT_NE(r.status.message().find("taking the memory out early failed"), std::string::npos)
       << r.status.ToString();
   EXPECT_EQ(services_.kexec_starts, 0);
-  EXPECT_EQ(kexec_.unloads, 1);
+  EXPECT_TRUE(kexec_.loads.empty()) << "the kernel loads only once the memory is out";
   ExpectNothingChanged();
   EXPECT_EQ(sim_->leaked_blocks(), 0u);
 }
@@ -369,7 +389,7 @@ TEST_F(RebootTest, ASignalDuringTheEarlyOfflineStopsTheRebootAndOnlinesTheBlocks
   EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
   EXPECT_EQ(r.status.code(), Code::kInterrupted) << r.status.ToString();
   EXPECT_EQ(services_.kexec_starts, 0);
-  EXPECT_EQ(kexec_.unloads, 1);
+  EXPECT_TRUE(kexec_.loads.empty()) << "the kernel loads only once the memory is out";
   ExpectNothingChanged();
 }
 
