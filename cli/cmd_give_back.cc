@@ -4,7 +4,6 @@
 #include "cli/commands.h"
 #include "cli/config_arg.h"
 #include "cli/output.h"
-#include "orchestration/service_manager.h"
 #include "preserve/reboot.h"
 #include "restore/give_back.h"
 #include "util/deferred_signals.h"
@@ -55,14 +54,8 @@ int CmdGiveBack(const Argv& argv, const Machine& machine) {
   GiveBackOptions options;
   options.transition = TransitionOptionsFrom(*config);
   options.boot = machine.this_boot();
-  // warmboot reboot's plan, and systemd's kexec job still queued: a plan whose job was
-  // cancelled is stale, and its memory is given back like any other.
   options.reboot_under_way = [&config, &machine] {
-    auto pending = LoadPendingReboot(*config, machine.this_boot().boot_id);
-    if (!pending.ok() || !pending->has_value()) return false;
-    ServiceManager& services = machine.services ? *machine.services : RealServiceManager();
-    auto kexec = services.KexecPending();
-    return !kexec.ok() || *kexec;  // unknown: leave the memory to the preserve
+    return RebootUnderWay(*config, machine.this_boot().boot_id, machine.services);
   };
   DeferredSignals signals;  // a reconfiguration is finished, never abandoned half-way
   GiveBackReport r = GiveBack(**platform, *config, options);

@@ -33,8 +33,7 @@ Status CheckOwnership(const PmemInfo& info, bool configured, bool carries_image)
                                          " (wipe it with 'wipefs -a " + info.block_device +
                                          "' to hand the namespace to warmboot)");
   }
-  if (configured) return Status::Ok();
-  if (info.labeled && info.label_name == "warmboot") return Status::Ok();
+  if (OwnedWhenRaw(info, configured)) return Status::Ok();
   if (info.mode == PmemMode::kDisabled) {
     // Nothing on the device can be read while it is down: only the name hands it over.
     return Status(Code::kPermission,
@@ -51,6 +50,10 @@ Status CheckOwnership(const PmemInfo& info, bool configured, bool carries_image)
                     ") is not marked as warmboot's and the configuration does not name it" + leave +
                     ". To hand it over, set 'namespace = " + info.name +
                     "' in /etc/warmboot/warmboot.conf");
+}
+
+bool OwnedWhenRaw(const PmemInfo& info, bool configured) {
+  return configured || (info.labeled && info.label_name == "warmboot");
 }
 
 }  // namespace warmboot

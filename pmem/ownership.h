@@ -25,4 +25,9 @@ Uuid WarmbootDaxUuid(const std::string& identity);
 // image (sealed or not) at its start.
 Status CheckOwnership(const PmemInfo& info, bool configured, bool carries_image);
 
+// Whether the namespace stays warmboot's once made raw, before any image is written there:
+// only what does not live in the dax info block (which the reconfiguration clears) hands it
+// over then, the configuration's name or a label named "warmboot".
+bool OwnedWhenRaw(const PmemInfo& info, bool configured);
+
 }  // namespace warmboot

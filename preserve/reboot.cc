@@ -8,6 +8,7 @@
 #include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
 #include "orchestration/return_memory.h"
+#include "pmem/ownership.h"
 #include "pmem/transitions.h"
 #include "util/bytes.h"
 #include "util/deferred_signals.h"
@@ -61,6 +62,13 @@ Result<std::optional<PendingReboot>> LoadPendingReboot(const Config& config, con
   return std::optional<PendingReboot>(p);
 }
 
+bool RebootUnderWay(const Config& config, const Uuid& boot_id, ServiceManager* services) {
+  auto pending = LoadPendingReboot(config, boot_id);
+  if (!pending.ok() || !pending->has_value()) return false;
+  auto kexec = Services(services).KexecPending();
+  return !kexec.ok() || *kexec;
+}
+
 void ClearPendingReboot(const Config& config) {
   ::unlink((config.report_dir + "/" + kPendingName + ".json").c_str());
 }
@@ -71,9 +79,10 @@ namespace {
 // why not. Offlining moves what they hold into the rest of memory, and while the services
 // still run they need that memory: offline_early_reserve must stay available afterwards.
 std::string WhyNotEarly(PmemPlatform& platform, const Config& config, const RebootOptions& options,
-                        uint64_t* online_bytes) {
+                        uint64_t* online_bytes, PmemInfo* found) {
   auto info = platform.Probe();
   if (!info.ok()) return "cannot read the namespace: " + info.status().message();
+  *found = *info;
   if (info->mode != PmemMode::kSystemRam) {
     return info->name + " is in " + PmemModeName(info->mode) +
            " mode: none of its memory is System RAM";
@@ -97,6 +106,15 @@ std::string WhyNotEarly(PmemPlatform& platform, const Config& config, const Rebo
   return "";
 }
 
+// Why the early step stops at the offline for this namespace (OwnedWhenRaw is false).
+std::string NotHotRemovedEarly(const PmemInfo& info) {
+  return "not hot-removed: " + info.name +
+         " is warmboot's only by its dax info block, which going raw clears; the preserve at "
+         "shutdown hot-removes it and writes the image in one go (name it in the configuration, "
+         "namespace = " +
+         info.name + ", to hot-remove it early too)";
+}
+
 // Takes the memory out early where WhyNotEarly allows: every block offlined, then kmem unbound
 // and the namespace raw, so that the preserve at shutdown only writes. A refusal of the offline
 // (pages that will not move yet) is no reason to stop: the blocks are back online and the
@@ -108,7 +126,8 @@ std::string WhyNotEarly(PmemPlatform& platform, const Config& config, const Rebo
 Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
                             const RebootOptions& options, RebootReport& r, bool* attempted) {
   uint64_t online = 0;
-  r.offline_early_why_not = WhyNotEarly(platform, config, options, &online);
+  PmemInfo info;
+  r.offline_early_why_not = WhyNotEarly(platform, config, options, &online, &info);
   if (!r.offline_early_why_not.empty()) return 0.0;
   // Not the page cache: that helps only an offline inside the blackout, and the services still
   // running would read it back.
@@ -123,17 +142,10 @@ Result<double> OfflineEarly(PmemPlatform& platform, const Config& config,
     return 0.0;
   }
   // Going raw clears the dax info block. Where that block is what marks the namespace as
-  // warmboot's (not named in the configuration, no label named warmboot), nothing would own it
-  // until the image is written: the preserve at shutdown does both in one go.
-  auto info = platform.Probe();
-  if (!info.ok()) return info.status().WithContext("cannot read the namespace after the offline");
-  if (config.namespace_name.empty() && !(info->labeled && info->label_name == "warmboot")) {
-    r.notes.push_back(
-        "offlined early, not hot-removed: " + info->name +
-        " is warmboot's only by its dax info block, which going raw clears; the preserve at "
-        "shutdown hot-removes it and writes the image in one go (name it in the configuration, "
-        "namespace = " +
-        info->name + ", to hot-remove it early too)");
+  // warmboot's, nothing would own it until the image is written: the preserve at shutdown
+  // does both in one go.
+  if (!OwnedWhenRaw(info, !config.namespace_name.empty())) {
+    r.notes.push_back("offlined early, " + NotHotRemovedEarly(info));
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   // Every block is offline: ToRaw goes on from there (checked offline, unbind, raw), and rolls
@@ -267,11 +279,20 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     r.outcome = RebootOutcome::kChecked;
     if (config.offline_early) {
       uint64_t online = 0;
-      const std::string why = WhyNotEarly(platform, config, options, &online);
-      r.notes.push_back(why.empty() ? "the " + HumanBytes(online) +
-                                          " of memory blocks would be offlined and hot-removed "
-                                          "before the services stop (off the blackout)"
-                                    : "not offlined early: " + why);
+      PmemInfo info;
+      const std::string why = WhyNotEarly(platform, config, options, &online, &info);
+      if (!why.empty()) {
+        r.notes.push_back("not offlined early: " + why);
+      } else if (!OwnedWhenRaw(info, !config.namespace_name.empty())) {
+        r.notes.push_back("the " + HumanBytes(online) +
+                          " of memory blocks would be offlined before the services stop (off "
+                          "the blackout), " +
+                          NotHotRemovedEarly(info));
+      } else {
+        r.notes.push_back("the " + HumanBytes(online) +
+                          " of memory blocks would be offlined and hot-removed before the "
+                          "services stop (off the blackout)");
+      }
     } else {
       r.notes.push_back(
           "not offlined early: offline_early = no: the preserve at shutdown offlines the blocks");

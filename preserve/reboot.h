@@ -44,6 +44,10 @@ Status SavePendingReboot(const Config& config, const PendingReboot& pending);
 // This boot's, or nullopt.
 Result<std::optional<PendingReboot>> LoadPendingReboot(const Config& config, const Uuid& boot_id);
 void ClearPendingReboot(const Config& config);
+// A warm reboot of this boot is under way: its plan is left and systemd still has the kexec job
+// queued (or cannot say: then it is taken as under way). A plan whose job was cancelled is
+// stale. `services` null: the real one.
+bool RebootUnderWay(const Config& config, const Uuid& boot_id, ServiceManager* services);
 
 struct RebootOptions {
   bool dry_run = false;                 // checks only: no round (the apps are not alarmed), no load

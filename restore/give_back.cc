@@ -1,15 +1,12 @@
 #include "restore/give_back.h"
 
-#include "image/image.h"
 #include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
 #include "orchestration/return_memory.h"
 #include "pmem/pmem_json.h"
 #include "restore/metrics_text.h"
-#include "util/bytes.h"
 #include "util/json_text.h"
 #include "util/status_json.h"
-#include "util/time_text.h"
 
 namespace warmboot {
 
@@ -71,13 +68,35 @@ void RunGiveBack(PmemPlatform& platform, const Config& config, const GiveBackOpt
   }
 }
 
+// report_dir/restore.json when it is this boot's restore's, else null.
+nlohmann::json ThisBootsRestore(const Config& config, const std::string& boot_id) {
+  auto restore = LoadReport(config.report_dir, "restore");
+  return restore.ok() && restore->is_object() && JsonString(*restore, "boot_id") == boot_id
+             ? *restore
+             : nlohmann::json(nullptr);
+}
+
+// GiveBackLeftForLater, over `restore` (ThisBootsRestore).
+bool LeftForLater(const Config& config, const nlohmann::json& restore, std::string* why_not) {
+  if (restore.is_null()) {
+    *why_not = "no restore report of this boot in " + config.report_dir;
+  } else if (restore.contains("give_back")) {
+    *why_not = "the give-back this boot's restore left for later is done";
+  } else if (!JsonBool(restore, "give_back_deferred")) {
+    *why_not = "this boot's restore (" + JsonString(restore, "outcome") + ") " +
+               (JsonBool(restore, "memory_returned") ? "gave the memory back itself"
+                                                     : "left no give-back for later");
+  } else {
+    return true;
+  }
+  return false;
+}
+
 // Into this boot's restore report, when that restore left the give-back for later.
 void Record(const Config& config, const std::string& boot_id, GiveBackReport& r) {
-  auto restore = LoadReport(config.report_dir, "restore");
-  if (!restore.ok() || !restore->is_object() || JsonString(*restore, "boot_id") != boot_id ||
-      !JsonBool(*restore, "give_back_deferred") || restore->contains("give_back")) {
-    return;
-  }
+  nlohmann::json restore = ThisBootsRestore(config, boot_id);
+  std::string why_not;
+  if (!LeftForLater(config, restore, &why_not)) return;
   // An image waiting changed nothing: a later run records. Nothing to do is recorded too: the
   // memory came back another way (discard, a preserve's rollback, a hand-run restore), and the
   // records must not say otherwise for the rest of the boot.
@@ -88,13 +107,13 @@ void Record(const Config& config, const std::string& boot_id, GiveBackReport& r)
   if (!r.status.ok()) gb["error"] = ToJson(r.status);
   if (r.outcome == GiveBackOutcome::kFailed) {
     // A failure is kept for status, but the next run may still record its success.
-    (*restore)["give_back_failed"] = gb;
+    restore["give_back_failed"] = gb;
   } else {
-    (*restore)["give_back"] = gb;
-    (*restore)["memory_returned"] = true;
-    restore->erase("give_back_failed");
+    restore["give_back"] = gb;
+    restore["memory_returned"] = true;
+    restore.erase("give_back_failed");
   }
-  Status s = SaveReport(config.report_dir, "restore", *restore);
+  Status s = SaveReport(config.report_dir, "restore", restore);
   if (!s.ok()) {
     r.notes.push_back("not recorded in this boot's restore report: " + s.message());
     return;
@@ -123,19 +142,7 @@ void Record(const Config& config, const std::string& boot_id, GiveBackReport& r)
 }  // namespace
 
 bool GiveBackLeftForLater(const Config& config, const std::string& boot_id, std::string* why_not) {
-  auto restore = LoadReport(config.report_dir, "restore");
-  if (!restore.ok() || !restore->is_object() || JsonString(*restore, "boot_id") != boot_id) {
-    *why_not = "no restore report of this boot in " + config.report_dir;
-  } else if (restore->contains("give_back")) {
-    *why_not = "the give-back this boot's restore left for later is done";
-  } else if (!JsonBool(*restore, "give_back_deferred")) {
-    *why_not = "this boot's restore (" + JsonString(*restore, "outcome") + ") " +
-               (JsonBool(*restore, "memory_returned") ? "gave the memory back itself"
-                                                      : "left no give-back for later");
-  } else {
-    return true;
-  }
-  return false;
+  return LeftForLater(config, ThisBootsRestore(config, boot_id), why_not);
 }
 
 GiveBackReport GiveBack(PmemPlatform& platform, const Config& config,

@@ -407,6 +407,24 @@ TEST_F(RebootTest, AShutdownThatIsNotAKexecLeavesARawNamespaceRaw) {
   EXPECT_EQ(sim_->mode(), PmemMode::kRaw) << "left exactly as it was";
 }
 
+TEST_F(RebootTest, AWarmRebootIsUnderWayOnlyWhileSystemdHasTheKexecJob) {
+  EXPECT_FALSE(RebootUnderWay(config_, boot_.boot_id, &services_)) << "no plan";
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  app.join();
+  ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
+  services_.kexec_pending = true;
+  EXPECT_TRUE(RebootUnderWay(config_, boot_.boot_id, &services_));
+  // The job cancelled after systemd took it: the plan is stale, and 'warmboot give-back' may
+  // return the memory taken out early.
+  services_.kexec_pending = false;
+  EXPECT_FALSE(RebootUnderWay(config_, boot_.boot_id, &services_));
+  ThisBoot other = boot_;
+  other.boot_id[0] ^= 1;
+  services_.kexec_pending = true;
+  EXPECT_FALSE(RebootUnderWay(config_, other.boot_id, &services_)) << "another boot's plan";
+}
+
 TEST_F(RebootTest, ADryRunAsksNoAppAndLoadsNothing) {
   RebootOptions o = Options();
   o.dry_run = true;
