@@ -1,8 +1,5 @@
 #include "cli/checkpoint_round.h"
 
-#include <pwd.h>
-
-#include <map>
 #include <set>
 #include <utility>
 #include <vector>
@@ -14,19 +11,8 @@
 namespace warmboot::cli {
 
 namespace {
+
 constexpr const char* kApiRoot = ".warmboot-api";
-
-// The user's primary group, as the files are its after the reboot; 0 (nobody's group bits are
-// set: the files are 0600) for a uid the user database does not know.
-gid_t PrimaryGroup(uid_t uid) {
-  struct passwd pw, *found = nullptr;
-  std::vector<char> buf(16384);
-  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return 0;
-  return found->pw_gid;
-}
-}  // namespace
-
-namespace {
 
 // The round's result and its ready sets as image entries, from a connection that holds it.
 Result<CheckpointRound> Collect(std::shared_ptr<client::Client> c, const client::RoundResult& rr);
@@ -90,16 +76,11 @@ Result<CheckpointRound> Collect(std::shared_ptr<client::Client> c, const client:
                 {"segments", rr.segments}, {"bytes", rr.bytes},       {"apps", std::move(apps)}};
   auto fds = std::make_shared<std::vector<UniqueFd>>();
   std::set<std::string> dirs;
-  std::map<uid_t, gid_t> groups;
-  auto group = [&](uid_t uid) {
-    auto [it, added] = groups.try_emplace(uid, 0);
-    if (added) it->second = PrimaryGroup(uid);
-    return it->second;
-  };
-  auto dir = [&](const std::string& path, uint32_t mode, uid_t uid) {
-    if (dirs.insert(path).second) {
-      out.entries.push_back({path, true, -1, mode, uid, uid == 0 ? 0 : group(uid)});
-    }
+  // Files and directories get the group of the process that handed the segment over (the
+  // daemon took it from SO_PEERCRED), not one looked up here: at shutdown a user database
+  // behind the network (LDAP, sssd) may not answer, and this runs inside the blackout.
+  auto dir = [&](const std::string& path, uint32_t mode, uid_t uid, gid_t gid) {
+    if (dirs.insert(path).second) out.entries.push_back({path, true, -1, mode, uid, gid});
   };
   // Pipelined: one request per segment, but not one round trip each (3000 segments took 10 s
   // under QEMU one by one, all of it inside preserve).
@@ -108,11 +89,11 @@ Result<CheckpointRound> Collect(std::shared_ptr<client::Client> c, const client:
   for (const client::Exported& e : exported) {
     // The daemon checked both names (api/names.h): each is one path component.
     const std::string uid = std::to_string(e.uid);
-    dir(kApiRoot, 0755, 0);
-    dir(std::string(kApiRoot) + "/" + uid, 0700, e.uid);
-    dir(std::string(kApiRoot) + "/" + uid + "/" + e.app, 0700, e.uid);
+    dir(kApiRoot, 0755, 0, 0);
+    dir(std::string(kApiRoot) + "/" + uid, 0700, e.uid, e.gid);
+    dir(std::string(kApiRoot) + "/" + uid + "/" + e.app, 0700, e.uid, e.gid);
     out.entries.push_back({std::string(kApiRoot) + "/" + uid + "/" + e.app + "/" + e.segment, false,
-                           e.fd, 0600, e.uid, group(e.uid)});
+                           e.fd, 0600, e.uid, e.gid});
   }
   out.keep = std::make_shared<
       std::pair<std::shared_ptr<client::Client>, std::shared_ptr<std::vector<UniqueFd>>>>(c, fds);

@@ -405,6 +405,7 @@ Result<Exported> ExportedFrom(const json& body, int fd) {
   e.index = UintField(body, "index");
   e.total = UintField(body, "total");
   e.uid = static_cast<uid_t>(UintField(body, "uid"));
+  e.gid = static_cast<gid_t>(UintField(body, "gid"));
   e.app = StringField(body, "app");
   e.segment = StringField(body, "segment");
   e.kind = StringField(body, "kind");

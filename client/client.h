@@ -67,6 +67,7 @@ struct RoundResult {
 struct Exported {
   uint64_t index = 0, total = 0;
   uid_t uid = 0;
+  gid_t gid = 0;  // of the process that handed it over
   std::string app, segment, kind;
   uint64_t size = 0;
   int fd = -1;  // read-only; the caller closes it

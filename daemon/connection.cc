@@ -77,11 +77,13 @@ std::optional<std::string> StringField(const json& body, const char* key) {
 
 }  // namespace
 
-Connection::Connection(Server& server, stream_protocol::socket socket, uid_t uid, pid_t pid)
+Connection::Connection(Server& server, stream_protocol::socket socket, uid_t uid, gid_t gid,
+                       pid_t pid)
     : server_(server),
       socket_(std::move(socket)),
       frame_timer_(socket_.get_executor()),
       uid_(uid),
+      gid_(gid),
       pid_(pid) {}
 
 void Connection::Start() {
@@ -330,6 +332,7 @@ void Connection::HandlePut(const json& body, const std::string& data, std::deque
     return;
   }
   const uint64_t size = seg->size;
+  seg->gid = gid_;
   auto placed = server_.Put(
       *owner_, *name, *kind == "bytes" ? SegmentKind::kBytes : SegmentKind::kFd, std::move(*seg));
   if (!placed.ok()) {
@@ -527,10 +530,15 @@ void Connection::HandleExport(const json& body, json& reply, UniqueFd* fd) {
     return;
   }
   *fd = std::move(*ro);
-  reply = {{"op", "exported"},     {"index", index->get<uint64_t>()},
-           {"total", total},       {"uid", e->owner.uid},
-           {"app", e->owner.app},  {"segment", e->name},
-           {"size", (*seg)->size}, {"kind", SegmentKindName(e->kind)}};
+  reply = {{"op", "exported"},
+           {"index", index->get<uint64_t>()},
+           {"total", total},
+           {"uid", e->owner.uid},
+           {"gid", (*seg)->gid},
+           {"app", e->owner.app},
+           {"segment", e->name},
+           {"size", (*seg)->size},
+           {"kind", SegmentKindName(e->kind)}};
 }
 
 void Connection::HandleRestored(const json& body, json& reply) {

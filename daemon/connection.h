@@ -25,7 +25,7 @@ class Server;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Server& server, boost::asio::local::stream_protocol::socket socket, uid_t uid,
-             pid_t pid);
+             gid_t gid, pid_t pid);
   void Start();
   // Answers `busy` and closes (over the server's connection limits).
   void Refuse(const std::string& why);
@@ -82,6 +82,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::local::stream_protocol::socket socket_;
   boost::asio::steady_timer frame_timer_;
   const uid_t uid_;
+  const gid_t gid_;
   const pid_t pid_;
   std::chrono::milliseconds deadline_{std::chrono::hours(1)};
   bool observer_ = false;

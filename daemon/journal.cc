@@ -46,8 +46,9 @@ Status Journal::Put(const Entry& e) {
       {"size", s.size},
       {"sealed", e.sealed},
       {"mtime_ns", e.mtime_ns},
-      {"ctime_ns",
-       e.ctime_ns}}.dump(-1, ' ', false, json::error_handler_t::replace));
+      {"ctime_ns", e.ctime_ns},
+      {"gid",
+       e.gid}}.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 Status Journal::Drop(uint64_t id) {
@@ -72,6 +73,7 @@ std::optional<Journal::Entry> ParsePut(const json& j) {
     e.sealed = j.at("sealed").get<bool>();
     e.mtime_ns = j.at("mtime_ns").get<int64_t>();
     e.ctime_ns = j.at("ctime_ns").get<int64_t>();
+    e.gid = j.value("gid", gid_t{0});
   } catch (const json::exception&) {
     return std::nullopt;
   }

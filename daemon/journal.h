@@ -21,6 +21,7 @@ class Journal {
     SegmentEntry segment;  // owner, name, kind, size, id
     bool sealed = false;
     int64_t mtime_ns = 0, ctime_ns = 0;  // the snapshot rule's, for a tmpfs file
+    gid_t gid = 0;                       // the hand-over's (a journal without it: 0)
   };
   struct Contents {
     uint64_t generation = 0;

@@ -20,6 +20,10 @@ struct SegmentFd {
   bool sealed = false;  // a memfd no descriptor can change
   // The snapshot rule, for a tmpfs file (not sealed): what it was when handed over.
   int64_t mtime_ns = 0, ctime_ns = 0;
+  // The group of the process that handed it over (SO_PEERCRED): the restored file's. Taken at
+  // hand-over so preserve, at shutdown, asks no user database (NSS may wait on a network or a
+  // service already stopped).
+  gid_t gid = 0;
 };
 
 // Takes a descriptor received from a client (the caller's `fd` is consumed either way). Refused

@@ -147,38 +147,39 @@ Result<std::unique_ptr<Server>> Server::Create(boost::asio::io_context& io, Serv
 }
 
 void Server::Accept() {
-  impl_->acceptor.async_accept(
-      [this](const boost::system::error_code& ec, stream_protocol::socket socket) {
-        if (ec == boost::asio::error::operation_aborted || !impl_->acceptor.is_open()) return;
-        if (!ec) {
-          struct ucred cred {};
-          socklen_t len = sizeof cred;
-          if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-            size_t same_uid = 0;
-            for (const auto& c : connections_) same_uid += c->uid() == cred.uid;
-            auto c = std::make_shared<Connection>(*this, std::move(socket), cred.uid, cred.pid);
-            connections_.insert(c);
-            if (connections_.size() > options_.max_connections ||
-                same_uid >= options_.max_connections_per_uid) {
-              c->Refuse("too many connections" +
-                        std::string(same_uid >= options_.max_connections_per_uid
-                                        ? " from uid " + std::to_string(cred.uid)
-                                        : ""));
-            } else {
-              c->Start();
-            }
-          }
+  impl_->acceptor.async_accept([this](const boost::system::error_code& ec,
+                                      stream_protocol::socket socket) {
+    if (ec == boost::asio::error::operation_aborted || !impl_->acceptor.is_open()) return;
+    if (!ec) {
+      struct ucred cred {};
+      socklen_t len = sizeof cred;
+      if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        size_t same_uid = 0;
+        for (const auto& c : connections_) same_uid += c->uid() == cred.uid;
+        auto c =
+            std::make_shared<Connection>(*this, std::move(socket), cred.uid, cred.gid, cred.pid);
+        connections_.insert(c);
+        if (connections_.size() > options_.max_connections ||
+            same_uid >= options_.max_connections_per_uid) {
+          c->Refuse("too many connections" +
+                    std::string(same_uid >= options_.max_connections_per_uid
+                                    ? " from uid " + std::to_string(cred.uid)
+                                    : ""));
         } else {
-          // Out of descriptors (EMFILE, ENFILE) or memory: the waiting connection stays queued
-          // and accept would fail again at once. Pause instead of spinning; those served go on.
-          impl_->accept_pause.expires_after(std::chrono::milliseconds(100));
-          impl_->accept_pause.async_wait([this](const boost::system::error_code& e) {
-            if (!e && impl_->acceptor.is_open()) Accept();
-          });
-          return;
+          c->Start();
         }
-        Accept();
+      }
+    } else {
+      // Out of descriptors (EMFILE, ENFILE) or memory: the waiting connection stays queued
+      // and accept would fail again at once. Pause instead of spinning; those served go on.
+      impl_->accept_pause.expires_after(std::chrono::milliseconds(100));
+      impl_->accept_pause.async_wait([this](const boost::system::error_code& e) {
+        if (!e && impl_->acceptor.is_open()) Accept();
       });
+      return;
+    }
+    Accept();
+  });
 }
 
 void Server::Forget(const std::shared_ptr<Connection>& c) {
@@ -400,7 +401,7 @@ Status Server::WriteJournal(uint64_t generation, std::vector<std::string> old_na
   Status written;
   for (const Owner& o : store_.Owners()) {
     store_.ForEach(o, [&](const SegmentEntry& se, const SegmentFd& seg) {
-      if (written.ok()) written = fresh->Put({se, seg.sealed, seg.mtime_ns, seg.ctime_ns});
+      if (written.ok()) written = fresh->Put({se, seg.sealed, seg.mtime_ns, seg.ctime_ns, seg.gid});
     });
     WB_RETURN_IF_ERROR(written);
   }
@@ -436,6 +437,7 @@ Result<Store::Placed> Server::Put(const Owner& owner, const std::string& name, S
   e.sealed = segment.sealed;
   e.mtime_ns = segment.mtime_ns;
   e.ctime_ns = segment.ctime_ns;
+  e.gid = segment.gid;
   const int fd = segment.fd.get();  // the store owns it from here
   auto placed = store_.Put(owner, name, kind, std::move(segment));
   if (!placed.ok()) return placed;
@@ -568,6 +570,7 @@ void Server::Reload(std::vector<NamedFd> kept) {
         lose("its size is not the one handed over");
         continue;
       }
+      seg->gid = e.gid;
       auto placed = store_.Put(se.owner, se.name, se.kind, std::move(*seg), id);
       if (!placed.ok()) {
         lose("warmbootd restarted and its limits refuse it: " + placed.status().message());

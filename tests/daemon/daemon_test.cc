@@ -31,11 +31,7 @@
 namespace warmboot {
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kThreadSanitizer = true;
-#else
-constexpr bool kThreadSanitizer = false;
-#endif
+using testing::kThreadSanitizer;
 
 using client::Client;
 using client::RoundResult;

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 
 #include "client/client.h"
 #include "daemon/journal.h"
@@ -18,6 +20,7 @@ namespace warmboot {
 namespace {
 
 using client::Client;
+using testing::kThreadSanitizer;
 using testing::ReadAllFd;
 using testing::SealedMemfd;
 using Daemon = testing::ApiDaemon;
@@ -95,6 +98,43 @@ TEST_F(RestartTest, EverySegmentComesBackIdenticalAfterARestart) {
   EXPECT_EQ(c3.segments_at_hello(), 2u);
   EXPECT_EQ(*c3.GetBytes("after"), "restart");
   EXPECT_EQ(c3.Get("index").status().code(), Code::kNotFound);
+}
+
+// The group a segment was handed over with (SO_PEERCRED) is what preserve gives its file: it
+// comes back with the segment after a restart, from the journal.
+TEST_F(RestartTest, TheGroupOfTheHandOverComesBackAfterARestart) {
+  if (::geteuid() != 0) GTEST_SKIP() << "changing the group needs root";
+  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
+  {
+    Daemon d(Socket(), Options());
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      if (::setgid(4242) != 0) ::_exit(10);
+      auto c = Client::Connect("db", Socket());
+      ::_exit(c.ok() && c->PutBytes("k", "v").ok() ? 0 : 11);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  Daemon d(Socket(), Options(), store_.PassBack());
+  ASSERT_EQ(d.reload().segments, 1u);
+  Client app = Connect("db");
+  std::thread ready([&] {
+    auto p = app.WaitForPrepare(10000);
+    ASSERT_TRUE(p.ok() && p->has_value());
+    ASSERT_TRUE(app.Ready((*p)->round).ok());
+  });
+  Client admin = Connect("warmboot");
+  auto r = admin.Checkpoint(5000);
+  ready.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto e = admin.Export(0);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->segment, "k");
+  EXPECT_EQ(e->gid, 4242u);
+  ::close(e->fd);
 }
 
 // systemd keeps one copy of an open file description: the daemon keeps a description of its
@@ -264,6 +304,7 @@ TEST(JournalTest, AJournalIsReadBackAsWritten) {
   daemon::Journal::Entry e;
   e.segment = {{1000, "db"}, "heap", daemon::SegmentKind::kFd, 42, 5};
   e.sealed = true;
+  e.gid = 4242;
   ASSERT_TRUE(j->Put(e).ok());
   e.segment.id = 6;
   e.segment.name = "gone";
@@ -276,6 +317,7 @@ TEST(JournalTest, AJournalIsReadBackAsWritten) {
   EXPECT_EQ(c->live.at(5).segment.owner.app, "db");
   EXPECT_EQ(c->live.at(5).segment.owner.uid, 1000u);
   EXPECT_EQ(c->live.at(5).segment.size, 42u);
+  EXPECT_EQ(c->live.at(5).gid, 4242u);
   EXPECT_EQ(c->bad_lines, 0u);
   int not_journal = SealedMemfd("{\"put\": 1}\n");
   EXPECT_EQ(daemon::Journal::Read(not_journal).status().code(), Code::kInvalidArgument);
