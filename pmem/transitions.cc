@@ -115,8 +115,8 @@ Status OfflineWithRetries(PmemPlatform& platform, const TransitionOptions& optio
   auto pause = options.offline_backoff;
   for (*attempts = 1;; ++*attempts) {
     auto left = options.offline_timeout - spent();
-    s = platform.OfflineMemory(
-        std::min(options.offline_block_timeout, std::max(left, std::chrono::milliseconds(1))));
+    s = platform.OfflineMemory(options.offline_block_timeout,
+                               std::max(left, std::chrono::milliseconds(1)));
     if (s.ok() || s.code() != Code::kBusy) return s;
     auto interrupted = [&](int sig) {
       return Status(Code::kInterrupted, std::string("interrupted by ") + SignalName(sig) +

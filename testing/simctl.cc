@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
   } else if (cmd == "hang" && argc == 4) {
     (*sim)->SetBlockHangs(std::strtoull(argv[3], nullptr, 10), true);
   } else if (cmd == "offline" && argc == 3) {
-    if (Status s = (*sim)->OfflineMemory(std::chrono::milliseconds(1000)); !s.ok()) {
+    if (Status s = (*sim)->OfflineMemory(std::chrono::milliseconds(1000),
+                                         std::chrono::milliseconds(60000));
+        !s.ok()) {
       std::cerr << s.ToString() << "\n";
       return 1;
     }

@@ -57,7 +57,8 @@ class SimulatedPmem : public PmemPlatform {
   Result<PmemInfo> Probe() override;
   Result<std::string> GetAutoOnlinePolicy() override;
   Status SetAutoOnlinePolicy(const std::string& policy) override;
-  Status OfflineMemory(std::chrono::milliseconds block_timeout) override;
+  Status OfflineMemory(std::chrono::milliseconds block_timeout,
+                       std::chrono::milliseconds budget) override;
   Status OnlineMemory(bool movable) override;
   Status DisableDax() override;
   Status EnableDax(PmemMode mode) override;
@@ -75,6 +76,8 @@ class SimulatedPmem : public PmemPlatform {
   // Offlining block `index` never finishes on its own (the kernel keeps migrating): each try
   // ends at its timeout, as the real platform's timer makes it.
   void SetBlockHangs(uint64_t index, bool hangs);
+  // What hanging blocks took of this object's offline calls, in simulated time.
+  std::chrono::milliseconds offline_waited() const { return offline_waited_; }
   // Power cut: writes through the raw device fail once `bytes` more have been written.
   void FailWritesAfter(uint64_t bytes);
   // Marks a byte range of the namespace as poisoned.
@@ -123,6 +126,7 @@ class SimulatedPmem : public PmemPlatform {
   std::string ForeignSignature() const;
 
   std::string dir_, image_path_;
+  std::chrono::milliseconds offline_waited_{0};
   uint64_t size_ = 0;
   PmemMode mode_ = PmemMode::kRaw;
   bool labeled_ = false;

@@ -127,7 +127,8 @@ class NdctlPmemPlatform : public PmemPlatform {
   Result<PmemInfo> Probe() override;
   Result<std::string> GetAutoOnlinePolicy() override;
   Status SetAutoOnlinePolicy(const std::string& policy) override;
-  Status OfflineMemory(std::chrono::milliseconds block_timeout) override;
+  Status OfflineMemory(std::chrono::milliseconds block_timeout,
+                       std::chrono::milliseconds budget) override;
   Status OnlineMemory(bool movable) override;
   Status DisableDax() override;
   Status EnableDax(PmemMode mode) override;

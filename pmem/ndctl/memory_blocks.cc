@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pmem/ndctl/internal.h"
+#include "pmem/offline_blocks.h"
 #include "pmem/pmem.h"
 #include "util/io.h"
 #include "util/status.h"
@@ -172,18 +173,30 @@ int OfflineBlock(uint64_t index, std::chrono::milliseconds timeout) {
   ev.sigev_notify = SIGEV_THREAD_ID;
   ev.sigev_signo = SIGALRM;
   ev._sigev_un._tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  // A mask inherited from whoever started warmboot may block SIGALRM: the timer would then
+  // never end the write. Unblocked for this thread around it.
+  sigset_t alarm, mask;
+  sigemptyset(&alarm);
+  sigaddset(&alarm, SIGALRM);
+  ::pthread_sigmask(SIG_UNBLOCK, &alarm, &mask);
   timer_t timer;
-  bool armed = ::timer_create(CLOCK_MONOTONIC, &ev, &timer) == 0;
-  if (armed) {
-    struct itimerspec when = {};
-    when.it_value.tv_sec = timeout.count() / 1000;
-    when.it_value.tv_nsec = (timeout.count() % 1000) * 1000000;
-    ::timer_settime(timer, 0, &when, nullptr);
+  struct itimerspec when = {};
+  when.it_value.tv_sec = timeout.count() / 1000;
+  when.it_value.tv_nsec = (timeout.count() % 1000) * 1000000;
+  int err = 0;
+  if (::timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0) {
+    err = errno;  // never an unbounded write: EAGAIN is a refusal worth a retry
+  } else if (::timer_settime(timer, 0, &when, nullptr) != 0) {
+    err = errno;
+    ::timer_delete(timer);
   }
   const auto start = std::chrono::steady_clock::now();
-  ssize_t n = ::write(fd.get(), "offline", 7);
-  int err = n == 7 ? 0 : n < 0 ? errno : EIO;
-  if (armed) ::timer_delete(timer);
+  if (err == 0) {
+    ssize_t n = ::write(fd.get(), "offline", 7);
+    err = n == 7 ? 0 : n < 0 ? errno : EIO;
+    ::timer_delete(timer);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
   ::sigaction(SIGALRM, &old, nullptr);
   if (err == EINTR && std::chrono::steady_clock::now() - start >= timeout) err = ETIMEDOUT;
   return err;
@@ -195,7 +208,8 @@ int OfflineBlock(uint64_t index, std::chrono::milliseconds timeout) {
 // device's ranges hold (DaxBlocks): libdaxctl's memblock_in_dev() selects by start address with
 // `<= dev_end` (a partial tail block, and before ndctl v76 the block starting at the end: boot
 // RAM where no gap follows) and stops at the first block that refuses. Every block is tried.
-Status NdctlPmemPlatform::OfflineMemory(std::chrono::milliseconds block_timeout) {
+Status NdctlPmemPlatform::OfflineMemory(std::chrono::milliseconds block_timeout,
+                                        std::chrono::milliseconds budget) {
   WB_ASSIGN_OR_RETURN(Located at, Open());
   auto& [s, t, st] = at;
   if (st.mode != PmemMode::kSystemRam) {
@@ -205,23 +219,12 @@ Status NdctlPmemPlatform::OfflineMemory(std::chrono::milliseconds block_timeout)
   std::string dev = daxctl_dev_get_devname(st.dax.dev);
   WB_ASSIGN_OR_RETURN(uint64_t block_size, MemoryBlockSize());
   WB_ASSIGN_OR_RETURN(auto before, DaxBlocks(st.dax.dev, block_size));
-  std::string why;
-  bool retryable = true;
+  std::vector<uint64_t> online_before;
   for (const MemoryBlockState& b : before) {
-    if (!b.online) continue;
-    int err = OfflineBlock(b.index, block_timeout);
-    if (err == 0) continue;
-    // The kernel refuses an offline it may grant later (pages it could not migrate yet) with
-    // EBUSY, EAGAIN, EINTR or ENOMEM, and a timeout is the same story: kBusy, worth a retry.
-    if (err != EBUSY && err != EAGAIN && err != EINTR && err != ENOMEM && err != ETIMEDOUT) {
-      retryable = false;
-    }
-    if (why.empty()) {
-      why = "memory" + std::to_string(b.index) + ": " +
-            (err == ETIMEDOUT ? "not offline after " + std::to_string(block_timeout.count()) + " ms"
-                              : std::string(std::strerror(err)));
-    }
+    if (b.online) online_before.push_back(b.index);
   }
+  const auto [why, retryable] = OfflineBlocksWithin(online_before, block_timeout, budget,
+                                                    OfflineBlock, std::chrono::steady_clock::now);
   WB_ASSIGN_OR_RETURN(auto blocks, DaxBlocks(st.dax.dev, block_size));
   std::string online = BlockNames(blocks, true);
   s->log().Clear();

@@ -44,7 +44,10 @@ TEST(RealPmemPlatform, NamedNamespaceThatIsMissingIsNotFound) {
   EXPECT_NE(info.status().message().find("namespace9.9"), std::string::npos)
       << info.status().ToString();
   // Every device step fails the same way instead of touching anything.
-  EXPECT_EQ((*platform)->OfflineMemory(std::chrono::milliseconds(100)).code(), Code::kNotFound);
+  EXPECT_EQ((*platform)
+                ->OfflineMemory(std::chrono::milliseconds(100), std::chrono::milliseconds(100))
+                .code(),
+            Code::kNotFound);
   EXPECT_EQ((*platform)->ReconfigureNamespace(PmemMode::kRaw).code(), Code::kNotFound);
   EXPECT_EQ((*platform)->OpenRawMedia(OpenMode::kReadOnly).status().code(), Code::kNotFound);
 }

@@ -710,6 +710,20 @@ TEST_F(PreserveRestoreTest, AnOfflineThatNeverEndsIsBoundedAndRolledBack) {
   ExpectMachineAsBefore();
 }
 
+// Many blocks that never go offline hold the step for its budget, not for a block timeout each
+// (10 s x 4 here; 256 blocks of a large machine would be 43 minutes).
+TEST_F(PreserveRestoreTest, ManyHangingBlocksTakeTheStepsBudgetNotATimeoutEach) {
+  for (uint64_t i = 0; i < 4; ++i) sim_->SetBlockHangs(SimulatedPmem::kFirstBlock + i, true);
+  PreserveOptions o = PreserveOpts();
+  o.transition.offline_attempts = 1;
+  o.transition.offline_block_timeout = std::chrono::milliseconds(10000);
+  o.transition.offline_timeout = std::chrono::milliseconds(15000);
+  PreserveReport p = Preserve(*sim_, config_, o);
+  EXPECT_EQ(p.status.code(), Code::kBusy) << p.status.ToString();
+  EXPECT_LE(sim_->offline_waited(), std::chrono::milliseconds(15000));
+  ExpectMachineAsBefore();
+}
+
 TEST_F(PreserveRestoreTest, ASignalBeforeThePointOfNoReturnChangesNothing) {
   // Asked while blocks are being offlined: every block goes back online.
   sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 1, 2);
