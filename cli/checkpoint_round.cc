@@ -51,6 +51,19 @@ Result<CheckpointRound> AdoptCheckpointRound(const std::string& socket, uint64_t
   return out;
 }
 
+Result<CheckpointRound> RetryWhileBusy(
+    const std::function<Result<CheckpointRound>()>& adopt, std::chrono::milliseconds window,
+    const std::function<std::chrono::steady_clock::time_point()>& now,
+    const std::function<void()>& pause) {
+  const auto give_up = now() + window;
+  auto adopted = adopt();
+  while (!adopted.ok() && adopted.status().code() == Code::kBusy && now() < give_up) {
+    pause();
+    adopted = adopt();
+  }
+  return adopted;
+}
+
 Status EndHeldRound(const std::string& socket, uint64_t round) {
   WB_ASSIGN_OR_RETURN(std::shared_ptr<client::Client> c, ConnectAdmin(socket));
   WB_RETURN_IF_ERROR(c->Adopt(round).status());

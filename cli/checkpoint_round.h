@@ -5,6 +5,8 @@
 // result's `keep`, so the sets stay frozen until the pack is done.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 
 #include "preserve/preserve.h"
@@ -18,6 +20,14 @@ Result<CheckpointRound> RunCheckpointRound(const std::string& socket, uint64_t d
 // Takes over round `round`, held since warmboot reboot ran it. kNotFound: no daemon, or the
 // round is gone (its hold ran out, or the daemon restarted).
 Result<CheckpointRound> AdoptCheckpointRound(const std::string& socket, uint64_t round);
+// Calls `adopt` again while it fails with kBusy (the daemon answers busy while warmboot reboot's
+// connection is still closing), pausing between tries, for at most `window` in all counting the
+// time the tries took: a client timeout is kBusy too, and a daemon that stopped answering must
+// cost one reply timeout, not one per try. `now` and `pause` are the clock and the sleep.
+Result<CheckpointRound> RetryWhileBusy(
+    const std::function<Result<CheckpointRound>()>& adopt, std::chrono::milliseconds window,
+    const std::function<std::chrono::steady_clock::time_point()>& now,
+    const std::function<void()>& pause);
 // Ends round `round`, held by nobody: adopts it and ends it at once (its sets thaw).
 Status EndHeldRound(const std::string& socket, uint64_t round);
 

@@ -67,13 +67,11 @@ static int PreserveForSystemd(const Config& config, const Machine& machine, Pmem
   const std::string socket = config.api_socket;
   std::vector<std::string> notes;
   options.adopt = [socket, &notes](uint64_t round) -> Result<CheckpointRound> {
-    auto adopted = AdoptCheckpointRound(socket, round);
     // busy: warmboot reboot's connection is still closing (the daemon has not seen it go).
-    for (int tries = 0; !adopted.ok() && adopted.status().code() == Code::kBusy && tries < 50;
-         ++tries) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      adopted = AdoptCheckpointRound(socket, round);
-    }
+    auto adopted =
+        RetryWhileBusy([&] { return AdoptCheckpointRound(socket, round); }, std::chrono::seconds(5),
+                       std::chrono::steady_clock::now,
+                       [] { std::this_thread::sleep_for(std::chrono::milliseconds(100)); });
     if (adopted.ok() || adopted.status().code() != Code::kNotFound) return adopted;
     // Its hold ran out, or the daemon restarted: the applications have stopped, so a round now
     // names them all as starting cold.

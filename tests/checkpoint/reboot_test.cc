@@ -475,5 +475,46 @@ TEST_F(RebootTest, APlainSystemctlKexecPreservesTheStateDirectoryAndNamesTheApps
   EXPECT_EQ(kexec_.loads.size(), 1u) << "loaded here, none being loaded before";
 }
 
+// The shutdown's adopt retries the daemon's busy answer, for a window in all: a daemon that
+// stopped answering (each try a 30 s client timeout, also kBusy) costs one try, not fifty.
+TEST(RetryWhileBusyTest, ADaemonThatStoppedAnsweringCostsOneTimeoutNotOnePerTry) {
+  std::chrono::steady_clock::time_point clock{};
+  int tries = 0;
+  auto wedged = [&]() -> Result<CheckpointRound> {
+    ++tries;
+    clock += std::chrono::seconds(30);
+    return Status(Code::kBusy, "warmbootd did not answer adopt within 30000 ms");
+  };
+  auto r = cli::RetryWhileBusy(
+      wedged, std::chrono::seconds(5), [&] { return clock; },
+      [&] { clock += std::chrono::milliseconds(100); });
+  EXPECT_EQ(r.status().code(), Code::kBusy);
+  EXPECT_EQ(tries, 1);
+}
+
+TEST(RetryWhileBusyTest, ABusyDaemonIsAskedAgainUntilItLetsGo) {
+  std::chrono::steady_clock::time_point clock{};
+  int tries = 0;
+  auto closing = [&]() -> Result<CheckpointRound> {
+    if (++tries < 4) return Status(Code::kBusy, "round 7 is held by another connection");
+    return Status(Code::kNotFound, "no round 7");
+  };
+  auto r = cli::RetryWhileBusy(
+      closing, std::chrono::seconds(5), [&] { return clock; },
+      [&] { clock += std::chrono::milliseconds(100); });
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_EQ(tries, 4);
+  // And no longer than the window.
+  tries = 0;
+  auto always = [&]() -> Result<CheckpointRound> {
+    ++tries;
+    return Status(Code::kBusy, "held");
+  };
+  (void)cli::RetryWhileBusy(
+      always, std::chrono::seconds(5), [&] { return clock; },
+      [&] { clock += std::chrono::milliseconds(100); });
+  EXPECT_EQ(tries, 51);
+}
+
 }  // namespace
 }  // namespace warmboot
