@@ -50,6 +50,13 @@ int Run(int argc, char** argv, const Machine& machine) {
     std::cerr << "warmboot: a JSON document it read is malformed (" << e.what()
               << "); nothing more was done\n";
     return kExitError;
+  } catch (const std::exception& e) {
+    // Out of memory, or a thread the system would not start where no fewer would do: the
+    // command stops here, cleaning up as it unwinds, rather than aborting.
+    std::cerr << "warmboot: stopped: " << e.what()
+              << " (out of memory or of processes?); 'warmboot status' says where the machine "
+                 "stands\n";
+    return kExitError;
   }
 }
 

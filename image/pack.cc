@@ -334,9 +334,18 @@ class Packer {
       w.file_entry = UINT32_MAX;
       auto [parent, name] = SplitParent(e.path);
       WB_ASSIGN_OR_RETURN(UniqueFd dir, OpenDirBeneath(root_.get(), parent, false));
-      w.file = UniqueFd(
-          ::openat(dir.get(), std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      // O_NONBLOCK: what was a file when planned may since be a FIFO, whose open would wait
+      // for a writer forever (after preserve's point of no return).
+      w.file = UniqueFd(::openat(dir.get(), std::string(name).c_str(),
+                                 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
       if (!w.file.valid()) return ErrnoError("cannot open " + e.path, errno);
+      struct stat st;
+      if (::fstat(w.file.get(), &st) != 0) return ErrnoError("cannot stat " + e.path, errno);
+      if (!S_ISREG(st.st_mode)) {
+        return InvalidArgument(e.path +
+                               " is no longer a regular file (replaced since it was planned); "
+                               "quiesce the application that owns it and pack again");
+      }
       w.file_entry = pc.entry;
     }
     const int fd = e.fd >= 0 ? e.fd : w.file.get();

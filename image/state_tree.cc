@@ -20,7 +20,8 @@ int64_t Nanos(const struct timespec& t) {
 // Marks the chunks that lie wholly inside holes, using SEEK_DATA/SEEK_HOLE.
 Status FindHoleChunks(int dirfd, const std::string& name, const std::string& path, uint64_t size,
                       uint32_t chunk_size, std::vector<bool>* holes) {
-  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // O_NONBLOCK: a file swapped for a FIFO since it was listed must not hold the plan.
+  UniqueFd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoError("cannot open " + path, errno);
   uint64_t chunks = (size + chunk_size - 1) / chunk_size;
   holes->assign(chunks, true);

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -28,7 +29,15 @@ Status ParallelFor(size_t count, unsigned workers,
   };
   workers = std::max(1u, std::min<unsigned>(workers, count ? count : 1));
   std::vector<std::thread> threads;
-  for (unsigned w = 1; w < workers; ++w) threads.emplace_back(work, w);
+  // A thread the system refuses (a cgroup's pids.max, RLIMIT_NPROC, memory) is a worker fewer,
+  // not an abort: the calling thread is always one, and the tasks are shared as they come.
+  for (unsigned w = 1; w < workers; ++w) {
+    try {
+      threads.emplace_back(work, w);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
   work(0);
   for (auto& t : threads) t.join();
   return first_error;

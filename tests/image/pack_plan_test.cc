@@ -2,6 +2,9 @@
 // the plan gives the same image as packing from the tree, and a file that changed size in
 // between fails the pack, naming it, instead of being cut short or overrunning the plan.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -64,6 +67,28 @@ TEST_F(PackPlanTest, AFileRewrittenInPlaceFailsThePackByName) {
   ASSERT_FALSE(r.ok()) << "packed a file rewritten after it was planned";
   EXPECT_NE(r.status().message().find("grow.bin was written while being packed"), std::string::npos)
       << r.status().ToString();
+}
+
+// Swapped for a FIFO between plan and pack: a clear error, not an open that waits for a writer.
+TEST_F(PackPlanTest, AFileReplacedByAFifoFailsThePackByName) {
+  auto plan = PlanPack(state_.path(), options_);
+  ASSERT_TRUE(plan.ok());
+  std::filesystem::remove(state_ / "grow.bin");
+  ASSERT_EQ(::mkfifo((state_ / "grow.bin").c_str(), 0600), 0);
+  pid_t pid = ::fork();  // a hang ends the child (SIGALRM), not the test run
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::alarm(10);
+    MemoryMedia media(1 << 20);
+    auto r = PackImage(*plan, media, options_);
+    bool named = !r.ok() && r.status().message().find("grow.bin is no longer a regular file") !=
+                                std::string::npos;
+    ::_exit(named ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the pack hung (ended by signal " << WTERMSIG(status) << ")";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the pack did not fail naming grow.bin";
 }
 
 TEST_F(PackPlanTest, ThePlanFixesTheChunkSize) {

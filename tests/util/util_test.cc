@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -16,6 +18,7 @@
 #include "util/fd_limit.h"
 #include "util/host_info.h"
 #include "util/io.h"
+#include "util/parallel_for.h"
 #include "util/printable.h"
 #include "util/strings.h"
 #include "util/time_text.h"
@@ -278,4 +281,30 @@ TEST(SpawnSignalDefaultsTest, AChildHasAProcessGroupOfItsOwn) {
 }
 
 }  // namespace
+// A system that refuses threads (RLIMIT_NPROC here; a cgroup's pids.max on a real machine) leaves
+// the calling thread to do every task: no abort (std::thread throws, and an unjoined one
+// terminates).
+TEST(ParallelForTest, WithoutThreadsTheCallerDoesEveryTask) {
+  if (::geteuid() != 0) GTEST_SKIP() << "limits another uid's processes: needs root";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // As nobody, allowed no process more than it has: every pthread_create fails (EAGAIN).
+    struct rlimit one = {1, 1};
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0 || ::setrlimit(RLIMIT_NPROC, &one) != 0) {
+      ::_exit(10);
+    }
+    std::atomic<int> done{0};
+    Status s = ParallelFor(16, 4, [&](size_t, unsigned) {
+      ++done;
+      return Status::Ok();
+    });
+    ::_exit(s.ok() && done == 16 ? 0 : 11);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "ended by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 }  // namespace warmboot
