@@ -496,11 +496,20 @@ class Unpacker {
   Status WriteQuarantineReport() {
     WB_ASSIGN_OR_RETURN(UniqueFd qdir, OpenDirBeneath(root_.get(), kQuarantine, true));
     std::string text = DumpJson(DamageReportJson(report_), 2) + "\n";
-    UniqueFd fd(::openat(qdir.get(), kQuarantineReport,
+    // Whole or not at all: written under a temporary name, then renamed over any earlier one
+    // (a reader never sees it half-written, a crash never leaves it torn).
+    const std::string tmp = tmp_prefix_ + "report";
+    UniqueFd fd(::openat(qdir.get(), tmp.c_str(),
                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd.valid()) return ErrnoError("cannot write the quarantine report", errno);
-    if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-      return ErrnoError("cannot write the quarantine report", errno);
+    if (int err = WriteAll(fd.get(), text.data(), text.size()); err != 0) {
+      ::unlinkat(qdir.get(), tmp.c_str(), 0);
+      return ErrnoError("cannot write the quarantine report", err);
+    }
+    if (::renameat(qdir.get(), tmp.c_str(), qdir.get(), kQuarantineReport) != 0) {
+      int err = errno;
+      ::unlinkat(qdir.get(), tmp.c_str(), 0);
+      return ErrnoError("cannot write the quarantine report", err);
     }
     report_.quarantine_report = dest_ + "/" + kQuarantine + "/" + kQuarantineReport;
     return Status::Ok();

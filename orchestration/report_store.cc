@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "util/io.h"
 #include "util/json_text.h"
 
 namespace warmboot {
@@ -15,16 +16,25 @@ Status SaveReport(const std::string& dir, const std::string& name, const nlohman
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
-  std::string path = dir + "/" + name + ".json", tmp = path + ".tmp";
+  // A temporary name of this process's own: two writers of one report (a restarted unit and a
+  // give-back, say) must not write into the same file and rename a mix of both into place.
+  std::string path = dir + "/" + name + ".json", tmp = path + ".tmp." + std::to_string(::getpid());
   std::string text = DumpJson(report, 2) + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ::unlink(tmp.c_str());  // left by a process of this pid that died before its rename
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("cannot write " + tmp, errno);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
+  bool ok = WriteAll(fd, text.data(), text.size()) == 0 && ::fsync(fd) == 0;
   int err = errno;
   ::close(fd);
-  if (!ok) return ErrnoError("cannot write " + tmp, err);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError("cannot write " + path, errno);
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return ErrnoError("cannot write " + tmp, err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoError("cannot write " + path, err);
+  }
   // The rename too must reach the disk: a kexec follows, with no sync of its own.
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

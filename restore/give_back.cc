@@ -92,8 +92,9 @@ bool LeftForLater(const Config& config, const nlohmann::json& restore, std::stri
   return false;
 }
 
-// Into this boot's restore report, when that restore left the give-back for later.
-void Record(const Config& config, const std::string& boot_id, GiveBackReport& r) {
+}  // namespace
+
+void RecordGiveBack(const Config& config, const std::string& boot_id, GiveBackReport& r) {
   nlohmann::json restore = ThisBootsRestore(config, boot_id);
   std::string why_not;
   if (!LeftForLater(config, restore, &why_not)) return;
@@ -139,8 +140,6 @@ void Record(const Config& config, const std::string& boot_id, GiveBackReport& r)
   }
 }
 
-}  // namespace
-
 bool GiveBackLeftForLater(const Config& config, const std::string& boot_id, std::string* why_not) {
   return LeftForLater(config, ThisBootsRestore(config, boot_id), why_not);
 }
@@ -168,7 +167,7 @@ GiveBackReport GiveBack(PmemPlatform& platform, const Config& config,
   RunGiveBack(platform, config, options, r);
   r.finished_ns = NowUnixNanos();
   const ThisBoot boot = options.boot ? *options.boot : ReadThisBoot();
-  Record(config, UuidToString(boot.boot_id), r);
+  RecordGiveBack(config, UuidToString(boot.boot_id), r);
   return r;
 }
 

@@ -66,6 +66,11 @@ GiveBackReport GiveBack(PmemPlatform& platform, const Config& config,
 
 nlohmann::json ToJson(const GiveBackReport& report);
 
+// Records `r` into this boot's restore report (and the boot's record and the metrics) when that
+// restore left the give-back for later and none has done it yet; else does nothing. GiveBack
+// calls it; so does a hand-run 'warmboot restore' that gave the memory back in its place.
+void RecordGiveBack(const Config& config, const std::string& boot_id, GiveBackReport& r);
+
 // Whether this boot's restore (report_dir/restore.json of `boot_id`) left the give-back for
 // later and no give-back has done it yet. 'warmboot give-back --boot', as
 // warmboot-give-back.service runs it, acts only then: on a cold boot, or where the restore

@@ -18,8 +18,10 @@
 #include "orchestration/ownership_check.h"
 #include "orchestration/report_store.h"
 #include "pmem/pmem_json.h"
+#include "restore/give_back.h"
 #include "util/bytes.h"
 #include "util/host_info.h"
+#include "util/json_text.h"
 #include "util/time_text.h"
 
 namespace warmboot {
@@ -399,6 +401,48 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
   return r;
 }
 
+// A run that restored no state (the image already consumed, nothing on the device, an error)
+// in a boot whose restore did restore one must not replace that boot's report: it is the
+// record of what came back and what was quarantined, which status, the timeline and the
+// metrics read. This run goes to restore-last.json and a line in the kept report's
+// "later_runs"; memory it gave back while the boot's give-back was still owed is recorded as
+// that give-back. False when the report is this run's to write.
+bool KeepThisBootsReport(const Config& config, RestoreReport& r) {
+  if (r.outcome == RestoreOutcome::kRestored || r.outcome == RestoreOutcome::kPartial) return false;
+  auto kept = LoadReport(config.report_dir, "restore");
+  if (!kept.ok() || !kept->is_object() || JsonString(*kept, "boot_id") != r.boot_id) return false;
+  const std::string outcome = JsonString(*kept, "outcome");
+  if (outcome != RestoreOutcomeName(RestoreOutcome::kRestored) &&
+      outcome != RestoreOutcomeName(RestoreOutcome::kPartial)) {
+    return false;
+  }
+  const std::string path = config.report_dir + "/restore-last.json";
+  if (Status s = SaveReport(config.report_dir, "restore-last", ToJson(r)); !s.ok()) {
+    r.notes.push_back("report not saved: " + s.message());
+  }
+  nlohmann::json line{{"started_ns", r.started_ns},
+                      {"outcome", RestoreOutcomeName(r.outcome)},
+                      {"ok", r.status.ok()},
+                      {"memory_returned", r.memory_returned},
+                      {"report", path}};
+  if (!(*kept)["later_runs"].is_array()) (*kept)["later_runs"] = nlohmann::json::array();
+  (*kept)["later_runs"].push_back(std::move(line));
+  if (Status s = SaveReport(config.report_dir, "restore", *kept); !s.ok()) {
+    r.notes.push_back("this boot's restore report not updated: " + s.message());
+  }
+  r.notes.push_back("this boot's restore report (" + outcome + ") is kept; this run's is " + path);
+  if (r.memory_returned) {
+    GiveBackReport g;
+    g.outcome = GiveBackOutcome::kGivenBack;
+    g.message = "given back by a 'warmboot restore' run by hand";
+    g.started_ns = r.started_ns;
+    g.finished_ns = NowUnixNanos();
+    RecordGiveBack(config, r.boot_id, g);
+    r.notes.insert(r.notes.end(), g.notes.begin(), g.notes.end());
+  }
+  return true;
+}
+
 }  // namespace
 
 RestoreReport Restore(PmemPlatform& platform, const Config& config, const RestoreOptions& options) {
@@ -417,6 +461,7 @@ RestoreReport Restore(PmemPlatform& platform, const Config& config, const Restor
     Status s = SaveReport(config.report_dir, "preserve", r.preserve_report);
     if (!s.ok()) r.notes.push_back("preserve report not saved: " + s.message());
   }
+  if (KeepThisBootsReport(config, r)) return r;
   Status s = SaveReport(config.report_dir, "restore", ToJson(r));
   if (!s.ok()) r.notes.push_back("report not saved: " + s.message());
   return r;

@@ -238,6 +238,45 @@ TEST_F(GiveBackTest, MemoryThatCameBackAnotherWayIsRecordedAsBack) {
   EXPECT_FALSE(GiveBackLeftForLater(config_, saved.value("boot_id", ""), &why));
 }
 
+// An operator's 'warmboot restore' after the boot's restore finds nothing to restore: the boot's
+// report (what came back, what was quarantined) stays; the run is a line in it and a file of its
+// own, and the memory it gave back stands for the give-back that was owed.
+TEST_F(GiveBackTest, AHandRunRestoreKeepsTheBootsReportAndStandsForTheGiveBack) {
+  PreserveAndReboot();
+  ASSERT_TRUE(BootRestore().give_back_deferred);
+  const nlohmann::json before = SavedRestore();
+  RestoreOptions o;
+  o.transition = testing::NoSleepTransitions();
+  o.mount_tmpfs = false;
+  RestoreReport hand = Restore(*sim_, config_, o);
+  ASSERT_TRUE(hand.status.ok()) << hand.status.ToString();
+  EXPECT_EQ(hand.outcome, RestoreOutcome::kAlreadyRestored) << hand.message;
+  EXPECT_TRUE(hand.memory_returned);
+  ExpectSystemRam();
+  nlohmann::json saved = SavedRestore();
+  EXPECT_EQ(saved.value("outcome", ""), "restored") << saved.dump();
+  EXPECT_EQ(saved["unpack"], before["unpack"]);
+  ASSERT_TRUE(saved["later_runs"].is_array());
+  ASSERT_EQ(saved["later_runs"].size(), 1u);
+  EXPECT_EQ(saved["later_runs"][0].value("outcome", ""), "already-restored");
+  EXPECT_TRUE(saved.value("memory_returned", false));
+  ASSERT_TRUE(saved.contains("give_back")) << saved.dump();
+  EXPECT_EQ(saved["give_back"].value("outcome", ""), "given-back");
+  auto last = LoadReport(config_.report_dir, "restore-last");
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(last->value("outcome", ""), "already-restored");
+  std::string why;
+  EXPECT_FALSE(GiveBackLeftForLater(config_, saved.value("boot_id", ""), &why));
+
+  // Once the memory is back: nothing to restore, and the boot's report still stands.
+  RestoreReport again = Restore(*sim_, config_, o);
+  EXPECT_EQ(again.outcome, RestoreOutcome::kNothingToRestore) << again.message;
+  saved = SavedRestore();
+  EXPECT_EQ(saved.value("outcome", ""), "restored");
+  EXPECT_EQ(saved["later_runs"].size(), 2u);
+  EXPECT_EQ(saved["give_back"].value("outcome", ""), "given-back");
+}
+
 TEST_F(GiveBackTest, AWarmRebootUnderWayIsLeftItsMemory) {
   PreserveAndReboot();
   ASSERT_TRUE(BootRestore().give_back_deferred);
