@@ -109,6 +109,19 @@ std::vector<std::string> StageLines(const Timeline& t) {
 
 }  // namespace
 
+// ", and the last 'warmboot restore' run after it failed: WHY" when the restore report kept for
+// this boot lists a later run (later_runs) that failed; else empty.
+static std::string LaterRunFailed(const nlohmann::json& restore) {
+  if (!restore.is_object() || !restore.contains("later_runs") ||
+      !restore["later_runs"].is_array() || restore["later_runs"].empty()) {
+    return "";
+  }
+  const nlohmann::json& last = restore["later_runs"].back();
+  if (!last.is_object() || JsonBool(last, "ok", true)) return "";
+  return ", and the last 'warmboot restore' run after it failed: " + JsonString(last, "error") +
+         " (report_dir/restore-last.json)";
+}
+
 int CmdStatus(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
   auto args = ParseArgs(argv, {{"config", true}, {"prometheus", true}});
@@ -247,7 +260,7 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
                                                  JsonString(restore["give_back_failed"], "message")
                                            : "")
                      : "") +
-           ". 'warmboot give-back' returns it now";
+           LaterRunFailed(restore) + ". 'warmboot give-back' returns it now";
   } else if (b.is_null()) {
     next =
         "'warmboot restore --boot' has not run in this boot: check warmboot-restore.service "

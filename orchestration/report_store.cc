@@ -23,10 +23,10 @@ Status SaveReport(const std::string& dir, const std::string& name, const nlohman
   ::unlink(tmp.c_str());  // left by a process of this pid that died before its rename
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("cannot write " + tmp, errno);
-  bool ok = WriteAll(fd, text.data(), text.size()) == 0 && ::fsync(fd) == 0;
-  int err = errno;
+  int err = WriteAll(fd, text.data(), text.size());
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
   ::close(fd);
-  if (!ok) {
+  if (err != 0) {
     ::unlink(tmp.c_str());
     return ErrnoError("cannot write " + tmp, err);
   }

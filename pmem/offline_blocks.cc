@@ -12,16 +12,20 @@ OfflineBlocksResult OfflineBlocksWithin(
     const std::function<int(uint64_t, std::chrono::milliseconds)>& offline,
     const std::function<std::chrono::steady_clock::time_point()>& now) {
   OfflineBlocksResult r;
-  const auto deadline = now() + budget;
+  // Only what blocks that stayed online took is charged: a pass that keeps offlining is progress,
+  // however many blocks a large machine has.
+  std::chrono::steady_clock::duration failing{0};
   for (uint64_t index : blocks) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(budget - failing);
     if (left.count() <= 0) {
       if (r.why.empty()) r.why = "the step's time ran out before memory" + std::to_string(index);
       break;
     }
     const auto timeout = std::min(block_timeout, left);
+    const auto start = now();
     const int err = offline(index, timeout);
     if (err == 0) continue;
+    failing += now() - start;
     // The kernel refuses an offline it may grant later (pages it could not migrate yet) with
     // EBUSY, EAGAIN, EINTR or ENOMEM, and a timeout is the same story: worth a retry.
     if (err != EBUSY && err != EAGAIN && err != EINTR && err != ENOMEM && err != ETIMEDOUT) {

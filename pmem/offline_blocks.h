@@ -23,9 +23,10 @@ struct OfflineBlocksResult {
 };
 
 // `offline(index, timeout)` offlines one block, bounded by `timeout`: 0 or an errno value
-// (ETIMEDOUT when the timeout expired). `now` is the clock the budget is spent on. Each block
-// gets min(block_timeout, what is left of budget); once nothing is left, the blocks not yet
-// tried are not tried (they stay online, as after a timeout).
+// (ETIMEDOUT when the timeout expired). `now` is the clock the budget is spent on. The budget is
+// spent by the blocks that stay online (refused or timed out), never by one that went offline:
+// each block gets min(block_timeout, what is left of budget); once nothing is left, the blocks
+// not yet tried are not tried (they stay online, as after a timeout).
 OfflineBlocksResult OfflineBlocksWithin(
     const std::vector<uint64_t>& blocks, std::chrono::milliseconds block_timeout,
     std::chrono::milliseconds budget,

@@ -83,10 +83,11 @@ class PmemPlatform {
   // Tries to offline every online memory block of the dax device, each one (exactly the blocks
   // kmem added for it) tried even when another refused; kBusy when some refuse (their pages
   // could not be migrated) or take longer than `block_timeout` (the kernel retries migration
-  // until a signal arrives; the platform interrupts it). All of them together take at most
-  // `budget`: a block gets what is left of it when that is less than `block_timeout`, and blocks
-  // not reached in time stay online (kBusy), so many slow blocks cannot hold a shutdown for
-  // block_timeout each. Blocks already offline are left alone.
+  // until a signal arrives; the platform interrupts it). The blocks that stay online take at
+  // most `budget` together (those going offline are progress and not charged): a block gets what
+  // is left of it when that is less than `block_timeout`, and blocks not reached in time stay
+  // online (kBusy), so many stuck blocks cannot hold a shutdown for block_timeout each. Blocks
+  // already offline are left alone.
   virtual Status OfflineMemory(std::chrono::milliseconds block_timeout,
                                std::chrono::milliseconds budget) = 0;
   // Onlines every offline memory block of the dax device (movable: ZONE_MOVABLE).

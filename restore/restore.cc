@@ -423,8 +423,8 @@ bool KeepThisBootsReport(const Config& config, RestoreReport& r) {
   nlohmann::json line{{"started_ns", r.started_ns},
                       {"outcome", RestoreOutcomeName(r.outcome)},
                       {"ok", r.status.ok()},
-                      {"memory_returned", r.memory_returned},
-                      {"report", path}};
+                      {"memory_returned", r.memory_returned}};
+  if (!r.status.ok()) line["error"] = r.status.message();
   if (!(*kept)["later_runs"].is_array()) (*kept)["later_runs"] = nlohmann::json::array();
   (*kept)["later_runs"].push_back(std::move(line));
   if (Status s = SaveReport(config.report_dir, "restore", *kept); !s.ok()) {

@@ -1,8 +1,9 @@
 #include "util/parallel_for.h"
 
 #include <atomic>
+#include <exception>
 #include <mutex>
-#include <system_error>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -19,7 +20,16 @@ Status ParallelFor(size_t count, unsigned workers,
       if (stop.load(std::memory_order_relaxed)) return;
       size_t i = next.fetch_add(1, std::memory_order_relaxed);
       if (i >= count) return;
-      Status s = task(i, w);
+      // An exception must not leave a thread (std::terminate): out of memory in a task is its
+      // failure, and the others stop.
+      Status s;
+      try {
+        s = task(i, w);
+      } catch (const std::exception& e) {
+        s = Status(Code::kIoError, std::string("stopped: ") + e.what());
+      } catch (...) {
+        s = Status(Code::kIoError, "stopped by an exception");
+      }
       if (!s.ok()) {
         std::lock_guard lock(mu);
         if (first_error.ok()) first_error = s;
@@ -31,10 +41,15 @@ Status ParallelFor(size_t count, unsigned workers,
   std::vector<std::thread> threads;
   // A thread the system refuses (a cgroup's pids.max, RLIMIT_NPROC, memory) is a worker fewer,
   // not an abort: the calling thread is always one, and the tasks are shared as they come.
+  try {
+    threads.reserve(workers);
+  } catch (...) {
+    workers = 1;
+  }
   for (unsigned w = 1; w < workers; ++w) {
     try {
       threads.emplace_back(work, w);
-    } catch (const std::system_error&) {
+    } catch (...) {
       break;
     }
   }

@@ -184,13 +184,13 @@ int OfflineBlock(uint64_t index, std::chrono::milliseconds timeout) {
   when.it_value.tv_sec = timeout.count() / 1000;
   when.it_value.tv_nsec = (timeout.count() % 1000) * 1000000;
   int err = 0;
+  const auto start = std::chrono::steady_clock::now();  // before arming: expiry is a timeout
   if (::timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0) {
     err = errno;  // never an unbounded write: EAGAIN is a refusal worth a retry
   } else if (::timer_settime(timer, 0, &when, nullptr) != 0) {
     err = errno;
     ::timer_delete(timer);
   }
-  const auto start = std::chrono::steady_clock::now();
   if (err == 0) {
     ssize_t n = ::write(fd.get(), "offline", 7);
     err = n == 7 ? 0 : n < 0 ? errno : EIO;
@@ -233,6 +233,11 @@ Status NdctlPmemPlatform::OfflineMemory(std::chrono::milliseconds block_timeout,
     return IoError(dev + ": offlining memory failed (" + why + "); " + online +
                    " are still online");
   // EBUSY is both "pages could not be migrated yet" and a memory notifier's veto.
+  if (why.starts_with("the step's time ran out")) {
+    return Status(Code::kBusy, dev + ": " + online + " still online: " + why +
+                                   " (blocks that would not go offline took it); retry, or free "
+                                   "what pins that memory");
+  }
   return Status(Code::kBusy, dev + ": " + online + " still online: the kernel refused to offline " +
                                  "them (" + why +
                                  ": pages it could not migrate, or a memory notifier's veto); "

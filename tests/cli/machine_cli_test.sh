@@ -214,6 +214,17 @@ st=$("$wb" status "${cfg[@]}" --json)
    $(json 'd["next"]' <<<"$st") == *"left it for warmboot-give-back.service"*"'warmboot give-back' returns it now"* ]] \
   && grep -qx 'warmboot_memory_returned 0' "$work/prom/warmboot.prom" \
   && passes=$((passes + 1)) || { echo "FAIL: status with the give-back pending: $st"; fails=$((fails + 1)); }
+# A restore run by hand after the boot's, that failed, is a line of the boot's kept report
+# (restore.cc, KeepThisBootsReport; tested in give_back_test.cc): status names it.
+python3 - "$work/reports/restore.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["later_runs"] = [{"outcome": "failed", "ok": False, "error": "cannot probe: EIO"}]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+st=$("$wb" status "${cfg[@]}" --json)
+[[ $(json 'd["next"]' <<<"$st") == *"the last 'warmboot restore' run after it failed: cannot probe: EIO"*"'warmboot give-back' returns it now" ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: status with a failed restore by hand: $st"; fails=$((fails + 1)); }
 out=$("$wb" give-back "${cfg[@]}" --boot --json); check "give-back after the restore" 0 $?
 [[ $(json 'd["outcome"]' <<<"$out") == given-back && $(json 'd["recorded"]' <<<"$out") == True ]] \
   && grep -qx 'warmboot_memory_returned 1' "$work/prom/warmboot.prom" \

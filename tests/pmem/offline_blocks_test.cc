@@ -17,6 +17,7 @@ struct FakeKernel {
   std::map<uint64_t, int> answer;
   std::chrono::steady_clock::time_point clock{};
   std::map<uint64_t, milliseconds> given;  // the timeout each block got
+  std::map<uint64_t, milliseconds> takes;  // how long a block that goes offline takes
 
   OfflineBlocksResult Run(std::vector<uint64_t> blocks, milliseconds block_timeout,
                           milliseconds budget) {
@@ -26,6 +27,7 @@ struct FakeKernel {
           given[index] = timeout;
           const int err = answer.count(index) ? answer[index] : 0;
           if (err == ETIMEDOUT) clock += timeout;
+          if (err == 0 && takes.count(index)) clock += takes[index];
           return err;
         },
         [&] { return clock; });
@@ -42,6 +44,22 @@ TEST(OfflineBlocksTest, ManyHangingBlocksTakeTheBudgetNotATimeoutEach) {
   EXPECT_EQ(k.given.count(22), 0u);            // not tried: nothing left
   EXPECT_EQ(r.why, "memory20: not offline after 10000 ms");
   EXPECT_TRUE(r.retryable);
+}
+
+// A large machine's pass that keeps offlining is progress: only blocks that stay online spend
+// the budget (1536 blocks at 40 ms each would otherwise run out of a 60 s step).
+TEST(OfflineBlocksTest, BlocksThatGoOfflineDoNotSpendTheBudget) {
+  FakeKernel k;
+  std::vector<uint64_t> blocks;
+  for (uint64_t i = 0; i < 1536; ++i) {
+    blocks.push_back(i);
+    k.takes[i] = milliseconds(40);
+  }
+  k.answer[1000] = ETIMEDOUT;
+  auto r = k.Run(blocks, milliseconds(10000), milliseconds(60000));
+  EXPECT_EQ(k.given.size(), 1536u);  // every block tried
+  EXPECT_EQ(k.given[1001], milliseconds(10000));
+  EXPECT_EQ(r.why, "memory1000: not offline after 10000 ms");
 }
 
 TEST(OfflineBlocksTest, EveryBlockIsTriedWhenOneRefuses) {

@@ -277,6 +277,28 @@ TEST_F(GiveBackTest, AHandRunRestoreKeepsTheBootsReportAndStandsForTheGiveBack) 
   EXPECT_EQ(saved["give_back"].value("outcome", ""), "given-back");
 }
 
+// One that fails (here giving the memory back) is a line of the kept report too, with its error,
+// and leaves the give-back owed.
+TEST_F(GiveBackTest, AHandRunRestoreThatFailsIsALineOfTheBootsReport) {
+  PreserveAndReboot();
+  ASSERT_TRUE(BootRestore().give_back_deferred);
+  sim_->FailStep(PmemStep::kReconfigure, Status(Code::kIoError, "injected: EIO"));
+  RestoreOptions o;
+  o.transition = testing::NoSleepTransitions();
+  o.mount_tmpfs = false;
+  RestoreReport hand = Restore(*sim_, config_, o);
+  EXPECT_FALSE(hand.status.ok());
+  nlohmann::json saved = SavedRestore();
+  EXPECT_EQ(saved.value("outcome", ""), "restored");
+  ASSERT_EQ(saved["later_runs"].size(), 1u);
+  EXPECT_FALSE(saved["later_runs"][0].value("ok", true));
+  EXPECT_TRUE(Has(saved["later_runs"][0].value("error", ""), "injected: EIO"))
+      << saved["later_runs"].dump();
+  EXPECT_FALSE(saved.contains("give_back"));
+  std::string why;
+  EXPECT_TRUE(GiveBackLeftForLater(config_, saved.value("boot_id", ""), &why)) << why;
+}
+
 TEST_F(GiveBackTest, AWarmRebootUnderWayIsLeftItsMemory) {
   PreserveAndReboot();
   ASSERT_TRUE(BootRestore().give_back_deferred);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -281,6 +282,20 @@ TEST(SpawnSignalDefaultsTest, AChildHasAProcessGroupOfItsOwn) {
 }
 
 }  // namespace
+// A task that throws (out of memory) fails the loop with a Status; the other workers stop. No
+// exception leaves a thread (that would be std::terminate).
+TEST(ParallelForTest, ATaskThatThrowsIsAnErrorNotAnAbort) {
+  std::atomic<int> done{0};
+  Status s = ParallelFor(64, 4, [&](size_t i, unsigned) -> Status {
+    if (i == 5) throw std::bad_alloc();
+    ++done;
+    return Status::Ok();
+  });
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("stopped: "), std::string::npos) << s.ToString();
+  EXPECT_LT(done.load(), 64);
+}
+
 // A system that refuses threads (RLIMIT_NPROC here; a cgroup's pids.max on a real machine) leaves
 // the calling thread to do every task: no abort (std::thread throws, and an unjoined one
 // terminates).
