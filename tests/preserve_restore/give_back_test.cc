@@ -48,6 +48,13 @@ class GiveBackTest : public ::testing::Test {
     o.mem_available = [available] { return available; };
     return Restore(*sim_, config_, o);
   }
+  // An operator's 'warmboot restore' (no --boot): the memory goes back at once.
+  RestoreReport RestoreByHand() {
+    RestoreOptions o;
+    o.transition = testing::NoSleepTransitions();
+    o.mount_tmpfs = false;
+    return Restore(*sim_, config_, o);
+  }
   GiveBackReport DoGiveBack() {
     GiveBackOptions o;
     o.transition = testing::NoSleepTransitions();
@@ -149,10 +156,7 @@ TEST_F(GiveBackTest, ARestoreOutsideTheBootAndAColdBootGiveBackAtOnce) {
   ExpectSystemRam();
   // 'warmboot restore' by hand (give_back_late unset) gives back at once after restoring.
   PreserveAndReboot();
-  RestoreOptions o;
-  o.transition = testing::NoSleepTransitions();
-  o.mount_tmpfs = false;
-  RestoreReport r = Restore(*sim_, config_, o);
+  RestoreReport r = RestoreByHand();
   ASSERT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
   EXPECT_FALSE(r.give_back_deferred);
   ExpectSystemRam();
@@ -245,10 +249,7 @@ TEST_F(GiveBackTest, AHandRunRestoreKeepsTheBootsReportAndStandsForTheGiveBack) 
   PreserveAndReboot();
   ASSERT_TRUE(BootRestore().give_back_deferred);
   const nlohmann::json before = SavedRestore();
-  RestoreOptions o;
-  o.transition = testing::NoSleepTransitions();
-  o.mount_tmpfs = false;
-  RestoreReport hand = Restore(*sim_, config_, o);
+  RestoreReport hand = RestoreByHand();
   ASSERT_TRUE(hand.status.ok()) << hand.status.ToString();
   EXPECT_EQ(hand.outcome, RestoreOutcome::kAlreadyRestored) << hand.message;
   EXPECT_TRUE(hand.memory_returned);
@@ -269,7 +270,7 @@ TEST_F(GiveBackTest, AHandRunRestoreKeepsTheBootsReportAndStandsForTheGiveBack) 
   EXPECT_FALSE(GiveBackLeftForLater(config_, saved.value("boot_id", ""), &why));
 
   // Once the memory is back: nothing to restore, and the boot's report still stands.
-  RestoreReport again = Restore(*sim_, config_, o);
+  RestoreReport again = RestoreByHand();
   EXPECT_EQ(again.outcome, RestoreOutcome::kNothingToRestore) << again.message;
   saved = SavedRestore();
   EXPECT_EQ(saved.value("outcome", ""), "restored");
@@ -283,10 +284,7 @@ TEST_F(GiveBackTest, AHandRunRestoreThatFailsIsALineOfTheBootsReport) {
   PreserveAndReboot();
   ASSERT_TRUE(BootRestore().give_back_deferred);
   sim_->FailStep(PmemStep::kReconfigure, Status(Code::kIoError, "injected: EIO"));
-  RestoreOptions o;
-  o.transition = testing::NoSleepTransitions();
-  o.mount_tmpfs = false;
-  RestoreReport hand = Restore(*sim_, config_, o);
+  RestoreReport hand = RestoreByHand();
   EXPECT_FALSE(hand.status.ok());
   nlohmann::json saved = SavedRestore();
   EXPECT_EQ(saved.value("outcome", ""), "restored");
