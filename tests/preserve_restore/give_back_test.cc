@@ -9,6 +9,7 @@
 #include "orchestration/report_store.h"
 #include "preserve/preserve.h"
 #include "restore/restore.h"
+#include "sim_machine_test.h"
 #include "testing/sim_machine.h"
 #include "testing/simulated_pmem.h"
 #include "testing/test_util.h"
@@ -16,22 +17,10 @@
 namespace warmboot {
 namespace {
 
-bool Has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using testing::Has;
 
-class GiveBackTest : public ::testing::Test {
+class GiveBackTest : public testing::SimMachineTest {
  protected:
-  void SetUp() override { Make(false); }
-  void Make(bool labeled) {
-    if (labeled) testing::MakeDirs(dir_.path() + "/nv");
-    auto machine = testing::MakeSimMachine(dir_.path() + (labeled ? "/nv" : ""), labeled);
-    ASSERT_TRUE(machine.ok()) << machine.status().ToString();
-    sim_ = std::move(machine->sim);
-    config_ = machine->config;
-    testing::MakeDirs(config_.state_dir + "/app");
-    testing::WriteRandomFile(config_.state_dir + "/app/table", 1 << 20, 5);
-  }
   void PreserveAndReboot() {
     PreserveOptions o;
     o.transition = testing::NoSleepTransitions();
@@ -48,24 +37,10 @@ class GiveBackTest : public ::testing::Test {
     o.mem_available = [available] { return available; };
     return Restore(*sim_, config_, o);
   }
-  // An operator's 'warmboot restore' (no --boot): the memory goes back at once.
-  RestoreReport RestoreByHand() {
-    RestoreOptions o;
-    o.transition = testing::NoSleepTransitions();
-    o.mount_tmpfs = false;
-    return Restore(*sim_, config_, o);
-  }
   GiveBackReport DoGiveBack() {
     GiveBackOptions o;
     o.transition = testing::NoSleepTransitions();
     return GiveBack(*sim_, config_, o);
-  }
-  void ExpectSystemRam() {
-    auto info = sim_->Probe();
-    ASSERT_TRUE(info.ok());
-    EXPECT_EQ(info->mode, PmemMode::kSystemRam);
-    EXPECT_EQ(info->OnlineBlocks(), 4u);
-    for (const auto& b : info->blocks) EXPECT_EQ(b.zone, "Movable");
   }
   ImageState StateOnDevice() {
     auto media = sim_->OpenRawMedia(OpenMode::kReadOnly);
@@ -79,10 +54,6 @@ class GiveBackTest : public ::testing::Test {
     EXPECT_TRUE(j.ok());
     return j.ok() ? *j : nlohmann::json();
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<SimulatedPmem> sim_;
-  Config config_;
 };
 
 TEST_F(GiveBackTest, TheBootsRestoreLeavesThePmemRawAndGiveBackReturnsItAfterwards) {

@@ -7,6 +7,7 @@
 #include "pmem/ownership.h"
 #include "preserve/preserve.h"
 #include "restore/restore.h"
+#include "sim_machine_test.h"
 #include "testing/sim_machine.h"
 #include "testing/simulated_pmem.h"
 #include "testing/test_util.h"
@@ -14,44 +15,16 @@
 namespace warmboot {
 namespace {
 
-bool Has(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using testing::Has;
 
-class IntermediateStateTest : public ::testing::Test {
+class IntermediateStateTest : public testing::SimMachineTest {
  protected:
-  void SetUp() override { Make(false); }
-  void Make(bool labeled) {
-    if (labeled) testing::MakeDirs(dir_.path() + "/nv");
-    auto machine = testing::MakeSimMachine(dir_.path() + (labeled ? "/nv" : ""), labeled);
-    ASSERT_TRUE(machine.ok()) << machine.status().ToString();
-    sim_ = std::move(machine->sim);
-    config_ = machine->config;
-    testing::MakeDirs(config_.state_dir + "/app");
-    testing::WriteRandomFile(config_.state_dir + "/app/table", 1 << 20, 5);
-  }
   PreserveReport DoPreserve() {
     PreserveOptions o;
     o.transition = testing::NoSleepTransitions();
     return Preserve(*sim_, config_, o);
   }
-  RestoreReport DoRestore() {
-    RestoreOptions o;
-    o.transition = testing::NoSleepTransitions();
-    o.mount_tmpfs = false;
-    return Restore(*sim_, config_, o);
-  }
-  void ExpectSystemRam() {
-    auto info = sim_->Probe();
-    ASSERT_TRUE(info.ok());
-    EXPECT_EQ(info->mode, PmemMode::kSystemRam);
-    EXPECT_EQ(info->OnlineBlocks(), 4u);
-    for (const auto& b : info->blocks) EXPECT_EQ(b.zone, "Movable");
-  }
-
-  testing::TempDir dir_;
-  std::unique_ptr<SimulatedPmem> sim_;
-  Config config_;
+  RestoreReport DoRestore() { return RestoreByHand(); }
 };
 
 TEST_F(IntermediateStateTest, AReconfigurationLeftDisabledIsBroughtBackByTheRollback) {
