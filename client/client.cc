@@ -168,8 +168,24 @@ Result<Client> Client::Connect(const std::string& app, const std::string& socket
   if (c.fd_ < 0) return ErrnoError("cannot create a socket", errno);
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
-  if (::connect(c.fd_, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+  // A Unix socket's connect waits while the listener's queue is full (a daemon that stopped
+  // accepting): bounded by the send timeout, then EAGAIN. Sends use MSG_DONTWAIT and poll.
+  struct timeval wait {
+    kConnectTimeoutMs / 1000, (kConnectTimeoutMs % 1000) * 1000
+  };
+  (void)::setsockopt(c.fd_, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait);
+  int rc;
+  while ((rc = ::connect(c.fd_, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr)) != 0 &&
+         errno == EINTR) {
+  }
+  if (rc != 0) {
     const int err = errno;
+    if (err == EAGAIN) {
+      return Status(Code::kBusy, "warmbootd at " + socket_path + " accepted no connection within " +
+                                     std::to_string(kConnectTimeoutMs) +
+                                     " ms (its queue is full: is it hung? systemctl status "
+                                     "warmbootd)");
+    }
     return Status(err == ENOENT || err == ECONNREFUSED ? Code::kNotFound : Code::kIoError,
                   "cannot connect to warmbootd at " + socket_path + ": " + std::strerror(err) +
                       (err == ENOENT || err == ECONNREFUSED ? " (is warmbootd running?)" : ""));

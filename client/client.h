@@ -175,6 +175,8 @@ class Client {
   Result<Reply> Await(uint64_t id, const std::string& request, const char* expect, int64_t limit_ms,
                       std::optional<std::chrono::steady_clock::time_point> until);
   static constexpr int kReplyTimeoutMs = 30000;
+  // How long Connect waits for a daemon whose queue of connections is full.
+  static constexpr int kConnectTimeoutMs = 5000;
   // Reads what the daemon sent (waiting up to timeout_ms, -1 forever); false when nothing came.
   Result<bool> ReadMore(int timeout_ms);
 

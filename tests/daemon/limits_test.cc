@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -150,6 +151,38 @@ TEST(ClientTimeoutTest, ADaemonThatStopsAnsweringIsAnErrorNotAHang) {
     EXPECT_EQ(r.status().code(), Code::kBusy);
   }
   silent.join();
+  ::close(listener);
+}
+
+// A daemon that stopped accepting, its queue full: connect would wait for ever (preserve at
+// shutdown, its SIGTERM deferred, until systemd's SIGKILL). It is bounded and said.
+TEST(ClientTimeoutTest, ADaemonWhoseQueueIsFullIsAnErrorNotAHang) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/api.sock";
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 0), 0);  // never accepted
+  std::vector<int> queued;
+  for (int i = 0; i < 8; ++i) {  // fill the queue
+    int q = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (::connect(q, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(q);
+      break;
+    }
+    queued.push_back(q);
+  }
+  ASSERT_FALSE(queued.empty());
+  const auto start = std::chrono::steady_clock::now();
+  auto c = client::Client::Connect("db", path);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(c.status().code(), Code::kBusy) << c.status().ToString();
+  EXPECT_NE(c.status().message().find("accepted no connection within"), std::string::npos)
+      << c.status().message();
+  EXPECT_LT(took, std::chrono::seconds(10));
+  for (int q : queued) ::close(q);
   ::close(listener);
 }
 
