@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
 #include "restore/metrics_text.h"
 #include "restore/timeline.h"
@@ -80,6 +81,21 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
     }
   }
 
+  // The boot's record and the metrics are written from this boot's restore report under the
+  // machine lock, the report read again once it is held: a give-back (or a hand-run restore)
+  // records into that report under the same lock, and what this run read before would undo it.
+  // Restore took and let go of the lock itself; without it, the record is written all the same.
+  auto lock = MachineLock::Acquire(config.lock_file, "restore --boot",
+                                   std::chrono::milliseconds(config.lock_wait_ms));
+  if (lock.ok()) {
+    // The same report (this run's, when it restored: not an older one left by a failed save).
+    auto now = LoadReport(config.report_dir, "restore");
+    if (now.ok() && now->is_object() && JsonString(*now, "boot_id") == boot_id &&
+        (!res.restored_now ||
+         now->value("started_ns", int64_t{-1}) == res.restore.value("started_ns", int64_t{-2}))) {
+      res.restore = *now;
+    }
+  }
   BootFacts facts;
   facts.boot_id = boot_id;
   facts.restore = res.restore;

@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
+#include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
 #include "preserve/preserve.h"
 #include "restore/boot_restore.h"
@@ -228,6 +230,33 @@ TEST_F(BootRecordTest, AWarmRebootRefusedAndMadeColdSaysWhy) {
   // The boot after that one is plainly cold.
   NewBoot("root=/dev/vda ro");
   EXPECT_EQ(Run(false).record.reason, "this boot's command line names no image");
+}
+
+// A restore --boot that runs while a give-back holds the machine lock writes the boot's record
+// from the report as the give-back left it, not as it read it before: its memory_returned is
+// not undone.
+TEST_F(BootRecordTest, TheRecordIsWrittenFromTheReportAsTheLockHolderLeftIt) {
+  Preserve();
+  NewBoot("root=/dev/vda ro");
+  ASSERT_TRUE(Run(false).restored_now);
+  auto restore = LoadReport(config_.report_dir, "restore");
+  ASSERT_TRUE(restore.ok());
+  restore->erase("memory_returned");
+  (*restore)["memory_returned"] = false;  // the state of the report before a give-back
+  ASSERT_TRUE(SaveReport(config_.report_dir, "restore", *restore).ok());
+  auto held = MachineLock::Acquire(config_.lock_file, "give-back", std::chrono::milliseconds(0));
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  BootRestoreResult again;
+  std::thread unit([&] { again = Run(false); });  // reads the report, then waits for the lock
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  (*restore)["memory_returned"] = true;  // what the give-back records, under its lock
+  ASSERT_TRUE(SaveReport(config_.report_dir, "restore", *restore).ok());
+  { MachineLock release = std::move(*held); }
+  unit.join();
+  EXPECT_FALSE(again.restored_now);
+  auto boot = LoadReport(config_.report_dir, "boot");
+  ASSERT_TRUE(boot.ok());
+  EXPECT_TRUE((*boot)["restore"].value("memory_returned", false)) << boot->dump();
 }
 
 TEST_F(BootRecordTest, ATornHistoryLineIsSkipped) {
