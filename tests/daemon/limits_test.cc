@@ -112,16 +112,27 @@ TEST(DaemonLimitsTest, OutOfDescriptorsItPausesInsteadOfSpinning) {
 namespace warmboot {
 namespace {
 
+// A Unix socket listening at `path` with `backlog`, and its address; -1 when it cannot be made.
+int ListenAt(const std::string& path, int backlog, struct sockaddr_un* addr) {
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  *addr = {};
+  addr->sun_family = AF_UNIX;
+  std::snprintf(addr->sun_path, sizeof addr->sun_path, "%s", path.c_str());
+  if (::bind(listener, reinterpret_cast<struct sockaddr*>(addr), sizeof *addr) != 0 ||
+      ::listen(listener, backlog) != 0) {
+    ::close(listener);
+    return -1;
+  }
+  return listener;
+}
+
 // A "daemon" that welcomes and then never answers: the client's request fails in its timeout.
 TEST(ClientTimeoutTest, ADaemonThatStopsAnsweringIsAnErrorNotAHang) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/api.sock";
-  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  ASSERT_EQ(::bind(listener, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 4), 0);
+  struct sockaddr_un addr;
+  int listener = ListenAt(path, 4, &addr);
+  ASSERT_GE(listener, 0);
   std::thread silent([&] {
     int c = ::accept(listener, nullptr, nullptr);
     api::FrameDecoder d;
@@ -159,12 +170,9 @@ TEST(ClientTimeoutTest, ADaemonThatStopsAnsweringIsAnErrorNotAHang) {
 TEST(ClientTimeoutTest, ADaemonWhoseQueueIsFullIsAnErrorNotAHang) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/api.sock";
-  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un addr {};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
-  ASSERT_EQ(::bind(listener, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(listener, 0), 0);  // never accepted
+  struct sockaddr_un addr;
+  int listener = ListenAt(path, 0, &addr);  // never accepted
+  ASSERT_GE(listener, 0);
   std::vector<int> queued;
   for (int i = 0; i < 8; ++i) {  // fill the queue
     int q = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
