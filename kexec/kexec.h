@@ -11,6 +11,7 @@
 // load or reboot anything (LevelDB's Env, for kexec).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -56,8 +57,10 @@ class KexecSystem {
                             unsigned long flags) = 0;
   // An executable `name` in $PATH, /sbin or /usr/sbin (full path), or "".
   virtual std::string FindProgram(const std::string& name) = 0;
-  // Runs argv (argv[0] a full path) without a shell, stdin /dev/null, and waits for it.
-  virtual Result<ProgramResult> Run(const std::vector<std::string>& argv) = 0;
+  // Runs argv (argv[0] a full path) without a shell, stdin /dev/null, and waits for it, at most
+  // `timeout`: then its process group is killed and the run is kBusy, saying so.
+  virtual Result<ProgramResult> Run(const std::vector<std::string>& argv,
+                                    std::chrono::milliseconds timeout) = 0;
   virtual void Sync() = 0;
   // reboot(LINUX_REBOOT_CMD_KEXEC). Returns only when the reboot did not happen: an errno value.
   virtual int RebootKexec() = 0;

@@ -18,7 +18,8 @@ std::string Tail(const std::string& output) {
 }
 
 Status RunKexec(const std::vector<std::string>& argv, const std::string& what, KexecSystem& sys) {
-  auto r = sys.Run(argv);
+  // kexec(8) reads two files and loads them: far less than this, unless something is wrong.
+  auto r = sys.Run(argv, std::chrono::seconds(120));
   if (!r.ok()) return r.status().WithContext("cannot run " + argv[0]);
   if (r->exit_code != 0) {
     std::string how = r->exit_code > 0 ? "exit " + std::to_string(r->exit_code)

@@ -4,6 +4,8 @@
 #include <linux/capability.h>
 #include <linux/kexec.h>
 #include <linux/reboot.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <sstream>
 
@@ -105,7 +108,8 @@ class RealKexecSystemImpl final : public KexecSystem {
     return "";
   }
 
-  Result<ProgramResult> Run(const std::vector<std::string>& argv) override {
+  Result<ProgramResult> Run(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout) override {
     if (argv.empty()) return InvalidArgument("nothing to run");
     int pipefd[2];
     if (::pipe2(pipefd, O_CLOEXEC) != 0) return ErrnoError("pipe", errno);
@@ -128,7 +132,21 @@ class RealKexecSystemImpl final : public KexecSystem {
     }
     ProgramResult result;
     char buf[4096];
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool timed_out = false;
     for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      struct pollfd p {
+        pipefd[0], POLLIN, 0
+      };
+      int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {  // its time is up: the program and whatever it started
+        timed_out = true;
+        ::kill(-pid, SIGKILL);
+        break;
+      }
       ssize_t n = ::read(pipefd[0], buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
@@ -138,6 +156,10 @@ class RealKexecSystemImpl final : public KexecSystem {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
       if (errno != EINTR) return ErrnoError("waiting for " + argv[0], errno);
+    }
+    if (timed_out) {
+      return Status(Code::kBusy, argv[0] + " did not finish within " +
+                                     std::to_string(timeout.count()) + " ms and was stopped");
     }
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
     return result;

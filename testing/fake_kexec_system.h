@@ -117,7 +117,8 @@ class FakeKexecSystem : public KexecSystem {
   std::string FindProgram(const std::string& name) override {
     return name == "kexec" ? kexec_tools : "";
   }
-  Result<ProgramResult> Run(const std::vector<std::string>& argv) override {
+  Result<ProgramResult> Run(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds) override {
     runs.push_back(argv);
     if (tools_result.exit_code == 0 && load_sets_loaded) {
       SetLoaded(argv.size() > 1 && argv[1] != "-u");

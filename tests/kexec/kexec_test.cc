@@ -784,20 +784,34 @@ TEST(RealKexecSystem, FilesAndRelease) {
   EXPECT_EQ(sys.Open(dir / "missing", &f), ENOENT);
 }
 
+constexpr std::chrono::milliseconds kLong{60000};
+
+// A program that never ends (kexec(8) stuck) is stopped at its timeout, with what it started.
+TEST(RealKexecSystem, AProgramThatNeverEndsIsStoppedAtItsTimeout) {
+  KexecSystem& sys = RealKexecSystem();
+  const std::string sh = sys.FindProgram("sh").empty() ? "/bin/sh" : sys.FindProgram("sh");
+  const auto start = std::chrono::steady_clock::now();
+  auto r = sys.Run({sh, "-c", "sleep 30 & sleep 30"}, std::chrono::milliseconds(300));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(r.status().code(), Code::kBusy) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("did not finish within 300 ms"), std::string::npos)
+      << r.status().message();
+}
+
 TEST(RealKexecSystem, RunsAProgramWithoutAShell) {
   KexecSystem& sys = RealKexecSystem();
   std::string sh = sys.FindProgram("sh");
   ASSERT_FALSE(sh.empty());
-  auto r = sys.Run({sh, "-c", "echo out; echo err >&2; exit 3", "ignored"});
+  auto r = sys.Run({sh, "-c", "echo out; echo err >&2; exit 3", "ignored"}, kLong);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->exit_code, 3);
   EXPECT_TRUE(Contains(r->output, "out"));
   EXPECT_TRUE(Contains(r->output, "err"));
   // Arguments are passed as they are, not through a shell.
-  auto echo = sys.Run({sh, "-c", "printf '%s' \"$1\"", "sh", "a b; $(x) `y`"});
+  auto echo = sys.Run({sh, "-c", "printf '%s' \"$1\"", "sh", "a b; $(x) `y`"}, kLong);
   ASSERT_TRUE(echo.ok());
   EXPECT_EQ(echo->output, "a b; $(x) `y`");
-  EXPECT_FALSE(sys.Run({"/nonexistent/kexec", "-l"}).ok());
+  EXPECT_FALSE(sys.Run({"/nonexistent/kexec", "-l"}, kLong).ok());
   EXPECT_EQ(sys.FindProgram("no-such-program-warmboot"), "");
 }
 
