@@ -52,20 +52,19 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
   ro.boot = boot;
   const std::string boot_id = UuidToString(boot.boot_id);
 
-  auto earlier = LoadReport(config.report_dir, "restore");
-  const bool earlier_here =
-      earlier.ok() && earlier->is_object() && earlier->value("boot_id", std::string()) == boot_id;
-  if (earlier_here && earlier->value("outcome", std::string()) != "failed") {
-    res.restore = *earlier;
+  const nlohmann::json earlier = ThisBootsRestore(config, boot_id);
+  const bool earlier_here = !earlier.is_null();
+  if (earlier_here && earlier.value("outcome", std::string()) != "failed") {
+    res.restore = earlier;
     res.earlier_note = "this boot's restore already ran (in the " +
-                       earlier->value("ran_in", std::string("system")) + ", " +
-                       earlier->value("outcome", std::string()) + "): nothing to do";
+                       earlier.value("ran_in", std::string("system")) + ", " +
+                       earlier.value("outcome", std::string()) + "): nothing to do";
   } else {
     if (earlier_here) {
       // The real root may have what the initramfs lacked (a module, room): one more try.
       res.earlier_note = "this boot's restore in the " +
-                         earlier->value("ran_in", std::string("system")) + " failed (" +
-                         earlier->value("message", std::string()) + "); trying again";
+                         earlier.value("ran_in", std::string("system")) + " failed (" +
+                         earlier.value("message", std::string()) + "); trying again";
     }
     res.restored_now = true;
     auto platform = options.open_platform();
@@ -89,11 +88,10 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
                                    std::chrono::milliseconds(config.lock_wait_ms));
   if (lock.ok()) {
     // The same report (this run's, when it restored: not an older one left by a failed save).
-    auto now = LoadReport(config.report_dir, "restore");
-    if (now.ok() && now->is_object() && JsonString(*now, "boot_id") == boot_id &&
-        (!res.restored_now ||
-         now->value("started_ns", int64_t{-1}) == res.restore.value("started_ns", int64_t{-2}))) {
-      res.restore = *now;
+    nlohmann::json now = ThisBootsRestore(config, boot_id);
+    if (!now.is_null() && (!res.restored_now || now.value("started_ns", int64_t{-1}) ==
+                                                    res.restore.value("started_ns", int64_t{-2}))) {
+      res.restore = std::move(now);
     }
   }
   BootFacts facts;

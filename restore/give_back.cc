@@ -5,6 +5,7 @@
 #include "orchestration/return_memory.h"
 #include "pmem/pmem_json.h"
 #include "restore/metrics_text.h"
+#include "restore/restore.h"
 #include "util/json_text.h"
 #include "util/status_json.h"
 
@@ -66,14 +67,6 @@ void RunGiveBack(PmemPlatform& platform, const Config& config, const GiveBackOpt
                   "back; 'warmboot status' says more";
       break;
   }
-}
-
-// report_dir/restore.json when it is this boot's restore's, else null.
-nlohmann::json ThisBootsRestore(const Config& config, const std::string& boot_id) {
-  auto restore = LoadReport(config.report_dir, "restore");
-  return restore.ok() && restore->is_object() && JsonString(*restore, "boot_id") == boot_id
-             ? *restore
-             : nlohmann::json(nullptr);
 }
 
 // GiveBackLeftForLater, over `restore` (ThisBootsRestore).

@@ -409,9 +409,9 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
 // that give-back. False when the report is this run's to write.
 bool KeepThisBootsReport(const Config& config, RestoreReport& r) {
   if (r.outcome == RestoreOutcome::kRestored || r.outcome == RestoreOutcome::kPartial) return false;
-  auto kept = LoadReport(config.report_dir, "restore");
-  if (!kept.ok() || !kept->is_object() || JsonString(*kept, "boot_id") != r.boot_id) return false;
-  const std::string outcome = JsonString(*kept, "outcome");
+  nlohmann::json kept = ThisBootsRestore(config, r.boot_id);
+  if (kept.is_null()) return false;
+  const std::string outcome = JsonString(kept, "outcome");
   if (outcome != RestoreOutcomeName(RestoreOutcome::kRestored) &&
       outcome != RestoreOutcomeName(RestoreOutcome::kPartial)) {
     return false;
@@ -425,9 +425,9 @@ bool KeepThisBootsReport(const Config& config, RestoreReport& r) {
                       {"ok", r.status.ok()},
                       {"memory_returned", r.memory_returned}};
   if (!r.status.ok()) line["error"] = r.status.message();
-  if (!(*kept)["later_runs"].is_array()) (*kept)["later_runs"] = nlohmann::json::array();
-  (*kept)["later_runs"].push_back(std::move(line));
-  if (Status s = SaveReport(config.report_dir, "restore", *kept); !s.ok()) {
+  if (!kept["later_runs"].is_array()) kept["later_runs"] = nlohmann::json::array();
+  kept["later_runs"].push_back(std::move(line));
+  if (Status s = SaveReport(config.report_dir, "restore", kept); !s.ok()) {
     r.notes.push_back("this boot's restore report not updated: " + s.message());
   }
   r.notes.push_back("this boot's restore report (" + outcome + ") is kept; this run's is " + path);
@@ -444,6 +444,13 @@ bool KeepThisBootsReport(const Config& config, RestoreReport& r) {
 }
 
 }  // namespace
+
+nlohmann::json ThisBootsRestore(const Config& config, const std::string& boot_id) {
+  auto restore = LoadReport(config.report_dir, "restore");
+  return restore.ok() && restore->is_object() && JsonString(*restore, "boot_id") == boot_id
+             ? *restore
+             : nlohmann::json(nullptr);
+}
 
 RestoreReport Restore(PmemPlatform& platform, const Config& config, const RestoreOptions& options) {
   auto lock = MachineLock::Acquire(config.lock_file, "restore",

@@ -90,6 +90,9 @@ struct RestoreReport {
 
 RestoreReport Restore(PmemPlatform& platform, const Config& config, const RestoreOptions& options);
 
+// report_dir/restore.json when it is the restore report of boot `boot_id`, else null.
+nlohmann::json ThisBootsRestore(const Config& config, const std::string& boot_id);
+
 // Gives up a waiting state on purpose: consumes the sealed image without restoring it, then
 // gives the memory back. What was discarded (generation, size) is said in *what.
 Status Discard(PmemPlatform& platform, const Config& config, const RestoreOptions& options,
