@@ -68,11 +68,8 @@ int CmdGiveBack(const Argv& argv, const Machine& machine) {
   }
   // The steps, when it took any (finding nothing to do is one line).
   const bool acted = r.outcome == GiveBackOutcome::kGivenBack || !r.status.ok();
-  for (const Phase& p : acted ? r.phases.phases() : std::vector<Phase>{}) {
-    std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
-                p.ok ? "" : "FAILED: ", Printable(p.detail).c_str());
-  }
-  for (const std::string& n : r.notes) std::cout << "  note: " << Printable(n) << "\n";
+  if (acted) PrintPhases(r.phases);
+  PrintNotes(r.notes);
   if (r.status.ok()) {
     std::cout << GiveBackOutcomeName(r.outcome) << ": " << Printable(r.message) << "\n";
   } else {

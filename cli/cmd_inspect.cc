@@ -51,9 +51,9 @@ int CmdInspect(const Argv& argv) {
   const format::Header& h = r.header;
   std::cout << "image " << format::UuidToString(h.image_uuid) << " on " << image << ": "
             << ImageStateName(r.state);
-  if (!r.seal_problem.empty()) std::cout << " (" << r.seal_problem << ")";
+  if (!r.seal_problem.empty()) std::cout << " (" << Printable(r.seal_problem) << ")";
   std::cout << "\n  format " << h.major << "." << h.minor << ", generation " << h.generation
-            << ", written by kernel " << h.kernel_release << ", chunk size "
+            << ", written by kernel " << Printable(h.kernel_release) << ", chunk size "
             << HumanBytes(h.chunk_size) << "\n  " << h.segment_count << " segments, "
             << h.chunk_count << " chunks, " << HumanBytes(h.total_raw_bytes)
             << " of files stored in " << HumanBytes(h.total_stored_bytes);

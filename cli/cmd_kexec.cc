@@ -7,6 +7,9 @@
 #include "cli/output.h"
 #include "image/image.h"
 #include "kexec/kexec.h"
+#include "util/json_text.h"
+#include "util/printable.h"
+#include "util/status_json.h"
 
 namespace warmboot::cli {
 
@@ -140,7 +143,12 @@ int CmdKexec(const Argv& argv, const Machine& machine) {
   std::cout.flush();
   std::fflush(stdout);
   Status s = ExecuteKexec(sys);  // returns only when the reboot did not happen
-  std::cerr << "warmboot kexec: " << s.message()
+  // Under --json the document above said the jump was coming: the outcome follows it.
+  if (json) {
+    std::cout << DumpJson({{"ok", false}, {"exit_code", ExitCodeFor(s)}, {"error", ToJson(s)}}, 2)
+              << "\n";
+  }
+  std::cerr << "warmboot kexec: " << Printable(s.message(), true)
             << "; the next kernel stays loaded ('warmboot kexec --unload' unloads it)\n";
   return ExitCodeFor(s);
 }

@@ -11,6 +11,9 @@
 #include "preserve/reboot.h"
 #include "util/bytes.h"
 #include "util/deferred_signals.h"
+#include "util/json_text.h"
+#include "util/printable.h"
+#include "util/status_json.h"
 
 namespace warmboot::cli {
 
@@ -39,15 +42,21 @@ checked in the plan, before anything changes. If the load fails after the image 
 namespace {
 
 // The last step, after the report is saved and printed: returns only when it failed.
-int Reboot(KexecSystem& kexec) {
+// The report went out before the jump (nothing runs after one); a jump that fails adds a
+// second JSON document, the outcome (docs/cli.md).
+int Reboot(KexecSystem& kexec, bool json) {
   std::cout.flush();
   std::fflush(stdout);
   Status s = ExecuteKexec(kexec);
-  std::cerr << "warmboot preserve: the image is sealed and the next kernel loaded, but the reboot "
-               "failed: "
-            << s.message()
-            << ". 'warmboot kexec' retries; 'warmboot restore' takes the state back and returns "
-               "the memory\n";
+  Status failed = IoError(
+      "the image is sealed and the next kernel loaded, but the reboot failed: " + s.message() +
+      ". 'warmboot kexec' retries; 'warmboot restore' takes the state back and returns the memory");
+  if (json) {
+    std::cout << DumpJson({{"ok", false}, {"exit_code", kExitPartial}, {"error", ToJson(failed)}},
+                          2)
+              << "\n";
+  }
+  std::cerr << "warmboot preserve: " << Printable(failed.message(), true) << "\n";
   return kExitPartial;
 }
 
@@ -100,16 +109,13 @@ static int PreserveForSystemd(const Config& config, const Machine& machine, Pmem
     PrintJson(std::move(j), code);
     return code;
   }
-  for (const Phase& ph : p.phases.phases()) {
-    std::printf("  %-32s %8.3f s  %s%s\n", ph.name.c_str(), ph.seconds,
-                ph.ok ? "" : "FAILED: ", ph.detail.c_str());
-  }
-  for (const std::string& n : p.notes) std::cout << "  note: " << n << "\n";
+  PrintPhases(p.phases);
+  PrintNotes(p.notes);
   if (p.status.ok()) {
     std::cout << "state preserved: " << HumanBytes(p.pack->raw_bytes) << " sealed on "
               << p.device->name << "; systemd now jumps into the next kernel\n";
   } else {
-    std::cerr << "warmboot preserve: " << p.status.message() << "\n"
+    std::cerr << "warmboot preserve: " << Printable(p.status.message(), true) << "\n"
               << (p.image_sealed ? "  the image is sealed: the next boot restores it\n"
                                  : "  no image: the next boot starts cold and says why\n");
   }
@@ -154,15 +160,12 @@ int CmdPreserve(const Argv& argv, const Machine& machine) {
   int code = r.status.ok() ? kExitOk : r.image_sealed ? kExitPartial : ExitCodeFor(r.status);
   if (json) {
     PrintJson(ToJson(r), code);
-    return r.kexec_load ? Reboot(*machine.kexec) : code;
+    return r.kexec_load ? Reboot(*machine.kexec, json) : code;
   }
-  for (const Phase& p : r.phases.phases()) {
-    std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
-                p.ok ? "" : "FAILED: ", p.detail.c_str());
-  }
-  for (const std::string& n : r.notes) std::cout << "  note: " << n << "\n";
+  PrintPhases(r.phases);
+  PrintNotes(r.notes);
   if (!r.status.ok()) {
-    std::cerr << "warmboot preserve: " << r.status.message() << "\n";
+    std::cerr << "warmboot preserve: " << Printable(r.status.message(), true) << "\n";
     const auto& phases = r.phases.phases();
     if (!phases.empty() && phases.back().name == "check kexec" && !phases.back().ok) {
       std::cerr << "  ('warmboot preserve --no-kexec' preserves without kexec)\n";
@@ -182,7 +185,7 @@ int CmdPreserve(const Argv& argv, const Machine& machine) {
               << "next kernel loaded (" << KexecLoaderName(r.kexec_load->loader) << "):\n"
               << KexecPlanText(*r.kexec) << "rebooting into it now; 'warmboot restore' runs "
               << "there early in boot\n";
-    return Reboot(*machine.kexec);
+    return Reboot(*machine.kexec, json);
   } else {
     std::cout
         << "state preserved: " << HumanBytes(r.pack->raw_bytes) << " sealed on " << r.device->name

@@ -9,6 +9,7 @@
 #include "preserve/reboot.h"
 #include "util/bytes.h"
 #include "util/deferred_signals.h"
+#include "util/printable.h"
 
 namespace warmboot::cli {
 
@@ -91,19 +92,13 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
     PrintJson(ToJson(r), code);
     return code;
   }
-  for (const Phase& p : r.checks.phases.phases()) {
-    std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
-                p.ok ? "" : "FAILED: ", p.detail.c_str());
-  }
-  for (const Phase& p : r.offline_early.phases()) {
-    std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
-                p.ok ? "" : "FAILED: ", p.detail.c_str());
-  }
-  for (const std::string& n : r.checks.notes) std::cout << "  note: " << n << "\n";
+  PrintPhases(r.checks.phases);
+  PrintPhases(r.offline_early);
+  PrintNotes(r.checks.notes);
   if (!r.offline_early_why_not.empty() && r.outcome != RebootOutcome::kChecked) {
-    std::cout << "  note: not offlined early: " << r.offline_early_why_not << "\n";
+    PrintNotes({"not offlined early: " + r.offline_early_why_not});
   }
-  for (const std::string& n : r.notes) std::cout << "  note: " << n << "\n";
+  PrintNotes(r.notes);
   switch (r.outcome) {
     case RebootOutcome::kChecked:
       std::cout << "a warm reboot would go ahead: " << HumanBytes(r.checks.plan->raw_bytes)
@@ -116,17 +111,17 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
                    "state; 'warmboot status' in the next boot shows how it went\n";
       break;
     case RebootOutcome::kCold:
-      std::cerr << "warmboot reboot: not warm: " << r.status.message() << "\n";
+      std::cerr << "warmboot reboot: not warm: " << Printable(r.status.message(), true) << "\n";
       std::cout << "ordinary (cold) reboot under way, as --fallback cold asked; the cause is kept "
                    "for 'warmboot status'\n";
       break;
     case RebootOutcome::kRefused:
       if (options.dry_run) {
-        std::cerr << "warmboot reboot: a warm reboot would be refused: " << r.status.message()
-                  << "\n";
+        std::cerr << "warmboot reboot: a warm reboot would be refused: "
+                  << Printable(r.status.message(), true) << "\n";
         break;
       }
-      std::cerr << "warmboot reboot: " << r.status.message() << "\n"
+      std::cerr << "warmboot reboot: " << Printable(r.status.message(), true) << "\n"
                 << "  nothing changed and the machine keeps running; '--fallback cold' reboots "
                    "the ordinary way instead\n";
       break;

@@ -9,6 +9,7 @@
 #include "restore/timeline.h"
 #include "restore/timeline_svg.h"
 #include "util/printable.h"
+#include "util/read_file.h"
 #include "util/time_text.h"
 
 namespace warmboot::cli {
@@ -48,9 +49,9 @@ int CmdReport(const Argv& argv, const Machine& machine) {
   if (!args) return early;
   nlohmann::json restore;
   if (auto from = args->Get("from")) {
-    std::ifstream in(*from);
-    if (!in) return ReportError(NotFound("cannot open " + *from), json, "report");
-    restore = nlohmann::json::parse(in, nullptr, false);
+    auto text = ReadRegularFile(*from, 256ull << 20);
+    if (!text.ok()) return ReportError(text.status(), json, "report");
+    restore = nlohmann::json::parse(*text, nullptr, false);
     if (restore.is_discarded()) {
       return ReportError(Corruption(*from + " is not valid JSON"), json, "report");
     }

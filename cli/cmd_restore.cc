@@ -142,19 +142,18 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
     PrintJson(ToJson(r), code);
     return code;
   }
-  for (const Phase& p : r.phases.phases()) {
-    std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
-                p.ok ? "" : "FAILED: ", p.detail.c_str());
-  }
+  PrintPhases(r.phases);
   if (r.unpack && r.unpack->partial()) PrintDamage(std::cout, *r.unpack);
-  for (const std::string& n : r.notes) std::cout << "  note: " << n << "\n";
-  std::cout << RestoreOutcomeName(r.outcome) << ": " << r.message << "\n";
+  PrintNotes(r.notes);
+  std::cout << RestoreOutcomeName(r.outcome) << ": " << Printable(r.message, true) << "\n";
   if (r.memory_returned) {
     std::cout << "  the pmem is System RAM again\n";
   } else if (!r.image_kept) {
     std::cout << "  the pmem was NOT given back to System RAM; see the notes\n";
   }
-  if (!r.status.ok()) std::cerr << "warmboot restore: " << r.status.message() << "\n";
+  if (!r.status.ok()) {
+    std::cerr << "warmboot restore: " << Printable(r.status.message(), true) << "\n";
+  }
   return code;
 }
 

@@ -124,12 +124,10 @@ static std::string LaterRunFailed(const nlohmann::json& restore) {
 
 int CmdStatus(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
-  auto args = ParseArgs(argv, {{"config", true}, {"prometheus", true}});
-  if (!args.ok()) return ReportError(args.status(), json, "status");
-  if (args->Has("help")) {
-    std::cout << kStatusHelp;
-    return kExitOk;
-  }
+  int early = kExitOk;
+  auto args = ParseOptionsOnly(argv, {{"config", true}, {"prometheus", true}}, "status",
+                               kStatusHelp, json, &early);
+  if (!args) return early;
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "status");
   auto platform = machine.open_platform(*config);
@@ -182,9 +180,18 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
         }
         out["image"]["waiting"] = r->state == ImageState::kSealed;
       } else {
-        out["image"] = {{"state", "none"}, {"reason", r.status().message()}};
+        out["image"] = {{"state", "none"}, {"reason", r.status().message()}, {"waiting", false}};
         image_line = "no image: " + r.status().message();
       }
+    } else {
+      // Unknown is not "none": reporting no state waiting would invite a give-back that
+      // destroys it, and silence the warmboot_state_waiting alert.
+      out["image"] = {
+          {"state", "unknown"}, {"error", ToJson(media.status())}, {"waiting", nullptr}};
+      image_line = "image not readable: " + media.status().message();
+      waiting = "whether state is waiting on " + info->name + " is unknown: its image could not " +
+                "be read (" + media.status().message() +
+                "). Run 'warmboot status' as root or fix the cause before giving the memory back";
     }
   }
   for (const char* name : {"preserve", "restore"}) {
@@ -203,7 +210,10 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   const MetricsFacts facts = MetricsFactsFromFiles(*config, boot_id);
   out["timeline"] = facts.timeline ? ToJson(*facts.timeline) : nlohmann::json(nullptr);
   out["last_warm_boot"] = facts.last_warm.is_object() ? facts.last_warm : nlohmann::json(nullptr);
-  const bool sealed_waiting = out.contains("image") && out["image"].value("waiting", false);
+  // Null when the image could not be read: waiting unknown.
+  const nlohmann::json image_waiting =
+      out.contains("image") ? out["image"]["waiting"] : nlohmann::json(false);
+  const bool sealed_waiting = image_waiting.is_boolean() && image_waiting.get<bool>();
 
   // What state there is: a sealed image waiting, and the tree this boot's restore wrote.
   const nlohmann::json& restore = facts.restore;
@@ -211,7 +221,7 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   std::error_code ec;
   const bool tree = std::filesystem::is_directory(config->restore_dir, ec) &&
                     !std::filesystem::is_empty(config->restore_dir, ec);
-  out["state"] = {{"image_waiting", sealed_waiting},
+  out["state"] = {{"image_waiting", image_waiting},
                   {"restore_dir", config->restore_dir},
                   {"restored_tree", tree}};
   if ((outcome == "restored" || outcome == "partial") && restore.contains("unpack")) {
@@ -220,7 +230,9 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
     out["state"]["quarantined"] = outcome == "partial";
   }
   std::string state_line;
-  if (sealed_waiting) {
+  if (image_waiting.is_null()) {
+    state_line = "unknown: the image on " + info->name + " could not be read (see below)";
+  } else if (sealed_waiting) {
     state_line = "a sealed image is waiting on " + info->name + " (see below)";
   } else if (tree) {
     state_line = "restored state in " + config->restore_dir;
@@ -237,7 +249,9 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   const nlohmann::json& b = out["boot"];
   const std::string type = JsonString(b, "type");
   std::string next;
-  if (!owned.ok()) {
+  if (image_waiting.is_null()) {
+    next = waiting;  // unreadable: not known to be foreign either
+  } else if (!owned.ok()) {
     next =
         "the namespace is not warmboot's: name it in the configuration (namespace =) or leave "
         "it alone";
@@ -280,7 +294,7 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   int code = kExitOk;
   if (auto path = args->Get("prometheus")) {
     MetricsFacts mf = facts;
-    mf.state_waiting = sealed_waiting;
+    if (image_waiting.is_boolean()) mf.state_waiting = sealed_waiting;
     Status s = WriteMetricsFile(*path, MetricsText(mf));
     out["prometheus"] = {{"path", *path}, {"written", s.ok()}};
     if (!s.ok()) {

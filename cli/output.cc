@@ -34,6 +34,17 @@ int ReportError(const Status& status, bool json, const std::string& command) {
   return code;
 }
 
+void PrintPhases(const PhaseLog& log) {
+  for (const Phase& p : log.phases()) {
+    std::printf("  %-32s %8.3f s  %s%s\n", p.name.c_str(), p.seconds,
+                p.ok ? "" : "FAILED: ", Printable(p.detail).c_str());
+  }
+}
+
+void PrintNotes(const std::vector<std::string>& notes) {
+  for (const std::string& n : notes) std::cout << "  note: " << Printable(n) << "\n";
+}
+
 void PrintJson(nlohmann::json result, int exit_code) {
   result["ok"] = exit_code == kExitOk;
   result["exit_code"] = exit_code;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "util/phase_log.h"
 #include "util/status.h"
 
 namespace warmboot::cli {
@@ -34,6 +35,12 @@ int ReportError(const Status& status, bool json, const std::string& command);
 std::optional<Args> ParseOptionsOnly(const std::vector<std::string>& argv,
                                      std::vector<OptionSpec> spec, const std::string& command,
                                      std::string_view help, bool json, int* exit);
+
+// A command's phases, one line each, and its notes, for human output. Details and notes quote
+// names from the state and the image: printed through Printable, so no name forges a line or
+// reaches the terminal as a control sequence.
+void PrintPhases(const PhaseLog& log);
+void PrintNotes(const std::vector<std::string>& notes);
 
 // Prints a successful JSON result with "ok" and "exit_code" fields added.
 void PrintJson(nlohmann::json result, int exit_code);

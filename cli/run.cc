@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/machine.h"
 #include "cli/output.h"
@@ -34,7 +35,8 @@ Checkpoint API (warmbootd, /run/warmboot/api.sock or --socket PATH):
 Run 'warmboot COMMAND --help' for a command's options.
 Exit codes: 0 ok, 1 error (nothing changed), 2 usage, 3 partial (damage named, the rest
 verified or restored; preserve: image sealed, but no kexec), 4 no valid image (none,
-unsealed, unknown version, consumed).
+unsealed, unknown version, consumed), 5 a sealed image waits and was kept (restore: a
+stale one; give-back: nothing changed).
 )";
 
 }  // namespace
@@ -43,20 +45,22 @@ static int RunCommand(int argc, char** argv, const Machine& machine);
 
 int Run(int argc, char** argv, const Machine& machine) {
   // A last guard: a report or record read back that is damaged in a way a check missed ends
-  // the command with a clear error, never an abort.
+  // the command with a clear error (a JSON document under --json), never an abort.
+  const bool json = argc >= 2 && WantsJson(Argv(argv + 2, argv + argc));
+  const std::string command = argc >= 2 ? argv[1] : "";
   try {
     return RunCommand(argc, argv, machine);
   } catch (const nlohmann::json::exception& e) {
-    std::cerr << "warmboot: a JSON document it read is malformed (" << e.what()
-              << "); nothing more was done\n";
-    return kExitError;
+    return ReportError(Corruption(std::string("a JSON document it read is malformed (") + e.what() +
+                                  "); nothing more was done"),
+                       json, command);
   } catch (const std::exception& e) {
     // Out of memory, or a thread the system would not start where no fewer would do: the
     // command stops here, cleaning up as it unwinds, rather than aborting.
-    std::cerr << "warmboot: stopped: " << e.what()
-              << " (out of memory or of processes?); 'warmboot status' says where the machine "
-                 "stands\n";
-    return kExitError;
+    return ReportError(IoError(std::string("stopped: ") + e.what() +
+                               " (out of memory or of processes?); 'warmboot status' says "
+                               "where the machine stands"),
+                       json, command);
   }
 }
 
@@ -87,6 +91,10 @@ static int RunCommand(int argc, char** argv, const Machine& machine) {
   if (cmd == "version" || cmd == "--version") {
     std::cout << "warmboot 0.1.0 (image format 1.0)\n";
     return kExitOk;
+  }
+  if (WantsJson(rest)) {
+    return ReportError(UsageError("unknown command '" + cmd + "'; 'warmboot help' lists them"),
+                       true, "help");
   }
   std::cerr << "warmboot: unknown command '" << cmd << "'\n\n" << kUsage;
   return kExitUsage;

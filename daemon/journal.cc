@@ -10,6 +10,7 @@
 
 #include "api/names.h"
 #include "util/io.h"
+#include "util/json_text.h"
 
 namespace warmboot::daemon {
 
@@ -73,7 +74,7 @@ std::optional<Journal::Entry> ParsePut(const json& j) {
     e.sealed = j.at("sealed").get<bool>();
     e.mtime_ns = j.at("mtime_ns").get<int64_t>();
     e.ctime_ns = j.at("ctime_ns").get<int64_t>();
-    e.gid = j.value("gid", gid_t{0});
+    e.gid = j.contains("gid") ? j.at("gid").get<gid_t>() : 0;  // older journals have none
   } catch (const json::exception&) {
     return std::nullopt;
   }
@@ -108,7 +109,7 @@ Result<Journal::Contents> Journal::Read(int fd) {
                          text.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
     pos = end + 1;
     if (!header) {
-      if (!j.is_object() || j.value("warmbootd_journal", 0) != 1 || !j.contains("generation") ||
+      if (!j.is_object() || JsonInt(j, "warmbootd_journal") != 1 || !j.contains("generation") ||
           !j["generation"].is_number_unsigned()) {
         return InvalidArgument("not a warmbootd journal (its first line is not the header)");
       }

@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "api/names.h"
+#include "util/json_text.h"
+#include "util/read_file.h"
 
 namespace warmboot::daemon {
 namespace {
@@ -44,16 +46,18 @@ bool ParseUid(const std::string& s, uid_t* uid) {
 
 RestoredState RestoredState::Load(const std::string& restore_dir, const std::string& report_dir) {
   RestoredState st;
-  std::ifstream in(report_dir + "/restore.json");
-  nlohmann::json report = nlohmann::json::parse(in, nullptr, false);
+  // A damaged report (not a file, not JSON, fields of the wrong type) reads as no warm restore.
+  auto text = ReadRegularFile(report_dir + "/restore.json", 256ull << 20);
+  nlohmann::json report =
+      text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json(nullptr);
   std::map<std::string, bool> damaged;  // ".warmboot-api/..." paths
   if (report.is_object()) {
-    const std::string outcome = report.value("outcome", "");
+    const std::string outcome = JsonString(report, "outcome");
     st.warm_ = outcome == "restored" || outcome == "partial";
     if (auto u = report.find("unpack"); st.warm_ && u != report.end() && u->is_object()) {
       if (auto img = u->find("image"); img != u->end() && img->is_object()) {
-        st.generation_ = img->value("generation", uint64_t{0});
-        st.preserved_ns_ = img->value("created_ns", int64_t{0});
+        st.generation_ = static_cast<uint64_t>(std::max<int64_t>(0, JsonInt(*img, "generation")));
+        st.preserved_ns_ = JsonInt(*img, "created_ns");
       }
       if (auto d = u->find("damaged"); d != u->end() && d->is_array()) {
         for (const auto& e : *d) {

@@ -1,30 +1,37 @@
 #include "orchestration/config.h"
 
-#include <cerrno>
 #include <charconv>
-#include <fstream>
 #include <sstream>
 
+#include "util/read_file.h"
 #include "util/strings.h"
 
 namespace warmboot {
 namespace {
 
-Result<uint64_t> Number(const std::string& v, const std::string& where, uint64_t max) {
+// A configuration is a page of text; anything much larger is not one.
+constexpr uint64_t kMaxConfigBytes = 1 << 20;
+
+// A whole number for `key`, at most `max`; with `size` also a binary unit (K, M, G), as sizes
+// are written. The message names the key and what it takes.
+Result<uint64_t> Number(const std::string& v, const std::string& where, const std::string& key,
+                        uint64_t max, bool size = false) {
   uint64_t n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   uint64_t mult = 1;
   std::string unit(p, v.data() + v.size());
-  if (unit == "K")
+  if (size && unit == "K")
     mult = 1ull << 10;
-  else if (unit == "M")
+  else if (size && unit == "M")
     mult = 1ull << 20;
-  else if (unit == "G")
+  else if (size && unit == "G")
     mult = 1ull << 30;
   else if (!unit.empty())
     ec = std::errc::invalid_argument;
   if (ec != std::errc() || p == v.data() || n > max / mult) {
-    return InvalidArgument(where + ": '" + v + "' is not a number in range");
+    return InvalidArgument(where + ": " + key + " takes " +
+                           (size ? "a size (bytes, or with K, M or G)" : "a whole number") +
+                           " from 0 to " + std::to_string(max) + ", not '" + v + "'");
   }
   return n * mult;
 }
@@ -62,30 +69,35 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
     else if (key == "history_dir")
       c.history_dir = v;
     else if (key == "lock_wait_ms") {
-      WB_ASSIGN_OR_RETURN(c.lock_wait_ms, Number(v, where, 3600000));
+      WB_ASSIGN_OR_RETURN(c.lock_wait_ms, Number(v, where, key, 3600000));
     } else if (key == "compression") {
       auto p = ParseCompression(v);
-      if (!p.ok()) return InvalidArgument(where + ": " + p.status().message());
+      if (!p.ok()) {
+        return InvalidArgument(where +
+                               ": compression takes none, zstd, zstd:LEVEL (1-19) or "
+                               "auto, not '" +
+                               v + "'");
+      }
       c.compression = *p;
     } else if (key == "chunk_size") {
-      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, format::kMaxChunkSize));
+      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, key, format::kMaxChunkSize, true));
       if (n < format::kMinChunkSize || n % 4096 != 0) {
         return InvalidArgument(where + ": chunk_size must be a multiple of 4096 from 4K to 64M");
       }
       c.chunk_size = static_cast<uint32_t>(n);
     } else if (key == "threads") {
-      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, 1024));
+      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, key, 1024));
       c.threads = static_cast<unsigned>(n);
     } else if (key == "checkpoint_deadline_ms") {
-      WB_ASSIGN_OR_RETURN(c.checkpoint_deadline_ms, Number(v, where, 3600000));
+      WB_ASSIGN_OR_RETURN(c.checkpoint_deadline_ms, Number(v, where, key, 3600000));
     } else if (key == "offline_attempts") {
-      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, 1000));
+      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, key, 1000));
       if (n == 0) return InvalidArgument(where + ": offline_attempts must be at least 1");
       c.offline_attempts = static_cast<int>(n);
     } else if (key == "offline_backoff_ms") {
-      WB_ASSIGN_OR_RETURN(c.offline_backoff_ms, Number(v, where, 60000));
+      WB_ASSIGN_OR_RETURN(c.offline_backoff_ms, Number(v, where, key, 60000));
     } else if (key == "offline_block_timeout_ms" || key == "offline_timeout_ms") {
-      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, 3600000));
+      WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, key, 3600000));
       if (n == 0) return InvalidArgument(where + ": " + key + " must be at least 1");
       (key == "offline_timeout_ms" ? c.offline_timeout_ms : c.offline_block_timeout_ms) = n;
     } else if (key == "offline_early" || key == "drop_page_cache" || key == "give_back_late") {
@@ -98,7 +110,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
     } else if (key == "offline_early_reserve" || key == "give_back_late_reserve") {
       WB_ASSIGN_OR_RETURN(
           (key == "offline_early_reserve" ? c.offline_early_reserve : c.give_back_late_reserve),
-          Number(v, where, 1ull << 50));
+          Number(v, where, key, 1ull << 50, true));
     } else if (key == "kernel")
       c.kernel = v;
     else if (key == "initrd")
@@ -141,14 +153,12 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
 }
 
 Result<Config> LoadConfig(const std::string& path, bool missing_ok) {
-  std::ifstream in(path);
-  if (!in) {
-    if (errno == ENOENT && missing_ok) return Config{};
-    return ErrnoError("cannot read config " + path, errno);
+  auto text = ReadRegularFile(path, kMaxConfigBytes);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound && missing_ok) return Config{};
+    return text.status().WithContext("cannot read the configuration");
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseConfig(ss.str(), path);
+  return ParseConfig(*text, path);
 }
 
 KexecRequest KexecRequestFromConfig(const Config& config) {

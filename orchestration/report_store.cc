@@ -5,12 +5,18 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 
 #include "util/io.h"
 #include "util/json_text.h"
+#include "util/read_file.h"
 
 namespace warmboot {
+namespace {
+
+// The largest report warmboot writes lists damaged files by name: far below this.
+constexpr uint64_t kMaxReportBytes = 256ull << 20;
+
+}  // namespace
 
 Status SaveReport(const std::string& dir, const std::string& name, const nlohmann::json& report) {
   std::error_code ec;
@@ -46,9 +52,13 @@ Status SaveReport(const std::string& dir, const std::string& name, const nlohman
 
 Result<nlohmann::json> LoadReport(const std::string& dir, const std::string& name) {
   std::string path = dir + "/" + name + ".json";
-  std::ifstream in(path);
-  if (!in) return NotFound("no " + name + " report in " + dir);
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  auto text = ReadRegularFile(path, kMaxReportBytes);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound)
+      return NotFound("no " + name + " report in " + dir);
+    return text.status();
+  }
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded()) return Corruption(path + " is not valid JSON");
   return j;
 }

@@ -1,5 +1,6 @@
 #include "preserve/preserve.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -26,8 +27,10 @@ PackOptions PackOptionsFrom(const Config& c) {
   o.threads = c.threads;
   // Generations count across warm reboots: restore kept the last preserve report.
   auto last = LoadReport(c.report_dir, "preserve");
-  if (last.ok() && last->contains("pack")) {
-    o.generation_floor = (*last)["pack"].value("generation", uint64_t{0});
+  // A damaged report (a field of the wrong type) counts as none: JsonInt, not value().
+  if (last.ok() && last->is_object() && last->contains("pack")) {
+    o.generation_floor =
+        static_cast<uint64_t>(std::max<int64_t>(0, JsonInt((*last)["pack"], "generation")));
   }
   return o;
 }
@@ -157,7 +160,7 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     } else {
       round = std::move(*got);
       r.checkpoint = round->result;
-      std::string detail = std::to_string(round->result.value("ready", 0)) + " app(s) ready";
+      std::string detail = std::to_string(JsonInt(round->result, "ready")) + " app(s) ready";
       for (const std::string& n : round->not_ready) r.notes.push_back("starts cold: " + n);
       if (!round->complete && !config.continue_incomplete_checkpoint) {
         t.Done(false, detail + ", " + std::to_string(round->not_ready.size()) + " not");

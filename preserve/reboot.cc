@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -13,6 +14,7 @@
 #include "util/bytes.h"
 #include "util/deferred_signals.h"
 #include "util/host_info.h"
+#include "util/json_text.h"
 
 namespace warmboot {
 namespace {
@@ -270,7 +272,7 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
   }
   r.checks = Preserve(platform, config, checks);
   // Null when no round ran (a dry run, or warmbootd not running).
-  r.round = r.checks.checkpoint.is_object() ? r.checks.checkpoint.value("round", uint64_t{0}) : 0;
+  r.round = static_cast<uint64_t>(std::max<int64_t>(0, JsonInt(r.checks.checkpoint, "round")));
   if (!r.checks.status.ok()) {
     refuse(r.checks.status);
     return r;

@@ -54,17 +54,18 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
 
   const nlohmann::json earlier = ThisBootsRestore(config, boot_id);
   const bool earlier_here = !earlier.is_null();
-  if (earlier_here && earlier.value("outcome", std::string()) != "failed") {
+  // Fields read with JsonString: a damaged report must not throw out of the boot's restore.
+  const std::string ran_in =
+      JsonString(earlier, "ran_in").empty() ? "system" : JsonString(earlier, "ran_in");
+  if (earlier_here && JsonString(earlier, "outcome") != "failed") {
     res.restore = earlier;
-    res.earlier_note = "this boot's restore already ran (in the " +
-                       earlier.value("ran_in", std::string("system")) + ", " +
-                       earlier.value("outcome", std::string()) + "): nothing to do";
+    res.earlier_note = "this boot's restore already ran (in the " + ran_in + ", " +
+                       JsonString(earlier, "outcome") + "): nothing to do";
   } else {
     if (earlier_here) {
       // The real root may have what the initramfs lacked (a module, room): one more try.
-      res.earlier_note = "this boot's restore in the " +
-                         earlier.value("ran_in", std::string("system")) + " failed (" +
-                         earlier.value("message", std::string()) + "); trying again";
+      res.earlier_note = "this boot's restore in the " + ran_in + " failed (" +
+                         JsonString(earlier, "message") + "); trying again";
     }
     res.restored_now = true;
     auto platform = options.open_platform();

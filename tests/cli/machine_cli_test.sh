@@ -65,6 +65,15 @@ for i in $(seq 1 300); do echo "record $i" >"$work/state/app/$i.log"; done
 ln -s db/table "$work/state/app/current"
 
 "$wb" preserve "${cfg[@]}" --dry-run >/dev/null 2>&1; check "dry run" 0 $?
+# A damaged last report (a field of the wrong type) counts as none: it must not stop every
+# preserve with a bare exception message (nlohmann's value() throws on a wrong type).
+mkdir -p "$work/reports"
+echo '{"pack": {"generation": "seven"}}' >"$work/reports/preserve.json"
+out=$("$wb" preserve "${cfg[@]}" --dry-run --json 2>&1); rc=$?
+check "dry run over a damaged preserve report" 0 $rc
+[[ $(json 'd["ok"]' <<<"$out" 2>/dev/null) == True ]] && passes=$((passes + 1)) \
+  || { echo "FAIL: dry run over a damaged report: $out"; fails=$((fails + 1)); }
+rm -f "$work/reports/preserve.json"
 [[ $("$wb" status "${cfg[@]}" --json | json 'd["device"]["mode"]') == system-ram ]] \
   && passes=$((passes + 1)) || { echo "FAIL: dry run changed the mode"; fails=$((fails + 1)); }
 
@@ -118,6 +127,16 @@ st=$("$wb" status "${cfg[@]}" --json)
   && passes=$((passes + 1)) || { echo "FAIL: status of a stale image: $st"; fails=$((fails + 1)); }
 "$wb" status "${cfg[@]}" | grep -q "stale state is waiting.*restore --image $uuid" \
   && passes=$((passes + 1)) || { echo "FAIL: human status of a stale image"; fails=$((fails + 1)); }
+# An image status cannot read (as a user not allowed to open /dev/pmem0) is unknown, not absent:
+# no "no state waiting", no give-back advice, no warmboot_state_waiting 0.
+mv "$work/sim/pmem.img" "$work/sim/pmem.img.away"
+st=$("$wb" status "${cfg[@]}" --json --prometheus "$work/prom/unknown.prom"); rc=$?
+mv "$work/sim/pmem.img.away" "$work/sim/pmem.img"
+[[ $(json 'd["image"]["state"], d["image"]["waiting"], d["state"]["image_waiting"]' <<<"$st") == "('unknown', None, None)" \
+  && $(json 'd["next"]' <<<"$st") == *"is unknown"* && $(json 'd["next"]' <<<"$st") != *"give-back"* ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: status of an unreadable image (exit $rc): $st"; fails=$((fails + 1)); }
+! grep -q "warmboot_state_waiting" "$work/prom/unknown.prom" && passes=$((passes + 1)) \
+  || { echo "FAIL: an unknown image exported as warmboot_state_waiting"; fails=$((fails + 1)); }
 "$wb" restore "${cfg[@]}" --image nonsense >/dev/null 2>&1; check "--image not a uuid" 2 $?
 "$wb" restore "${cfg[@]}" --image "${uuid^^}" --json >"$work/restore.json"; check "restore --image" 0 $?
 [[ $(json 'd["image_intent"]' <"$work/restore.json") == requested ]] && passes=$((passes + 1)) || { echo "FAIL: intent requested"; fails=$((fails + 1)); }

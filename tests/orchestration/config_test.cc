@@ -54,6 +54,28 @@ TEST(ConfigTest, MissingDefaultFileMeansDefaults) {
   EXPECT_EQ(c.status().code(), Code::kNotFound);
 }
 
+TEST(ConfigTest, ADirectoryIsNoConfiguration) {
+  // Through an ifstream a directory read as empty: all defaults, exit 0, without a word.
+  auto c = LoadConfig("/etc", false);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("/etc is a directory"), std::string::npos)
+      << c.status().ToString();
+  EXPECT_FALSE(LoadConfig("/etc", true).ok());  // missing is fine; a directory is not
+}
+
+TEST(ConfigTest, NumbersNameTheKeyAndTheRange) {
+  auto c = ParseConfig("threads = 2000\n", "w.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("threads takes a whole number from 0 to 1024, not '2000'"),
+            std::string::npos)
+      << c.status().ToString();
+  EXPECT_FALSE(ParseConfig("lock_wait_ms = 2K\n", "x").ok());  // milliseconds take no unit
+  EXPECT_TRUE(ParseConfig("offline_early_reserve = 2G\n", "x").ok());
+  auto z = ParseConfig("compression = lz4\n", "x");
+  ASSERT_FALSE(z.ok());
+  EXPECT_NE(z.status().message().find("compression takes"), std::string::npos);
+}
+
 TEST(ConfigTest, ShippedConfigParses) {
   auto c = LoadConfig(WARMBOOT_SOURCE_DIR "/config/warmboot.conf", false);
   ASSERT_TRUE(c.ok()) << c.status().ToString();

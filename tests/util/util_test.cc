@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "util/io.h"
 #include "util/parallel_for.h"
 #include "util/printable.h"
+#include "util/read_file.h"
 #include "util/strings.h"
 #include "util/time_text.h"
 #include "util/uuid.h"
@@ -81,6 +83,34 @@ TEST(UuidTest, RoundTripAndRejects) {
 
 // More than a pipe holds (64 KiB): the writer's write(2) calls come back short and WriteAll
 // must carry on where each stopped; the reader's reads come back short too.
+// A configuration or report path that names a directory read as empty through an ifstream (a
+// configuration of defaults, silently), and a FIFO blocked for ever.
+TEST(ReadRegularFileTest, RefusesWhatIsNotARegularFile) {
+  char tmpl[] = "/tmp/warmboot-read-file-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, file = dir + "/f", fifo = dir + "/p";
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "a = 1\n", 6), 6);
+  ::close(fd);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+
+  auto text = ReadRegularFile(file, 1024);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(*text, "a = 1\n");
+  auto d = ReadRegularFile(dir, 1024);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find(dir + " is a directory"), std::string::npos);
+  auto p = ReadRegularFile(fifo, 1024);  // returns at once: no writer is waited for
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("not a regular file"), std::string::npos);
+  EXPECT_FALSE(ReadRegularFile(file, 3).ok());  // larger than allowed
+  EXPECT_EQ(ReadRegularFile(dir + "/missing", 1024).status().code(), Code::kNotFound);
+  ::unlink(fifo.c_str());
+  ::unlink(file.c_str());
+  ::rmdir(dir.c_str());
+}
+
 TEST(IoTest, WholeBuffersThroughShortTransfers) {
   int p[2];
   ASSERT_EQ(::pipe(p), 0);
