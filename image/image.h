@@ -199,8 +199,10 @@ enum class InspectDepth { kHeaderAndSeal, kAll };
 Result<InspectReport> InspectImage(Media& media, InspectDepth depth = InspectDepth::kAll);
 
 // True when block 0 carries the image magic, damaged or not: tells "never written" (a cold
-// boot) from "written but not valid" (the writer died, or damage).
-bool HasImageMagic(Media& media);
+// boot) from "written but not valid" (the writer died, or damage). An error when the magic
+// cannot be read (an I/O error, or a known media error over it, which is not read): then
+// whether an image is there is unknown, and nothing may treat the device as empty.
+Result<bool> FindImageMagic(Media& media);
 
 // Marks a sealed image consumed so it is never restored twice.
 Status ConsumeImage(Media& media);

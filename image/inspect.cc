@@ -18,10 +18,18 @@ const char* ImageStateName(ImageState state) {
   return "unknown";
 }
 
-bool HasImageMagic(Media& media) {
+Result<bool> FindImageMagic(Media& media) {
   if (media.size() < format::kBlockSize) return false;
   uint8_t magic[8];
-  if (!media.ReadAt(format::kHeaderOffset, {magic, sizeof magic}).ok()) return false;
+  for (const ByteRange& b : media.KnownBadRanges()) {
+    if (b.Overlaps(format::kHeaderOffset, sizeof magic)) {
+      return Corruption("the image header on " + media.name() +
+                        " lies over a known media error (not read): whether an image is there "
+                        "cannot be told");
+    }
+  }
+  WB_RETURN_IF_ERROR(media.ReadAt(format::kHeaderOffset, {magic, sizeof magic})
+                         .WithContext("cannot read the image header on " + media.name()));
   return std::memcmp(magic, format::kHeaderMagic.data(), sizeof magic) == 0;
 }
 

@@ -48,9 +48,20 @@ Result<MemoryReturn> ReturnMemory(PmemPlatform& platform, const Config& config,
                                         " to check that no sealed image waits on it; nothing "
                                         "was changed");
     }
-    const bool magic = HasImageMagic(**media);
+    auto found = FindImageMagic(**media);
+    const bool magic = found.ok() && *found;
     auto inspect = magic ? InspectImage(**media, InspectDepth::kHeaderAndSeal)
                          : Result<InspectReport>(NotFound("no image"));
+    // Unknown is not "none": what cannot be read may be a sealed image, the only copy.
+    Status unreadable = !found.ok() ? found.status()
+                        : magic && !inspect.ok() && inspect.status().code() != Code::kNoImage
+                            ? inspect.status()
+                            : Status::Ok();
+    if (!unreadable.ok()) {
+      look.Done(false, unreadable.message());
+      return unreadable.WithContext("cannot tell whether a sealed image waits on " + info.name +
+                                    "; nothing was changed");
+    }
     if (inspect.ok() && inspect->state == ImageState::kSealed) {
       const format::Header& h = inspect->header;
       look.Done(true, "sealed, generation " + std::to_string(h.generation));

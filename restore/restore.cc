@@ -183,6 +183,7 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
   r.ran_in = options.ran_in;
   // What to do about a kept image (set where it is found).
   std::string kept_next;
+  bool image_unknown = false;  // the device could not be read: kept as if an image waits
   const std::string meant = "this boot's command line names image " + r.named_image + " (" +
                             kImageTokenParam + "=), the state a warm reboot was to bring back";
 
@@ -218,14 +219,25 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       auto open = log.Start("open raw device");
       auto media = platform.OpenRawMedia(OpenMode::kReadWrite);
       open.Done(media.ok(), media.ok() ? (*media)->name() : media.status().message());
-      if (!media.ok()) {
-        r.status = media.status();
-        r.message = "cannot open the raw device: " + media.status().message();
-        return;
-      }
+      // Unknown is not "none": what cannot be read may be a sealed image, the only copy of the
+      // state, and giving the memory back would overwrite it. Kept, and the run fails.
+      auto unknown = [&](const Status& s) {
+        r.status = s;
+        r.message = "cannot tell whether a sealed image waits on " + r.device->name + " (" +
+                    s.message() + ")";
+        r.image_kept = true;
+        image_unknown = true;
+        kept_next = "fix the cause and run 'warmboot restore' again";
+      };
+      if (!media.ok()) return unknown(media.status().WithContext("cannot open the raw device"));
       r.bad_ranges = (*media)->KnownBadRanges();
       auto look = log.Start("find image");
-      if (!HasImageMagic(**media)) {
+      auto magic = FindImageMagic(**media);
+      if (!magic.ok()) {
+        look.Done(false, magic.status().message());
+        return unknown(magic.status());
+      }
+      if (!*magic) {
         look.Done(true, "none");
         r.outcome = RestoreOutcome::kNothingToRestore;
         r.message = "no image on " + (*media)->name() + " (a cold boot): nothing to restore";
@@ -234,6 +246,10 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       }
       // Header and seal decide; unpack then loads and checks the tables, once.
       auto inspect = InspectImage(**media, InspectDepth::kHeaderAndSeal);
+      if (!inspect.ok() && inspect.status().code() != Code::kNoImage) {
+        look.Done(false, inspect.status().message());  // an I/O error, not a verdict
+        return unknown(inspect.status());
+      }
       if (!inspect.ok() || inspect->state != ImageState::kSealed) {
         bool consumed = inspect.ok() && inspect->state == ImageState::kConsumed;
         std::string why = !inspect.ok() ? inspect.status().message()
@@ -342,8 +358,9 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
         if (r.preserve_report.is_discarded()) r.preserve_report = nullptr;
       }
     }();
-    // Known media errors are cleared before the memory becomes RAM again, or said plainly.
-    if (!r.bad_ranges.empty()) {
+    // Known media errors are cleared before the memory becomes RAM again, or said plainly; never
+    // under a kept image (clearing writes zeros: over its header, the image would be gone).
+    if (!r.bad_ranges.empty() && !r.image_kept) {
       auto t = log.Start("clear media errors");
       Status s = platform.ClearErrors(r.bad_ranges);
       t.Done(s.ok(),
@@ -362,7 +379,8 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
 
   if (r.image_kept) {
     // The sealed image is the only copy of the state: it stays, and so does its memory.
-    r.message += ". The sealed image is kept on " + r.device->name +
+    r.message += (image_unknown ? ". Whatever is on " + r.device->name + " stays as it is,"
+                                : ". The sealed image is kept on " + r.device->name) +
                  " and its memory stays out of System RAM: " + kept_next;
     return r;
   }

@@ -162,8 +162,10 @@ Status SimulatedPmem::Save() const {
   j["faults"] = json::object();
   for (const auto& [step, f] : faults_) {
     if (f.times == 0) continue;
-    j["faults"][PmemStepName(step)] = {
-        {"code", CodeName(f.status.code())}, {"message", f.status.message()}, {"times", f.times}};
+    j["faults"][PmemStepName(step)] = {{"code", CodeName(f.status.code())},
+                                       {"message", f.status.message()},
+                                       {"times", f.times},
+                                       {"after", f.after}};
   }
   std::string tmp = dir_ + "/sim.json.tmp";
   {
@@ -214,7 +216,7 @@ Status SimulatedPmem::Load() {
           if (f.value("code", "") == CodeName(static_cast<Code>(c))) code = static_cast<Code>(c);
         }
         faults_[static_cast<PmemStep>(s)] = {Status(code, f.value("message", "injected fault")),
-                                             f.value("times", 1)};
+                                             f.value("times", 1), f.value("after", 0)};
       }
     }
   } catch (const json::exception& e) {
@@ -226,14 +228,19 @@ Status SimulatedPmem::Load() {
 Status SimulatedPmem::Injected(PmemStep step) {
   auto it = faults_.find(step);
   if (it == faults_.end() || it->second.times == 0) return Status::Ok();
+  if (it->second.after > 0) {
+    --it->second.after;
+    WB_RETURN_IF_ERROR(Save());
+    return Status::Ok();
+  }
   if (it->second.times > 0) --it->second.times;
   Status s = it->second.status;
   WB_RETURN_IF_ERROR(Save());
   return s;
 }
 
-void SimulatedPmem::FailStep(PmemStep step, Status status, int times) {
-  faults_[step] = {std::move(status), times};
+void SimulatedPmem::FailStep(PmemStep step, Status status, int times, int after) {
+  faults_[step] = {std::move(status), times, after};
   (void)Save();
 }
 

@@ -69,8 +69,9 @@ class SimulatedPmem : public PmemPlatform {
   Status SetLabelName(const std::string& name) override;
   Status EnableNamespace() override;
 
-  // Fault injection: the next `times` calls of `step` fail with `status`.
-  void FailStep(PmemStep step, Status status, int times = 1);
+  // Fault injection: the next `times` calls of `step` fail with `status`, after `after` calls
+  // that succeed.
+  void FailStep(PmemStep step, Status status, int times = 1, int after = 0);
   // Offlining block `index` fails with EBUSY `times` more times (-1: always).
   void SetBlockBusy(uint64_t index, int times);
   // Offlining block `index` never finishes on its own (the kernel keeps migrating): each try
@@ -115,6 +116,7 @@ class SimulatedPmem : public PmemPlatform {
   struct Fault {
     Status status;
     int times = 0;
+    int after = 0;  // calls that succeed first
   };
 
   SimulatedPmem() = default;

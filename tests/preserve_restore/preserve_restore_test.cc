@@ -12,6 +12,7 @@
 #include "orchestration/machine_lock.h"
 #include "pmem/ownership.h"
 #include "preserve/preserve.h"
+#include "restore/give_back.h"
 #include "restore/restore.h"
 #include "testing/sim_machine.h"
 #include "testing/simulated_pmem.h"
@@ -515,6 +516,44 @@ TEST_F(KeptImageTest, AWriteFailureKeepsTheImageAndARerunFinishes) {
   EXPECT_EQ(again.outcome, RestoreOutcome::kRestored) << again.message;
   EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
   EXPECT_TRUE(again.memory_returned);
+}
+
+// Unknown is not "none": a header that cannot be read (here a known media error over it, which
+// is never read) may be a sealed image, the only copy of the state. Restore and give-back keep it
+// and its memory (they took it for a cold boot's empty device and gave the memory back, which
+// overwrites the image); discard gives it up on purpose.
+TEST_F(KeptImageTest, AHeaderThatCannotBeReadIsNotAnEmptyDevice) {
+  sim_->AddBadRange({0, 4096});
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_TRUE(r.image_kept);
+  EXPECT_FALSE(r.memory_returned);
+  EXPECT_NE(r.message.find("cannot tell whether a sealed image waits"), std::string::npos)
+      << r.message;
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+  GiveBackOptions g;
+  g.transition = testing::NoSleepTransitions();
+  GiveBackReport back = GiveBack(*sim_, config_, g);
+  EXPECT_FALSE(back.status.ok());
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+
+  PhaseLog log;
+  std::string what;
+  ASSERT_TRUE(Discard(*sim_, config_, RestoreOpts(), &log, &what).ok());
+  EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
+}
+
+// A raw device that cannot be opened is the same: nothing is given back.
+TEST_F(KeptImageTest, ARawDeviceThatCannotBeOpenedKeepsItsMemory) {
+  // The ownership check's open succeeds, restore's own fails (EBUSY: another opener).
+  sim_->FailStep(PmemStep::kOpenRaw, Status(Code::kBusy, "/dev/pmem0 is open elsewhere"), 1, 1);
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_EQ(r.status.code(), Code::kBusy) << r.status.ToString();
+  EXPECT_TRUE(r.image_kept);
+  EXPECT_FALSE(r.memory_returned);
+  ExpectImageWaiting();
+  RestoreReport again = Restore(*sim_, config_, RestoreOpts());  // the cause gone
+  EXPECT_EQ(again.outcome, RestoreOutcome::kRestored) << again.message;
 }
 
 TEST_F(KeptImageTest, DiscardGivesTheStateUpOnPurpose) {
