@@ -16,6 +16,7 @@
 #include "util/deferred_signals.h"
 #include "util/host_info.h"
 #include "util/json_text.h"
+#include "util/time_text.h"
 
 namespace warmboot {
 namespace {
@@ -85,6 +86,44 @@ Status KexecLoadFailed(const Status& cause, const PreserveReport& r) {
           "the memory. A cold reboot keeps the image on an NVDIMM, but not on a memmap= region");
 }
 
+// A raw namespace may hold a sealed image an earlier boot left and nobody restored (its restore
+// failed or kept it: no room, a stale image): the only copy of that state. A new image would be
+// written over it. Refused unless the image was sealed in this boot, whose state is still the
+// state directory's. What cannot be read is not taken for nothing.
+Status CheckNoEarlierStateWaits(PmemPlatform& platform, const PmemInfo& info,
+                                const ThisBoot& boot) {
+  const std::string nothing = "; nothing changed";
+  auto media = platform.OpenRawMedia(OpenMode::kReadOnly);
+  if (!media.ok()) {
+    return media.status().WithContext("cannot read " + info.name +
+                                      " to check that no sealed image waits on it" + nothing);
+  }
+  auto magic = FindImageMagic(**media);
+  if (!magic.ok()) {
+    return magic.status().WithContext("cannot tell whether a sealed image waits on " + info.name +
+                                      nothing);
+  }
+  if (!*magic) return Status::Ok();
+  auto inspect = InspectImage(**media, InspectDepth::kHeaderAndSeal);
+  if (!inspect.ok()) {
+    if (inspect.status().code() == Code::kNoImage) return Status::Ok();
+    return inspect.status().WithContext("cannot tell whether a sealed image waits on " + info.name +
+                                        nothing);
+  }
+  if (inspect->state != ImageState::kSealed) return Status::Ok();
+  const format::Header& h = inspect->header;
+  const ImageJudgement judged = JudgeImage(h, boot);
+  if (judged.intent == ImageIntent::kSameBoot) return Status::Ok();
+  const std::string uuid = format::UuidToString(h.image_uuid);
+  return InvalidArgument(
+      "a sealed image of an earlier boot waits on " + info.name + " (generation " +
+      std::to_string(h.generation) + ", " + HumanBytes(h.total_raw_bytes) + " of state, written " +
+      HumanMoment(h.created_ns, NowUnixNanos()) + "), never restored: a new image would be " +
+      "written over it. 'warmboot restore" +
+      (judged.intent == ImageIntent::kStale ? " --image " + uuid : std::string()) +
+      "' brings it back, 'warmboot discard --yes' gives it up" + nothing);
+}
+
 int Interrupted(const PreserveOptions& options) {
   return options.interrupted ? options.interrupted() : 0;
 }
@@ -139,6 +178,13 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
           InvalidArgument(info->name + " is in " + PmemModeName(info->mode) +
                           " mode; warmboot expects system-ram, devdax or raw. Nothing changed.");
       return r;
+    }
+    if (info->mode == PmemMode::kRaw) {
+      const ThisBoot boot = options.boot ? *options.boot : ReadThisBoot();
+      if (Status s = CheckNoEarlierStateWaits(platform, *info, boot); !s.ok()) {
+        r.status = s;
+        return r;
+      }
     }
     if (info->mode == PmemMode::kSystemRam && info->OnlineBlocks() < info->blocks.size()) {
       r.notes.push_back(std::to_string(info->blocks.size() - info->OnlineBlocks()) +

@@ -14,6 +14,7 @@
 #include "image/image.h"
 #include "kexec/kexec.h"
 #include "orchestration/config.h"
+#include "orchestration/this_boot.h"
 #include "pmem/pmem.h"
 #include "pmem/transitions.h"
 #include "util/clock_snapshot.h"
@@ -63,6 +64,9 @@ struct PreserveOptions {
   // How long warmboot reboot spent offlining the blocks before the services stopped (0: it did
   // not), for the report.
   double offline_early_seconds = 0;
+  // This boot (unset: read from /proc), which decides whether a sealed image found on a raw
+  // namespace is this boot's own (written over) or an earlier boot's (refused).
+  std::optional<ThisBoot> boot;
 };
 
 struct PreserveReport {

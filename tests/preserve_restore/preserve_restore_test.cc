@@ -18,6 +18,7 @@
 #include "testing/simulated_pmem.h"
 #include "testing/test_util.h"
 #include "util/deferred_signals.h"
+#include "util/uuid.h"
 
 namespace warmboot {
 namespace {
@@ -396,6 +397,33 @@ TEST(PreserveLabelTest, LabeledNamespaceIsNamedWarmboot) {
 }  // namespace warmboot
 
 // --- A sealed image is never given up by a failed restore (the data-loss item 1).
+
+// A sealed image an earlier boot left, never restored (its restore kept it: no room, a stale
+// image), is the only copy of that state: a preserve that would write over it refuses and
+// says what to do. This boot's own sealed image is written over: its state is still the state
+// directory's.
+TEST_F(PreserveRestoreTest, AnEarlierBootsSealedImageIsNotWrittenOver) {
+  PreserveReport first = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(first.status.ok()) << first.status.ToString();
+  sim_->Reboot();
+  PreserveOptions next_boot = PreserveOpts();
+  next_boot.boot = ThisBoot{RandomUuid(), "root=/dev/vda1"};
+  PreserveReport over = Preserve(*sim_, config_, next_boot);
+  EXPECT_FALSE(over.status.ok());
+  EXPECT_FALSE(over.memory_removed);
+  EXPECT_NE(over.status.message().find("'warmboot restore --image"), std::string::npos)
+      << over.status.ToString();
+  auto media = sim_->OpenRawMedia(OpenMode::kReadOnly);
+  ASSERT_TRUE(media.ok());
+  auto inspect = InspectImage(**media);
+  ASSERT_TRUE(inspect.ok()) << inspect.status().ToString();
+  EXPECT_EQ(inspect->state, ImageState::kSealed);
+  EXPECT_EQ(inspect->header.image_uuid, first.pack->image_uuid);
+
+  // In the boot that sealed it (preserve --no-kexec, then again): written over.
+  PreserveReport again = Preserve(*sim_, config_, PreserveOpts());
+  EXPECT_TRUE(again.status.ok()) << again.status.ToString();
+}
 
 class KeptImageTest : public PreserveRestoreTest {
  protected:
