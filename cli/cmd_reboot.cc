@@ -122,8 +122,11 @@ int CmdReboot(const Argv& argv, const Machine& machine) {
         break;
       }
       std::cerr << "warmboot reboot: " << Printable(r.status.message(), true) << "\n"
-                << "  nothing changed and the machine keeps running; '--fallback cold' reboots "
-                   "the ordinary way instead\n";
+                << (options.fallback_cold
+                        ? "  nothing changed and the machine keeps running: no ordinary reboot "
+                          "for this cause (see the note)\n"
+                        : "  nothing changed and the machine keeps running; '--fallback cold' "
+                          "reboots the ordinary way instead\n");
       break;
   }
   return code;

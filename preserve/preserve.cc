@@ -182,6 +182,7 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     if (info->mode == PmemMode::kRaw) {
       const ThisBoot boot = options.boot ? *options.boot : ReadThisBoot();
       if (Status s = CheckNoEarlierStateWaits(platform, *info, boot); !s.ok()) {
+        r.earlier_image_waits = s.code() == Code::kInvalidArgument;
         r.status = s;
         return r;
       }

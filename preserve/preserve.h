@@ -74,6 +74,8 @@ struct PreserveReport {
   bool dry_run = false;
   bool memory_removed = false;  // the point of no return was passed
   bool image_sealed = false;
+  // Refused because a sealed image of an earlier boot waits on the namespace, never restored.
+  bool earlier_image_waits = false;
   int64_t started_ns = 0;
   int64_t handed_over_ns = 0;        // options.handed_over_ns
   double offline_early_seconds = 0;  // options.offline_early_seconds

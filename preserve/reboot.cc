@@ -209,7 +209,10 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
 
   // Every refusal leaves the machine as it was: the round ended (the sets thaw), the kernel
   // unloaded. With fallback_cold it becomes an ordinary reboot, its cause kept for the next boot.
-  auto refuse = [&](Status why) {
+  // Not for every cause: a signal (Ctrl-C, a dropped session) asks to stop, not to reboot; a
+  // held lock is a restore or discard at work, which the reboot would kill; a sealed image of an
+  // earlier boot waits, which a cold reboot loses on memmap= pmem. Those are refused plainly.
+  auto refuse = [&](Status why, bool cold_allowed = true) {
     if (end_round) end_round();
     end_round = nullptr;
     if (loaded) {
@@ -225,6 +228,15 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
                                                   back.message() + "): run 'warmboot give-back'");
     r.outcome = RebootOutcome::kRefused;
     if (!options.fallback_cold || options.dry_run) return;
+    if (!cold_allowed || r.status.code() == Code::kInterrupted) {
+      r.notes.push_back("no ordinary reboot either, although --fallback cold asked: " +
+                        std::string(r.status.code() == Code::kInterrupted ? "a signal asked to stop"
+                                    : r.checks.earlier_image_waits
+                                        ? "a cold reboot would lose the state waiting on the pmem"
+                                        : "another warmboot command holds the machine") +
+                        "; the machine keeps running");
+      return;
+    }
     Status kept = SaveReport(config.history_dir, "reboot-cause",
                              {{"reboot", "cold"},
                               {"cause", r.status.message()},
@@ -248,7 +260,7 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     auto taken = MachineLock::Acquire(config.lock_file, "reboot",
                                       std::chrono::milliseconds(config.lock_wait_ms));
     if (!taken.ok()) {
-      refuse(taken.status());
+      refuse(taken.status(), false);
       return r;
     }
     lock.emplace(std::move(*taken));
@@ -274,7 +286,7 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
   // Null when no round ran (a dry run, or warmbootd not running).
   r.round = static_cast<uint64_t>(std::max<int64_t>(0, JsonInt(r.checks.checkpoint, "round")));
   if (!r.checks.status.ok()) {
-    refuse(r.checks.status);
+    refuse(r.checks.status, !r.checks.earlier_image_waits);
     return r;
   }
   if (options.dry_run) {

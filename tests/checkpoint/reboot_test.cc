@@ -16,6 +16,7 @@
 #include "cli/checkpoint_round.h"
 #include "client/client.h"
 #include "daemon/server.h"
+#include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
 #include "pmem/transitions.h"
 #include "restore/restore.h"
@@ -371,6 +372,30 @@ TEST_F(RebootTest, ASignalDuringTheChecksStopsBeforeAnythingIsLoaded) {
   EXPECT_EQ(r.status.code(), Code::kInterrupted) << r.status.ToString();
   EXPECT_TRUE(kexec_.loads.empty());
   EXPECT_EQ(services_.kexec_starts, 0);
+  ExpectNothingChanged();
+}
+
+// --fallback cold is for refusals, not for being told to stop (Ctrl-C, a dropped session) nor
+// for another warmboot command at work (a restore the reboot would kill).
+TEST_F(RebootTest, WithFallbackColdASignalOrAHeldLockStillRebootsNothing) {
+  RebootOptions o = Options();
+  o.fallback_cold = true;
+  o.transition.interrupted = [] { return SIGINT; };
+  std::thread app = Answer();
+  RebootReport r = WarmReboot(*sim_, config_, o, boot_);
+  app.join();
+  EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
+  EXPECT_EQ(r.status.code(), Code::kInterrupted) << r.status.ToString();
+  EXPECT_EQ(services_.reboot_starts, 0);
+
+  auto held = MachineLock::Acquire(config_.lock_file, "restore", std::chrono::milliseconds(0));
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  config_.lock_wait_ms = 10;
+  RebootOptions plain = Options();
+  plain.fallback_cold = true;
+  RebootReport busy = WarmReboot(*sim_, config_, plain, boot_);
+  EXPECT_EQ(busy.outcome, RebootOutcome::kRefused) << busy.status.ToString();
+  EXPECT_EQ(services_.reboot_starts, 0);
   ExpectNothingChanged();
 }
 
