@@ -51,6 +51,15 @@ int DramNode(const PmemInfo& info) {
 
 Status PrepareRestoreDir(const std::string& dir, uint64_t state_bytes, bool may_mount,
                          int prefer_node, std::vector<std::string>* notes) {
+  // restore_dir itself must not be a symbolic link: creating, sizing and mounting a tmpfs would
+  // follow it and hide whatever directory it names (unpack refuses it only after the mount).
+  struct stat lst;
+  if (::lstat(dir.c_str(), &lst) == 0 && !S_ISDIR(lst.st_mode)) {
+    return InvalidArgument(dir +
+                           (S_ISLNK(lst.st_mode) ? " is a symbolic link" : " is not a directory") +
+                           ": restore_dir must be a directory of warmboot's own; nothing was "
+                           "written");
+  }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());

@@ -584,6 +584,29 @@ TEST_F(KeptImageTest, ARawDeviceThatCannotBeOpenedKeepsItsMemory) {
   EXPECT_EQ(again.outcome, RestoreOutcome::kRestored) << again.message;
 }
 
+// restore_dir a symbolic link (to an application's data on disk): restore mounted its tmpfs over
+// the directory the link names, hiding that data, before unpack refused the link.
+TEST_F(KeptImageTest, ASymlinkedRestoreDirIsRefusedBeforeAnythingIsMounted) {
+  testing::TempDir disk("/var/tmp");
+  const std::string target = disk.path() + "/app-data";
+  testing::MakeDirs(target);
+  testing::WriteFile(target + "/precious", "keep me");
+  config_.restore_dir = disk.path() + "/restore";
+  ASSERT_EQ(::symlink(target.c_str(), config_.restore_dir.c_str()), 0);
+  RestoreOptions o = RestoreOpts();
+  o.mount_tmpfs = true;
+  RestoreReport r = Restore(*sim_, config_, o);
+  const std::string mounted = MountEntry(target);
+  if (!mounted.empty()) ::umount2(target.c_str(), MNT_DETACH);
+  EXPECT_EQ(mounted, "");
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_NE(r.status.message().find("is a symbolic link"), std::string::npos)
+      << r.status.ToString();
+  EXPECT_TRUE(r.image_kept);
+  EXPECT_EQ(testing::ReadFile(target + "/precious"), "keep me");
+  config_.restore_dir = target;  // TearDown unmounts nothing of ours
+}
+
 TEST_F(KeptImageTest, DiscardGivesTheStateUpOnPurpose) {
   SmallRestoreDir();
   RestoreReport r = Restore(*sim_, config_, RestoreOpts());
