@@ -171,6 +171,10 @@ class Unpacker {
     if (unwritten_.empty()) first_unwritten_ = img_.segments[i].path + ": " + why;
     unwritten_.insert(i);
   }
+  bool Unwritten(uint64_t i) {
+    std::lock_guard lock(unwritten_mu_);
+    return unwritten_.count(i) != 0;
+  }
 
   void MakeDirectories() {
     for (uint64_t i = 0; i < img_.segments.size(); ++i) {
@@ -374,6 +378,12 @@ class Unpacker {
     const LoadedSegment& s = img_.segments[i];
     const format::SegmentRecord& r = s.record;
     auto [parent, name] = SplitParent(s.path);
+    // Another task of this file could not write its part: the file is absent, never in place
+    // with a range of zeros (the unpack fails and the image stays sealed for another run).
+    if (Unwritten(i)) {
+      ::unlinkat(dirfd, TempName(i).c_str(), 0);
+      return Status::Ok();
+    }
     // chown before chmod: chown clears set-id bits.
     if (options_.restore_owner && ::fchown(fd, r.uid, r.gid) != 0) {
       return ErrnoError("cannot set the owner of " + s.path, errno);
@@ -384,14 +394,24 @@ class Unpacker {
     CheckMetadata(i, fd, nullptr);
     std::string tmp = TempName(i), final_name(name);
     if (damage_->IsDamaged(i)) {
-      // Into DEST/.quarantine/files/<path>. A quarantine that cannot be made (something of
-      // that name in the way, from an earlier restore merged into) is said, not fatal.
+      // Into DEST/.quarantine/files/<path>. A quarantine that cannot be made because something
+      // of that name is in the way (from an earlier restore merged into) is said, not fatal.
+      // Any other failure (no space, no memory, I/O) fails the unpack: the salvaged bytes
+      // would be lost while the image is consumed; kept sealed, another run salvages them.
       std::string qparent =
           std::string(kQuarantineFiles) + (parent.empty() ? "" : "/" + std::string(parent));
       auto qdir = OpenDirBeneath(root_.get(), qparent, true);
       if (!qdir.ok() || ::renameat(dirfd, tmp.c_str(), qdir->get(), final_name.c_str()) != 0) {
-        std::string why = qdir.ok() ? std::strerror(errno) : qdir.status().message();
+        const int err = qdir.ok() ? errno : 0;
+        std::string why = qdir.ok() ? std::strerror(err) : qdir.status().message();
         ::unlinkat(dirfd, tmp.c_str(), 0);
+        const bool in_the_way =
+            qdir.ok() ? (err == EISDIR || err == ENOTEMPTY || err == ENOTDIR || err == EEXIST)
+                      : qdir.status().code() == Code::kCorruption;
+        if (!in_the_way) {
+          Fail(i, "cannot quarantine it: " + why);
+          return Status::Ok();
+        }
         damage_->NoteNotQuarantined(i, why);
         return Status::Ok();
       }

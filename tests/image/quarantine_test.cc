@@ -2,6 +2,8 @@
 // report at DEST/.quarantine/report.json. No state path can clash with the report
 // (docs/format.md 12.5).
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -83,6 +85,23 @@ TEST(QuarantineTest, MergeAgain) {
     EXPECT_TRUE(testing::Exists(sb.dest() + "/.quarantine/files/d/f"));
     EXPECT_FALSE(Report(sb.dest()).is_discarded());
   }
+}
+
+// A quarantine that cannot be made for want of room (not because something is in the way) fails
+// the unpack: the salvaged bytes were deleted and the unpack reported success, so the image was
+// consumed and they were lost for good. Here the destination runs out of inodes.
+TEST(QuarantineTest, NoRoomForTheQuarantineFailsTheUnpack) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  auto media = Image({"a"}, {0});
+  testing::Sandbox sb;
+  // The root, the file being restored, .quarantine: .quarantine/files finds no inode.
+  testing::MakeDirs(sb.dest());
+  ASSERT_EQ(::mount("tmpfs", sb.dest().c_str(), "tmpfs", 0, "nr_inodes=3"), 0);
+  auto u = UnpackImage(*media, sb.dest(), {});
+  ::umount2(sb.dest().c_str(), MNT_DETACH);
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("cannot quarantine it"), std::string::npos)
+      << u.status().ToString();
 }
 
 }  // namespace
