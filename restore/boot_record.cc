@@ -1,6 +1,7 @@
 #include "restore/boot_record.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -217,9 +218,17 @@ Status AppendHistory(const std::string& dir, const nlohmann::json& record) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return IoError("cannot create " + dir + ": " + ec.message());
   const std::string path = dir + "/boots.jsonl";
-  const std::string line = DumpJson(record, -1) + "\n";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  std::string line = DumpJson(record, -1) + "\n";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("cannot open " + path, errno);
+  // A line torn by a power cut ends without a newline: this record would be glued onto it and
+  // lost with it on every read. It starts on a line of its own.
+  struct stat st;
+  char last = '\n';
+  if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 &&
+      last != '\n') {
+    line.insert(line.begin(), '\n');
+  }
   // One write of a whole line under O_APPEND: lines never interleave.
   bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
             ::fsync(fd) == 0;

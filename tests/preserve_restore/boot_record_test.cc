@@ -16,6 +16,7 @@
 #include "testing/simulated_pmem.h"
 #include "testing/test_util.h"
 #include "util/host_info.h"
+#include "util/json_text.h"
 
 namespace warmboot {
 namespace {
@@ -268,6 +269,14 @@ TEST_F(BootRecordTest, ATornHistoryLineIsSkipped) {
   ASSERT_TRUE(tail.ok());
   EXPECT_EQ(tail->previous["boot_id"], "x");
   EXPECT_FALSE(tail->this_boot_recorded);
+  // The next record starts on a line of its own: glued onto the torn one, it was lost with it.
+  ASSERT_TRUE(AppendHistory(config_.history_dir, {{"boot_id", "z"}, {"type", "warm"}}).ok());
+  auto after = ReadHistoryTail(config_.history_dir, "z");
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->this_boot_recorded);
+  auto warm = LastBootOfType(config_.history_dir, "warm");
+  ASSERT_TRUE(warm.ok());
+  EXPECT_EQ(JsonString(*warm, "boot_id"), "z");
 }
 
 }  // namespace
