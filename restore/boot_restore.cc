@@ -57,7 +57,11 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
   // Fields read with JsonString: a damaged report must not throw out of the boot's restore.
   const std::string ran_in =
       JsonString(earlier, "ran_in").empty() ? "system" : JsonString(earlier, "ran_in");
-  if (earlier_here && JsonString(earlier, "outcome") != "failed") {
+  // A run whose state came back but whose give-back failed (ok false, outcome not "failed") is
+  // tried again too: nothing else would give the memory back in this boot.
+  const bool earlier_failed =
+      JsonString(earlier, "outcome") == "failed" || !JsonBool(earlier, "ok", true);
+  if (earlier_here && !earlier_failed) {
     res.restore = earlier;
     res.earlier_note = "this boot's restore already ran (in the " + ran_in + ", " +
                        JsonString(earlier, "outcome") + "): nothing to do";

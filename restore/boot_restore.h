@@ -4,7 +4,8 @@
 // Both may run in one boot: the initramfs-tools script before the root is mounted, the unit once
 // it is (for machines whose initramfs lacks the hook, or where it could not run). The second run
 // finds this boot's restore report in report_dir (the initramfs's /run is moved into the real
-// root, and the report with it), says so and restores nothing, unless that restore failed: then
+// root, and the report with it), says so and restores nothing, unless that restore failed (or
+// its give-back did): then
 // it tries again, as the real root may have what the initramfs lacked. Either way it records the
 // boot type (boot_record.h) in report_dir/boot.json, and appends it to history_dir/boots.jsonl
 // once per boot, when history_dir can be reached: never from the initramfs, where /var is not

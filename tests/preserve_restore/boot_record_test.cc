@@ -134,6 +134,24 @@ TEST_F(BootRecordTest, AFailedInitramfsRestoreIsTriedAgainInTheRealRoot) {
   EXPECT_EQ(unit.restore["outcome"], "nothing-to-restore");
 }
 
+// The state came back in the initramfs but giving the memory back failed there: the unit's run
+// tries the give-back again (it saw an outcome other than "failed" and did nothing, and the
+// memory stayed out for the whole boot).
+TEST_F(BootRecordTest, AGiveBackThatFailedInTheInitramfsIsTriedAgainInTheRealRoot) {
+  const std::string uuid = Preserve();
+  NewBoot("root=/dev/vda ro warmboot.image=" + uuid);
+  sim_->FailStep(PmemStep::kReconfigure, Status(Code::kIoError, "injected: devdax refused"));
+  BootRestoreResult initramfs = Run(true);
+  EXPECT_EQ(initramfs.restore["outcome"], "restored");
+  EXPECT_FALSE(JsonBool(initramfs.restore, "memory_returned"));
+  EXPECT_NE(sim_->mode(), PmemMode::kSystemRam);
+
+  BootRestoreResult unit = Run(false);
+  EXPECT_TRUE(unit.restored_now);
+  EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
+  EXPECT_EQ(unit.record.type, BootType::kWarm) << unit.record.reason;
+}
+
 TEST_F(BootRecordTest, TheNamedImageRestoredIsAWarmBoot) {
   const std::string uuid = Preserve();
   NewBoot("root=/dev/vda ro warmboot.image=" + uuid);
