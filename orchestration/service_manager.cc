@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -41,21 +42,55 @@ Status Systemctl(const std::vector<std::string>& args) {
   return Status::Ok();
 }
 
+// systemd's own socket, as systemctl uses as root: the D-Bus daemon may already be stopped this
+// late in a shutdown.
+Result<sd_bus*> PrivateBus() {
+  sd_bus* bus = nullptr;
+  int r = sd_bus_new(&bus);
+  if (r >= 0) r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
+  if (r >= 0) r = sd_bus_start(bus);
+  if (r < 0) {
+    sd_bus_unref(bus);
+    return ErrnoError("cannot reach systemd (/run/systemd/private)", -r);
+  }
+  return bus;
+}
+
 class SystemdManager : public ServiceManager {
  public:
   bool Present() override { return sd_booted() > 0; }
 
-  Result<bool> KexecPending() override {
-    // systemd's own socket, as systemctl uses as root: the D-Bus daemon may already be stopped
-    // this late in a shutdown.
-    sd_bus* bus = nullptr;
-    int r = sd_bus_new(&bus);
-    if (r >= 0) r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
-    if (r >= 0) r = sd_bus_start(bus);
-    if (r < 0) {
-      sd_bus_unref(bus);
-      return ErrnoError("cannot reach systemd (/run/systemd/private)", -r);
+  Result<std::string> UnitActiveState(const std::string& unit) override {
+    WB_ASSIGN_OR_RETURN(sd_bus * bus, PrivateBus());
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_message* reply = nullptr;
+    const char* path = nullptr;
+    char* state = nullptr;
+    // LoadUnit, not GetUnit: a unit that is not loaded is answered too (inactive).
+    int r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "LoadUnit", &error, &reply, "s",
+                               unit.c_str());
+    if (r >= 0) r = sd_bus_message_read(reply, "o", &path);
+    if (r >= 0) {
+      r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path,
+                                     "org.freedesktop.systemd1.Unit", "ActiveState", &error,
+                                     &state);
     }
+    std::string result = state != nullptr ? state : "";
+    std::string failure = r < 0 ? "cannot ask systemd about " + unit + ": " +
+                                      (error.message != nullptr ? error.message : std::strerror(-r))
+                                : "";
+    std::free(state);
+    sd_bus_error_free(&error);
+    sd_bus_message_unref(reply);
+    sd_bus_flush_close_unref(bus);
+    if (!failure.empty()) return Status(Code::kIoError, failure);
+    return result;
+  }
+
+  Result<bool> KexecPending() override {
+    WB_ASSIGN_OR_RETURN(sd_bus * bus, PrivateBus());
+    int r = 0;
     sd_bus_error error = SD_BUS_ERROR_NULL;
     sd_bus_message* reply = nullptr;
     r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",

@@ -5,6 +5,8 @@
 // systemd's private socket and systemctl; fake: testing/fake_service_manager.h.
 #pragma once
 
+#include <string>
+
 #include "util/status.h"
 
 namespace warmboot {
@@ -16,6 +18,9 @@ class ServiceManager {
   virtual bool Present() = 0;
   // A shutdown that ends in kexec is under way or queued: kexec.target has a start job.
   virtual Result<bool> KexecPending() = 0;
+  // The unit's ActiveState ("active", "inactive", "failed", ...; "inactive" for a unit that is
+  // not loaded). warmboot reboot asks it of warmboot-preserve.service, whose stop seals the state.
+  virtual Result<std::string> UnitActiveState(const std::string& unit) = 0;
   // `systemctl kexec` / `systemctl reboot`: queued, not waited for.
   virtual Status StartKexec() = 0;
   virtual Status StartReboot() = 0;

@@ -19,6 +19,9 @@
 namespace warmboot {
 namespace {
 
+// Its stop seals the state at the shutdown (systemd/warmboot-preserve.service).
+constexpr char kPreserveUnit[] = "warmboot-preserve.service";
+
 constexpr const char* kPendingName = "pending-reboot";
 
 KexecSystem& Kexec(KexecSystem* sys) {
@@ -269,6 +272,22 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     refuse(InvalidArgument(
         "PID 1 is not systemd: 'warmboot preserve' preserves and reboots by itself"));
     return r;
+  }
+  // The state is sealed by warmboot-preserve.service's stop: stopped, disabled or masked, no
+  // preserve would run, and the next boot would find nothing (checked in a dry run too).
+  if (services.Present()) {
+    auto state = services.UnitActiveState(kPreserveUnit);
+    if (!state.ok() || *state != "active") {
+      refuse(state.ok() ? InvalidArgument(std::string(kPreserveUnit) + " is " + *state +
+                                          ": nothing would seal the state at the shutdown. "
+                                          "'systemctl start " +
+                                          kPreserveUnit +
+                                          "' (enabled, it starts at boot; "
+                                          "without persistent memory its conditions keep it "
+                                          "inactive), then try again; nothing changed")
+                        : state.status().WithContext("nothing changed"));
+      return r;
+    }
   }
   PreserveOptions checks;
   checks.dry_run = true;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "orchestration/service_manager.h"
 
@@ -19,7 +20,12 @@ class FakeServiceManager : public ServiceManager {
   // Runs inside StartKexec: what systemd starts doing at once (the preserve's stop, say).
   std::function<void()> on_start_kexec;
 
+  std::string preserve_unit_state = "active";  // warmboot-preserve.service's ActiveState
+
   bool Present() override { return present; }
+  Result<std::string> UnitActiveState(const std::string& unit) override {
+    return unit == "warmboot-preserve.service" ? preserve_unit_state : std::string("active");
+  }
   Result<bool> KexecPending() override {
     if (!kexec_pending_error.ok()) return kexec_pending_error;
     return kexec_pending;

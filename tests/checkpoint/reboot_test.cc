@@ -399,6 +399,26 @@ TEST_F(RebootTest, WithFallbackColdASignalOrAHeldLockStillRebootsNothing) {
   ExpectNothingChanged();
 }
 
+// warmboot-preserve.service stopped, disabled or masked: no preserve would run at the shutdown
+// and the next boot would find nothing. Refused before the applications are asked, and in a dry
+// run too.
+TEST_F(RebootTest, APreserveUnitThatIsNotActiveIsRefused) {
+  services_.preserve_unit_state = "inactive";
+  RebootOptions dry = Options();
+  dry.dry_run = true;
+  RebootReport checked = WarmReboot(*sim_, config_, dry, boot_);
+  EXPECT_EQ(checked.outcome, RebootOutcome::kRefused);
+  EXPECT_NE(checked.status.message().find("warmboot-preserve.service is inactive"),
+            std::string::npos)
+      << checked.status.ToString();
+  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
+  EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
+  EXPECT_EQ(r.round, 0u);  // the applications were not asked
+  EXPECT_EQ(services_.kexec_starts, 0);
+  EXPECT_TRUE(kexec_.loads.empty());
+  ExpectNothingChanged();
+}
+
 TEST_F(RebootTest, ASignalDuringTheEarlyOfflineStopsTheRebootAndOnlinesTheBlocks) {
   RebootOptions o = Options();
   sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 1, 1);  // one retry: the signal is seen there
