@@ -204,6 +204,10 @@ Result<InspectReport> InspectImage(Media& media, InspectDepth depth = InspectDep
 // whether an image is there is unknown, and nothing may treat the device as empty.
 Result<bool> FindImageMagic(Media& media);
 
+// The bytes unpacking the image writes: its chunks that are neither holes nor zeros (a sparse
+// file's holes take no room where it is restored). Reads the tables, no chunk data.
+Result<uint64_t> BytesToRestore(Media& media);
+
 // Marks a sealed image consumed so it is never restored twice.
 Status ConsumeImage(Media& media);
 

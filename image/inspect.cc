@@ -33,6 +33,16 @@ Result<bool> FindImageMagic(Media& media) {
   return std::memcmp(magic, format::kHeaderMagic.data(), sizeof magic) == 0;
 }
 
+Result<uint64_t> BytesToRestore(Media& media) {
+  WB_ASSIGN_OR_RETURN(LoadedImage img,
+                      LoadImage(media, SealRequirement::kAnyState, LoadDepth::kAll));
+  uint64_t bytes = 0;
+  for (const format::ChunkRecord& c : img.chunks) {
+    if (c.codec != format::Codec::kZero) bytes += c.raw_length;
+  }
+  return bytes;
+}
+
 Result<InspectReport> InspectImage(Media& media, InspectDepth depth) {
   WB_ASSIGN_OR_RETURN(LoadedImage img,
                       LoadImage(media, SealRequirement::kAnyState,

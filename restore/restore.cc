@@ -328,7 +328,11 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
       // the namespace raw and the image sealed, so a second run can finish the job.
       r.image_kept = true;
       auto mount = log.Start("prepare restore directory");
-      Status s = PrepareRestoreDir(config.restore_dir, inspect->header.total_raw_bytes,
+      // What the restore writes, not the files' sizes: a sparse file's holes take no memory
+      // (sized by the header, a large sparse file made a restorable state refused for ever).
+      auto to_write = BytesToRestore(**media);
+      Status s = PrepareRestoreDir(config.restore_dir,
+                                   to_write.ok() ? *to_write : inspect->header.total_raw_bytes,
                                    options.mount_tmpfs, DramNode(*r.device), &r.notes);
       mount.Done(s.ok(), s.ok() ? config.restore_dir : s.message());
       if (!s.ok()) {

@@ -607,6 +607,26 @@ TEST_F(KeptImageTest, ASymlinkedRestoreDirIsRefusedBeforeAnythingIsMounted) {
   config_.restore_dir = target;  // TearDown unmounts nothing of ours
 }
 
+// A sparse file's holes take no room in the restore's tmpfs: sized by the files' sizes, a state
+// with a large sparse file (an mmap'd table, mostly holes) was refused on every boot.
+TEST_F(PreserveRestoreTest, ASparseFilesHolesNeedNoRoom) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  {
+    std::ofstream f(config_.state_dir + "/app/sparse", std::ios::binary);
+    f.seekp((256ll << 20) - 1);
+    f.put('x');
+  }
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  sim_->Reboot();
+  testing::MakeDirs(config_.restore_dir);
+  ASSERT_EQ(::mount("tmpfs", config_.restore_dir.c_str(), "tmpfs", 0, "size=32m"), 0);
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
+  ::umount2(config_.restore_dir.c_str(), MNT_DETACH);
+}
+
 TEST_F(KeptImageTest, DiscardGivesTheStateUpOnPurpose) {
   SmallRestoreDir();
   RestoreReport r = Restore(*sim_, config_, RestoreOpts());
