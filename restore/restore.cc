@@ -367,8 +367,17 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
                                     : "state restored into " + config.restore_dir;
       auto pr = ReadReportRecord(**media, inspect->header.image_end);
       if (pr.ok()) {
-        r.preserve_report = nlohmann::json::parse(*pr, nullptr, false);
-        if (r.preserve_report.is_discarded()) r.preserve_report = nullptr;
+        // The record lies past the sealed image, outside the seal: a preserve that sealed but
+        // never wrote its own leaves an earlier one's there (the same state size, the same
+        // place). Only this image's report speaks for this restore.
+        nlohmann::json j = nlohmann::json::parse(*pr, nullptr, false);
+        const nlohmann::json pack = j.is_object() && j.contains("pack") ? j["pack"] : nullptr;
+        if (JsonString(pack, "uuid") == uuid) {
+          r.preserve_report = std::move(j);
+        } else if (!j.is_discarded()) {
+          r.notes.push_back("the preserve report on " + (*media)->name() +
+                            " is another image's (an earlier preserve's): not used");
+        }
       }
     }();
     // Known media errors are cleared before the memory becomes RAM again, or said plainly; never

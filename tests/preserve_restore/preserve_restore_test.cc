@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "image/report_record.h"
 #include "orchestration/machine_lock.h"
 #include "pmem/ownership.h"
 #include "preserve/preserve.h"
@@ -98,6 +100,30 @@ TEST_F(PreserveRestoreTest, FullRoundTrip) {
   ASSERT_FALSE(r.preserve_report.is_null());
   EXPECT_TRUE(r.preserve_report.value("image_sealed", false));
   EXPECT_TRUE(std::filesystem::exists(config_.report_dir + "/restore.json"));
+}
+
+// The preserve report lies past the sealed image, outside its seal: a preserve that sealed but
+// never wrote its own leaves an earlier image's there, which must not speak for this restore
+// (its timeline and metrics).
+TEST_F(PreserveRestoreTest, AnotherImagesPreserveReportIsNotUsed) {
+  PreserveReport p = Preserve(*sim_, config_, PreserveOpts());
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  {
+    auto media = sim_->OpenRawMedia(OpenMode::kReadWrite);
+    ASSERT_TRUE(media.ok());
+    auto inspect = InspectImage(**media);
+    ASSERT_TRUE(inspect.ok());
+    const nlohmann::json other = {{"image_sealed", true},
+                                  {"pack", {{"uuid", UuidToString(RandomUuid())}}}};
+    ASSERT_TRUE(WriteReportRecord(**media, inspect->header.image_end, other.dump()).ok());
+  }
+  sim_->Reboot();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  EXPECT_TRUE(r.preserve_report.is_null()) << r.preserve_report.dump();
+  EXPECT_TRUE(std::any_of(r.notes.begin(), r.notes.end(), [](const std::string& n) {
+    return n.find("is another image's") != std::string::npos;
+  }));
 }
 
 TEST_F(PreserveRestoreTest, SecondCycleWorks) {
