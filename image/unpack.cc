@@ -25,7 +25,6 @@
 #include "util/json_text.h"
 #include "util/parallel_for.h"
 #include "util/timespec.h"
-#include "util/uuid.h"
 
 namespace warmboot {
 namespace {
@@ -91,8 +90,10 @@ class Unpacker {
       }
     }
     damage_ = std::make_unique<DamageLog>(img_);
-    auto token = RandomUuid();
-    tmp_prefix_ = ".wb-tmp." + format::UuidToString(token).substr(0, 8) + ".";
+    // Named after the image: a run killed half-way (OOM, SIGKILL) leaves its temporaries under
+    // the names the next run of the same image truncates and renames, not under names no run
+    // takes again (they stayed in the restored tree, holding its memory).
+    tmp_prefix_ = ".wb-tmp." + format::UuidToString(img_.header.image_uuid).substr(0, 8) + ".";
 
     MakeDirectories();
     if (Status s = WriteFiles(); !s.ok()) {

@@ -41,6 +41,21 @@ class UnpackSafetyTest : public ::testing::Test {
   InspectReport pristine_;
 };
 
+// What a run killed half-way leaves: a temporary, partly written. The next run of the same image
+// (merging, as restore does) takes it over; none is left in the restored tree.
+TEST_F(UnpackSafetyTest, AKilledRunsTemporariesAreTakenOverByTheNext) {
+  Sandbox sb;
+  testing::MakeDirs(sb.dest() + "/d");
+  const std::string tmp = sb.dest() + "/d/.wb-tmp." +
+                          format::UuidToString(pristine_.header.image_uuid).substr(0, 8) + "." +
+                          std::to_string(Index("d/b.bin"));
+  testing::WriteFile(tmp, std::string(20000, 'x'));
+  auto u = Unpack(sb.dest(), true);
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_FALSE(testing::Exists(tmp));
+  EXPECT_EQ(testing::DiffTrees(state_.path(), sb.dest()), "");
+}
+
 TEST_F(UnpackSafetyTest, NonEmptyDestinationIsRefused) {
   for (const char* occupant : {"file", ".hidden", "dir/", "link@"}) {
     SCOPED_TRACE(occupant);
