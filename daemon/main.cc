@@ -145,6 +145,16 @@ int main(int argc, char** argv) {
     }
   }
   std::free(names);
+  // The socket systemd listens on (warmbootd.socket) is where applications connect; api_socket is
+  // where warmboot reboot and the preserve ask for the checkpoint round. Apart, the round finds
+  // no daemon and every warm reboot seals the state directory alone: said loudly.
+  if (options.listen_fd >= 0 &&
+      sd_is_socket_unix(options.listen_fd, SOCK_STREAM, 1, options.socket_path.c_str(), 0) <= 0) {
+    std::cerr << "warmbootd: the socket systemd passed is not " << options.socket_path
+              << " (api_socket): warmboot reboot and the preserve ask for the checkpoint round "
+                 "there and will find no daemon. Make warmbootd.socket's ListenStream= and "
+                 "api_socket the same path\n";
+  }
   auto fd_store = daemon::SystemdFdStore();
   options.fd_store = fd_store.get();
   if (!fd_store && !kept.empty()) {

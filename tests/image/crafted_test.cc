@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "image/checksum.h"
 #include "image/image.h"
 #include "image/image_json.h"
 #include "testing/image_builder.h"
@@ -324,6 +325,32 @@ TEST(CraftedImageTest, TwoSegmentsSharingAChunk) {
   img.segments[1].first_chunk = img.segments[0].first_chunk;
   img.Rechecksum();
   ExpectDamaged("q claims p's chunks", img, entries, {{1, "shares chunk"}});
+  // A range that starts inside an owned one names the first chunk they share.
+  CraftedImage img2 = CraftedImage::Build(entries);
+  img2.segments[2].first_chunk = img2.segments[0].first_chunk + 1;
+  img2.segments[2].chunk_count = 1;
+  img2.segments[2].size = 4096;
+  img2.Rechecksum();
+  ExpectDamaged("r claims p's second chunk", img2, entries,
+                {{2, "shares chunk " + std::to_string(img2.segments[0].first_chunk + 1) +
+                         " with segment 0"}});
+}
+
+// A path or target longer than any valid one is refused before its checksum is computed: a
+// crafted image made the reader hash up to the whole names region for each of millions of
+// records.
+// The record's checksum is wrong too: the reason shows the checksum was never computed.
+TEST(CraftedImageTest, OverlongNamesAreRefusedBeforeTheirChecksum) {
+  std::vector<CraftEntry> entries = {CraftFile("p", "payload"),
+                                     CraftSymlink("q", std::string(3000, 't')),
+                                     CraftSymlink("r", std::string(3000, 'u'))};
+  CraftedImage img = CraftedImage::Build(entries);
+  img.segments[0].path_length = 5000;  // within the names region (6003 bytes)
+  img.Rechecksum();
+  img.segments[0].checksum ^= 1;
+  const std::vector<uint8_t> segs = img.EncodedSegments();
+  img.header.segment_table_checksum = Hash64(segs.data(), segs.size());
+  ExpectDamaged("a 5000-byte path", img, entries, {{0, "unsafe path in image: longer than 4095"}});
 }
 
 // ---------------------------------------------------------------------------------------------
