@@ -57,7 +57,14 @@ int CmdPack(const Argv& argv) {
   if (auto v = args->Get("chunk-size")) {
     auto n = ParseSize(*v, "--chunk-size");
     if (!n.ok()) return ReportError(n.status(), json, "pack");
-    if (*n > UINT32_MAX) return ReportError(UsageError("--chunk-size is too large"), json, "pack");
+    // Checked here, before IMAGE is opened: a bad value is a usage error (exit 2) whatever the
+    // image path, as cli.md says.
+    if (*n < format::kMinChunkSize || *n > format::kMaxChunkSize || *n % 4096 != 0) {
+      return ReportError(UsageError("--chunk-size must be a multiple of 4096 from 4 KiB to 64 MiB, "
+                                    "not " +
+                                    *v),
+                         json, "pack");
+    }
     options.chunk_size = static_cast<uint32_t>(*n);
   }
   if (auto v = args->Get("threads")) {
