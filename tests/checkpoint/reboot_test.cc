@@ -53,6 +53,13 @@ class RebootTest : public ::testing::Test {
     boot_.boot_id = RandomUuid();
   }
   // The app answers the next round ready.
+  // A warm reboot while the application answers the round ready.
+  RebootReport RebootAnswered(const RebootOptions& o) {
+    std::thread app = Answer();
+    RebootReport r = WarmReboot(*sim_, config_, o, boot_);
+    app.join();
+    return r;
+  }
   std::thread Answer() {
     return std::thread([this] {
       auto p = app_->WaitForPrepare(10000);
@@ -114,9 +121,7 @@ class RebootTest : public ::testing::Test {
 };
 
 TEST_F(RebootTest, TheRoundRunsFirstTheKernelLoadsThenSystemdTakesOverAndTheStateComesBack) {
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_EQ(r.outcome, RebootOutcome::kWarm);
   EXPECT_EQ(services_.kexec_starts, 1);
@@ -212,18 +217,14 @@ TEST_F(RebootTest, TheRoundIsLetGoBeforeSystemdIsAsked) {
       if (!adopted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   };
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   EXPECT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
   EXPECT_TRUE(adopted) << why;
 }
 
 TEST_F(RebootTest, ARefusalChangesNothing) {
   config_.kernel = "/boot/vmlinuz-missing";
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
   EXPECT_FALSE(r.status.ok());
   EXPECT_NE(r.status.message().find("vmlinuz-missing"), std::string::npos) << r.status.message();
@@ -236,9 +237,7 @@ TEST_F(RebootTest, WithFallbackColdARefusalRebootsTheOrdinaryWayAndKeepsWhy) {
   config_.kernel = "/boot/vmlinuz-missing";
   RebootOptions o = Options();
   o.fallback_cold = true;
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, o, boot_);
-  app.join();
+  RebootReport r = RebootAnswered(o);
   EXPECT_EQ(r.outcome, RebootOutcome::kCold);
   EXPECT_EQ(services_.reboot_starts, 1);
   EXPECT_EQ(services_.kexec_starts, 0);
@@ -251,9 +250,7 @@ TEST_F(RebootTest, WithFallbackColdARefusalRebootsTheOrdinaryWayAndKeepsWhy) {
 
 TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheKernelIsUnloaded) {
   services_.start_kexec_result = Status(Code::kIoError, "'systemctl kexec' failed (exit 1)");
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
   EXPECT_EQ(kexec_.loads.size(), 1u);
   EXPECT_EQ(kexec_.unloads, 1);
@@ -263,9 +260,7 @@ TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheKernelIsUnloaded) {
 TEST_F(RebootTest, WithoutRoomTheBlocksStayOnlineForThePreserveAtShutdown) {
   // 4 blocks of 128 MiB online, 1 GiB reserve: 1.4 GiB available is not enough.
   available_ = (1ull << 30) + (400ull << 20);
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
   EXPECT_EQ(OnlineBlocks(), 4u);
   EXPECT_NE(r.offline_early_why_not.find("offline_early_reserve"), std::string::npos)
@@ -278,9 +273,7 @@ TEST_F(RebootTest, WithoutRoomTheBlocksStayOnlineForThePreserveAtShutdown) {
 
 TEST_F(RebootTest, OfflineEarlyNoLeavesTheBlocksOnline) {
   config_.offline_early = false;
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
   EXPECT_EQ(OnlineBlocks(), 4u);
   EXPECT_NE(r.offline_early_why_not.find("offline_early = no"), std::string::npos);
@@ -288,9 +281,7 @@ TEST_F(RebootTest, OfflineEarlyNoLeavesTheBlocksOnline) {
 
 TEST_F(RebootTest, ABlockThatWillNotGoOfflineEarlyIsNoReasonToStop) {
   sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 2, -1);
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
   EXPECT_EQ(OnlineBlocks(), 4u) << "every block back online";
   EXPECT_NE(r.offline_early_why_not.find("the preserve at shutdown offlines them"),
@@ -305,9 +296,7 @@ TEST_F(RebootTest, WhenSystemdRefusesTheKexecTheMemoryTakenOutEarlyComesBack) {
   services_.start_kexec_result = Status(Code::kIoError, "'systemctl kexec' failed (exit 1)");
   bool were_out = false;
   services_.on_start_kexec = [&] { were_out = sim_->mode() == PmemMode::kRaw; };
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
   EXPECT_TRUE(were_out) << "hot-removed before systemd was asked";
   ExpectNothingChanged();
@@ -318,9 +307,7 @@ TEST_F(RebootTest, ANamespaceOwnedOnlyByItsDaxInfoBlockIsOfflinedEarlyNotHotRemo
   // what marks it as warmboot's, so the hot-remove waits for the preserve, which writes the
   // image (the mark of a raw namespace) in the same go.
   config_.namespace_name = "";
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
   EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
   EXPECT_EQ(OnlineBlocks(), 0u) << "offlined early";
@@ -337,9 +324,7 @@ TEST_F(RebootTest, AHotRemoveThatFailsEarlyRefusesTheRebootAndGivesTheMemoryBack
   // The blocks went offline, then the namespace would not go raw: the preserve at shutdown
   // would meet the same failure with the services stopped, so the reboot stops here.
   sim_->FailStep(PmemStep::kReconfigure, Status(Code::kIoError, "reconfigure: device busy"));
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
   EXPECT_NE(r.status.message().find("taking the memory out early failed"), std::string::npos)
       << r.status.ToString();
@@ -355,9 +340,7 @@ TEST_F(RebootTest, ARefusalAfterAnOfflineThatFailedHalfWayStillOnlinesTheBlocks)
   sim_->SetBlockBusy(SimulatedPmem::kFirstBlock + 2, -1);
   sim_->FailStep(PmemStep::kOnline, Status(Code::kIoError, "online failed"));
   services_.start_kexec_result = Status(Code::kIoError, "'systemctl kexec' failed (exit 1)");
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
   EXPECT_FALSE(r.offline_early_why_not.empty());
   ExpectNothingChanged();
@@ -366,9 +349,7 @@ TEST_F(RebootTest, ARefusalAfterAnOfflineThatFailedHalfWayStillOnlinesTheBlocks)
 TEST_F(RebootTest, ASignalDuringTheChecksStopsBeforeAnythingIsLoaded) {
   RebootOptions o = Options();
   o.transition.interrupted = [] { return SIGINT; };
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, o, boot_);
-  app.join();
+  RebootReport r = RebootAnswered(o);
   EXPECT_EQ(r.status.code(), Code::kInterrupted) << r.status.ToString();
   EXPECT_TRUE(kexec_.loads.empty());
   EXPECT_EQ(services_.kexec_starts, 0);
@@ -381,9 +362,7 @@ TEST_F(RebootTest, WithFallbackColdASignalOrAHeldLockStillRebootsNothing) {
   RebootOptions o = Options();
   o.fallback_cold = true;
   o.transition.interrupted = [] { return SIGINT; };
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, o, boot_);
-  app.join();
+  RebootReport r = RebootAnswered(o);
   EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
   EXPECT_EQ(r.status.code(), Code::kInterrupted) << r.status.ToString();
   EXPECT_EQ(services_.reboot_starts, 0);
@@ -428,9 +407,7 @@ TEST_F(RebootTest, ASignalDuringTheEarlyOfflineStopsTheRebootAndOnlinesTheBlocks
     if (OnlineBlocks() < 4) *arrived = true;
     return *arrived ? SIGTERM : 0;
   };
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, o, boot_);
-  app.join();
+  RebootReport r = RebootAnswered(o);
   EXPECT_EQ(r.outcome, RebootOutcome::kRefused);
   EXPECT_EQ(r.status.code(), Code::kInterrupted) << r.status.ToString();
   EXPECT_EQ(services_.kexec_starts, 0);
@@ -442,9 +419,7 @@ TEST_F(RebootTest, AShutdownThatIsNotAKexecLeavesARawNamespaceRaw) {
   // A namespace the preserve checks accept but whose memory is not System RAM (raw: it may hold
   // a kept image): nothing is offlined early, and nothing may be "given back" at the stop.
   ASSERT_TRUE(ToRaw(*sim_, testing::NoSleepTransitions(), nullptr).ok());
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
   services_.kexec_pending = false;  // the operator powered off instead
   ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
@@ -454,9 +429,7 @@ TEST_F(RebootTest, AShutdownThatIsNotAKexecLeavesARawNamespaceRaw) {
 
 TEST_F(RebootTest, AWarmRebootIsUnderWayOnlyWhileSystemdHasTheKexecJob) {
   EXPECT_FALSE(RebootUnderWay(config_, boot_.boot_id, &services_)) << "no plan";
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   ASSERT_EQ(r.outcome, RebootOutcome::kWarm) << r.status.ToString();
   services_.kexec_pending = true;
   EXPECT_TRUE(RebootUnderWay(config_, boot_.boot_id, &services_));
@@ -490,9 +463,7 @@ TEST_F(RebootTest, ADryRunAsksNoAppAndLoadsNothing) {
 }
 
 TEST_F(RebootTest, AShutdownThatIsNotAKexecIsLeftAlone) {
-  std::thread app = Answer();
-  RebootReport r = WarmReboot(*sim_, config_, Options(), boot_);
-  app.join();
+  RebootReport r = RebootAnswered(Options());
   ASSERT_EQ(r.outcome, RebootOutcome::kWarm);
   services_.kexec_pending = false;  // the operator powered off instead
   ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
