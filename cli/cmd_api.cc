@@ -385,14 +385,28 @@ int StatusCmd(const Context& ctx, const Args& args) {
 
 }  // namespace
 
-int CmdApi(const Argv& argv) {
+int CmdApi(const Argv& given) {
+  Argv argv = given;
   const bool json = WantsJson(argv);
   if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
     (argv.empty() ? std::cerr : std::cout) << kApiHelp;
     if (argv.empty()) return kExitUsage;
     return kExitOk;
   }
-  const std::string& sub = argv[0];
+  // The subcommand is the first word that is neither an option nor an option's value: options
+  // may come before it, as everywhere ('warmboot api --socket S list').
+  size_t at = 0;
+  while (at < argv.size() && argv[at].starts_with("-") && argv[at] != "--") {
+    const std::string& a = argv[at++];
+    if (a == "--socket" || a == "--app" || a == "--output") ++at;  // and its value
+  }
+  if (at < argv.size() && argv[at] == "--") argv.erase(argv.begin() + static_cast<long>(at));
+  if (at >= argv.size()) {
+    return ReportError(UsageError("api needs a subcommand (list, put, get, drop, status)"), json,
+                       "api");
+  }
+  const std::string sub = argv[at];
+  argv.erase(argv.begin() + static_cast<long>(at));
   std::vector<OptionSpec> spec{{"socket", true}, {"app", true}};
   int (*run)(const Context&, const Args&) = nullptr;
   if (sub == "list") {
@@ -414,7 +428,7 @@ int CmdApi(const Argv& argv) {
         "api");
   }
   Context ctx{"api " + sub, json, client::kDefaultSocket, ""};
-  auto args = ParseArgs(Argv(argv.begin() + 1, argv.end()), spec);
+  auto args = ParseArgs(argv, spec);
   if (!args.ok()) return Fail(ctx, args.status());
   if (args->Has("help")) {
     std::cout << kApiHelp;

@@ -102,6 +102,9 @@ out=$(api list --app t); check "list" 0 $?
 has "list counts" "$out" "app t: 3 segments"
 has "list shows big" "$out" "big  fd  2.9 MiB"
 has "list shows index" "$out" "index  bytes  12 B"
+# Options may come before the subcommand, as everywhere.
+out=$("$wb" api --socket "$sock" --app t list); check "options before the subcommand" 0 $?
+has "list with options first" "$out" "app t: 3 segments"
 out=$(api list --app t --json); check "list --json" 0 $?
 is "list json names" "$(json '[s["segment"] for s in d["segments"]]' <<<"$out")" "['big', 'blob', 'index']"
 is "list json sizes" "$(json '[s["size"] for s in d["segments"]]' <<<"$out")" "[3000000, 100000, 12]"
