@@ -20,18 +20,22 @@ Result<uint64_t> Number(const std::string& v, const std::string& where, const st
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   uint64_t mult = 1;
   std::string unit(p, v.data() + v.size());
-  if (size && unit == "K")
+  // The spellings the command line takes too (cli::ParseSize).
+  if (size && (unit == "K" || unit == "k" || unit == "KiB"))
     mult = 1ull << 10;
-  else if (size && unit == "M")
+  else if (size && (unit == "M" || unit == "MiB"))
     mult = 1ull << 20;
-  else if (size && unit == "G")
+  else if (size && (unit == "G" || unit == "GiB"))
     mult = 1ull << 30;
+  else if (size && unit == "B")
+    mult = 1;
   else if (!unit.empty())
     ec = std::errc::invalid_argument;
   if (ec != std::errc() || p == v.data() || n > max / mult) {
-    return InvalidArgument(where + ": " + key + " takes " +
-                           (size ? "a size (bytes, or with K, M or G)" : "a whole number") +
-                           " from 0 to " + std::to_string(max) + ", not '" + v + "'");
+    return InvalidArgument(
+        where + ": " + key + " takes " +
+        (size ? "a size (bytes, or with K/KiB, M/MiB or G/GiB)" : "a whole number") +
+        " from 0 to " + std::to_string(max) + ", not '" + v + "'");
   }
   return n * mult;
 }

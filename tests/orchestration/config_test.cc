@@ -71,6 +71,9 @@ TEST(ConfigTest, NumbersNameTheKeyAndTheRange) {
       << c.status().ToString();
   EXPECT_FALSE(ParseConfig("lock_wait_ms = 2K\n", "x").ok());  // milliseconds take no unit
   EXPECT_TRUE(ParseConfig("offline_early_reserve = 2G\n", "x").ok());
+  auto spelled = ParseConfig("chunk_size = 1MiB\n", "x");  // as --chunk-size takes it
+  ASSERT_TRUE(spelled.ok()) << spelled.status().ToString();
+  EXPECT_EQ(spelled->chunk_size, 1u << 20);
   auto z = ParseConfig("compression = lz4\n", "x");
   ASSERT_FALSE(z.ok());
   EXPECT_NE(z.status().message().find("compression takes"), std::string::npos);
