@@ -129,15 +129,16 @@ int CmdPreserve(const Argv& argv, const Machine& machine) {
       argv, {{"config", true}, {"dry-run", false}, {"no-kexec", false}, {"systemd", false}},
       "preserve", kPreserveHelp, json, &early);
   if (!args) return early;
+  // Usage first (exit 2), whatever the configuration and the machine.
+  if (args->Has("systemd") && (args->Has("dry-run") || args->Has("no-kexec"))) {
+    return ReportError(UsageError("--systemd takes neither --dry-run nor --no-kexec"), json,
+                       "preserve");
+  }
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "preserve");
   auto platform = machine.open_platform(*config);
   if (!platform.ok()) return ReportError(platform.status(), json, "preserve");
   if (args->Has("systemd")) {
-    if (args->Has("dry-run") || args->Has("no-kexec")) {
-      return ReportError(UsageError("--systemd takes neither --dry-run nor --no-kexec"), json,
-                         "preserve");
-    }
     return PreserveForSystemd(*config, machine, **platform, json);
   }
   PreserveOptions options;

@@ -106,16 +106,8 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
   auto args = ParseOptionsOnly(argv, {{"config", true}, {"image", true}, {"boot", false}},
                                "restore", kRestoreHelp, json, &early);
   if (!args) return early;
-  auto config = ConfigFromArgs(*args);
-  if (!config.ok()) return ReportError(config.status(), json, "restore");
+  // Usage first (exit 2), whatever the configuration and the machine.
   RestoreOptions options;
-  options.transition = TransitionOptionsFrom(*config);
-  options.boot = machine.this_boot();
-  options.clock = machine.clock;
-  const bool in_initramfs = machine.in_initramfs();
-  options.ran_in = in_initramfs ? "initramfs" : "system";
-  // At boot the hot-plug waits until the applications have started (warmboot-give-back.service).
-  options.give_back_late = args->Has("boot") && config->give_back_late;
   if (auto v = args->Get("image")) {
     Uuid u;
     if (!ParseUuid(*v, &u)) {
@@ -126,6 +118,15 @@ int CmdRestore(const Argv& argv, const Machine& machine) {
     }
     options.image = UuidToString(u);
   }
+  auto config = ConfigFromArgs(*args);
+  if (!config.ok()) return ReportError(config.status(), json, "restore");
+  options.transition = TransitionOptionsFrom(*config);
+  options.boot = machine.this_boot();
+  options.clock = machine.clock;
+  const bool in_initramfs = machine.in_initramfs();
+  options.ran_in = in_initramfs ? "initramfs" : "system";
+  // At boot the hot-plug waits until the applications have started (warmboot-give-back.service).
+  options.give_back_late = args->Has("boot") && config->give_back_late;
   if (args->Has("boot")) return BootRestore(*config, options, in_initramfs, machine, json);
   auto platform = machine.open_platform(*config);
   if (!platform.ok()) return ReportError(platform.status(), json, "restore");

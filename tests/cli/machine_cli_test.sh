@@ -184,6 +184,9 @@ grep -q "sim.conf:1" "$work/out" || { echo "FAIL: refusal names the line: $(cat 
 "$wb" preserve --bogus >/dev/null 2>&1; check "preserve usage" 2 $?
 "$wb" restore "${cfg[@]}" extra >/dev/null 2>&1; check "restore usage" 2 $?
 "$wb" status --config /nonexistent.conf >/dev/null 2>&1; check "missing --config" 1 $?
+# A usage error is exit 2 whatever the configuration: checked before it is read.
+"$wb" restore --config /nonexistent.conf --image nonsense >/dev/null 2>&1; check "restore --image, bad config" 2 $?
+"$wb" preserve --config /nonexistent.conf --systemd --dry-run >/dev/null 2>&1; check "preserve --systemd --dry-run, bad config" 2 $?
 if [[ ! -d /sys/bus/nd/devices ]] || [[ -z "$(ls /sys/bus/nd/devices 2>/dev/null | grep namespace)" ]]; then
   echo "chunk_size = 64K" >"$work/real.conf"
   out=$("$real_wb" status --config "$work/real.conf" 2>&1); rc=$?
