@@ -152,9 +152,12 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
   }
   if (info->mode == PmemMode::kRaw) {
     auto media = (*platform)->OpenRawMedia(OpenMode::kReadOnly);
-    if (media.ok()) {
-      auto r = InspectImage(**media);
-      if (r.ok()) {
+    // Read as restore and give-back read it (ReadImageOnDevice): unknown is not "none".
+    Result<ImageOnDevice> device =
+        media.ok() ? ReadImageOnDevice(**media) : Result<ImageOnDevice>(media.status());
+    if (device.ok()) {
+      const std::optional<InspectReport>& r = device->image;
+      if (r) {
         out["image"] = {{"state", ImageStateName(r->state)},
                         {"generation", r->header.generation},
                         {"uuid", format::UuidToString(r->header.image_uuid)},
@@ -180,18 +183,21 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
         }
         out["image"]["waiting"] = r->state == ImageState::kSealed;
       } else {
-        out["image"] = {{"state", "none"}, {"reason", r.status().message()}, {"waiting", false}};
-        image_line = "no image: " + r.status().message();
+        const std::string why =
+            device->written ? device->why_none : "nothing was ever written on " + info->name;
+        out["image"] = {{"state", "none"}, {"reason", why}, {"waiting", false}};
+        image_line = "no image: " + why;
       }
     } else {
       // Unknown is not "none": reporting no state waiting would invite a give-back that
       // destroys it, and silence the warmboot_state_waiting alert.
-      out["image"] = {
-          {"state", "unknown"}, {"error", ToJson(media.status())}, {"waiting", nullptr}};
-      image_line = "image not readable: " + media.status().message();
+      const Status& s = device.status();
+      out["image"] = {{"state", "unknown"}, {"error", ToJson(s)}, {"waiting", nullptr}};
+      image_line = "image not readable: " + s.message();
       waiting = "whether state is waiting on " + info->name + " is unknown: its image could not " +
-                "be read (" + media.status().message() +
-                "). Run 'warmboot status' as root or fix the cause before giving the memory back";
+                "be read (" + s.message() +
+                "). Run 'warmboot status' as root or fix the cause; 'warmboot discard --yes' "
+                "gives up whatever is there";
     }
   }
   for (const char* name : {"preserve", "restore"}) {

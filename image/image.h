@@ -204,6 +204,19 @@ Result<InspectReport> InspectImage(Media& media, InspectDepth depth = InspectDep
 // whether an image is there is unknown, and nothing may treat the device as empty.
 Result<bool> FindImageMagic(Media& media);
 
+// What a raw device holds, read the one way everything that would act on it reads it (restore,
+// give-back, discard's callers, preserve, status). Unknown is not none: an error when that
+// cannot be told, as when the header or seal cannot be read (an I/O error, or a known media
+// error over them, which is never read); acting as if nothing were there would overwrite what
+// may be the only copy of a state.
+struct ImageOnDevice {
+  bool written = false;                // the image magic is there (false: never written)
+  std::optional<InspectReport> image;  // header and seal (no tables), when the header is valid
+  std::string why_none;                // written, but no valid header: why
+  bool sealed() const { return image && image->state == ImageState::kSealed; }
+};
+Result<ImageOnDevice> ReadImageOnDevice(Media& media);
+
 // The bytes unpacking the image writes: its chunks that are neither holes nor zeros (a sparse
 // file's holes take no room where it is restored). Reads the tables, no chunk data.
 Result<uint64_t> BytesToRestore(Media& media);

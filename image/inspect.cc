@@ -33,6 +33,28 @@ Result<bool> FindImageMagic(Media& media) {
   return std::memcmp(magic, format::kHeaderMagic.data(), sizeof magic) == 0;
 }
 
+Result<ImageOnDevice> ReadImageOnDevice(Media& media) {
+  ImageOnDevice d;
+  WB_ASSIGN_OR_RETURN(d.written, FindImageMagic(media));
+  if (!d.written) return d;
+  for (const ByteRange& b : media.KnownBadRanges()) {
+    if (b.Overlaps(0, format::kDataOffset)) {
+      return Corruption("the image header or seal on " + media.name() +
+                        " lies over a known media error (not read): whether a sealed image is "
+                        "there cannot be told");
+    }
+  }
+  auto r = InspectImage(media, InspectDepth::kHeaderAndSeal);
+  if (r.ok()) {
+    d.image = std::move(*r);
+  } else if (r.status().code() == Code::kNoImage) {
+    d.why_none = r.status().message();  // a verdict: written, not valid
+  } else {
+    return r.status().WithContext("cannot read the image on " + media.name());
+  }
+  return d;
+}
+
 Result<uint64_t> BytesToRestore(Media& media) {
   WB_ASSIGN_OR_RETURN(LoadedImage img,
                       LoadImage(media, SealRequirement::kAnyState, LoadDepth::kAll));

@@ -106,7 +106,7 @@ class Unpacker {
     if (!unwritten_.empty()) {
       RemoveAllTemps();
       return IoError(std::to_string(unwritten_.size()) +
-                     " sound segment(s) could not be written into " + dest_ + " (" +
+                     " segment(s) could not be written or quarantined into " + dest_ + " (" +
                      first_unwritten_ +
                      "); the image is untouched and still sealed: fix the destination and unpack "
                      "again with --merge");
@@ -440,6 +440,9 @@ class Unpacker {
         continue;
       }
       std::string tmp = TempName(i), final_name(name);
+      // What a killed run of this image left under this name goes first (symlinkat would
+      // refuse it, on every run after).
+      ::unlinkat(dir->get(), tmp.c_str(), 0);
       // The link is created, never followed: its target may point anywhere.
       if (::symlinkat(s.target.c_str(), dir->get(), tmp.c_str()) != 0) {
         Fail(i, "cannot create symlink: " + std::string(std::strerror(errno)));

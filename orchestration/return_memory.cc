@@ -48,30 +48,22 @@ Result<MemoryReturn> ReturnMemory(PmemPlatform& platform, const Config& config,
                                         " to check that no sealed image waits on it; nothing "
                                         "was changed");
     }
-    auto found = FindImageMagic(**media);
-    const bool magic = found.ok() && *found;
-    auto inspect = magic ? InspectImage(**media, InspectDepth::kHeaderAndSeal)
-                         : Result<InspectReport>(NotFound("no image"));
-    // Unknown is not "none": what cannot be read may be a sealed image, the only copy.
-    Status unreadable = !found.ok() ? found.status()
-                        : magic && !inspect.ok() && inspect.status().code() != Code::kNoImage
-                            ? inspect.status()
-                            : Status::Ok();
-    if (!unreadable.ok()) {
-      look.Done(false, unreadable.message());
-      return unreadable.WithContext("cannot tell whether a sealed image waits on " + info.name +
-                                    "; nothing was changed");
+    auto device = ReadImageOnDevice(**media);
+    if (!device.ok()) {
+      look.Done(false, device.status().message());
+      return device.status().WithContext("cannot tell whether a sealed image waits on " +
+                                         info.name + "; nothing was changed");
     }
-    if (inspect.ok() && inspect->state == ImageState::kSealed) {
-      const format::Header& h = inspect->header;
+    if (device->sealed()) {
+      const format::Header& h = device->image->header;
       look.Done(true, "sealed, generation " + std::to_string(h.generation));
       *what = "a sealed image (generation " + std::to_string(h.generation) + ", " +
               HumanBytes(h.total_raw_bytes) + " of state) waits on " + (*media)->name();
       return MemoryReturn::kImageWaiting;
     }
-    look.Done(true, !magic         ? "none"
-                    : inspect.ok() ? ImageStateName(inspect->state)
-                                   : inspect.status().message());
+    look.Done(true, !device->written ? "none"
+                    : device->image  ? ImageStateName(device->image->state)
+                                     : device->why_none);
   } else if (AllOnlineMovable(info)) {
     *what = "the pmem (" + info.name + ", " + HumanBytes(info.size) +
             ") is System RAM already, every block online";

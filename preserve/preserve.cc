@@ -98,20 +98,13 @@ Status CheckNoEarlierStateWaits(PmemPlatform& platform, const PmemInfo& info,
     return media.status().WithContext("cannot read " + info.name +
                                       " to check that no sealed image waits on it" + nothing);
   }
-  auto magic = FindImageMagic(**media);
-  if (!magic.ok()) {
-    return magic.status().WithContext("cannot tell whether a sealed image waits on " + info.name +
-                                      nothing);
+  auto device = ReadImageOnDevice(**media);
+  if (!device.ok()) {
+    return device.status().WithContext("cannot tell whether a sealed image waits on " + info.name +
+                                       nothing);
   }
-  if (!*magic) return Status::Ok();
-  auto inspect = InspectImage(**media, InspectDepth::kHeaderAndSeal);
-  if (!inspect.ok()) {
-    if (inspect.status().code() == Code::kNoImage) return Status::Ok();
-    return inspect.status().WithContext("cannot tell whether a sealed image waits on " + info.name +
-                                        nothing);
-  }
-  if (inspect->state != ImageState::kSealed) return Status::Ok();
-  const format::Header& h = inspect->header;
+  if (!device->sealed()) return Status::Ok();
+  const format::Header& h = device->image->header;
   const ImageJudgement judged = JudgeImage(h, boot);
   if (judged.intent == ImageIntent::kSameBoot) return Status::Ok();
   const std::string uuid = format::UuidToString(h.image_uuid);

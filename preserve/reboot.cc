@@ -263,7 +263,9 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     auto taken = MachineLock::Acquire(config.lock_file, "reboot",
                                       std::chrono::milliseconds(config.lock_wait_ms));
     if (!taken.ok()) {
-      refuse(taken.status(), false);
+      // Held by another command (busy) is no cause to reboot; a lock file that cannot be opened
+      // is an ordinary refusal.
+      refuse(taken.status(), taken.status().code() != Code::kBusy);
       return r;
     }
     lock.emplace(std::move(*taken));

@@ -93,9 +93,16 @@ BootRestoreResult RestoreBoot(const Config& config, const BootRestoreOptions& op
                                    std::chrono::milliseconds(config.lock_wait_ms));
   if (lock.ok()) {
     // The same report (this run's, when it restored: not an older one left by a failed save).
+    // Or the boot's report this run kept, listing it in later_runs (it restored nothing: the
+    // retry of a give-back that failed), which still says what came back.
     nlohmann::json now = ThisBootsRestore(config, boot_id);
-    if (!now.is_null() && (!res.restored_now || now.value("started_ns", int64_t{-1}) ==
-                                                    res.restore.value("started_ns", int64_t{-2}))) {
+    const int64_t started = JsonInt(res.restore, "started_ns");
+    bool listed = false;
+    if (auto it = now.is_object() ? now.find("later_runs") : now.end();
+        it != now.end() && it->is_array()) {
+      for (const nlohmann::json& l : *it) listed = listed || JsonInt(l, "started_ns") == started;
+    }
+    if (!now.is_null() && (!res.restored_now || JsonInt(now, "started_ns") == started || listed)) {
       res.restore = std::move(now);
     }
   }

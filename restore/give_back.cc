@@ -69,13 +69,21 @@ void RunGiveBack(PmemPlatform& platform, const Config& config, const GiveBackOpt
   }
 }
 
+// The state came back but the restore's own give-back failed: the give-back is owed as if it had
+// been left for later.
+bool GiveBackFailedInRestore(const nlohmann::json& restore) {
+  const std::string outcome = JsonString(restore, "outcome");
+  return (outcome == "restored" || outcome == "partial") && !JsonBool(restore, "memory_returned") &&
+         !JsonBool(restore, "image_kept") && !JsonBool(restore, "give_back_deferred");
+}
+
 // GiveBackLeftForLater, over `restore` (ThisBootsRestore).
 bool LeftForLater(const Config& config, const nlohmann::json& restore, std::string* why_not) {
   if (restore.is_null()) {
     *why_not = "no restore report of this boot in " + config.report_dir;
   } else if (restore.contains("give_back")) {
     *why_not = "the give-back this boot's restore left for later is done";
-  } else if (!JsonBool(restore, "give_back_deferred")) {
+  } else if (!JsonBool(restore, "give_back_deferred") && !GiveBackFailedInRestore(restore)) {
     *why_not = "this boot's restore (" + JsonString(restore, "outcome") + ") " +
                (JsonBool(restore, "memory_returned") ? "gave the memory back itself"
                                                      : "left no give-back for later");

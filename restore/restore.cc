@@ -236,32 +236,31 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
                     s.message() + ")";
         r.image_kept = true;
         image_unknown = true;
-        kept_next = "fix the cause and run 'warmboot restore' again";
+        kept_next =
+            "fix the cause and run 'warmboot restore' again, or give whatever is there up with "
+            "'warmboot discard --yes'";
       };
       if (!media.ok()) return unknown(media.status().WithContext("cannot open the raw device"));
       r.bad_ranges = (*media)->KnownBadRanges();
       auto look = log.Start("find image");
-      auto magic = FindImageMagic(**media);
-      if (!magic.ok()) {
-        look.Done(false, magic.status().message());
-        return unknown(magic.status());
+      auto found = ReadImageOnDevice(**media);
+      if (!found.ok()) {
+        look.Done(false, found.status().message());
+        return unknown(found.status());
       }
-      if (!*magic) {
+      if (!found->written) {
         look.Done(true, "none");
         r.outcome = RestoreOutcome::kNothingToRestore;
         r.message = "no image on " + (*media)->name() + " (a cold boot): nothing to restore";
         if (!r.named_image.empty()) r.notes.push_back(meant + ", but the device holds no image");
         return;
       }
-      // Header and seal decide; unpack then loads and checks the tables, once.
-      auto inspect = InspectImage(**media, InspectDepth::kHeaderAndSeal);
-      if (!inspect.ok() && inspect.status().code() != Code::kNoImage) {
-        look.Done(false, inspect.status().message());  // an I/O error, not a verdict
-        return unknown(inspect.status());
-      }
-      if (!inspect.ok() || inspect->state != ImageState::kSealed) {
-        bool consumed = inspect.ok() && inspect->state == ImageState::kConsumed;
-        std::string why = !inspect.ok() ? inspect.status().message()
+      // Header and seal decide; the room check (BytesToRestore) and unpack then read the tables
+      // (metadata only, a few KiB per GiB of state).
+      const std::optional<InspectReport>& inspect = found->image;
+      if (!found->sealed()) {
+        bool consumed = inspect && inspect->state == ImageState::kConsumed;
+        std::string why = !inspect ? found->why_none
                           : consumed
                               ? "the image was already restored (its seal is consumed)"
                               : inspect->seal_problem + ": the machine stopped while preserving";
@@ -273,10 +272,10 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
         if (!r.named_image.empty() &&
             !(consumed && UuidToString(inspect->header.image_uuid) == r.named_image)) {
           r.notes.push_back(meant + ", but " +
-                            (inspect.ok() ? "the image on the device is " +
-                                                UuidToString(inspect->header.image_uuid) + " (" +
-                                                ImageStateName(inspect->state) + ")"
-                                          : std::string("no image on the device can be read")));
+                            (inspect ? "the image on the device is " +
+                                           UuidToString(inspect->header.image_uuid) + " (" +
+                                           ImageStateName(inspect->state) + ")"
+                                     : std::string("no image on the device can be read")));
         }
         return;
       }

@@ -52,7 +52,6 @@ class RebootTest : public ::testing::Test {
     ASSERT_TRUE(app_->PutBytes("index", "db's index").ok());
     boot_.boot_id = RandomUuid();
   }
-  // The app answers the next round ready.
   // A warm reboot while the application answers the round ready.
   RebootReport RebootAnswered(const RebootOptions& o) {
     std::thread app = Answer();
@@ -60,6 +59,7 @@ class RebootTest : public ::testing::Test {
     app.join();
     return r;
   }
+  // The app answers the next round ready.
   std::thread Answer() {
     return std::thread([this] {
       auto p = app_->WaitForPrepare(10000);

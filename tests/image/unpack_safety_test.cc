@@ -50,9 +50,14 @@ TEST_F(UnpackSafetyTest, AKilledRunsTemporariesAreTakenOverByTheNext) {
                           format::UuidToString(pristine_.header.image_uuid).substr(0, 8) + "." +
                           std::to_string(Index("d/b.bin"));
   testing::WriteFile(tmp, std::string(20000, 'x'));
+  const std::string link_tmp = sb.dest() + "/.wb-tmp." +
+                               format::UuidToString(pristine_.header.image_uuid).substr(0, 8) +
+                               "." + std::to_string(Index("link"));
+  ASSERT_EQ(::symlink("elsewhere", link_tmp.c_str()), 0);
   auto u = Unpack(sb.dest(), true);
   ASSERT_TRUE(u.ok()) << u.status().ToString();
   EXPECT_FALSE(testing::Exists(tmp));
+  EXPECT_FALSE(testing::Exists(link_tmp));
   EXPECT_EQ(testing::DiffTrees(state_.path(), sb.dest()), "");
 }
 

@@ -150,6 +150,13 @@ TEST_F(BootRecordTest, AGiveBackThatFailedInTheInitramfsIsTriedAgainInTheRealRoo
   EXPECT_TRUE(unit.restored_now);
   EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
   EXPECT_EQ(unit.record.type, BootType::kWarm) << unit.record.reason;
+  // The boot's report still says what came back, now with the give-back it owed, and the boot's
+  // record is built from it (the blackout included).
+  auto kept = LoadReport(config_.report_dir, "restore");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ((*kept)["outcome"], "restored");
+  EXPECT_EQ(JsonString((*kept)["give_back"], "outcome"), "given-back") << kept->dump();
+  EXPECT_EQ(unit.restore["outcome"], "restored");
 }
 
 TEST_F(BootRecordTest, TheNamedImageRestoredIsAWarmBoot) {

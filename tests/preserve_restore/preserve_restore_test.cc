@@ -597,6 +597,16 @@ TEST_F(KeptImageTest, AHeaderThatCannotBeReadIsNotAnEmptyDevice) {
   EXPECT_EQ(sim_->mode(), PmemMode::kSystemRam);
 }
 
+// The same over the seal: not read, so not a verdict ("no valid image") either.
+TEST_F(KeptImageTest, AMediaErrorOverTheSealIsNotAVerdict) {
+  sim_->AddBadRange({format::kSealOffset, 512});
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_TRUE(r.image_kept);
+  EXPECT_FALSE(r.memory_returned);
+  EXPECT_EQ(sim_->mode(), PmemMode::kRaw);
+}
+
 // A raw device that cannot be opened is the same: nothing is given back.
 TEST_F(KeptImageTest, ARawDeviceThatCannotBeOpenedKeepsItsMemory) {
   // The ownership check's open succeeds, restore's own fails (EBUSY: another opener).

@@ -81,8 +81,6 @@ TEST(UuidTest, RoundTripAndRejects) {
   EXPECT_EQ(untouched, Uuid{});
 }
 
-// More than a pipe holds (64 KiB): the writer's write(2) calls come back short and WriteAll
-// must carry on where each stopped; the reader's reads come back short too.
 // A configuration or report path that names a directory read as empty through an ifstream (a
 // configuration of defaults, silently), and a FIFO blocked for ever.
 TEST(ReadRegularFileTest, RefusesWhatIsNotARegularFile) {
@@ -111,6 +109,8 @@ TEST(ReadRegularFileTest, RefusesWhatIsNotARegularFile) {
   ::rmdir(dir.c_str());
 }
 
+// More than a pipe holds (64 KiB): the writer's write(2) calls come back short and WriteAll
+// must carry on where each stopped; the reader's reads come back short too.
 TEST(IoTest, WholeBuffersThroughShortTransfers) {
   int p[2];
   ASSERT_EQ(::pipe(p), 0);
