@@ -59,7 +59,7 @@ int CmdPack(const Argv& argv) {
     if (!n.ok()) return ReportError(n.status(), json, "pack");
     // Checked here, before IMAGE is opened: a bad value is a usage error (exit 2) whatever the
     // image path, as cli.md says.
-    if (*n < format::kMinChunkSize || *n > format::kMaxChunkSize || *n % 4096 != 0) {
+    if (!format::ValidChunkSize(*n)) {
       return ReportError(UsageError("--chunk-size must be a multiple of 4096 from 4 KiB to 64 MiB, "
                                     "not " +
                                     *v),

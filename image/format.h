@@ -29,6 +29,11 @@ inline constexpr std::array<uint8_t, 8> kSealMagic = {'W', 'B', 'S', 'E', 'A', '
 inline constexpr uint32_t kDefaultChunkSize = 1u << 20;
 inline constexpr uint32_t kMinChunkSize = 4096;
 inline constexpr uint32_t kMaxChunkSize = 64u << 20;
+// What a writer may choose: a multiple of 4096 from 4 KiB to 64 MiB (the configuration, the
+// command line and the packer ask this one rule).
+inline constexpr bool ValidChunkSize(uint64_t n) {
+  return n >= kMinChunkSize && n <= kMaxChunkSize && n % 4096 == 0;
+}
 
 inline constexpr size_t kSegmentRecordSize = 80;
 inline constexpr size_t kChunkRecordSize = 32;

@@ -144,8 +144,7 @@ Result<std::vector<StateEntry>> ExtraStateEntries(const std::vector<ExtraEntry>&
 
 Result<Plan> MakePlan(const std::string& state_dir, uint32_t chunk_size,
                       const std::vector<ExtraEntry>& extra) {
-  if (chunk_size < format::kMinChunkSize || chunk_size > format::kMaxChunkSize ||
-      chunk_size % 4096 != 0) {
+  if (!format::ValidChunkSize(chunk_size)) {
     return UsageError("--chunk-size must be a multiple of 4096 from 4 KiB to 64 MiB, not " +
                       std::to_string(chunk_size));
   }

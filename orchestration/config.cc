@@ -85,7 +85,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& origin) {
       c.compression = *p;
     } else if (key == "chunk_size") {
       WB_ASSIGN_OR_RETURN(uint64_t n, Number(v, where, key, format::kMaxChunkSize, true));
-      if (n < format::kMinChunkSize || n % 4096 != 0) {
+      if (!format::ValidChunkSize(n)) {
         return InvalidArgument(where + ": chunk_size must be a multiple of 4096 from 4K to 64M");
       }
       c.chunk_size = static_cast<uint32_t>(n);
