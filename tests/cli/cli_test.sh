@@ -93,6 +93,10 @@ t "verify: missing IMAGE" 2 verify --json
 t "verify: extra argument" 2 verify "$img" extra --json
 t "unpack: missing DEST" 2 unpack "$img" --json
 t "pack: bad chunk size" 2 pack "$state" "$work/x.img" --chunk-size 5000 --json
+# --json holds for an unknown command too (it printed text to stderr, nothing on stdout), and
+# status takes no operands (it read the default configuration and ignored them).
+t "unknown command --json" 2 frobnicate --json
+t "status with an operand" 2 status /etc/warmboot/other.conf --json
 # ... whatever the image path: checked before IMAGE is opened (it was exit 1, not-found, here).
 t "pack: bad chunk size, image dir missing" 2 pack "$state" "$work/no/such/x.img" --chunk-size 3 --json
 [[ ! -e $work/x.img || ! -s $work/x.img ]] && pass || fail "pack with a bad chunk size wrote"
