@@ -65,6 +65,12 @@ for i in $(seq 1 300); do echo "record $i" >"$work/state/app/$i.log"; done
 ln -s db/table "$work/state/app/current"
 
 "$wb" preserve "${cfg[@]}" --dry-run >/dev/null 2>&1; check "dry run" 0 $?
+# A name in the state reaches the human output as text, never as a terminal control sequence.
+mkfifo "$work/state/app/"$'\e[2J'"fifo"
+"$wb" preserve "${cfg[@]}" --dry-run >"$work/out" 2>&1; check "dry run over a FIFO" 1 $?
+grep -q "fifo" "$work/out" && ! grep -q $'\e' "$work/out" && passes=$((passes + 1)) \
+  || { echo "FAIL: a name drove the terminal: $(od -c "$work/out" | head -5)"; fails=$((fails + 1)); }
+rm -f "$work/state/app/"$'\e[2J'"fifo"
 # A damaged last report (a field of the wrong type) counts as none: it must not stop every
 # preserve with a bare exception message (nlohmann's value() throws on a wrong type).
 mkdir -p "$work/reports"
