@@ -49,7 +49,7 @@ int CmdReport(const Argv& argv, const Machine& machine) {
   if (!args) return early;
   nlohmann::json restore;
   if (auto from = args->Get("from")) {
-    auto text = ReadRegularFile(*from, 256ull << 20);
+    auto text = ReadRegularFile(*from, kMaxReportBytes);
     if (!text.ok()) return ReportError(text.status(), json, "report");
     restore = nlohmann::json::parse(*text, nullptr, false);
     if (restore.is_discarded()) {

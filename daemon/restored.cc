@@ -47,7 +47,7 @@ bool ParseUid(const std::string& s, uid_t* uid) {
 RestoredState RestoredState::Load(const std::string& restore_dir, const std::string& report_dir) {
   RestoredState st;
   // A damaged report (not a file, not JSON, fields of the wrong type) reads as no warm restore.
-  auto text = ReadRegularFile(report_dir + "/restore.json", 256ull << 20);
+  auto text = ReadRegularFile(report_dir + "/restore.json", kMaxReportBytes);
   nlohmann::json report =
       text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json(nullptr);
   std::map<std::string, bool> damaged;  // ".warmboot-api/..." paths

@@ -21,12 +21,10 @@ const char* ImageStateName(ImageState state) {
 Result<bool> FindImageMagic(Media& media) {
   if (media.size() < format::kBlockSize) return false;
   uint8_t magic[8];
-  for (const ByteRange& b : media.KnownBadRanges()) {
-    if (b.Overlaps(format::kHeaderOffset, sizeof magic)) {
-      return Corruption("the image header on " + media.name() +
-                        " lies over a known media error (not read): whether an image is there "
-                        "cannot be told");
-    }
+  if (media.OverKnownBadRange(format::kHeaderOffset, sizeof magic)) {
+    return Corruption("the image header on " + media.name() +
+                      " lies over a known media error (not read): whether an image is there "
+                      "cannot be told");
   }
   WB_RETURN_IF_ERROR(media.ReadAt(format::kHeaderOffset, {magic, sizeof magic})
                          .WithContext("cannot read the image header on " + media.name()));
@@ -37,12 +35,10 @@ Result<ImageOnDevice> ReadImageOnDevice(Media& media) {
   ImageOnDevice d;
   WB_ASSIGN_OR_RETURN(d.written, FindImageMagic(media));
   if (!d.written) return d;
-  for (const ByteRange& b : media.KnownBadRanges()) {
-    if (b.Overlaps(0, format::kDataOffset)) {
-      return Corruption("the image header or seal on " + media.name() +
-                        " lies over a known media error (not read): whether a sealed image is "
-                        "there cannot be told");
-    }
+  if (media.OverKnownBadRange(0, format::kDataOffset)) {
+    return Corruption("the image header or seal on " + media.name() +
+                      " lies over a known media error (not read): whether a sealed image is "
+                      "there cannot be told");
   }
   auto r = InspectImage(media, InspectDepth::kHeaderAndSeal);
   if (r.ok()) {

@@ -58,6 +58,13 @@ class Media {
   // Known media errors (poison) as byte ranges; reading them may raise a machine check, so the
   // reader reports chunks over them as damaged without touching them.
   virtual std::vector<ByteRange> KnownBadRanges() const { return bad_ranges_; }
+  // Whether [offset, +length) touches a known bad range: bytes never to read.
+  bool OverKnownBadRange(uint64_t offset, uint64_t length) const {
+    for (const ByteRange& b : KnownBadRanges()) {
+      if (length != 0 && b.Overlaps(offset, length)) return true;
+    }
+    return false;
+  }
   void SetKnownBadRanges(std::vector<ByteRange> ranges) { bad_ranges_ = std::move(ranges); }
 
  private:

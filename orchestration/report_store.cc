@@ -11,12 +11,6 @@
 #include "util/read_file.h"
 
 namespace warmboot {
-namespace {
-
-// The largest report warmboot writes lists damaged files by name: far below this.
-constexpr uint64_t kMaxReportBytes = 256ull << 20;
-
-}  // namespace
 
 Status SaveReport(const std::string& dir, const std::string& name, const nlohmann::json& report) {
   std::error_code ec;

@@ -17,4 +17,8 @@ namespace warmboot {
 
 Result<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes);
 
+// The cap for warmboot's own reports read back (restore.json and the like): the largest lists
+// damaged files by name, far below this.
+inline constexpr uint64_t kMaxReportBytes = 256ull << 20;
+
 }  // namespace warmboot
