@@ -18,7 +18,8 @@
 namespace warmboot::cli {
 
 static constexpr const char* kPreserveHelp =
-    R"(usage: warmboot preserve [--config F] [--dry-run] [--no-kexec] [--systemd] [--json]
+    R"(usage: warmboot preserve [--config F] [--dry-run] [--no-kexec] [--systemd | --systemd-prepare]
+                         [--json]
 
 The shutdown hook. Plans first (device present and in a known mode, state fits the namespace);
 then, past the point of no return, offlines every memory block of the dax device, checks they
@@ -37,6 +38,11 @@ checked in the plan, before anything changes. If the load fails after the image 
                shutdown under way ends in kexec ('warmboot reboot', 'systemctl kexec'); adopts
                the round warmboot reboot held, keeps the kernel it loaded, and leaves the jump
                to systemd. Any other shutdown it leaves alone (exit 0)
+  --systemd-prepare
+               warmboot-prepare.service's stop, before the applications stop: when the
+               shutdown ends in kexec and 'warmboot reboot' did not start it (a plain
+               'systemctl kexec'), runs the checkpoint round while they still run and leaves it
+               held for --systemd. Any other shutdown it leaves alone (exit 0)
 )";
 
 namespace {
@@ -122,20 +128,62 @@ static int PreserveForSystemd(const Config& config, const Machine& machine, Pmem
   return code;
 }
 
+// The prepare unit's stop: the applications still run; systemd stops them once it returns.
+static int PrepareForSystemd(const Config& config, const Machine& machine, bool json) {
+  PrepareOptions options;
+  options.services = machine.services;
+  options.checkpoint = [socket = config.api_socket](uint64_t deadline_ms, uint64_t hold_ms) {
+    return RunCheckpointRound(socket, deadline_ms, hold_ms);
+  };
+  PrepareReport r = PrepareAtShutdown(config, options, machine.this_boot());
+  if (json) {
+    nlohmann::json j{{"acted", r.acted}};
+    if (r.acted) {
+      j["round"] = r.round;
+      j["image"] = r.image;
+      j["checkpoint"] = r.checkpoint;
+    } else {
+      j["why_not"] = r.why_not;
+    }
+    PrintJson(std::move(j), kExitOk);
+    return kExitOk;
+  }
+  if (!r.acted) {
+    std::cout << "warmboot preserve: " << Printable(r.why_not, true) << "\n";
+    return kExitOk;
+  }
+  std::cout << "checkpoint round " << r.round << ": " << JsonInt(r.checkpoint, "ready")
+            << " application(s) ready; held for warmboot-preserve.service, which seals image "
+            << r.image << " once the applications have stopped\n";
+  return kExitOk;
+}
+
 int CmdPreserve(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
   int early = kExitOk;
   auto args = ParseOptionsOnly(
-      argv, {{"config", true}, {"dry-run", false}, {"no-kexec", false}, {"systemd", false}},
+      argv,
+      {{"config", true},
+       {"dry-run", false},
+       {"no-kexec", false},
+       {"systemd", false},
+       {"systemd-prepare", false}},
       "preserve", kPreserveHelp, json, &early);
   if (!args) return early;
   // Usage first (exit 2), whatever the configuration and the machine.
-  if (args->Has("systemd") && (args->Has("dry-run") || args->Has("no-kexec"))) {
-    return ReportError(UsageError("--systemd takes neither --dry-run nor --no-kexec"), json,
-                       "preserve");
+  const bool prepare = args->Has("systemd-prepare");
+  if ((args->Has("systemd") || prepare) && (args->Has("dry-run") || args->Has("no-kexec"))) {
+    return ReportError(UsageError(std::string(prepare ? "--systemd-prepare" : "--systemd") +
+                                  " takes neither --dry-run nor --no-kexec"),
+                       json, "preserve");
+  }
+  if (args->Has("systemd") && prepare) {
+    return ReportError(UsageError("--systemd and --systemd-prepare are two units' stops: one"),
+                       json, "preserve");
   }
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "preserve");
+  if (prepare) return PrepareForSystemd(*config, machine, json);
   auto platform = machine.open_platform(*config);
   if (!platform.ok()) return ReportError(platform.status(), json, "preserve");
   if (args->Has("systemd")) {

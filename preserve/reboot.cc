@@ -412,6 +412,61 @@ nlohmann::json ToJson(const RebootReport& r) {
   return j;
 }
 
+PrepareReport PrepareAtShutdown(const Config& config, const PrepareOptions& options,
+                                const ThisBoot& boot) {
+  PrepareReport r;
+  auto pending = LoadPendingReboot(config, boot.boot_id);
+  if (!pending.ok()) {
+    // Not written over: the preserve at shutdown reads it and says what is wrong with it.
+    r.why_not = "the reboot's plan cannot be read (" + pending.status().message() +
+                "): no round now; the preserve at shutdown runs its own";
+    return r;
+  }
+  if (pending->has_value()) {
+    r.why_not = "warmboot reboot started this shutdown and ran the round already";
+    return r;
+  }
+  auto kexec = Services(options.services).KexecPending();
+  if (!kexec.ok()) {
+    r.why_not = "cannot tell whether the shutdown ends in kexec (" + kexec.status().message() +
+                "): no round; the preserve at shutdown decides";
+    return r;
+  }
+  if (!*kexec) {
+    r.why_not = "the shutdown under way does not end in kexec: no round";
+    return r;
+  }
+  if (!options.checkpoint) {
+    r.why_not = "no checkpoint round to run";
+    return r;
+  }
+  const int64_t started = NowUnixNanos();
+  auto round = options.checkpoint(config.checkpoint_deadline_ms, options.hold_ms);
+  if (!round.ok()) {
+    r.why_not = round.status().code() == Code::kNotFound
+                    ? "warmbootd is not running: no round (the preserve packs the state directory)"
+                    : "the checkpoint round failed (" + round.status().message() +
+                          "): the preserve at shutdown runs its own";
+    return r;
+  }
+  r.checkpoint = round->result;
+  r.round = static_cast<uint64_t>(std::max<int64_t>(0, JsonInt(round->result, "round")));
+  const Uuid image = RandomUuid();
+  r.image = UuidToString(image);
+  // The kernel is not loaded here: the preserve loads it, its command line naming this image,
+  // once the memory is out of System RAM. The blackout begins with the shutdown, here.
+  PendingReboot plan{boot.boot_id, image, r.round, false, started, started, 0};
+  if (Status s = SavePendingReboot(config, plan); !s.ok()) {
+    // Without the plan the preserve would not adopt it: ended now, it runs its own round.
+    if (round->end) round->end();
+    r.why_not = "cannot leave the plan for the preserve (" + s.message() +
+                "): the round is ended; the preserve at shutdown runs its own";
+    return r;
+  }
+  r.acted = true;
+  return r;
+}
+
 ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
                                   const ShutdownOptions& options, const ThisBoot& boot) {
   ShutdownReport r;

@@ -15,6 +15,14 @@
 // the shutdown under way ends in kexec it adopts the held round and preserves (hot-remove,
 // write, seal) with the image name and the kernel chosen before, and leaves the jump to systemd.
 // Any other shutdown (poweroff, an ordinary reboot) it leaves alone.
+//
+// PrepareAtShutdown is warmboot-prepare.service's stop, which systemd runs before the
+// applications' stops (the unit is ordered after the targets that start them): when the shutdown
+// ends in kexec and warmboot reboot did not start it (a plain `systemctl kexec`; `shutdown -r`,
+// or from systemd 254 `systemctl reboot`, with a kernel loaded), it runs the checkpoint round
+// while the applications still run, and leaves the round held and a plan naming the image for
+// PreserveAtShutdown. Nothing can be refused there any more (systemd is taking the machine down):
+// the preserve checks before its point of no return, as always.
 #pragma once
 
 #include <functional>
@@ -109,6 +117,25 @@ struct ShutdownReport {
   std::optional<PendingReboot> pending;
   PreserveReport preserve;
 };
+
+struct PrepareOptions {
+  ServiceManager* services = nullptr;  // null: the real one
+  uint64_t hold_ms = 600000;           // how long the round waits for the preserve at shutdown
+  // The round, held for `hold_ms` after this process leaves (cli: RunCheckpointRound). kNotFound:
+  // no daemon runs.
+  std::function<Result<CheckpointRound>(uint64_t deadline_ms, uint64_t hold_ms)> checkpoint;
+};
+
+struct PrepareReport {
+  bool acted = false;   // the round ran, and is held with the plan left for the preserve
+  std::string why_not;  // when it did not act
+  uint64_t round = 0;
+  std::string image;
+  nlohmann::json checkpoint;  // the daemon's "checkpointed" reply
+};
+
+PrepareReport PrepareAtShutdown(const Config& config, const PrepareOptions& options,
+                                const ThisBoot& boot);
 
 ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
                                   const ShutdownOptions& options, const ThisBoot& boot);

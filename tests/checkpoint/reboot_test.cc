@@ -491,6 +491,67 @@ TEST_F(RebootTest, APlainSystemctlKexecPreservesTheStateDirectoryAndNamesTheApps
   EXPECT_EQ(kexec_.loads.size(), 1u) << "loaded here, none being loaded before";
 }
 
+// warmboot-prepare.service's stop, before the applications stop: a plain `systemctl kexec` (no
+// warmboot reboot) still asks them while they run, and the preserve after their stop adopts that
+// round and writes the image the plan names, loading the kernel itself.
+TEST_F(RebootTest, APlainSystemctlKexecAsksTheAppsBeforeTheyStopAndTheirStateIsKept) {
+  services_.kexec_pending = true;
+  PrepareOptions po;
+  po.services = &services_;
+  po.hold_ms = 60000;
+  po.checkpoint = [this](uint64_t deadline_ms, uint64_t hold_ms) {
+    return cli::RunCheckpointRound(config_.api_socket, deadline_ms, hold_ms);
+  };
+  std::thread app = Answer();
+  PrepareReport p = PrepareAtShutdown(config_, po, boot_);
+  app.join();
+  ASSERT_TRUE(p.acted) << p.why_not;
+  EXPECT_EQ(p.checkpoint.value("ready", 0), 1) << "the app answered while it ran";
+  auto pending = LoadPendingReboot(config_, boot_.boot_id);
+  ASSERT_TRUE(pending.ok() && pending->has_value()) << "the plan is left for the preserve";
+  EXPECT_EQ((*pending)->round, p.round);
+  EXPECT_FALSE((*pending)->kexec_loaded) << "the preserve loads the kernel";
+  EXPECT_GT((*pending)->handed_over_ns, 0) << "the blackout begins with the shutdown";
+  app_.reset();  // then systemd stops the app
+  ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
+  ASSERT_TRUE(s.acted) << s.why_not;
+  ASSERT_TRUE(s.preserve.status.ok()) << s.preserve.status.ToString();
+  EXPECT_EQ(s.preserve.checkpoint.value("ready", 0), 1) << "the held round, adopted";
+  EXPECT_EQ(UuidToString(s.preserve.pack->image_uuid), p.image) << "the image the plan names";
+  ASSERT_EQ(kexec_.loads.size(), 1u) << "loaded by the preserve";
+  EXPECT_NE(kexec_.loads[0].cmdline.find(p.image), std::string::npos)
+      << "its command line names the image";
+}
+
+TEST_F(RebootTest, ThePrepareAtShutdownLeavesEveryOtherShutdownAlone) {
+  PrepareOptions po;
+  po.services = &services_;
+  int rounds = 0;
+  po.checkpoint = [&](uint64_t, uint64_t) -> Result<CheckpointRound> {
+    ++rounds;
+    return Status(Code::kNotFound, "not asked");
+  };
+  services_.kexec_pending = false;  // a poweroff, an ordinary reboot, a package upgrade
+  PrepareReport p = PrepareAtShutdown(config_, po, boot_);
+  EXPECT_FALSE(p.acted);
+  EXPECT_NE(p.why_not.find("does not end in kexec"), std::string::npos) << p.why_not;
+  services_.kexec_pending_error = IoError("no bus");
+  p = PrepareAtShutdown(config_, po, boot_);
+  EXPECT_FALSE(p.acted);
+  EXPECT_NE(p.why_not.find("cannot tell"), std::string::npos) << p.why_not;
+  services_.kexec_pending_error = Status::Ok();
+  // warmboot reboot ran the round already: its plan stands.
+  services_.kexec_pending = true;
+  PendingReboot earlier{boot_.boot_id, RandomUuid(), 7, true, 1, 2, 0};
+  ASSERT_TRUE(SavePendingReboot(config_, earlier).ok());
+  p = PrepareAtShutdown(config_, po, boot_);
+  EXPECT_FALSE(p.acted);
+  auto pending = LoadPendingReboot(config_, boot_.boot_id);
+  ASSERT_TRUE(pending.ok() && pending->has_value());
+  EXPECT_EQ((*pending)->round, 7u) << "warmboot reboot's plan is kept";
+  EXPECT_EQ(rounds, 0) << "no round in any of these";
+}
+
 // The shutdown's adopt retries the daemon's busy answer, for a window in all: a daemon that
 // stopped answering (each try a 30 s client timeout, also kBusy) costs one try, not fifty.
 TEST(RetryWhileBusyTest, ADaemonThatStoppedAnsweringCostsOneTimeoutNotOnePerTry) {
