@@ -112,6 +112,15 @@ int CmdKexec(const Argv& argv, const Machine& machine) {
     }
   }
 
+  const bool reboot = !args->Has("load-only");
+  // The jump is reboot(2) at once: under systemd that skips the services' ordered stop.
+  if (reboot && UnderSystemd(machine)) {
+    return ReportError(InvalidArgument("PID 1 is systemd: a jump from here would skip the "
+                                       "services' ordered stop. 'warmboot kexec --load-only', "
+                                       "then 'systemctl kexec' (or 'warmboot reboot', which "
+                                       "checks and preserves too); nothing changed"),
+                       json, "kexec");
+  }
   if (!machine.can_kexec) {
     return ReportError(Status(Code::kUnsupported,
                               "this build drives a simulated namespace and "
@@ -125,7 +134,6 @@ int CmdKexec(const Argv& argv, const Machine& machine) {
   auto load = LoadKexec(*plan, sys);
   if (!load.ok()) return ReportError(load.status(), json, "kexec");
 
-  const bool reboot = !args->Has("load-only");
   if (json) {
     PrintJson({{"plan", ToJson(*plan)}, {"load", ToJson(*load)}, {"rebooting", reboot}}, kExitOk);
   } else {

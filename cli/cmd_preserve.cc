@@ -181,6 +181,16 @@ int CmdPreserve(const Argv& argv, const Machine& machine) {
     return ReportError(UsageError("--systemd and --systemd-prepare are two units' stops: one"),
                        json, "preserve");
   }
+  // Standalone, preserve reboots by itself (reboot(2)): under systemd that would skip the
+  // services' ordered stop and the file systems' unmount. systemd takes the warm path instead.
+  if (!args->Has("systemd") && !prepare && !args->Has("dry-run") && !args->Has("no-kexec") &&
+      UnderSystemd(machine)) {
+    return ReportError(
+        InvalidArgument("PID 1 is systemd: a reboot from here would skip the services' ordered "
+                        "stop. 'warmboot reboot' takes the warm path through systemd; 'warmboot "
+                        "preserve --no-kexec' seals the state without rebooting; nothing changed"),
+        json, "preserve");
+  }
   auto config = ConfigFromArgs(*args);
   if (!config.ok()) return ReportError(config.status(), json, "preserve");
   if (prepare) return PrepareForSystemd(*config, machine, json);

@@ -43,6 +43,10 @@ struct Machine {
   std::function<std::optional<ZoneUse>(int node)> movable_use = MovableZoneUse;
 };
 
+// PID 1 is systemd (machine.services, or the real service manager): warmboot then never reboots
+// by itself (reboot(2)); systemd takes the machine down (docs/systemd.md).
+bool UnderSystemd(const Machine& machine);
+
 // The whole command line: `warmboot COMMAND [ARGS]`. Returns the exit code (docs/cli.md).
 int Run(int argc, char** argv, const Machine& machine);
 

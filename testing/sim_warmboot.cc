@@ -4,8 +4,10 @@
 // the host is not the machine whose namespace it drives. Its boot (id, command line) is the one
 // `wb-simctl reboot` last wrote (testing/sim_boot.h), else the host's.
 #include <cstdlib>
+#include <string>
 
 #include "cli/machine.h"
+#include "testing/fake_service_manager.h"
 #include "testing/sim_boot.h"
 #include "testing/simulated_pmem.h"
 
@@ -35,6 +37,10 @@ int main(int argc, char** argv) {
   };
   machine.kexec = &RealKexecSystem();
   machine.can_kexec = false;
+  // WARMBOOT_SIM_SYSTEMD=1: PID 1 is systemd (no kexec pending); otherwise the host's own.
+  static testing::FakeServiceManager systemd;
+  const char* under = std::getenv("WARMBOOT_SIM_SYSTEMD");
+  if (under != nullptr && std::string(under) == "1") machine.services = &systemd;
   // The host's page cache and zones are not the simulated machine's.
   machine.drop_page_cache = nullptr;
   machine.movable_use = nullptr;

@@ -187,6 +187,23 @@ grep -q "sim.conf:1" "$work/out" || { echo "FAIL: refusal names the line: $(cat 
 "$wb" kexec --load-only >/dev/null 2>&1; check "warmboot-sim never kexecs" 1 $?
 
 # Usage errors and the real platform on a machine without pmem.
+# Under systemd the standalone reboot is refused (it would skip the services' ordered stop),
+# before anything changes; --no-kexec and --dry-run stay allowed.
+before=$("$wb" status "${cfg[@]}" --json | json 'd["device"]["mode"]')
+out=$(WARMBOOT_SIM_SYSTEMD=1 "$wb" preserve "${cfg[@]}" 2>&1); check "preserve under systemd" 1 $?
+grep -q "'warmboot reboot' takes the warm path" <<<"$out" && passes=$((passes + 1)) \
+  || { echo "FAIL: preserve under systemd names warmboot reboot: $out"; fails=$((fails + 1)); }
+[[ $("$wb" status "${cfg[@]}" --json | json 'd["device"]["mode"]') == "$before" ]] \
+  && passes=$((passes + 1)) || { echo "FAIL: preserve under systemd changed the namespace"; fails=$((fails + 1)); }
+WARMBOOT_SIM_SYSTEMD=1 "$wb" preserve "${cfg[@]}" --dry-run >/dev/null 2>&1; check "dry run under systemd" 0 $?
+out=$(WARMBOOT_SIM_SYSTEMD=1 "$wb" kexec "${cfg[@]}" 2>&1); check "kexec under systemd" 1 $?
+grep -q "systemctl kexec" <<<"$out" && passes=$((passes + 1)) \
+  || { echo "FAIL: kexec under systemd names systemctl kexec: $out"; fails=$((fails + 1)); }
+# warmboot-prepare.service's stop at a shutdown that is not a kexec: one line, nothing changed.
+out=$(WARMBOOT_SIM_SYSTEMD=1 "$wb" preserve "${cfg[@]}" --systemd-prepare 2>&1); check "prepare, no kexec" 0 $?
+grep -q "does not end in kexec" <<<"$out" && passes=$((passes + 1)) \
+  || { echo "FAIL: prepare at a shutdown that is not a kexec: $out"; fails=$((fails + 1)); }
+"$wb" preserve "${cfg[@]}" --systemd --systemd-prepare >/dev/null 2>&1; check "two stops at once" 2 $?
 "$wb" preserve --bogus >/dev/null 2>&1; check "preserve usage" 2 $?
 "$wb" restore "${cfg[@]}" extra >/dev/null 2>&1; check "restore usage" 2 $?
 "$wb" status --config /nonexistent.conf >/dev/null 2>&1; check "missing --config" 1 $?
