@@ -43,6 +43,10 @@ stale one; give-back: nothing changed).
 
 static int RunCommand(int argc, char** argv, const Machine& machine);
 
+bool UnderSystemd(const Machine& machine) {
+  return (machine.services != nullptr ? *machine.services : RealServiceManager()).Present();
+}
+
 int Run(int argc, char** argv, const Machine& machine) {
   // A last guard: a report or record read back that is damaged in a way a check missed ends
   // the command with a clear error (a JSON document under --json), never an abort.
