@@ -15,6 +15,8 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 KERNEL_START = "Loading, please wait..."
 # warmboot-preserve.service (systemd shortens long names in the middle: match either end).
 PRESERVE_RE = r"(warmboot-preserve|at a warm reboot)"
+# warmboot-prepare.service, by its description.
+PREPARE_RE = r"(warmboot-prepare|checkpoint the applications before)"
 INITRAMFS_RE = re.compile(r"(warmboot: (warm|cold|failed-warm) boot: .*)\(initramfs ([\d.]+) s: "
                           r"pmem probed in ([\d.]+) s, restore ([\d.]+) s")
 
@@ -84,8 +86,15 @@ def measure(boot, k, preserve, warmboot_phases=True):
         return None, None, notes
     m = INITRAMFS_RE.search(ird)
     t_ird0 = t_ird - float(m.group(3))  # the initramfs script's start, by its own clock
+    # warmboot-prepare.service's stop, before the applications': the round at a plain systemctl
+    # kexec (after warmboot reboot, which ran it already, a moment's no-op).
+    t_q0, _ = first_line(boot, begin["host_t"], r"Stopping .*" + PREPARE_RE, t_p0)
+    t_q1, _ = first_line(boot, begin["host_t"], r"Stopped .*" + PREPARE_RE, t_p0)
+    prepare_s = t_q1 - t_q0 if t_q0 is not None and t_q1 is not None else 0.0
     rows = [
-        ("services stopping", t_p0 - t_stop0, False, f"first: {what0[:60]}"),
+        ("warmboot round (prepare unit stop)", prepare_s, True,
+         "the round at a plain systemctl kexec" if prepare_s >= 0.5 else "nothing to do"),
+        ("services stopping", t_p0 - t_stop0 - prepare_s, False, f"first: {what0[:60]}"),
         ("warmboot preserve (unit stop)", t_p1 - t_p0, True,
          f"{len(preserve.get('phases', []) or [])} phases below"),
     ]

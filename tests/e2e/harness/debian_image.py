@@ -95,35 +95,6 @@ def install_debs(run, tree, debs):
     return "debs: " + ", ".join(os.path.basename(d) for d in debs)
 
 
-def install_from_build(run, tree, build_dir, programs):
-    """TEMPORARY, until the Debian package (debian/, branch debian-pkg) builds in build/deb:
-    the binaries of the harness's own build copied where the package will put them, and the
-    units enabled as its postinst will. Remove once find_debs() always finds the package."""
-    def put(src, dest, mode):
-        path = os.path.join(tree, dest.lstrip("/"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        shutil.copy2(src, path)
-        os.chmod(path, mode)
-
-    put(programs["warmboot"], "/usr/bin/warmboot", 0o755)
-    put(programs["warmbootd"], "/usr/sbin/warmbootd", 0o755)  # warmbootd.service's ExecStart
-    libdir = "/usr/lib/x86_64-linux-gnu"
-    for lib in glob.glob(os.path.join(build_dir, "client", "libwarmboot-client.so.*")):
-        dest = os.path.join(tree, libdir.lstrip("/"), os.path.basename(lib))
-        if os.path.islink(lib):
-            if os.path.lexists(dest):
-                os.unlink(dest)
-            os.symlink(os.readlink(lib), dest)
-        else:
-            put(lib, os.path.join(libdir, os.path.basename(lib)), 0o644)
-    for unit in ("warmbootd.socket", "warmbootd.service"):
-        put(os.path.join(ROOT, "systemd", unit), f"/usr/lib/systemd/system/{unit}", 0o644)
-    put(os.path.join(ROOT, "config", "warmboot.conf"), "/etc/warmboot/warmboot.conf", 0o644)
-    run(["ldconfig"])
-    run(["systemctl", "enable", "warmbootd.socket"])
-    return "build tree (temporary, no .debs in build/deb)"
-
-
 def install_guest(run, tree):
     """The test's guest side: lib.sh (the console protocol, shared with the initramfs
     scenarios), the debian scenarios' stages and runner, the unit that runs them, and a
@@ -193,6 +164,9 @@ def configure(tree):
         raise SystemExit(f"e2e: no 'namespace =' line in the root's {conf}")
     with open(conf, "w") as fh:
         fh.write(text)
+    # The directory Debian's prometheus-node-exporter reads text files from: warmboot writes its
+    # metrics there (metrics_file) where it exists.
+    os.makedirs(os.path.join(tree, "var", "lib", "prometheus", "node-exporter"), exist_ok=True)
     # Debian's kexec-tools asks (debconf) whether its kexec-load script loads a kernel at
     # reboot; the root says yes. warmboot loads the next kernel itself (its command line names
     # the image): another load at shutdown would replace it.
@@ -245,10 +219,16 @@ def build_image(base, programs, build_dir, name="debian-root", app=None):
             fh.write("#!/bin/sh\nexit 101\n")
         os.chmod(policy, 0o755)
         debs = find_debs()
-        if debs:
-            installed = install_debs(run, tree, debs)
-        else:
-            installed = install_from_build(run, tree, build_dir, programs)
+        if not debs:
+            raise SystemExit(f"e2e: no warmboot .debs in {DEBS_DIR}: build them first "
+                             "(scripts/deb; scripts/test does)")
+        # What a user would install is what this tree builds: packages older than the build's
+        # own warmboot were built from other sources.
+        stale = [d for d in debs if os.path.getmtime(d) < os.path.getmtime(programs["warmboot"])]
+        if stale:
+            raise SystemExit(f"e2e: {', '.join(map(os.path.basename, stale))} older than "
+                             f"{programs['warmboot']}: rebuild them (scripts/deb)")
+        installed = install_debs(run, tree, debs)
         check_libraries(run)
         install_guest(run, tree)
         if app is not None:

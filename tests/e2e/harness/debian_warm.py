@@ -2,10 +2,12 @@
 application as a systemd service (warmboot-sample.service: warmboot-api-app serve, on the client
 library of the .deb) that keeps its state with warmbootd.
 
-One QEMU run holds three kernels (kexec stays inside QEMU): the cold boot (the app hands its
+One QEMU run holds four kernels (kexec stays inside QEMU): the cold boot (the app hands its
 state over; warmbootd is SIGKILLed and its fd store brings every segment back), `warmboot
-reboot` into the first warm boot (generation 1), again into the second (generation 2), then a
-state too large for the namespace: `warmboot reboot --fallback cold` refuses and reboots
+reboot` into the first warm boot (generation 1), again into the second (generation 2), a plain
+`systemctl kexec` (a kernel loaded by `warmboot kexec --load-only`, no `warmboot reboot`) into
+the third (generation 3: warmboot-prepare.service's stop ran the round before the app stopped),
+then a state too large for the namespace: `warmboot reboot --fallback cold` refuses and reboots
 through the firmware, which ends QEMU (-no-reboot); a second QEMU run boots the same disk for
 the cold boot that follows. The blackout of each warm reboot is timed from the console
 (blackout.py).
@@ -26,6 +28,17 @@ from .scenarios import scenario
 
 NAMESPACE_MIB = 528
 APP = "sample"
+WARM = 3             # warm boots in run 1 (stages 2 to 4)
+LAST = WARM + 2      # the cold boot after the refusal (run 2)
+PLAIN = (WARM,)      # warm boots reached by a plain systemctl kexec
+# systemd's console status lines, by the units' descriptions (systemd may shorten them in the
+# middle: a distinctive word or two).
+UNIT_LINES = {
+    "prepare": r"checkpoint the applications before",
+    "app": r"warmboot sample application",
+    "preserve": r"(warmboot-preserve|seal the state at a warm reboot)",
+    "daemon": r"warmboot checkpoint API daemon",
+}
 
 
 def app_sizes(env):
@@ -43,7 +56,7 @@ def check_kernel(c, b, k, run, want_type, seg_total, generation=None):
     """One boot of the root (kernel k of QEMU run `b`): systemd up, the boot record and status
     of the expected type, the app's start (warm: every segment identical; cold: why) and its
     fresh hand-over. Returns (boot record, the app's start document)."""
-    st = f"{k + 1}" if run == 1 else "4"
+    st = f"{k + 1}" if run == 1 else f"{LAST}"
     sd = blackout.step_of(b, k, "systemd")
     c.expect(sd is not None and sd.get("ok") == "1" and
              (sd.get("state"), sd.get("failed")) in SYSTEMD_OK,
@@ -61,8 +74,19 @@ def check_kernel(c, b, k, run, want_type, seg_total, generation=None):
              f"{dev.get('blocks_online')} blocks online")
     units = blackout.step_of(b, k, f"units-{st}") or {}
     c.expect((units.get("restore"), units.get("target"), units.get("preserve"),
-              units.get("app")) == ("active", "active", "active", "active"),
-             f"stage {st}: units restore/target/preserve/app active: {units}")
+              units.get("prepare"), units.get("app")) == ("active",) * 5,
+             f"stage {st}: units restore/target/preserve/prepare/app active: {units}")
+    c.expect(units.get("cycles") == "0",
+             f"stage {st}: no ordering cycle in the journal ({units.get('cycles')} lines)")
+    # What node_exporter's textfile collector reads (restore --boot writes it at every boot).
+    metrics = blackout.step_of(b, k, f"metrics-{st}") or {}
+    c.expect(metrics.get("warm") == ("1" if want_type == "warm" else "0"),
+             f"stage {st}: warmboot_boot_type{{type=\"warm\"}} in the metrics file: {metrics}")
+    if want_type == "warm":
+        tl = status.get("timeline") or {}
+        c.expect((tl.get("seconds") or 0) > 0 and float(metrics.get("blackout", "0")) > 0,
+                 f"stage {st}: status and the metrics file show the blackout: status "
+                 f"{tl.get('seconds')} s, warmboot_blackout_seconds {metrics.get('blackout')}")
     # It ran (its exit stamped) and succeeded; on a warm boot it gave the memory back.
     c.expect(units.get("give_back") == "success" and units.get("give_back_ran", "0") != "0" and
              units.get("give_back_lines") == ("1" if want_type == "warm" else "0"),
@@ -145,9 +169,62 @@ def check_warm_reboot(c, b, k, reboot_doc, preserve, handed, restore):
     c.expect(hook.get("verb") == "kexec", f"reboot {k + 1}: systemd-shutdown's verb: {hook}")
 
 
+def check_stop_order(c, b, k):
+    """The shutdown out of kernel k stopped the units in order: warmboot-prepare.service (the
+    round) before the app, the app before warmboot-preserve.service (which seals what it handed
+    over), that before warmbootd (whose descriptors it packs)."""
+    begin = blackout.step_of(b, k, f"reboot-begin-{k + 1}")
+    hook = blackout.step_of(b, k, "shutdown-hook")
+    if not (begin and hook):
+        c.expect(False, f"reboot {k + 1}: stop order: no reboot-begin or shutdown hook")
+        return
+    t = {}
+    for unit, rx in UNIT_LINES.items():
+        for verb in ("Stopping", "Stopped"):
+            t[f"{unit} {verb}"], _ = blackout.first_line(b, begin["host_t"],
+                                                         rf"{verb} .*{rx}", hook["host_t"])
+    order = [("prepare Stopped", "app Stopping"), ("app Stopped", "preserve Stopping"),
+             ("preserve Stopped", "daemon Stopping")]
+    c.expect(all(t[x] is not None and t[y] is not None and t[x] <= t[y] for x, y in order),
+             f"reboot {k + 1}: units stopped in order (prepare, app, preserve, warmbootd): "
+             + ", ".join(f"{n} {v and round(v - begin['host_t'], 2)}" for n, v in t.items()))
+
+
+def check_plain_kexec(c, b, k, kexec_doc, rec, preserve, restore):
+    """The warm reboot out of kernel k by a plain `systemctl kexec`: warmboot-prepare.service's
+    stop ran the round while the app still ran, warmboot-preserve.service's adopted it and sealed
+    the image it loaded the next kernel for, and the initramfs restored it."""
+    c.expect(kexec_doc.get("rebooting") is False and (kexec_doc.get("load") or {}),
+             f"reboot {k + 1}: warmboot kexec --load-only loaded a kernel: {kexec_doc}")
+    image = (preserve.get("pack") or {}).get("uuid")
+    c.expect(preserve.get("ok") is True and preserve.get("image_sealed") is True and
+             image and rec.get("named_image") == image,
+             f"reboot {k + 1}: the preserve sealed {image}, which the next kernel's command line "
+             f"named ({rec.get('named_image')}; {preserve.get('error')})")
+    cp = preserve.get("checkpoint") or {}
+    apps = {a.get("app"): a.get("answer") for a in cp.get("apps", [])}
+    prep = blackout.step_of(b, k, "app-prepared") or {}
+    c.expect(apps.get(APP) == "ready" and prep.get("ok") == "1" and
+             prep.get("round") == str(cp.get("round")),
+             f"reboot {k + 1}: the app answered the prepare unit's round {prep.get('round')} "
+             f"while it ran; the preserve adopted round {cp.get('round')}: {apps}")
+    c.expect(preserve.get("handed_over_ns") is not None,
+             f"reboot {k + 1}: the blackout's start is in the report "
+             f"({preserve.get('handed_over_ns')})")
+    late = [p.get("phase") for p in preserve.get("phases", [])]
+    c.expect("namespace to raw" in late,
+             f"reboot {k + 1}: the memory taken out at the shutdown ({late})")
+    c.expect(restore.get("ran_in") == "initramfs" and restore.get("outcome") == "restored",
+             f"reboot {k + 1}: the initramfs restored it: ({restore.get('ran_in')}, "
+             f"{restore.get('outcome')})")
+    hook = blackout.step_of(b, k, "shutdown-hook") or {}
+    c.expect(hook.get("verb") == "kexec", f"reboot {k + 1}: systemd-shutdown's verb: {hook}")
+
+
 @scenario
 def scenario_debian_warm(env):
-    """Cold boot, fd store, two warm reboots through systemd, a refusal made cold; the blackout."""
+    """Cold boot, fd store, three warm reboots through systemd (the third a plain systemctl
+    kexec), a refusal made cold; the blackout."""
     c = Checks("debian-warm")
     base = base_root()
     mib, segments = app_sizes(env)
@@ -160,7 +237,8 @@ def scenario_debian_warm(env):
     b1 = q1.run()
     c.expect(b1.result is None, f"run 1: no guest verdict before its reboot: {b1.result}")
     kernels = len(blackout.kernel_starts(b1))
-    c.expect(kernels == 3, f"run 1: three kernels (a cold boot, two kexecs): {kernels}")
+    c.expect(kernels == WARM + 1,
+             f"run 1: {WARM + 1} kernels (a cold boot, {WARM} kexecs): {kernels}")
 
     # Stage 1: cold; the app hands its state over; the fd store under a real systemd.
     check_kernel(c, b1, 0, 1, "cold", total)
@@ -178,17 +256,21 @@ def scenario_debian_warm(env):
     c.expect(reload.get("segments") == total and not reload.get("lost"),
              f"fd store: api status reload {reload}, expected {total} segments, none lost")
 
-    # Stages 2 and 3: warm, generations 1 and 2.
+    # Stages 2 to 4: warm, generations 1 to 3 (the last by a plain systemctl kexec).
     results = []
-    for k in (1, 2):
+    for k in range(1, WARM + 1):
         reboot_doc = c.doc(b1, f"reboot-{k}", rc=0)
         rec, start, handed = check_kernel(c, b1, k, 1, "warm", total, generation=k)
         preserve = c.doc(b1, f"last-preserve-{k + 1}", rc=0)
         restore = c.doc(b1, f"restore-report-{k + 1}", rc=0)
-        c.expect(rec.get("named_image") == reboot_doc.get("image"),
-                 f"stage {k + 1}: boot.json names {rec.get('named_image')}, warmboot reboot "
-                 f"{reboot_doc.get('image')}")
-        check_warm_reboot(c, b1, k - 1, reboot_doc, preserve, handed, restore)
+        check_stop_order(c, b1, k - 1)
+        if k + 1 in PLAIN:
+            check_plain_kexec(c, b1, k - 1, reboot_doc, rec, preserve, restore)
+        else:
+            c.expect(rec.get("named_image") == reboot_doc.get("image"),
+                     f"stage {k + 1}: boot.json names {rec.get('named_image')}, warmboot reboot "
+                     f"{reboot_doc.get('image')}")
+            check_warm_reboot(c, b1, k - 1, reboot_doc, preserve, handed, restore)
         rows, secs, notes = blackout.measure(b1, k - 1, preserve)
         results.append((k, rows, secs, notes, preserve))
     # The console outside the guest's own kernel-log dumps (checked on their own): the shutdowns,
@@ -203,16 +285,16 @@ def scenario_debian_warm(env):
         "reboot: Restarting system" in line for _, line in b1.lines),
         f"run 1 ended by the ordinary reboot (exit {q1.exit_code}, killed: {q1.killed_by})")
 
-    # Stage 4: the refused warm reboot became an ordinary one; cold, with the cause.
-    q2 = env.debian("debian-warm-2", image, "debian-warm", extra=f"{extra} wbe2e.stage=4")
+    # Stage 5: the refused warm reboot became an ordinary one; cold, with the cause.
+    q2 = env.debian("debian-warm-2", image, "debian-warm", extra=f"{extra} wbe2e.stage={LAST}")
     b2 = q2.run()
     check_guest_pass(c, b2)
-    refused = c.doc(b2, "reboot-3", rc=0)
+    refused = c.doc(b2, f"reboot-{LAST - 1}", rc=0)
     c.expect(refused.get("outcome") == "cold" and refused.get("code") == "no-space",
              f"refusal: warmboot reboot --fallback cold: outcome {refused.get('outcome')!r}, "
              f"code {refused.get('code')!r}: {refused.get('cause')}")
     rec4, start4, _ = check_kernel(c, b2, 0, 2, "cold", total)
-    cause = c.doc(b2, "reboot-cause-4", rc=0)
+    cause = c.doc(b2, f"reboot-cause-{LAST}", rc=0)
     c.expect(cause.get("reboot") == "cold" and cause.get("cause") == refused.get("cause"),
              f"refusal: reboot-cause.json kept the cause: {cause}")
     c.expect(cause.get("cause") and cause.get("cause") in rec4.get("reason", ""),
@@ -221,12 +303,12 @@ def scenario_debian_warm(env):
              f"refusal: the app said why it started cold: {start4.get('reason')!r}")
     # warmboot-preserve.service was stopped by that ordinary reboot too: systemd had no kexec
     # job (ListJobs on its private socket), so it wrote nothing; history_dir's last preserve is
-    # still the second warm reboot's.
-    before = (c.doc(b1, "last-preserve-3", rc=0).get("pack") or {}).get("uuid")
-    after = (c.doc(b2, "last-preserve-4", rc=0).get("pack") or {}).get("uuid")
+    # still the last warm reboot's.
+    before = (c.doc(b1, f"last-preserve-{LAST - 1}", rc=0).get("pack") or {}).get("uuid")
+    after = (c.doc(b2, f"last-preserve-{LAST}", rc=0).get("pack") or {}).get("uuid")
     c.expect(before and after == before,
              f"refusal: the ordinary reboot's preserve did nothing (last-preserve {after}, the "
-             f"second warm reboot's {before})")
+             f"last warm reboot's {before})")
     check_shutdown(c, q2, image)
 
     # The blackouts.
@@ -241,9 +323,9 @@ def scenario_debian_warm(env):
             say(line)
         for n in notes:
             say(f"      note: {n}")
-    for k in (0, 1, 2):
+    for k in range(WARM + 1):
         say(f"debian-warm: kernel {k + 1}: app ready: " +
             str(blackout.step_of(b1, k, "app-ready")))
     say(f"debian-warm: app {mib} MiB memfd + {segments} byte segments; image {image.seconds:.0f} s;"
-        f" run 1 {q1.seconds:.0f} s (three kernels), run 2 {q2.seconds:.0f} s")
+        f" run 1 {q1.seconds:.0f} s ({WARM + 1} kernels), run 2 {q2.seconds:.0f} s")
     return c, [q1, q2]

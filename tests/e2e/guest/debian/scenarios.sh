@@ -146,11 +146,12 @@ scenario_debian_cold_2() {
   pass
 }
 
-# --- debian-warm: warm reboots of the real root through systemd (warmboot reboot), with
-# warmboot-sample.service (warmboot-api-app serve) keeping its state with warmbootd. Stages 1 to
-# 3 run in one QEMU process (kexec stays inside it); stage 4 in a second one, after the refused
-# warm reboot became an ordinary reboot (which ends QEMU: -no-reboot). Documents are named with
-# the stage: the host reads one console for the three kernels.
+# --- debian-warm: warm reboots of the real root through systemd (warmboot reboot twice, then a
+# plain systemctl kexec), with warmboot-sample.service (warmboot-api-app serve) keeping its state
+# with warmbootd. Stages 1 to 4 run in one QEMU process (kexec stays inside it); stage 5 in a
+# second one, after the refused warm reboot became an ordinary reboot (which ends QEMU:
+# -no-reboot). Documents are named with the stage: the host reads one console for the four
+# kernels.
 WARM_KEEP=/var/lib/warmboot-e2e  # what outlives a reboot: the reboot's own report
 
 # What this boot's restore did and recorded, and status.
@@ -167,9 +168,16 @@ mark_boot_state() {
     emit_json "$(basename "$_f" .json)" "$_f" "$(cat "${_f%.json}.rc" 2>/dev/null)"
     rm -f "$_f" "${_f%.json}.rc"
   done
+  # node_exporter's textfile (the root has its directory, as with prometheus-node-exporter).
+  _prom=/var/lib/prometheus/node-exporter/warmboot.prom
+  mark "metrics-$STAGE" 1 "file=$([ -e $_prom ] && echo 1 || echo 0)" \
+    "warm=$(sed -n 's/^warmboot_boot_type{type="warm"} //p' $_prom 2>/dev/null)" \
+    "blackout=$(sed -n 's/^warmboot_blackout_seconds //p' $_prom 2>/dev/null)"
   mark "units-$STAGE" 1 "restore=$(systemctl is-active warmboot-restore.service)" \
     "target=$(systemctl is-active warmboot-state.target)" \
     "preserve=$(systemctl is-active warmboot-preserve.service)" \
+    "prepare=$(systemctl is-active warmboot-prepare.service)" \
+    "cycles=$(journalctl -b -o cat | grep -ci 'ordering cycle')" \
     "app=$(systemctl is-active warmboot-sample.service)" \
     "give_back=$(systemctl show -p Result --value warmboot-give-back.service)" \
     "give_back_lines=$(journalctl -b -o cat -u warmboot-give-back.service | grep -c '^given-back: ')" \
@@ -272,6 +280,34 @@ warm_reboot() {
   exit 0
 }
 
+# A plain `systemctl kexec` into stage $1, with a kernel warmboot loaded (no warmboot reboot):
+# warmboot-prepare.service's stop runs the round before the app stops, warmboot-preserve.service's
+# seals the state once it has (loading the kernel again, its command line naming the image).
+plain_kexec() {
+  _next=$1
+  sed -i "s/^append =.*/append = wbe2e.warm=1 wbe2e.stage=$_next/" /etc/warmboot/warmboot.conf
+  mkdir -p "$WARM_KEEP"
+  dmesg_dump
+  trap '' TERM
+  kill -$SHOW_STATUS_ON 1
+  mark "reboot-begin-$STAGE" 1 "next=$_next args=systemctl,kexec"
+  warmboot kexec --load-only --json >"$WARM_KEEP/reboot-$STAGE.json" 2>"$WARM_KEEP/reboot-$STAGE.err"
+  _rc=$?
+  echo "$_rc" >"$WARM_KEEP/reboot-$STAGE.rc"
+  sync
+  if [ "$_rc" != 0 ]; then
+    kill -$SHOW_STATUS_OFF 1
+    emit_json "reboot-$STAGE" "$WARM_KEEP/reboot-$STAGE.json" "$_rc"
+    cat "$WARM_KEEP/reboot-$STAGE.err"
+    fail "warmboot kexec --load-only exited $_rc"
+  fi
+  systemctl kexec
+  _rc=$?
+  echo "WB-E2E step=reboot-asked-$STAGE ok=$([ $_rc = 0 ] && echo 1 || echo 0) t=$(now) rc=$_rc"
+  [ "$_rc" = 0 ] || { kill -$SHOW_STATUS_OFF 1; fail "systemctl kexec exited $_rc"; }
+  exit 0
+}
+
 # Stage 1, the cold boot: the app hands its state over; the fd store is proven; warm reboot.
 scenario_debian_warm_1() {
   mark_systemd
@@ -291,9 +327,18 @@ scenario_debian_warm_2() {
   warm_reboot 3
 }
 
-# Stage 3, warm (generation 2); then a state too large for the namespace: warmboot reboot
-# --fallback cold refuses the warm reboot and reboots cold (QEMU ends: -no-reboot).
+# Stage 3, warm (generation 2): a third warm reboot, by a plain `systemctl kexec`.
 scenario_debian_warm_3() {
+  mark_systemd
+  memmark "multi-user-$STAGE"
+  mark_boot_state
+  mark_app
+  plain_kexec 4
+}
+
+# Stage 4, warm (generation 3); then a state too large for the namespace: warmboot reboot
+# --fallback cold refuses the warm reboot and reboots cold (QEMU ends: -no-reboot).
+scenario_debian_warm_4() {
   mark_systemd
   memmark "multi-user-$STAGE"
   mark_boot_state
@@ -306,11 +351,11 @@ scenario_debian_warm_3() {
   mount -t tmpfs -o "size=$((_big + 16))M,mode=0755" warmboot-e2e-big /run/warmboot/state
   head -c "$((_big * 1048576))" /dev/urandom >/run/warmboot/state/too-big.bin
   mark "big-file-$STAGE" 1 "start=$_t0 bytes=$(stat -c %s /run/warmboot/state/too-big.bin)"
-  warm_reboot 4 --fallback cold
+  warm_reboot 5 --fallback cold
 }
 
-# Stage 4, after the ordinary reboot: cold, the cause recorded; the app starts cold and says so.
-scenario_debian_warm_4() {
+# Stage 5, after the ordinary reboot: cold, the cause recorded; the app starts cold and says so.
+scenario_debian_warm_5() {
   mark_systemd
   memmark "multi-user-$STAGE"
   mark_boot_state
