@@ -24,7 +24,8 @@ line fits. When a sealed image waits on the namespace (after 'warmboot preserve 
 the command line names it (warmboot.image=UUID) so the next boot restores it. Loads with
 kexec_file_load(2); where this kernel lacks it or cannot load the image,
 with kexec-tools' 'kexec -l', and says so. The reboot syncs the filesystems and jumps at once,
-as 'kexec -e' does: services are not stopped first.
+as 'kexec -e' does: services are not stopped first, so where PID 1 is systemd it refuses to
+jump: --load-only, then 'systemctl kexec'.
 
   --config F    configuration file (default /etc/warmboot/warmboot.conf): its kernel, initrd,
                 cmdline and append keys; the options below override them

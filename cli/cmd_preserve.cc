@@ -161,14 +161,13 @@ static int PrepareForSystemd(const Config& config, const Machine& machine, bool 
 int CmdPreserve(const Argv& argv, const Machine& machine) {
   const bool json = WantsJson(argv);
   int early = kExitOk;
-  auto args = ParseOptionsOnly(
-      argv,
-      {{"config", true},
-       {"dry-run", false},
-       {"no-kexec", false},
-       {"systemd", false},
-       {"systemd-prepare", false}},
-      "preserve", kPreserveHelp, json, &early);
+  auto args = ParseOptionsOnly(argv,
+                               {{"config", true},
+                                {"dry-run", false},
+                                {"no-kexec", false},
+                                {"systemd", false},
+                                {"systemd-prepare", false}},
+                               "preserve", kPreserveHelp, json, &early);
   if (!args) return early;
   // Usage first (exit 2), whatever the configuration and the machine.
   const bool prepare = args->Has("systemd-prepare");

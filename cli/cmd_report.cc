@@ -2,6 +2,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli/applications_ready.h"
 #include "cli/commands.h"
 #include "cli/config_arg.h"
 #include "cli/output.h"
@@ -41,7 +42,6 @@ usage.
 )";
 
 int CmdReport(const Argv& argv, const Machine& machine) {
-  (void)machine;
   const bool json = WantsJson(argv);
   int early = kExitOk;
   auto args = ParseOptionsOnly(argv, {{"config", true}, {"from", true}, {"svg", true}}, "report",
@@ -64,6 +64,8 @@ int CmdReport(const Argv& argv, const Machine& machine) {
   }
   auto timeline = TimelineFromRestore(restore);
   if (!timeline.ok()) return ReportError(timeline.status(), json, "report");
+  // This boot's own report: its applications, as systemd started them (not a saved copy's).
+  if (!args->Has("from")) AddApplicationsFromSystemd(&*timeline, machine);
   const Timeline& t = *timeline;
 
   nlohmann::json out = ToJson(t);
@@ -86,11 +88,24 @@ int CmdReport(const Argv& argv, const Machine& machine) {
               HumanMoment(t.start_ns, t.start_ns).substr(0, 20).c_str(), t.seconds,
               t.warmboot_seconds, t.seconds > 0 ? 100 * t.warmboot_seconds / t.seconds : 0.0);
   std::printf("  %9s %9s\n", "start", "seconds");
+  bool restore_end = false;
+  auto end_of_restore = [&] {
+    if (!restore_end) {
+      std::printf("  %9.3f            end of the restore; warmboot-state.target follows\n",
+                  t.seconds);
+    }
+    restore_end = true;
+  };
   for (const TimelineSegment& s : t.segments) {
+    if (s.stage == "applications") end_of_restore();
     std::printf("  %9.3f %9.3f  %s %s%s\n", s.start, s.seconds, s.warmboot ? "*" : " ",
                 Printable(s.name).c_str(), s.ok ? "" : "  FAILED");
   }
-  std::printf("  %9.3f            end of the restore; warmboot-state.target follows\n", t.seconds);
+  end_of_restore();
+  if (t.applications_ready) {
+    std::printf("  %9.3f            applications ready again (their units active in systemd)\n",
+                *t.applications_ready);
+  }
   std::printf("  (* warmboot's own phases; the kexec measured by %s, within %.3g s",
               t.kexec_method.c_str(), t.kexec_error_seconds);
   if (t.realtime_error_seconds) {

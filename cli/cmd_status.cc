@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/applications_ready.h"
 #include "cli/commands.h"
 #include "cli/config_arg.h"
 #include "cli/output.h"
@@ -213,7 +214,8 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
 
   // The last warm reboot: this boot's, with every phase, when this boot was warm; else the
   // history's last warm boot, in brief (its phases went with report_dir at the reboot).
-  const MetricsFacts facts = MetricsFactsFromFiles(*config, boot_id);
+  MetricsFacts facts = MetricsFactsFromFiles(*config, boot_id);
+  if (facts.timeline) AddApplicationsFromSystemd(&*facts.timeline, machine);
   out["timeline"] = facts.timeline ? ToJson(*facts.timeline) : nlohmann::json(nullptr);
   out["last_warm_boot"] = facts.last_warm.is_object() ? facts.last_warm : nlohmann::json(nullptr);
   // Null when the image could not be read: waiting unknown.
@@ -326,8 +328,13 @@ int CmdStatus(const Argv& argv, const Machine& machine) {
               << static_cast<int>(t.seconds > 0 ? 100 * t.warmboot_seconds / t.seconds + 0.5 : 0)
               << " %)\n";
     for (const std::string& line : StageLines(t)) std::cout << Printable(line) << "\n";
-    std::cout << "  then warmboot-state.target; applications' own readiness is not measured by "
-                 "warmboot\n";
+    if (t.applications_ready) {
+      std::cout << "  applications ready again " << Secs(*t.applications_ready)
+                << " after the blackout began (systemd: their units active)\n";
+    } else {
+      std::cout << "  then warmboot-state.target; the applications' readiness is not measured "
+                   "(no application unit ordered after it is active)\n";
+    }
   } else if (facts.last_warm.is_object() && facts.last_warm.contains("blackout")) {
     const nlohmann::json& bo = facts.last_warm["blackout"];
     std::cout << "last warm reboot: " << HumanMoment(JsonInt(bo, "start_ns"), now) << ": blackout "

@@ -18,13 +18,25 @@ namespace warmboot {
 namespace {
 
 // systemctl, as an operator would run it: logind's inhibitors and the wall message included.
-Status Systemctl(const std::vector<std::string>& args) {
+// `extra_env`: NAME=VALUE added to (or replacing in) warmboot's own environment.
+Status Systemctl(const std::vector<std::string>& args,
+                 const std::vector<std::string>& extra_env = {}) {
   std::vector<char*> argv{const_cast<char*>("systemctl")};
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    bool replaced = false;
+    for (const std::string& x : extra_env) {
+      replaced = replaced || std::strncmp(*e, x.c_str(), x.find('=') + 1) == 0;
+    }
+    if (!replaced) envp.push_back(*e);
+  }
+  for (const std::string& x : extra_env) envp.push_back(const_cast<char*>(x.c_str()));
+  envp.push_back(nullptr);
   pid_t pid;
   SpawnSignalDefaults attr;
-  int err = ::posix_spawnp(&pid, "systemctl", nullptr, attr.get(), argv.data(), environ);
+  int err = ::posix_spawnp(&pid, "systemctl", nullptr, attr.get(), argv.data(), envp.data());
   if (err != 0) return ErrnoError("cannot run systemctl", err);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
@@ -120,7 +132,73 @@ class SystemdManager : public ServiceManager {
   }
 
   Status StartKexec() override { return Systemctl({"kexec"}); }
-  Status StartReboot() override { return Systemctl({"reboot"}); }
+  // A cold reboot stays cold: a kernel still loaded (its unload failed, or kexec-tools loaded
+  // one) would otherwise make systemd 254 and later kexec, and the preserve seal the state.
+  Status StartReboot() override { return Systemctl({"reboot"}, {"SYSTEMCTL_SKIP_AUTO_KEXEC=1"}); }
+
+  Result<std::vector<UnitStart>> ServicesAfter(const std::string& target) override {
+    WB_ASSIGN_OR_RETURN(sd_bus * bus, PrivateBus());
+    std::vector<UnitStart> units;
+    std::string failure;
+    char** before = nullptr;
+    auto unit_path = [&](const std::string& unit, std::string* path) -> int {
+      sd_bus_error error = SD_BUS_ERROR_NULL;
+      sd_bus_message* reply = nullptr;
+      const char* p = nullptr;
+      int r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                 "org.freedesktop.systemd1.Manager", "LoadUnit", &error, &reply,
+                                 "s", unit.c_str());
+      if (r >= 0) r = sd_bus_message_read(reply, "o", &p);
+      if (r >= 0) *path = p;
+      if (r < 0) {
+        failure = "cannot ask systemd about " + unit + ": " +
+                  (error.message != nullptr ? error.message : std::strerror(-r));
+      }
+      sd_bus_error_free(&error);
+      sd_bus_message_unref(reply);
+      return r;
+    };
+    std::string path;
+    int r = unit_path(target, &path);
+    if (r >= 0) {
+      sd_bus_error error = SD_BUS_ERROR_NULL;
+      r = sd_bus_get_property_strv(bus, "org.freedesktop.systemd1", path.c_str(),
+                                   "org.freedesktop.systemd1.Unit", "Before", &error, &before);
+      if (r < 0) {
+        failure = "cannot read what is ordered after " + target + ": " +
+                  (error.message != nullptr ? error.message : std::strerror(-r));
+      }
+      sd_bus_error_free(&error);
+    }
+    for (char** b = before; r >= 0 && b != nullptr && *b != nullptr; ++b) {
+      const std::string unit = *b;
+      if (unit.size() < 8 || unit.compare(unit.size() - 8, 8, ".service") != 0) continue;
+      if ((r = unit_path(unit, &path)) < 0) break;
+      sd_bus_error error = SD_BUS_ERROR_NULL;
+      char* state = nullptr;
+      uint64_t entered = 0;
+      r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path.c_str(),
+                                     "org.freedesktop.systemd1.Unit", "ActiveState", &error,
+                                     &state);
+      if (r >= 0) {
+        r = sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", path.c_str(),
+                                        "org.freedesktop.systemd1.Unit",
+                                        "ActiveEnterTimestampMonotonic", &error, 't', &entered);
+      }
+      if (r >= 0) units.push_back({unit, state, entered});
+      if (r < 0) {
+        failure = "cannot read " + unit +
+                  "'s state: " + (error.message != nullptr ? error.message : std::strerror(-r));
+      }
+      std::free(state);
+      sd_bus_error_free(&error);
+    }
+    for (char** b = before; b != nullptr && *b != nullptr; ++b) std::free(*b);
+    std::free(before);
+    sd_bus_flush_close_unref(bus);
+    if (!failure.empty()) return Status(Code::kIoError, failure);
+    return units;
+  }
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "util/status.h"
 
@@ -21,9 +22,19 @@ class ServiceManager {
   // The unit's ActiveState ("active", "inactive", "failed", ...; "inactive" for a unit that is
   // not loaded). warmboot reboot asks it of warmboot-preserve.service, whose stop seals the state.
   virtual Result<std::string> UnitActiveState(const std::string& unit) = 0;
-  // `systemctl kexec` / `systemctl reboot`: queued, not waited for.
+  // `systemctl kexec` / `systemctl reboot`: queued, not waited for. The reboot goes through the
+  // firmware even with a kernel loaded (from systemd 254 `systemctl reboot` would kexec into it).
   virtual Status StartKexec() = 0;
   virtual Status StartReboot() = 0;
+  // The services ordered after `target` (its Before= list, which systemd keeps for their After=),
+  // each with its ActiveState and when it last became active: ActiveEnterTimestampMonotonic, in
+  // microseconds of this boot's CLOCK_MONOTONIC (0: never).
+  struct UnitStart {
+    std::string unit;
+    std::string active_state;
+    uint64_t active_enter_monotonic_us = 0;
+  };
+  virtual Result<std::vector<UnitStart>> ServicesAfter(const std::string& target) = 0;
 };
 
 ServiceManager& RealServiceManager();

@@ -163,6 +163,7 @@ Result<Timeline> TimelineFromRestore(const nlohmann::json& restore) {
     gap = 0;
   }
   const double kernel_zero = last + gap;
+  t.kernel_zero = kernel_zero;
   TimelineSegment jump{"shutdown and kexec",
                        "kexec",
                        false,
@@ -192,6 +193,36 @@ Result<Timeline> TimelineFromRestore(const nlohmann::json& restore) {
   return t;
 }
 
+void AddApplicationsReady(Timeline* t, const std::vector<ApplicationReady>& ready,
+                          const std::vector<std::string>& waiting) {
+  for (const std::string& w : waiting) t->notes.push_back("not ready yet: " + w);
+  if (ready.empty()) {
+    t->notes.push_back(
+        "no application unit ordered after warmboot-state.target is active: the "
+        "applications' readiness is not measured");
+    return;
+  }
+  double last = 0;
+  std::string last_unit;
+  t->applications.clear();
+  for (const ApplicationReady& a : ready) {
+    const double at = t->kernel_zero + a.boottime_seconds;
+    t->applications.emplace_back(a.unit, at);
+    if (last_unit.empty() || at > last) {
+      last = at;
+      last_unit = a.unit;
+    }
+  }
+  t->applications_ready = last;
+  if (last > t->seconds) {
+    t->segments.push_back({"applications starting", "applications", false, t->seconds,
+                           last - t->seconds, true,
+                           "systemd starts the units after warmboot-state.target; the last "
+                           "ready: " +
+                               last_unit});
+  }
+}
+
 nlohmann::json ToJson(const Timeline& t) {
   nlohmann::json segments = nlohmann::json::array();
   for (const TimelineSegment& s : t.segments) {
@@ -212,9 +243,17 @@ nlohmann::json ToJson(const Timeline& t) {
                    {"restored_bytes", t.restored_bytes},
                    {"restore_outcome", t.restore_outcome},
                    {"ran_in", t.ran_in},
-                   {"applications_ready", nullptr},
+
                    {"segments", std::move(segments)},
                    {"notes", t.notes}};
+  if (t.applications_ready) {
+    nlohmann::json units = nlohmann::json::array();
+    for (const auto& [unit, at] : t.applications)
+      units.push_back({{"unit", unit}, {"seconds", at}});
+    j["applications_ready"] = {{"seconds", *t.applications_ready}, {"units", std::move(units)}};
+  } else {
+    j["applications_ready"] = nullptr;
+  }
   j["realtime_error_seconds"] = t.realtime_error_seconds ? nlohmann::json(*t.realtime_error_seconds)
                                                          : nlohmann::json(nullptr);
   return j;

@@ -15,6 +15,8 @@
 //                                  rest of the shutdown, the jump, the kernel's earliest boot
 //   kernel boot          system    clock zero -> the restore's start (initramfs or system)
 //   restore: PHASE       warmboot  each restore phase
+//   applications starting system   the restore's end -> the last application ready again
+//                                  (AddApplicationsReady; only where systemd says)
 //
 // Moments before the jump are the old kernel's CLOCK_REALTIME; after it, the new kernel's
 // CLOCK_BOOTTIME (zero at its boot). Only "shutdown and kexec" crosses, measured one of two ways:
@@ -33,6 +35,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "util/status.h"
@@ -47,6 +50,14 @@ struct TimelineSegment {
   double seconds = 0;
   bool ok = true;
   std::string detail;
+};
+
+// An application back in the new boot: a unit ordered after warmboot-state.target, active since
+// `boottime_seconds` on the new kernel's clock (systemd's ActiveEnterTimestampMonotonic: a
+// Type=notify unit is active once it said READY=1, after taking its state back).
+struct ApplicationReady {
+  std::string unit;
+  double boottime_seconds = 0;
 };
 
 struct Timeline {
@@ -67,6 +78,11 @@ struct Timeline {
   std::string ran_in;            // where the restore ran: "initramfs" or "system"
   std::vector<TimelineSegment> segments;
   std::vector<std::string> notes;  // why a measure was not used, a clamp
+  double kernel_zero = 0;          // the new kernel's clock zero, in seconds from the start
+  // When the last application was ready again, in seconds from the start, and each one's
+  // (AddApplicationsReady); unset: not measured.
+  std::optional<double> applications_ready;
+  std::vector<std::pair<std::string, double>> applications;
 };
 
 // A TSC gap further than this from the realtime's is not believed (a counter reset, a clock
@@ -76,6 +92,12 @@ inline constexpr double kPlausibleSeconds = 5.0;
 // From a restore report. kNotFound when it is not a warm reboot's restore (no preserve report,
 // or nothing restored); kUnsupported when the reports predate the clocks this needs.
 Result<Timeline> TimelineFromRestore(const nlohmann::json& restore);
+
+// Ends the timeline at the applications' readiness: the segment "applications starting" from
+// the restore's end to the last of `ready`, and applications_ready. `waiting` names units not
+// ready yet (a note each). The blackout itself (seconds, warmboot_seconds) stays the restore's.
+void AddApplicationsReady(Timeline* timeline, const std::vector<ApplicationReady>& ready,
+                          const std::vector<std::string>& waiting);
 
 nlohmann::json ToJson(const Timeline& timeline);
 

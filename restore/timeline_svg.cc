@@ -1,5 +1,6 @@
 #include "restore/timeline_svg.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -65,7 +66,9 @@ double TickStep(double total) {
 }  // namespace
 
 std::string TimelineSvg(const Timeline& t) {
-  const double total = t.seconds > 0 ? t.seconds : 1;
+  // The axis runs to the applications' readiness where it is known, past the blackout's end.
+  const double end = std::max(t.seconds, t.applications_ready.value_or(0));
+  const double total = end > 0 ? end : 1;
   const double scale = kSvgChartWidth / total;
   const double axis_y = kTop + kRow * t.segments.size() + 8;
   const double height = axis_y + 70;
@@ -119,9 +122,24 @@ std::string TimelineSvg(const Timeline& t) {
   }
   s += "<text x=\"" + F("%.0f", kSvgChartLeft + kSvgChartWidth / 2) + "\" y=\"" +
        F("%.0f", axis_y + 34) + "\" text-anchor=\"middle\">seconds</text>\n";
-  s += "<text x=\"10\" y=\"" + F("%.0f", axis_y + 56) +
-       "\" fill=\"#555555\">Applications' own readiness after warmboot-state.target is not "
-       "measured by warmboot.</text>\n";
+  std::string last_unit;
+  for (const auto& [unit, at] : t.applications) {
+    if (t.applications_ready && at == *t.applications_ready) last_unit = unit;
+  }
+  s += "<text x=\"10\" y=\"" + F("%.0f", axis_y + 56) + "\" fill=\"#555555\">" +
+       Xml(t.applications_ready
+               ? "Applications ready again at " + F("%.3f", *t.applications_ready) +
+                     " s (the last: " + last_unit + ", active in systemd), " +
+                     F("%.3f", *t.applications_ready - t.seconds) + " s after the restore."
+               : std::string("Applications' own readiness after warmboot-state.target was not "
+                             "measured (no application unit was active).")) +
+       "</text>\n";
+  if (t.applications_ready) {
+    const double px = kSvgChartLeft + *t.applications_ready * scale;
+    s += "<line class=\"applications-ready\" x1=\"" + F("%.2f", px) + "\" y1=\"" +
+         F("%.0f", kTop - 4) + "\" x2=\"" + F("%.2f", px) + "\" y2=\"" + F("%.0f", axis_y) +
+         "\" stroke=\"#2a8a2a\" stroke-width=\"2\"><title>applications ready</title></line>\n";
+  }
 
   // One bar per segment.
   for (size_t i = 0; i < t.segments.size(); ++i) {

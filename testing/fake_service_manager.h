@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "orchestration/service_manager.h"
 
@@ -39,6 +40,12 @@ class FakeServiceManager : public ServiceManager {
   Status StartReboot() override {
     ++reboot_starts;
     return start_reboot_result;
+  }
+  std::vector<UnitStart> services_after;  // what ServicesAfter answers
+  Status services_after_error;            // returned instead, when set
+  Result<std::vector<UnitStart>> ServicesAfter(const std::string&) override {
+    if (!services_after_error.ok()) return services_after_error;
+    return services_after;
   }
 };
 

@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/mman.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -494,6 +495,9 @@ int Serve(Options o) {
            " check_seconds=" + std::to_string(start.value("seconds", 0.0)) +
            " since_start=" + std::to_string(Since(t0)) +
            (how == "cold" ? " reason=" + start.value("reason", std::string()) : ""));
+  // Ready in systemd's eyes (Type=notify) once its state is back: warmboot's timeline ends at
+  // this moment (docs/systemd.md). Outside a notify unit, a no-op.
+  sd_notify(0, "READY=1");
 
   // Fresh state for the next reboot: the next seed's bytes, its record kept on disk first.
   o.seed = before.is_object() ? before.value("seed", uint64_t{0}) + 1 : o.seed;

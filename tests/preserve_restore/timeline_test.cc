@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -116,6 +117,42 @@ TEST(TimelineTest, TheBlackoutFromTheHandOverToTheRestoresEndThroughTheTsc) {
   }
   EXPECT_TRUE(Find(*t, "preserve: write image")->warmboot);
   EXPECT_FALSE(Find(*t, "kernel boot")->warmboot);
+}
+
+// The applications' readiness (their units active, by the new kernel's clock) ends the
+// timeline; the blackout warmboot reports stays the restore's.
+TEST(TimelineTest, TheApplicationsReadyEndTheTimelineWithoutChangingTheBlackout) {
+  Timeline t = *TimelineFromRestore(Reboot());
+  EXPECT_NEAR(t.kernel_zero, 3.7, 1e-6);  // 2 + 0.5 + 1.2
+  AddApplicationsReady(&t, {{"db.service", 2.0}, {"cache.service", 1.5}},
+                       {"web.service is activating"});
+  ASSERT_TRUE(t.applications_ready.has_value());
+  EXPECT_NEAR(*t.applications_ready, 5.7, 1e-6) << "the last one, db, at boottime 2.0";
+  const TimelineSegment* apps = Find(t, "applications starting");
+  ASSERT_NE(apps, nullptr);
+  EXPECT_EQ(apps->stage, "applications");
+  EXPECT_FALSE(apps->warmboot);
+  EXPECT_NEAR(apps->start, 4.8, 1e-6) << "from the restore's end";
+  EXPECT_NEAR(apps->seconds, 0.9, 1e-6);
+  EXPECT_NE(apps->detail.find("db.service"), std::string::npos) << apps->detail;
+  EXPECT_NEAR(t.seconds, 4.8, 1e-6) << "the blackout is unchanged";
+  EXPECT_NEAR(t.warmboot_seconds, 0.8, 1e-9);
+  EXPECT_NE(std::find(t.notes.begin(), t.notes.end(), "not ready yet: web.service is activating"),
+            t.notes.end());
+  nlohmann::json j = ToJson(t);
+  EXPECT_NEAR(j["applications_ready"]["seconds"].get<double>(), 5.7, 1e-6);
+  EXPECT_EQ(j["applications_ready"]["units"].size(), 2u);
+  const std::string svg = TimelineSvg(t);
+  EXPECT_NE(svg.find("Applications ready again at 5.700 s (the last: db.service"),
+            std::string::npos);
+  EXPECT_NE(svg.find("class=\"applications-ready\""), std::string::npos);
+
+  Timeline none = *TimelineFromRestore(Reboot());
+  AddApplicationsReady(&none, {}, {});
+  EXPECT_FALSE(none.applications_ready.has_value());
+  EXPECT_EQ(Find(none, "applications starting"), nullptr);
+  EXPECT_TRUE(ToJson(none)["applications_ready"].is_null());
+  EXPECT_FALSE(none.notes.empty()) << "it says the readiness was not measured";
 }
 
 TEST(TimelineTest, ACounterResetFallsBackToTheRealtimeClockAndSaysSo) {
