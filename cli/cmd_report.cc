@@ -28,7 +28,9 @@ carries the preserve's report from the image; --from reads a saved copy instead.
 The jump between the kernels is measured by the CPU's time-stamp counter where it kept counting
 through the kexec, else by the realtime clock, which after a kexec comes from the RTC in whole
 seconds until NTP sets it (up to about a second off); the report says which, and how far off.
-Applications' own readiness is not measured by warmboot.
+Then, where systemd can be asked (as root, without --from), the applications starting, to the
+moment the last service ordered after warmboot-state.target became active (a Type=notify one:
+when it said READY=1 after taking its state back); the blackout itself ends with the restore.
 
   --config F          configuration file (default /etc/warmboot/warmboot.conf)
   --from FILE         a restore report to draw (as 'warmboot restore --json' prints it, or a copy

@@ -100,6 +100,8 @@ std::vector<std::string> StageLines(const Timeline& t) {
     } else if (stage == "kernel") {
       line += t.ran_in == "initramfs" ? "the kernel and the initramfs until the restore"
                                       : "the kernel and the system until the restore";
+    } else if (stage == "applications") {
+      line += group[0]->detail;
     } else {
       line += group[0]->warmboot ? "warmboot" : "systemd";
     }

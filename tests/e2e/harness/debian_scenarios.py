@@ -8,6 +8,8 @@ Registered in scenarios.SCENARIOS (main imports this module after scenarios), so
 the initramfs scenarios, in the order defined here.
 """
 
+import glob
+import os
 import re
 import subprocess
 import types
@@ -109,6 +111,35 @@ def scenario_debian_boot(env):
     facts = b.step("facts") or {}
     check_shutdown(c, q, image)
 
+    # The same root on a machine without persistent memory: installed, it changes nothing and
+    # says so (the postinst, when the builder has none either; the initramfs at every boot).
+    host_pmem = any(os.path.exists(p) for p in ("/sys/firmware/acpi/tables/NFIT",
+                                                 "/sys/bus/platform/devices/e820_pmem")) or \
+        bool(glob.glob("/sys/bus/nd/devices/region*"))
+    if not host_pmem:
+        c.expect("installed but idle, nothing changed" in image.installed,
+                 f"postinst on a machine without pmem says so: {image.installed}")
+    q2 = env.debian("debian-boot-nopmem", image, "debian-boot", extra="wbe2e.stage=2",
+                    pmem=False)
+    b2 = q2.run()
+    check_guest_pass(c, b2)
+    sd2 = step_ok(c, b2, "systemd", multi_user="active")
+    c.expect((sd2.get("state"), sd2.get("failed")) in SYSTEMD_OK,
+             f"no pmem: systemd state {sd2.get('state')!r}, failed {sd2.get('failed')!r}")
+    idle = step_ok(c, b2, "nopmem")
+    units = {k: v for k, v in idle.items() if k.startswith("warmboot")}
+    c.expect(len(units) == 6 and set(units.values()) == {"inactive"} and
+             idle.get("condition") == "no",
+             f"no pmem: every warmboot unit inactive by its conditions: {idle}")
+    c.expect(idle.get("boot_json") == "0" and idle.get("history") == facts.get("history") and
+             idle.get("nd_devices") == "0",
+             f"no pmem: nothing restored or recorded (boot.json {idle.get('boot_json')}, history "
+             f"{idle.get('history')} lines as before: {facts.get('history')})")
+    (_, line2), _ = initramfs_line(b2)
+    c.expect(line2 is not None and "no persistent memory on this machine" in line2,
+             f"no pmem: the initramfs said so in one line: {line2!r}")
+    check_shutdown(c, q2, image)
+
     # Where the time went: the base root (once per machine), this run's image, the boot.
     seen = b.step("boot")
     say("debian-boot: base root " + (f"built in {base.meta['build_seconds']:.0f} s (once per "
@@ -126,7 +157,7 @@ def scenario_debian_boot(env):
     for _, line in b.lines:
         if re.match(r"(systemd-analyze|systemctl --dry-run kexec|known failed unit)", line):
             say(f"debian-boot: guest: {line.strip()}")
-    return c, [q]
+    return c, [q, q2]
 
 
 # What the package's initramfs-tools hook puts into the initramfs (lsinitramfs lists paths

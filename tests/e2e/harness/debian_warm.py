@@ -119,6 +119,22 @@ def check_kernel(c, b, k, run, want_type, seg_total, generation=None):
     else:
         c.expect(start.get("warm") is False and start.get("segments_restored") == 0,
                  f"stage {st}: the app started cold with nothing restored: {start}")
+    if want_type == "warm":
+        # The timeline, as warmboot report gives and draws it, ends at the app's readiness (its
+        # unit active: READY=1 after its check), after the restore's end.
+        report = c.doc(b, f"report-{st}", rc=0)
+        ar = report.get("applications_ready") or {}
+        units = [u.get("unit") for u in ar.get("units", [])]
+        c.expect((ar.get("seconds") or 0) > (report.get("seconds") or 0) > 0 and
+                 "warmboot-sample.service" in units and any(
+                     s.get("name") == "applications starting" for s in report.get("segments", [])),
+                 f"stage {st}: warmboot report: blackout {report.get('seconds')} s, applications "
+                 f"ready at {ar.get('seconds')} s ({units}); notes {report.get('notes')}")
+        svg = blackout.step_of(b, k, f"svg-{st}") or {}
+        c.expect(svg.get("end") == "1" and svg.get("ready_line") == "1" and
+                 int(svg.get("bars") or 0) == len(report.get("segments", [])),
+                 f"stage {st}: report --svg drew every segment and the applications' readiness: "
+                 f"{svg}")
     handed = c.doc(b, f"app-handed-over-{st}", rc=0)
     c.expect(handed.get("ok") is True and handed.get("segments_listed") == seg_total,
              f"stage {st}: the app handed over {handed.get('segments_listed')} segments")

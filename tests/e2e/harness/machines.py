@@ -29,9 +29,9 @@ class Env:
         self.vmlinuz = kernel.vmlinuz
         self.initrd = initrd
 
-    def cmdline(self, scenario, extra="", nvdimm=False, stage=1):
+    def cmdline(self, scenario, extra="", nvdimm=False, stage=1, pmem=True):
         parts = ["console=ttyS0", "panic=-1", f"loglevel={self.args.loglevel}"]
-        if not nvdimm:
+        if not nvdimm and pmem:
             parts.append(MEMMAP)
         parts += [f"wbe2e.scenario={scenario}", f"wbe2e.stage={stage}"]
         if self.args.kexec != "auto":
@@ -55,9 +55,10 @@ class Env:
                     self.vmlinuz, self.initrd, self.args.boot_timeout, self.args.run_timeout)
 
 
-    def debian(self, name, image, scenario, extra=""):
-        """The pc machine with legacy pmem booting `image` (a debian_image.DebianImage): the
-        root on a virtio disk, the root's own kernel and initramfs, systemd as init."""
+    def debian(self, name, image, scenario, extra="", pmem=True):
+        """The pc machine with legacy pmem (none when not `pmem`) booting `image` (a
+        debian_image.DebianImage): the root on a virtio disk, the root's own kernel and
+        initramfs, systemd as init."""
         machine = ["-machine", "pc", "-m", "3G",
                    # cache=unsafe: the image is thrown away after the run, so the guest's
                    # flushes need not reach the host's disk.
@@ -72,7 +73,8 @@ class Env:
         # QEMU's own time all in page_collection_lock and TB invalidation). A smaller cache is
         # flushed often enough that the old kernel's code is gone soon after the jump. An
         # emulator artifact: real CPUs (and KVM) run no translations. vm-test-facts.md.
-        return Qemu(name, machine, self.cmdline(scenario, root), image.vmlinuz, image.initrd,
+        return Qemu(name, machine, self.cmdline(scenario, root, pmem=pmem), image.vmlinuz,
+                    image.initrd,
                     self.args.boot_timeout, self.args.run_timeout, accel="tcg,tb-size=64")
 
 

@@ -87,7 +87,8 @@ mark_facts() {
   _rc=$?
   echo "systemctl --dry-run kexec (rc $_rc): $(echo "$_out" | tr '\n' ' ')"
   mark facts 1 "run_fs=$(findmnt -no FSTYPE /run) kexec_loaded=$(cat /sys/kernel/kexec_loaded)" \
-    "systemctl_kexec_dry_run_rc=$_rc"
+    "systemctl_kexec_dry_run_rc=$_rc" \
+    "history=$(cat /var/lib/warmboot/boots.jsonl 2>/dev/null | wc -l)"
 }
 
 scenario_debian_boot_1() {
@@ -96,6 +97,23 @@ scenario_debian_boot_1() {
   mark_pmem
   mark_daemon
   mark_facts
+  pass
+}
+
+# The same root booted without persistent memory (no memmap=): every warmboot unit stays
+# inactive by its conditions, nothing restored or recorded; the initramfs said so in one line.
+scenario_debian_boot_2() {
+  mark_systemd
+  _units=
+  for _u in warmbootd.socket warmbootd.service warmboot-restore.service \
+    warmboot-preserve.service warmboot-prepare.service warmboot-give-back.service; do
+    _units="$_units ${_u%.*}_${_u##*.}=$(systemctl is-active "$_u")"
+  done
+  mark nopmem 1 $_units \
+    "condition=$(systemctl show -p ConditionResult --value warmbootd.socket)" \
+    "boot_json=$([ -e /run/warmboot/reports/boot.json ] && echo 1 || echo 0)" \
+    "history=$(cat /var/lib/warmboot/boots.jsonl 2>/dev/null | wc -l)" \
+    "nd_devices=$(ls /sys/bus/nd/devices 2>/dev/null | wc -l)"
   pass
 }
 
@@ -203,6 +221,17 @@ mark_app() {
   echo "WB-E2E-APP-JOURNAL-BEGIN stage=$STAGE"
   journalctl -b -o cat -u warmboot-sample.service | grep '^warmboot-sample: '
   echo "WB-E2E-APP-JOURNAL-END stage=$STAGE"
+}
+
+# A warm boot's timeline once the app is ready (its unit active: READY=1 after its check), as
+# warmboot report gives it and draws it: the blackout, then the applications starting.
+mark_report() {
+  grep -q '"type": *"warm"' /run/warmboot/reports/boot.json 2>/dev/null || return 0
+  run_json "report-$STAGE" 0 warmboot report --svg "$E2E_RUN/timeline.svg" --json
+  mark "svg-$STAGE" 1 "bytes=$(stat -c %s "$E2E_RUN/timeline.svg" 2>/dev/null || echo 0)" \
+    "bars=$(grep -c '<rect class=' "$E2E_RUN/timeline.svg" 2>/dev/null)" \
+    "ready_line=$(grep -c 'class="applications-ready"' "$E2E_RUN/timeline.svg" 2>/dev/null)" \
+    "end=$(grep -c '</svg>' "$E2E_RUN/timeline.svg" 2>/dev/null)"
 }
 
 # systemd's fd store under a real systemd: warmbootd killed with SIGKILL (no goodbye),
@@ -324,6 +353,7 @@ scenario_debian_warm_2() {
   memmark "multi-user-$STAGE"
   mark_boot_state
   mark_app
+  mark_report
   warm_reboot 3
 }
 
@@ -333,6 +363,7 @@ scenario_debian_warm_3() {
   memmark "multi-user-$STAGE"
   mark_boot_state
   mark_app
+  mark_report
   plain_kexec 4
 }
 
@@ -343,6 +374,7 @@ scenario_debian_warm_4() {
   memmark "multi-user-$STAGE"
   mark_boot_state
   mark_app
+  mark_report
   _t0=$(now)
   _big=$(param big_mib 320)
   # A tmpfs of its own: /run (a fifth of the RAM) may not hold it. Random, so compression cannot
