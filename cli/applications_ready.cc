@@ -18,10 +18,19 @@ void AddApplicationsFromSystemd(Timeline* t, const Machine& machine) {
   static const std::set<std::string> kOwn = {
       "warmboot-give-back.service", "warmboot-prepare.service", "warmboot-preserve.service",
       "warmboot-restore.service", "warmbootd.service"};
+  // A unit that became active after the boot's start-up finished was restarted since: its time
+  // says nothing of this boot's readiness. 0: the start-up is still under way.
+  auto finished = services.StartupFinishedMonotonicUs();
+  const uint64_t finished_us = finished.ok() ? *finished : 0;
   std::vector<ApplicationReady> ready;
   std::vector<std::string> waiting;
   for (const ServiceManager::UnitStart& u : *units) {
     if (kOwn.count(u.unit) != 0) continue;
+    if (finished_us != 0 && u.active_enter_monotonic_us > finished_us) {
+      t->notes.push_back(
+          u.unit + " became active after the boot finished (restarted since): " + "not counted");
+      continue;
+    }
     if (u.active_state == "active" && u.active_enter_monotonic_us > 0) {
       ready.push_back({u.unit, u.active_enter_monotonic_us / 1e6});
     } else {

@@ -90,8 +90,8 @@ static int PreserveForSystemd(const Config& config, const Machine& machine, Pmem
     if (adopted.ok() || adopted.status().code() != Code::kNotFound) return adopted;
     // Its hold ran out, or the daemon restarted: the applications have stopped, so a round now
     // names them all as starting cold.
-    notes.push_back("the round warmboot reboot held is gone (" + adopted.status().message() +
-                    "): the applications start cold");
+    notes.push_back("the round held before the services stopped is gone (" +
+                    adopted.status().message() + "): the applications start cold");
     return RunCheckpointRound(socket, 1000);
   };
   options.checkpoint = [socket](uint64_t deadline_ms) {

@@ -9,6 +9,7 @@
 #include "orchestration/report_store.h"
 #include "restore/timeline.h"
 #include "restore/timeline_svg.h"
+#include "util/json_text.h"
 #include "util/printable.h"
 #include "util/read_file.h"
 #include "util/time_text.h"
@@ -67,7 +68,10 @@ int CmdReport(const Argv& argv, const Machine& machine) {
   auto timeline = TimelineFromRestore(restore);
   if (!timeline.ok()) return ReportError(timeline.status(), json, "report");
   // This boot's own report: its applications, as systemd started them (not a saved copy's).
-  if (!args->Has("from")) AddApplicationsFromSystemd(&*timeline, machine);
+  if (!args->Has("from") &&
+      JsonString(restore, "boot_id") == UuidToString(machine.this_boot().boot_id)) {
+    AddApplicationsFromSystemd(&*timeline, machine);
+  }
   const Timeline& t = *timeline;
 
   nlohmann::json out = ToJson(t);

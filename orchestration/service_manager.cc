@@ -28,7 +28,8 @@ Status Systemctl(const std::vector<std::string>& args,
   for (char** e = environ; *e != nullptr; ++e) {
     bool replaced = false;
     for (const std::string& x : extra_env) {
-      replaced = replaced || std::strncmp(*e, x.c_str(), x.find('=') + 1) == 0;
+      const size_t eq = x.find('=');  // NAME=VALUE: a bare NAME would match every entry
+      replaced = replaced || (eq != std::string::npos && std::strncmp(*e, x.c_str(), eq + 1) == 0);
     }
     if (!replaced) envp.push_back(*e);
   }
@@ -135,6 +136,22 @@ class SystemdManager : public ServiceManager {
   // A cold reboot stays cold: a kernel still loaded (its unload failed, or kexec-tools loaded
   // one) would otherwise make systemd 254 and later kexec, and the preserve seal the state.
   Status StartReboot() override { return Systemctl({"reboot"}, {"SYSTEMCTL_SKIP_AUTO_KEXEC=1"}); }
+
+  Result<uint64_t> StartupFinishedMonotonicUs() override {
+    WB_ASSIGN_OR_RETURN(sd_bus * bus, PrivateBus());
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    uint64_t finished = 0;
+    int r = sd_bus_get_property_trivial(
+        bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+        "org.freedesktop.systemd1.Manager", "FinishTimestampMonotonic", &error, 't', &finished);
+    std::string failure = r < 0 ? std::string("cannot ask systemd when the boot finished: ") +
+                                      (error.message != nullptr ? error.message : std::strerror(-r))
+                                : "";
+    sd_bus_error_free(&error);
+    sd_bus_flush_close_unref(bus);
+    if (!failure.empty()) return Status(Code::kIoError, failure);
+    return finished;
+  }
 
   Result<std::vector<UnitStart>> ServicesAfter(const std::string& target) override {
     WB_ASSIGN_OR_RETURN(sd_bus * bus, PrivateBus());

@@ -23,7 +23,7 @@ class ServiceManager {
   // not loaded). warmboot reboot asks it of warmboot-preserve.service, whose stop seals the state.
   virtual Result<std::string> UnitActiveState(const std::string& unit) = 0;
   // `systemctl kexec` / `systemctl reboot`: queued, not waited for. The reboot goes through the
-  // firmware even with a kernel loaded (from systemd 254 `systemctl reboot` would kexec into it).
+  // firmware even with a kernel loaded (from systemd 255 `systemctl reboot` would kexec into it).
   virtual Status StartKexec() = 0;
   virtual Status StartReboot() = 0;
   // The services ordered after `target` (its Before= list, which systemd keeps for their After=),
@@ -35,6 +35,8 @@ class ServiceManager {
     uint64_t active_enter_monotonic_us = 0;
   };
   virtual Result<std::vector<UnitStart>> ServicesAfter(const std::string& target) = 0;
+  // When this boot's start-up finished (systemd's FinishTimestampMonotonic, µs; 0: not yet).
+  virtual Result<uint64_t> StartupFinishedMonotonicUs() = 0;
 };
 
 ServiceManager& RealServiceManager();

@@ -422,11 +422,17 @@ PrepareReport PrepareAtShutdown(const Config& config, const PrepareOptions& opti
                 "): no round now; the preserve at shutdown runs its own";
     return r;
   }
-  if (pending->has_value()) {
-    r.why_not = "warmboot reboot started this shutdown and ran the round already";
+  // A plan older than a round's hold was left by a kexec job cancelled then: its round is gone,
+  // and this shutdown gets a round and a plan of its own.
+  const bool stale = pending->has_value() && NowUnixNanos() - (*pending)->handed_over_ns >
+                                                 static_cast<int64_t>(options.hold_ms) * 1000000;
+  if (pending->has_value() && !stale) {
+    r.why_not = "the round for this shutdown ran already (warmboot reboot's, round " +
+                std::to_string((*pending)->round) + ")";
     return r;
   }
-  auto kexec = Services(options.services).KexecPending();
+  ServiceManager& services = Services(options.services);
+  auto kexec = services.KexecPending();
   if (!kexec.ok()) {
     r.why_not = "cannot tell whether the shutdown ends in kexec (" + kexec.status().message() +
                 "): no round; the preserve at shutdown decides";
@@ -438,6 +444,15 @@ PrepareReport PrepareAtShutdown(const Config& config, const PrepareOptions& opti
   }
   if (!options.checkpoint) {
     r.why_not = "no checkpoint round to run";
+    return r;
+  }
+  // Nothing would seal what the applications hand over: they are not asked (and not frozen).
+  auto preserve_unit = services.UnitActiveState(kPreserveUnit);
+  if (!preserve_unit.ok() || *preserve_unit != "active") {
+    r.why_not = std::string(kPreserveUnit) + " is " +
+                (preserve_unit.ok() ? *preserve_unit
+                                    : "unknown (" + preserve_unit.status().message() + ")") +
+                ": nothing would seal the state at this shutdown; no round";
     return r;
   }
   const int64_t started = NowUnixNanos();
@@ -476,7 +491,7 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
   if (kexec.ok() && !*kexec) {
     ClearPendingReboot(config);
     r.why_not = "the shutdown under way does not end in kexec: nothing to preserve" +
-                std::string(r.pending ? " (the round warmboot reboot held ends by itself)" : "");
+                std::string(r.pending ? " (the round held for it ends by itself)" : "");
     // Whatever comes next, memory warmboot reboot took out early is not left stranded.
     if (r.pending && r.pending->offline_early_seconds > 0) {
       std::vector<std::string> notes;

@@ -19,7 +19,7 @@
 // PrepareAtShutdown is warmboot-prepare.service's stop, which systemd runs before the
 // applications' stops (the unit is ordered after the targets that start them): when the shutdown
 // ends in kexec and warmboot reboot did not start it (a plain `systemctl kexec`; `shutdown -r`,
-// or from systemd 254 `systemctl reboot`, with a kernel loaded), it runs the checkpoint round
+// or from systemd 255 `systemctl reboot`, with a kernel loaded), it runs the checkpoint round
 // while the applications still run, and leaves the round held and a plan naming the image for
 // PreserveAtShutdown. Nothing can be refused there any more (systemd is taking the machine down):
 // the preserve checks before its point of no return, as always.
@@ -57,10 +57,14 @@ void ClearPendingReboot(const Config& config);
 // stale. `services` null: the real one.
 bool RebootUnderWay(const Config& config, const Uuid& boot_id, ServiceManager* services);
 
+// How long warmbootd holds a round for the preserve at shutdown to adopt: a plan older than this
+// has lost its round (a kexec job cancelled then, and the plan left behind).
+inline constexpr uint64_t kRoundHoldMs = 600000;
+
 struct RebootOptions {
   bool dry_run = false;                 // checks only: no round (the apps are not alarmed), no load
   bool fallback_cold = false;           // a refusal becomes an ordinary reboot
-  uint64_t hold_ms = 600000;            // how long the round waits for the preserve at shutdown
+  uint64_t hold_ms = kRoundHoldMs;      // how long the round waits for the preserve at shutdown
   KexecSystem* kexec_system = nullptr;  // null: the real one
   ServiceManager* services = nullptr;   // null: the real one
   TransitionOptions transition;         // for the early offline and its rollback
@@ -120,7 +124,7 @@ struct ShutdownReport {
 
 struct PrepareOptions {
   ServiceManager* services = nullptr;  // null: the real one
-  uint64_t hold_ms = 600000;           // how long the round waits for the preserve at shutdown
+  uint64_t hold_ms = kRoundHoldMs;     // how long the round waits for the preserve at shutdown
   // The round, held for `hold_ms` after this process leaves (cli: RunCheckpointRound). kNotFound:
   // no daemon runs.
   std::function<Result<CheckpointRound>(uint64_t deadline_ms, uint64_t hold_ms)> checkpoint;

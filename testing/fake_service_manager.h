@@ -47,6 +47,8 @@ class FakeServiceManager : public ServiceManager {
     if (!services_after_error.ok()) return services_after_error;
     return services_after;
   }
+  uint64_t startup_finished_us = 0;  // what StartupFinishedMonotonicUs answers
+  Result<uint64_t> StartupFinishedMonotonicUs() override { return startup_finished_us; }
 };
 
 }  // namespace warmboot::testing

@@ -31,6 +31,8 @@
 namespace warmboot {
 namespace {
 
+constexpr int64_t kNsPerSecond = 1000000000;
+
 using testing::FakeKexecSystem;
 using testing::FakeServiceManager;
 
@@ -540,9 +542,16 @@ TEST_F(RebootTest, ThePrepareAtShutdownLeavesEveryOtherShutdownAlone) {
   EXPECT_FALSE(p.acted);
   EXPECT_NE(p.why_not.find("cannot tell"), std::string::npos) << p.why_not;
   services_.kexec_pending_error = Status::Ok();
-  // warmboot reboot ran the round already: its plan stands.
+  // Nothing would seal the state: the apps are not asked (nor frozen).
   services_.kexec_pending = true;
-  PendingReboot earlier{boot_.boot_id, RandomUuid(), 7, true, 1, 2, 0};
+  services_.preserve_unit_state = "inactive";
+  p = PrepareAtShutdown(config_, po, boot_);
+  EXPECT_FALSE(p.acted);
+  EXPECT_NE(p.why_not.find("nothing would seal"), std::string::npos) << p.why_not;
+  services_.preserve_unit_state = "active";
+  // warmboot reboot ran the round already: its plan stands.
+  const int64_t now = NowUnixNanos();
+  PendingReboot earlier{boot_.boot_id, RandomUuid(), 7, true, now - 1000, now, 0};
   ASSERT_TRUE(SavePendingReboot(config_, earlier).ok());
   p = PrepareAtShutdown(config_, po, boot_);
   EXPECT_FALSE(p.acted);
@@ -550,6 +559,29 @@ TEST_F(RebootTest, ThePrepareAtShutdownLeavesEveryOtherShutdownAlone) {
   ASSERT_TRUE(pending.ok() && pending->has_value());
   EXPECT_EQ((*pending)->round, 7u) << "warmboot reboot's plan is kept";
   EXPECT_EQ(rounds, 0) << "no round in any of these";
+}
+
+// A plan older than a round's hold was left by a kexec job cancelled then: this shutdown runs a
+// round of its own instead of trusting a round that is gone.
+TEST_F(RebootTest, APlanLeftByACancelledKexecIsNotThisShutdownsRound) {
+  services_.kexec_pending = true;
+  const int64_t long_ago = NowUnixNanos() - 11 * 60 * kNsPerSecond;
+  PendingReboot left{boot_.boot_id, RandomUuid(), 7, false, long_ago, long_ago, 0};
+  ASSERT_TRUE(SavePendingReboot(config_, left).ok());
+  PrepareOptions po;
+  po.services = &services_;
+  po.checkpoint = [this](uint64_t deadline_ms, uint64_t hold_ms) {
+    return cli::RunCheckpointRound(config_.api_socket, deadline_ms, hold_ms);
+  };
+  std::thread app = Answer();
+  PrepareReport p = PrepareAtShutdown(config_, po, boot_);
+  app.join();
+  ASSERT_TRUE(p.acted) << p.why_not;
+  auto pending = LoadPendingReboot(config_, boot_.boot_id);
+  ASSERT_TRUE(pending.ok() && pending->has_value());
+  EXPECT_EQ((*pending)->round, p.round) << "the new round's plan";
+  EXPECT_NE((*pending)->round, 7u);
+  EXPECT_GT((*pending)->handed_over_ns, long_ago) << "the blackout begins with this shutdown";
 }
 
 // The shutdown's adopt retries the daemon's busy answer, for a window in all: a daemon that

@@ -16,7 +16,7 @@ KERNEL_START = "Loading, please wait..."
 # warmboot-preserve.service (systemd shortens long names in the middle: match either end).
 PRESERVE_RE = r"(warmboot-preserve|at a warm reboot)"
 # warmboot-prepare.service, by its description.
-PREPARE_RE = r"(warmboot-prepare|checkpoint the applications before)"
+PREPARE_RE = r"(warmboot-prepare|before they stop)"
 INITRAMFS_RE = re.compile(r"(warmboot: (warm|cold|failed-warm) boot: .*)\(initramfs ([\d.]+) s: "
                           r"pmem probed in ([\d.]+) s, restore ([\d.]+) s")
 

@@ -30,14 +30,14 @@ NAMESPACE_MIB = 528
 APP = "sample"
 WARM = 3             # warm boots in run 1 (stages 2 to 4)
 LAST = WARM + 2      # the cold boot after the refusal (run 2)
-PLAIN = (WARM,)      # warm boots reached by a plain systemctl kexec
+PLAIN = (WARM + 1,)  # stages reached by a plain systemctl kexec (out of stage WARM)
 # systemd's console status lines, by the units' descriptions (systemd may shorten them in the
 # middle: a distinctive word or two).
 UNIT_LINES = {
-    "prepare": r"checkpoint the applications before",
-    "app": r"warmboot sample application",
-    "preserve": r"(warmboot-preserve|seal the state at a warm reboot)",
-    "daemon": r"warmboot checkpoint API daemon",
+    "prepare": blackout.PREPARE_RE,
+    "app": r"(warmboot-sample|warmboot sample application)",
+    "preserve": blackout.PRESERVE_RE,
+    "daemon": r"(warmbootd\.service|warmboot checkpoint API daemon)",
 }
 
 
@@ -84,7 +84,7 @@ def check_kernel(c, b, k, run, want_type, seg_total, generation=None):
              f"stage {st}: warmboot_boot_type{{type=\"warm\"}} in the metrics file: {metrics}")
     if want_type == "warm":
         tl = status.get("timeline") or {}
-        c.expect((tl.get("seconds") or 0) > 0 and float(metrics.get("blackout", "0")) > 0,
+        c.expect((tl.get("seconds") or 0) > 0 and float(metrics.get("blackout") or 0) > 0,
                  f"stage {st}: status and the metrics file show the blackout: status "
                  f"{tl.get('seconds')} s, warmboot_blackout_seconds {metrics.get('blackout')}")
     # It ran (its exit stamped) and succeeded; on a warm boot it gave the memory back.
