@@ -61,6 +61,19 @@ class RebootTest : public ::testing::Test {
     app.join();
     return r;
   }
+  // warmboot-prepare.service's stop while the application answers the round ready.
+  PrepareReport PrepareAnswered() {
+    PrepareOptions po;
+    po.services = &services_;
+    po.hold_ms = 60000;
+    po.checkpoint = [this](uint64_t deadline_ms, uint64_t hold_ms) {
+      return cli::RunCheckpointRound(config_.api_socket, deadline_ms, hold_ms);
+    };
+    std::thread app = Answer();
+    PrepareReport p = PrepareAtShutdown(config_, po, boot_);
+    app.join();
+    return p;
+  }
   // The app answers the next round ready.
   std::thread Answer() {
     return std::thread([this] {
@@ -498,15 +511,7 @@ TEST_F(RebootTest, APlainSystemctlKexecPreservesTheStateDirectoryAndNamesTheApps
 // round and writes the image the plan names, loading the kernel itself.
 TEST_F(RebootTest, APlainSystemctlKexecAsksTheAppsBeforeTheyStopAndTheirStateIsKept) {
   services_.kexec_pending = true;
-  PrepareOptions po;
-  po.services = &services_;
-  po.hold_ms = 60000;
-  po.checkpoint = [this](uint64_t deadline_ms, uint64_t hold_ms) {
-    return cli::RunCheckpointRound(config_.api_socket, deadline_ms, hold_ms);
-  };
-  std::thread app = Answer();
-  PrepareReport p = PrepareAtShutdown(config_, po, boot_);
-  app.join();
+  PrepareReport p = PrepareAnswered();
   ASSERT_TRUE(p.acted) << p.why_not;
   EXPECT_EQ(p.checkpoint.value("ready", 0), 1) << "the app answered while it ran";
   auto pending = LoadPendingReboot(config_, boot_.boot_id);
@@ -568,14 +573,7 @@ TEST_F(RebootTest, APlanLeftByACancelledKexecIsNotThisShutdownsRound) {
   const int64_t long_ago = NowUnixNanos() - 11 * 60 * kNsPerSecond;
   PendingReboot left{boot_.boot_id, RandomUuid(), 7, false, long_ago, long_ago, 0};
   ASSERT_TRUE(SavePendingReboot(config_, left).ok());
-  PrepareOptions po;
-  po.services = &services_;
-  po.checkpoint = [this](uint64_t deadline_ms, uint64_t hold_ms) {
-    return cli::RunCheckpointRound(config_.api_socket, deadline_ms, hold_ms);
-  };
-  std::thread app = Answer();
-  PrepareReport p = PrepareAtShutdown(config_, po, boot_);
-  app.join();
+  PrepareReport p = PrepareAnswered();
   ASSERT_TRUE(p.acted) << p.why_not;
   auto pending = LoadPendingReboot(config_, boot_.boot_id);
   ASSERT_TRUE(pending.ok() && pending->has_value());

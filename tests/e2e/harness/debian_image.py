@@ -4,9 +4,15 @@ stage once systemd has reached multi-user.target and powers off), `update-initra
 inside it, the root's own kernel and the initramfs just built copied out for QEMU's -kernel
 and -initrd, and the tree made an ext4 image with `mkfs.ext4 -d` (no loop mount).
 
-Everything lives under build/e2e-work/debian-root/ and is made anew every run."""
+The image is kept outside the clone (CI runs in a fresh clone) under
+CACHE/debian-image/KEY/ (CACHE as for the kernels and the base root), KEY a hash of its inputs
+(image_key: the base root, the .debs, the guest side, the sample application, this file); the
+IMAGE_KEEP most recently used are kept. Each run boots its own copy under
+build/e2e-work/NAME/ (a boot writes to its disk)."""
 
 import glob
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -17,6 +23,7 @@ import time
 from .chroot import chroot, remove_tree
 from .common import HERE, ROOT, WORK, MIB, say, sh
 from .initramfs import Cpio
+from .kernel import cache_root
 
 GUEST = os.path.join(HERE, "guest")
 GUEST_LIB = "/usr/local/lib/warmboot-e2e"  # the guest side's files inside the root
@@ -230,14 +237,93 @@ def tree_bytes(tree):
     return total
 
 
+# Images kept in the cache (each about 0.8 GiB on disk: a sparse ext4 of the root).
+IMAGE_KEEP = 3
+
+
+def file_hash(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def image_key(base, debs, app):
+    """A hash of everything an image is made of: the base root's key, the .debs, the guest
+    side's files, the sample application and its sizes, and this file (how it is put together)."""
+    h = hashlib.sha256()
+    h.update(base.meta["key"].encode())
+    for d in debs:
+        h.update(f"\0deb {os.path.basename(d)} {file_hash(d)}".encode())
+    for dirpath, dirnames, filenames in os.walk(GUEST):
+        dirnames.sort()
+        for f in sorted(filenames):
+            path = os.path.join(dirpath, f)
+            h.update(f"\0guest {os.path.relpath(path, GUEST)} {file_hash(path)}".encode())
+    if app is not None:
+        h.update(f"\0app {file_hash(app.binary)} {app.mib} {app.segments}".encode())
+    h.update(f"\0harness {file_hash(__file__)}".encode())
+    return h.hexdigest()[:16]
+
+
+def image_from_cache(cached, work, t0):
+    """The cached image copied into `work` (each run boots its own copy: a boot writes to it)."""
+    with open(os.path.join(cached, "image.json")) as fh:
+        meta = json.load(fh)
+    disk = os.path.join(work, "root.ext4")
+    sh(["cp", "--sparse=always", os.path.join(cached, "root.ext4"), disk])
+    files = {}
+    for f in ("vmlinuz", "initrd.img"):
+        files[f] = os.path.join(work, f"{f}-{meta['release']}")
+        shutil.copy2(os.path.join(cached, f), files[f])
+    seconds = time.monotonic() - t0
+    say(f"debian root: image {os.path.relpath(disk, ROOT)} from the cache "
+        f"({os.path.basename(cached)}) in {seconds:.0f} s; warmboot from {meta['installed']}")
+    return DebianImage(disk, files["vmlinuz"], files["initrd.img"], meta["release"],
+                       meta["installed"], seconds, meta["listing"])
+
+
+def image_to_cache(cached, image):
+    """Keeps a copy of `image` under `cached` (written aside, then renamed), and only the
+    IMAGE_KEEP most recently used images beside it."""
+    tmp = cached + ".tmp"
+    remove_tree(tmp)
+    os.makedirs(tmp)
+    sh(["cp", "--sparse=always", image.disk, os.path.join(tmp, "root.ext4")])
+    shutil.copy2(image.vmlinuz, os.path.join(tmp, "vmlinuz"))
+    shutil.copy2(image.initrd, os.path.join(tmp, "initrd.img"))
+    with open(os.path.join(tmp, "image.json"), "w") as fh:
+        json.dump({"release": image.release, "installed": image.installed,
+                   "listing": image.initramfs_files}, fh)
+    remove_tree(cached)
+    os.rename(tmp, cached)
+    parent = os.path.dirname(cached)
+    kept = sorted((p for p in glob.glob(os.path.join(parent, "*"))
+                   if os.path.isdir(p) and not p.endswith(".tmp")),
+                  key=os.path.getmtime, reverse=True)
+    for old in kept[IMAGE_KEEP:]:
+        remove_tree(old)
+
+
 def build_image(base, programs, build_dir, name="debian-root", app=None):
     """The disk image of one run from `base` (a debian_base.BaseRoot); with `app` (a SampleApp)
-    debian-warm's application installed."""
+    debian-warm's application installed. Cached outside the clone by a hash of its inputs
+    (image_key): a machine builds each image once, and every run boots a copy of it."""
     t0 = time.monotonic()
     work = os.path.join(WORK, name)
     tree = os.path.join(work, "tree")
     remove_tree(work)
     os.makedirs(work)
+    debs = find_debs()
+    if not debs:
+        raise SystemExit(f"e2e: no warmboot .debs in {DEBS_DIR}: build them first "
+                         "(scripts/deb; scripts/test does)")
+    check_debs_tree()
+    cached = os.path.join(cache_root(), "debian-image", image_key(base, debs, app))
+    if os.path.exists(os.path.join(cached, "image.json")):
+        os.utime(cached)  # in use: kept
+        return image_from_cache(cached, work, t0)
     tc = time.monotonic()
     sh(["cp", "-a", "--reflink=auto", base.tree, tree])
     t_copy = time.monotonic() - tc
@@ -248,11 +334,6 @@ def build_image(base, programs, build_dir, name="debian-root", app=None):
         with open(policy, "w") as fh:
             fh.write("#!/bin/sh\nexit 101\n")
         os.chmod(policy, 0o755)
-        debs = find_debs()
-        if not debs:
-            raise SystemExit(f"e2e: no warmboot .debs in {DEBS_DIR}: build them first "
-                             "(scripts/deb; scripts/test does)")
-        check_debs_tree()
         installed = install_debs(run, tree, debs)
         check_libraries(run)
         install_guest(run, tree)
@@ -286,5 +367,6 @@ def build_image(base, programs, build_dir, name="debian-root", app=None):
         f"{seconds:.0f} s: copy {t_copy:.0f} s, install {t_install:.0f} s, update-initramfs "
         f"{t_initramfs:.0f} s, mkfs {t_mkfs:.0f} s, the rest (the last run's files deleted, "
         f"lsinitramfs, the tree's size) {rest:.0f} s; warmboot from {installed}")
-    return DebianImage(disk, vmlinuz, initrd, release, installed, seconds,
-                       listing.split())
+    image = DebianImage(disk, vmlinuz, initrd, release, installed, seconds, listing.split())
+    image_to_cache(cached, image)
+    return image
