@@ -7,6 +7,7 @@
 #include "cli/output.h"
 #include "image/image.h"
 #include "kexec/kexec.h"
+#include "preserve/reboot.h"
 #include "util/json_text.h"
 #include "util/printable.h"
 #include "util/status_json.h"
@@ -82,6 +83,8 @@ int CmdKexec(const Argv& argv, const Machine& machine) {
                            "kexec");
       }
     }
+    // Unloaded: `systemctl reboot` is an ordinary reboot again (preserve/reboot.h).
+    if (auto config = ConfigFromArgs(*args); config.ok()) ClearLoadedKernel(*config);
     return Unload(*machine.kexec, json);
   }
 
@@ -134,6 +137,14 @@ int CmdKexec(const Argv& argv, const Machine& machine) {
   if (Status s = CheckKexecPlan(&*plan, sys); !s.ok()) return ReportError(s, json, "kexec");
   auto load = LoadKexec(*plan, sys);
   if (!load.ok()) return ReportError(load.status(), json, "kexec");
+  // warmboot's kernel: while it is loaded, `systemctl reboot` is a warm reboot too.
+  if (!reboot) {
+    if (Status s = SaveLoadedKernel(*config, machine.this_boot().boot_id); !s.ok()) {
+      load->note +=
+          (load->note.empty() ? "" : "; ") + ("'systemctl reboot' stays an ordinary reboot (" +
+                                              s.message() + "): 'systemctl kexec' reboots into it");
+    }
+  }
 
   if (json) {
     PrintJson({{"plan", ToJson(*plan)}, {"load", ToJson(*load)}, {"rebooting", reboot}}, kExitOk);
@@ -144,8 +155,8 @@ int CmdKexec(const Argv& argv, const Machine& machine) {
     if (reboot) {
       std::cout << "rebooting into it now\n";
     } else {
-      std::cout << "  next: 'warmboot kexec' reboots into it at once, 'systemctl kexec' after an "
-                   "orderly shutdown; 'warmboot kexec --unload' unloads it\n";
+      std::cout << "  next: 'systemctl kexec' or 'systemctl reboot' reboots into it after an "
+                   "orderly shutdown, keeping the state; 'warmboot kexec --unload' unloads it\n";
     }
   }
   if (!reboot) return kExitOk;

@@ -35,7 +35,8 @@ checked in the plan, before anything changes. If the load fails after the image 
   --dry-run    plan only: report what would happen, change nothing
   --no-kexec   stop after the image is sealed; no kexec
   --systemd    warmboot-preserve.service's stop, once the services have stopped: only when the
-               shutdown under way ends in kexec ('warmboot reboot', 'systemctl kexec'); adopts
+               shutdown under way ends in kexec ('warmboot reboot', 'systemctl kexec'; also
+               'systemctl reboot' with the kernel 'warmboot kexec --load-only' loaded); adopts
                the round warmboot reboot held, keeps the kernel it loaded, and leaves the jump
                to systemd. Any other shutdown it leaves alone (exit 0)
   --systemd-prepare
@@ -132,6 +133,7 @@ static int PreserveForSystemd(const Config& config, const Machine& machine, Pmem
 static int PrepareForSystemd(const Config& config, const Machine& machine, bool json) {
   PrepareOptions options;
   options.services = machine.services;
+  options.kexec_system = machine.kexec;
   options.checkpoint = [socket = config.api_socket](uint64_t deadline_ms, uint64_t hold_ms) {
     return RunCheckpointRound(socket, deadline_ms, hold_ms);
   };

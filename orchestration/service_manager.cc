@@ -101,7 +101,11 @@ class SystemdManager : public ServiceManager {
     return result;
   }
 
-  Result<bool> KexecPending() override {
+  Result<bool> KexecPending() override { return StartJobFor("kexec.target"); }
+  Result<bool> RebootPending() override { return StartJobFor("reboot.target"); }
+
+  // Whether systemd has a start job for `target`.
+  Result<bool> StartJobFor(const char* target) {
     WB_ASSIGN_OR_RETURN(sd_bus * bus, PrivateBus());
     int r = 0;
     sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -118,8 +122,7 @@ class SystemdManager : public ServiceManager {
       const char *unit, *type, *state, *job_path, *unit_path;
       while ((r = sd_bus_message_read(reply, "(usssoo)", &id, &unit, &type, &state, &job_path,
                                       &unit_path)) > 0) {
-        pending =
-            pending || (std::strcmp(unit, "kexec.target") == 0 && std::strcmp(type, "start") == 0);
+        pending = pending || (std::strcmp(unit, target) == 0 && std::strcmp(type, "start") == 0);
       }
       if (r < 0) failure = std::string("cannot read systemd's jobs: ") + std::strerror(-r);
     } else {

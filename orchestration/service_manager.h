@@ -19,6 +19,8 @@ class ServiceManager {
   virtual bool Present() = 0;
   // A shutdown that ends in kexec is under way or queued: kexec.target has a start job.
   virtual Result<bool> KexecPending() = 0;
+  // An ordinary reboot is under way or queued: reboot.target has a start job.
+  virtual Result<bool> RebootPending() = 0;
   // The unit's ActiveState ("active", "inactive", "failed", ...; "inactive" for a unit that is
   // not loaded). warmboot reboot asks it of warmboot-preserve.service, whose stop seals the state.
   virtual Result<std::string> UnitActiveState(const std::string& unit) = 0;

@@ -23,6 +23,7 @@ namespace {
 constexpr char kPreserveUnit[] = "warmboot-preserve.service";
 
 constexpr const char* kPendingName = "pending-reboot";
+constexpr const char* kLoadedName = "kexec-loaded";
 
 KexecSystem& Kexec(KexecSystem* sys) {
   return sys != nullptr ? *sys : RealKexecSystem();
@@ -72,6 +73,25 @@ bool RebootUnderWay(const Config& config, const Uuid& boot_id, ServiceManager* s
   if (!pending.ok() || !pending->has_value()) return false;
   auto kexec = Services(services).KexecPending();
   return !kexec.ok() || *kexec;
+}
+
+Status SaveLoadedKernel(const Config& config, const Uuid& boot_id) {
+  return SaveReport(config.report_dir, kLoadedName,
+                    {{"boot_id", UuidToString(boot_id)}, {"at_ns", NowUnixNanos()}});
+}
+
+void ClearLoadedKernel(const Config& config) {
+  ::unlink((config.report_dir + "/" + kLoadedName + ".json").c_str());
+}
+
+bool RebootBecomesKexec(const Config& config, const Uuid& boot_id, ServiceManager* services,
+                        KexecSystem* kexec_system) {
+  auto reboot = Services(services).RebootPending();
+  if (!reboot.ok() || !*reboot) return false;
+  auto marker = LoadReport(config.report_dir, kLoadedName);
+  if (!marker.ok() || JsonString(*marker, "boot_id") != UuidToString(boot_id)) return false;
+  auto loaded = KexecLoaded(Kexec(kexec_system));
+  return loaded.ok() && *loaded;
 }
 
 void ClearPendingReboot(const Config& config) {
@@ -438,7 +458,8 @@ PrepareReport PrepareAtShutdown(const Config& config, const PrepareOptions& opti
                 "): no round; the preserve at shutdown decides";
     return r;
   }
-  if (!*kexec) {
+  if (!*kexec &&
+      !RebootBecomesKexec(config, boot.boot_id, options.services, options.kexec_system)) {
     r.why_not = "the shutdown under way does not end in kexec: no round";
     return r;
   }
@@ -485,10 +506,15 @@ PrepareReport PrepareAtShutdown(const Config& config, const PrepareOptions& opti
 ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
                                   const ShutdownOptions& options, const ThisBoot& boot) {
   ShutdownReport r;
+  // Only this shutdown's preserve tells the hook to jump.
+  const std::string jump = options.jump_dir + "/" + kRebootJumpName + ".json";
+  ::unlink(jump.c_str());
   auto pending = LoadPendingReboot(config, boot.boot_id);
   if (pending.ok()) r.pending = *pending;
   auto kexec = Services(options.services).KexecPending();
-  if (kexec.ok() && !*kexec) {
+  r.by_reboot = kexec.ok() && !*kexec &&
+                RebootBecomesKexec(config, boot.boot_id, options.services, options.kexec_system);
+  if (kexec.ok() && !*kexec && !r.by_reboot) {
     ClearPendingReboot(config);
     r.why_not = "the shutdown under way does not end in kexec: nothing to preserve" +
                 std::string(r.pending ? " (the round held for it ends by itself)" : "");
@@ -537,6 +563,19 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
   r.preserve = Preserve(platform, config, po);
   if (!pending.ok()) r.preserve.notes.push_back("the reboot's plan: " + pending.status().message());
   ClearPendingReboot(config);
+  // systemd reboots the ordinary way: warmboot's system-shutdown hook jumps instead, once
+  // everything is unmounted, where the image is sealed and its kernel loaded.
+  if (r.by_reboot && r.preserve.status.ok() && r.preserve.kexec_load) {
+    Status s = SaveReport(options.jump_dir, kRebootJumpName,
+                          {{"boot_id", UuidToString(boot.boot_id)},
+                           {"image", UuidToString(r.preserve.pack->image_uuid)}});
+    r.preserve.notes.push_back(
+        s.ok() ? "systemd reboots the ordinary way (systemd before 255): warmboot's "
+                 "system-shutdown hook jumps into the next kernel instead"
+               : "the reboot goes through the firmware: cannot tell the system-shutdown hook to "
+                 "jump (" +
+                     s.message() + "); the next boot finds the image sealed, not named");
+  }
   return r;
 }
 

@@ -18,8 +18,9 @@
 //
 // PrepareAtShutdown is warmboot-prepare.service's stop, which systemd runs before the
 // applications' stops (the unit is ordered after the targets that start them): when the shutdown
-// ends in kexec and warmboot reboot did not start it (a plain `systemctl kexec`; `shutdown -r`,
-// or from systemd 255 `systemctl reboot`, with a kernel loaded), it runs the checkpoint round
+// ends in kexec (or in a reboot warmboot makes one: RebootBecomesKexec) and warmboot reboot did
+// not start it (a plain `systemctl kexec`; `shutdown -r` or `systemctl reboot` with the kernel
+// warmboot loaded), it runs the checkpoint round
 // while the applications still run, and leaves the round held and a plan naming the image for
 // PreserveAtShutdown. Nothing can be refused there any more (systemd is taking the machine down):
 // the preserve checks before its point of no return, as always.
@@ -56,6 +57,22 @@ void ClearPendingReboot(const Config& config);
 // queued (or cannot say: then it is taken as under way). A plan whose job was cancelled is
 // stale. `services` null: the real one.
 bool RebootUnderWay(const Config& config, const Uuid& boot_id, ServiceManager* services);
+
+// The kernel `warmboot kexec --load-only` loaded in this boot (report_dir/kexec-loaded.json).
+// While it is loaded, `systemctl reboot` is a warm reboot too: systemd 255 and later make it a
+// kexec by themselves; on older systemd (Debian 12's 252) the shutdown stays an ordinary reboot,
+// the preserve seals the state all the same and leaves the jump marker (kRebootJumpDir), and
+// warmboot's system-shutdown hook (systemd/system-shutdown/warmboot) jumps into the kernel.
+Status SaveLoadedKernel(const Config& config, const Uuid& boot_id);
+void ClearLoadedKernel(const Config& config);
+// The shutdown under way is an ordinary reboot that warmboot makes a kexec: systemd has a start
+// job for reboot.target, and the kernel warmboot loaded in this boot is still loaded.
+bool RebootBecomesKexec(const Config& config, const Uuid& boot_id, ServiceManager* services,
+                        KexecSystem* kexec_system);
+// Where the preserve tells the system-shutdown hook to jump: DIR/kexec-at-reboot.json, naming
+// the image. /run outlives every unmount of the shutdown.
+inline constexpr char kRebootJumpDir[] = "/run/warmboot";
+inline constexpr char kRebootJumpName[] = "kexec-at-reboot";
 
 // How long warmbootd holds a round for the preserve at shutdown to adopt: a plan older than this
 // has lost its round (a kexec job cancelled then, and the plan left behind).
@@ -105,6 +122,7 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
 nlohmann::json ToJson(const RebootReport& report);
 
 struct ShutdownOptions {
+  std::string jump_dir = kRebootJumpDir;  // see kRebootJumpDir
   TransitionOptions transition;
   KexecSystem* kexec_system = nullptr;
   ServiceManager* services = nullptr;
@@ -117,14 +135,16 @@ struct ShutdownOptions {
 
 struct ShutdownReport {
   bool acted = false;
-  std::string why_not;  // when it did not act
+  bool by_reboot = false;  // an ordinary reboot made a kexec (RebootBecomesKexec)
+  std::string why_not;     // when it did not act
   std::optional<PendingReboot> pending;
   PreserveReport preserve;
 };
 
 struct PrepareOptions {
-  ServiceManager* services = nullptr;  // null: the real one
-  uint64_t hold_ms = kRoundHoldMs;     // how long the round waits for the preserve at shutdown
+  ServiceManager* services = nullptr;   // null: the real one
+  KexecSystem* kexec_system = nullptr;  // null: the real one
+  uint64_t hold_ms = kRoundHoldMs;      // how long the round waits for the preserve at shutdown
   // The round, held for `hold_ms` after this process leaves (cli: RunCheckpointRound). kNotFound:
   // no daemon runs.
   std::function<Result<CheckpointRound>(uint64_t deadline_ms, uint64_t hold_ms)> checkpoint;

@@ -31,6 +31,8 @@ class FakeServiceManager : public ServiceManager {
     if (!kexec_pending_error.ok()) return kexec_pending_error;
     return kexec_pending;
   }
+  bool reboot_pending = false;  // an ordinary reboot (reboot.target) is under way
+  Result<bool> RebootPending() override { return reboot_pending; }
   Status StartKexec() override {
     ++kexec_starts;
     if (on_start_kexec) on_start_kexec();

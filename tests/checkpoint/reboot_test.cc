@@ -65,6 +65,7 @@ class RebootTest : public ::testing::Test {
   PrepareReport PrepareAnswered() {
     PrepareOptions po;
     po.services = &services_;
+    po.kexec_system = &kexec_;
     po.hold_ms = 60000;
     po.checkpoint = [this](uint64_t deadline_ms, uint64_t hold_ms) {
       return cli::RunCheckpointRound(config_.api_socket, deadline_ms, hold_ms);
@@ -101,6 +102,7 @@ class RebootTest : public ::testing::Test {
   }
   ShutdownOptions AtShutdown() {
     ShutdownOptions o;
+    o.jump_dir = dir_.path();
     o.transition = testing::NoSleepTransitions();
     o.kexec_system = &kexec_;
     o.services = &services_;
@@ -580,6 +582,50 @@ TEST_F(RebootTest, APlanLeftByACancelledKexecIsNotThisShutdownsRound) {
   EXPECT_EQ((*pending)->round, p.round) << "the new round's plan";
   EXPECT_NE((*pending)->round, 7u);
   EXPECT_GT((*pending)->handed_over_ns, long_ago) << "the blackout begins with this shutdown";
+}
+
+// `systemctl reboot` with the kernel `warmboot kexec --load-only` loaded (systemd before 255
+// keeps it an ordinary reboot): the apps are asked before they stop, the state is sealed and the
+// kernel loaded again naming it, and the system-shutdown hook is told to jump. Without that
+// kernel, or with another one loaded, a reboot stays ordinary.
+TEST_F(RebootTest, AnOrdinaryRebootWithWarmbootsKernelLoadedIsWarm) {
+  services_.reboot_pending = true;
+  // No kernel of warmboot's: left alone (the app is not asked).
+  PrepareOptions none;
+  none.services = &services_;
+  none.kexec_system = &kexec_;
+  none.checkpoint = [](uint64_t, uint64_t) -> Result<CheckpointRound> {
+    return Status(Code::kIoError, "not asked");
+  };
+  PrepareReport p = PrepareAtShutdown(config_, none, boot_);
+  EXPECT_FALSE(p.acted);
+  EXPECT_NE(p.why_not.find("does not end in kexec"), std::string::npos) << p.why_not;
+  // Loaded by warmboot kexec --load-only in this boot.
+  ASSERT_TRUE(LoadKexec(*ResolveKexecPlan(KexecRequest{}, kexec_), kexec_).ok());
+  ASSERT_TRUE(SaveLoadedKernel(config_, boot_.boot_id).ok());
+  p = PrepareAnswered();
+  ASSERT_TRUE(p.acted) << p.why_not;
+  EXPECT_EQ(p.checkpoint.value("ready", 0), 1) << "asked while it ran";
+  app_.reset();
+  ShutdownReport s = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
+  ASSERT_TRUE(s.acted) << s.why_not;
+  EXPECT_TRUE(s.by_reboot);
+  ASSERT_TRUE(s.preserve.status.ok()) << s.preserve.status.ToString();
+  EXPECT_EQ(s.preserve.checkpoint.value("ready", 0), 1) << "the prepare's round, adopted";
+  EXPECT_EQ(UuidToString(s.preserve.pack->image_uuid), p.image);
+  EXPECT_NE(kexec_.loads.back().cmdline.find(p.image), std::string::npos)
+      << "loaded again, naming the image";
+  auto marker = LoadReport(dir_.path(), "kexec-at-reboot");
+  ASSERT_TRUE(marker.ok()) << "the hook is told to jump";
+  EXPECT_EQ(marker->value("image", ""), p.image);
+  EXPECT_EQ(kexec_.reboots, 0) << "the hook jumps, not warmboot";
+
+  // The kernel unloaded (warmboot kexec --unload): the next reboot is ordinary, and a marker
+  // left from before is gone.
+  ClearLoadedKernel(config_);
+  ShutdownReport again = PreserveAtShutdown(*sim_, config_, AtShutdown(), boot_);
+  EXPECT_FALSE(again.acted);
+  EXPECT_FALSE(LoadReport(dir_.path(), "kexec-at-reboot").ok()) << "no stale jump";
 }
 
 // The shutdown's adopt retries the daemon's busy answer, for a window in all: a daemon that
