@@ -15,6 +15,8 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 KERNEL_START = "Loading, please wait..."
 # warmboot-preserve.service (systemd shortens long names in the middle: match either end).
 PRESERVE_RE = r"(warmboot-preserve|at a warm reboot)"
+# warmboot's system-shutdown hook as it jumps (a reboot made warm on systemd 252).
+HOOK_JUMP_RE = r"warmboot: the state is sealed: rebooting into the next kernel with kexec"
 # warmboot-prepare.service, by its description.
 PREPARE_RE = r"(warmboot-prepare|before they stop)"
 INITRAMFS_RE = re.compile(r"(warmboot: (warm|cold|failed-warm) boot: .*)\(initramfs ([\d.]+) s: "
@@ -56,13 +58,25 @@ def first_line(boot, after, pattern, before=float("inf")):
     return None, None
 
 
+def shutdown_end(boot, k):
+    """The end of kernel k's shutdown: the test's system-shutdown hook's mark, or, where it did
+    not get to print before warmboot's hook jumped (a reboot made warm), that hook's line. A dict
+    with host_t, or None."""
+    hook = step_of(boot, k, "shutdown-hook")
+    if hook is None:
+        lo, hi = in_kernel(boot, k)
+        t_jump, _ = first_line(boot, lo, HOOK_JUMP_RE, hi)
+        hook = {"host_t": t_jump} if t_jump is not None else None
+    return hook
+
+
 def measure(boot, k, preserve, warmboot_phases=True):
     """The blackout of the warm reboot from kernel k to kernel k + 1 of `boot`: (rows, total,
     notes); rows are (phase, seconds, warmboot's, detail). `preserve` is the preserve's report
     (last-preserve.json) for its phases. None when a boundary is missing (notes say which)."""
     notes = []
     begin = step_of(boot, k, f"reboot-begin-{k + 1}")
-    hook = step_of(boot, k, "shutdown-hook")
+    hook = shutdown_end(boot, k)
     _, next_start_t = in_kernel(boot, k)
     nxt = k + 1
     ready = step_of(boot, nxt, "app-ready")

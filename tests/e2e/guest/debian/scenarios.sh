@@ -165,11 +165,11 @@ scenario_debian_cold_2() {
 }
 
 # --- debian-warm: warm reboots of the real root through systemd (warmboot reboot twice, then a
-# plain systemctl kexec), with warmboot-sample.service (warmboot-api-app serve) keeping its state
-# with warmbootd. Stages 1 to 4 run in one QEMU process (kexec stays inside it); stage 5 in a
-# second one, after the refused warm reboot became an ordinary reboot (which ends QEMU:
-# -no-reboot). Documents are named with the stage: the host reads one console for the four
-# kernels.
+# plain systemctl kexec and a systemctl reboot), with warmboot-sample.service (warmboot-api-app
+# serve) keeping its state with warmbootd. Stages 1 to 5 run in one QEMU process (kexec stays
+# inside it); stage 6 in a second one, after the refused warm reboot became an ordinary reboot
+# (which ends QEMU: -no-reboot). Documents are named with the stage: the host reads one console
+# for the five kernels.
 WARM_KEEP=/var/lib/warmboot-e2e  # what outlives a reboot: the reboot's own report
 
 # What this boot's restore did and recorded, and status.
@@ -309,17 +309,19 @@ warm_reboot() {
   exit 0
 }
 
-# A plain `systemctl kexec` into stage $1, with a kernel warmboot loaded (no warmboot reboot):
-# warmboot-prepare.service's stop runs the round before the app stops, warmboot-preserve.service's
-# seals the state once it has (loading the kernel again, its command line naming the image).
+# A plain `systemctl $2` (kexec, or reboot) into stage $1, with a kernel warmboot loaded (no
+# warmboot reboot): warmboot-prepare.service's stop runs the round before the app stops,
+# warmboot-preserve.service's seals the state once it has (loading the kernel again, its command
+# line naming the image). A reboot stays an ordinary one for systemd 252: warmboot's
+# system-shutdown hook jumps.
 plain_kexec() {
-  _next=$1
+  _next=$1 _verb=$2
   sed -i "s/^append =.*/append = wbe2e.warm=1 wbe2e.stage=$_next/" /etc/warmboot/warmboot.conf
   mkdir -p "$WARM_KEEP"
   dmesg_dump
   trap '' TERM
   kill -$SHOW_STATUS_ON 1
-  mark "reboot-begin-$STAGE" 1 "next=$_next args=systemctl,kexec"
+  mark "reboot-begin-$STAGE" 1 "next=$_next args=systemctl,$_verb"
   warmboot kexec --load-only --json >"$WARM_KEEP/reboot-$STAGE.json" 2>"$WARM_KEEP/reboot-$STAGE.err"
   _rc=$?
   echo "$_rc" >"$WARM_KEEP/reboot-$STAGE.rc"
@@ -330,10 +332,10 @@ plain_kexec() {
     cat "$WARM_KEEP/reboot-$STAGE.err"
     fail "warmboot kexec --load-only exited $_rc"
   fi
-  systemctl kexec
+  systemctl "$_verb"
   _rc=$?
   echo "WB-E2E step=reboot-asked-$STAGE ok=$([ $_rc = 0 ] && echo 1 || echo 0) t=$(now) rc=$_rc"
-  [ "$_rc" = 0 ] || { kill -$SHOW_STATUS_OFF 1; fail "systemctl kexec exited $_rc"; }
+  [ "$_rc" = 0 ] || { kill -$SHOW_STATUS_OFF 1; fail "systemctl $_verb exited $_rc"; }
   exit 0
 }
 
@@ -364,12 +366,22 @@ scenario_debian_warm_3() {
   mark_boot_state
   mark_app
   mark_report
-  plain_kexec 4
+  plain_kexec 4 kexec
 }
 
-# Stage 4, warm (generation 3); then a state too large for the namespace: warmboot reboot
-# --fallback cold refuses the warm reboot and reboots cold (QEMU ends: -no-reboot).
+# Stage 4, warm (generation 3): a fourth, by `systemctl reboot` with warmboot's kernel loaded.
 scenario_debian_warm_4() {
+  mark_systemd
+  memmark "multi-user-$STAGE"
+  mark_boot_state
+  mark_app
+  mark_report
+  plain_kexec 5 reboot
+}
+
+# Stage 5, warm (generation 4); then a state too large for the namespace: warmboot reboot
+# --fallback cold refuses the warm reboot and reboots cold (QEMU ends: -no-reboot).
+scenario_debian_warm_5() {
   mark_systemd
   memmark "multi-user-$STAGE"
   mark_boot_state
@@ -383,11 +395,11 @@ scenario_debian_warm_4() {
   mount -t tmpfs -o "size=$((_big + 16))M,mode=0755" warmboot-e2e-big /run/warmboot/state
   head -c "$((_big * 1048576))" /dev/urandom >/run/warmboot/state/too-big.bin
   mark "big-file-$STAGE" 1 "start=$_t0 bytes=$(stat -c %s /run/warmboot/state/too-big.bin)"
-  warm_reboot 5 --fallback cold
+  warm_reboot 6 --fallback cold
 }
 
-# Stage 5, after the ordinary reboot: cold, the cause recorded; the app starts cold and says so.
-scenario_debian_warm_5() {
+# Stage 6, after the ordinary reboot: cold, the cause recorded; the app starts cold and says so.
+scenario_debian_warm_6() {
   mark_systemd
   memmark "multi-user-$STAGE"
   mark_boot_state
