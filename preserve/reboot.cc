@@ -267,6 +267,9 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
                               {"at_ns", NowUnixNanos()},
                               {"boot_id", UuidToString(boot.boot_id)}});
     if (!kept.ok()) r.notes.push_back("the cause was not kept: " + kept.message());
+    // Cold means cold: a kernel 'warmboot kexec --load-only' left would make the units treat
+    // this reboot as a warm one (RebootBecomesKexec).
+    ClearLoadedKernel(config);
     Status s = services.StartReboot();
     if (s.ok()) {
       r.outcome = RebootOutcome::kCold;

@@ -252,11 +252,14 @@ TEST_F(RebootTest, ARefusalChangesNothing) {
 
 TEST_F(RebootTest, WithFallbackColdARefusalRebootsTheOrdinaryWayAndKeepsWhy) {
   config_.kernel = "/boot/vmlinuz-missing";
+  ASSERT_TRUE(SaveLoadedKernel(config_, boot_.boot_id).ok());  // an earlier kexec --load-only
   RebootOptions o = Options();
   o.fallback_cold = true;
   RebootReport r = RebootAnswered(o);
   EXPECT_EQ(r.outcome, RebootOutcome::kCold);
   EXPECT_EQ(services_.reboot_starts, 1);
+  EXPECT_FALSE(LoadReport(config_.report_dir, "kexec-loaded").ok())
+      << "the ordinary reboot is not made a warm one";
   EXPECT_EQ(services_.kexec_starts, 0);
   auto cause = LoadReport(config_.history_dir, "reboot-cause");
   ASSERT_TRUE(cause.ok()) << cause.status().ToString();
