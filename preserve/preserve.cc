@@ -12,6 +12,7 @@
 #include "orchestration/ownership_check.h"
 #include "orchestration/report_store.h"
 #include "pmem/pmem_json.h"
+#include "preserve/reboot.h"
 #include "util/bytes.h"
 #include "util/deferred_signals.h"
 #include "util/host_info.h"
@@ -325,6 +326,7 @@ PreserveReport RunPreserve(PmemPlatform& platform, const Config& config,
     if (load.ok()) {
       Status s = UnloadKexec(KexecSys(options));
       if (!s.ok()) r.notes.push_back("could not unload the next kernel: " + s.message());
+      ClearLoadedKernel(config);  // no kernel of warmboot's is loaded any more
     }
   };
 

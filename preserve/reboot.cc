@@ -85,9 +85,11 @@ void ClearLoadedKernel(const Config& config) {
 }
 
 bool RebootBecomesKexec(const Config& config, const Uuid& boot_id, ServiceManager* services,
-                        KexecSystem* kexec_system) {
+                        KexecSystem* kexec_system, const std::string& reboot_param) {
   auto reboot = Services(services).RebootPending();
   if (!reboot.ok() || !*reboot) return false;
+  // `systemctl reboot ARG` (or `reboot ARG`) asks the firmware for something: honoured.
+  if (!reboot_param.empty() && ::access(reboot_param.c_str(), F_OK) == 0) return false;
   auto marker = LoadReport(config.report_dir, kLoadedName);
   if (!marker.ok() || JsonString(*marker, "boot_id") != UuidToString(boot_id)) return false;
   auto loaded = KexecLoaded(Kexec(kexec_system));
@@ -240,6 +242,7 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
     end_round = nullptr;
     if (loaded) {
       Status s = UnloadKexec(kexec);
+      ClearLoadedKernel(config);  // no kernel of warmboot's is loaded any more
       if (!s.ok()) r.notes.push_back("could not unload the next kernel: " + s.message());
     }
     Status back;
@@ -461,8 +464,8 @@ PrepareReport PrepareAtShutdown(const Config& config, const PrepareOptions& opti
                 "): no round; the preserve at shutdown decides";
     return r;
   }
-  if (!*kexec &&
-      !RebootBecomesKexec(config, boot.boot_id, options.services, options.kexec_system)) {
+  if (!*kexec && !RebootBecomesKexec(config, boot.boot_id, options.services, options.kexec_system,
+                                     options.reboot_param)) {
     r.why_not = "the shutdown under way does not end in kexec: no round";
     return r;
   }
@@ -516,7 +519,8 @@ ShutdownReport PreserveAtShutdown(PmemPlatform& platform, const Config& config,
   if (pending.ok()) r.pending = *pending;
   auto kexec = Services(options.services).KexecPending();
   r.by_reboot = kexec.ok() && !*kexec &&
-                RebootBecomesKexec(config, boot.boot_id, options.services, options.kexec_system);
+                RebootBecomesKexec(config, boot.boot_id, options.services, options.kexec_system,
+                                   options.reboot_param);
   if (kexec.ok() && !*kexec && !r.by_reboot) {
     ClearPendingReboot(config);
     r.why_not = "the shutdown under way does not end in kexec: nothing to preserve" +

@@ -67,8 +67,11 @@ Status SaveLoadedKernel(const Config& config, const Uuid& boot_id);
 void ClearLoadedKernel(const Config& config);
 // The shutdown under way is an ordinary reboot that warmboot makes a kexec: systemd has a start
 // job for reboot.target, and the kernel warmboot loaded in this boot is still loaded.
+// Not when the reboot carries an argument for the firmware (`reboot_param`, systemd's
+// /run/systemd/reboot-param, exists).
 bool RebootBecomesKexec(const Config& config, const Uuid& boot_id, ServiceManager* services,
-                        KexecSystem* kexec_system);
+                        KexecSystem* kexec_system, const std::string& reboot_param);
+inline constexpr char kRebootParam[] = "/run/systemd/reboot-param";
 // Where the preserve tells the system-shutdown hook to jump: DIR/kexec-at-reboot.json, naming
 // the image. /run outlives every unmount of the shutdown.
 inline constexpr char kRebootJumpDir[] = "/run/warmboot";
@@ -122,7 +125,8 @@ RebootReport WarmReboot(PmemPlatform& platform, const Config& config, const Rebo
 nlohmann::json ToJson(const RebootReport& report);
 
 struct ShutdownOptions {
-  std::string jump_dir = kRebootJumpDir;  // see kRebootJumpDir
+  std::string jump_dir = kRebootJumpDir;    // see kRebootJumpDir
+  std::string reboot_param = kRebootParam;  // see RebootBecomesKexec
   TransitionOptions transition;
   KexecSystem* kexec_system = nullptr;
   ServiceManager* services = nullptr;
@@ -142,9 +146,10 @@ struct ShutdownReport {
 };
 
 struct PrepareOptions {
-  ServiceManager* services = nullptr;   // null: the real one
-  KexecSystem* kexec_system = nullptr;  // null: the real one
-  uint64_t hold_ms = kRoundHoldMs;      // how long the round waits for the preserve at shutdown
+  std::string reboot_param = kRebootParam;  // see RebootBecomesKexec
+  ServiceManager* services = nullptr;       // null: the real one
+  KexecSystem* kexec_system = nullptr;      // null: the real one
+  uint64_t hold_ms = kRoundHoldMs;          // how long the round waits for the preserve at shutdown
   // The round, held for `hold_ms` after this process leaves (cli: RunCheckpointRound). kNotFound:
   // no daemon runs.
   std::function<Result<CheckpointRound>(uint64_t deadline_ms, uint64_t hold_ms)> checkpoint;

@@ -64,6 +64,7 @@ class RebootTest : public ::testing::Test {
   // warmboot-prepare.service's stop while the application answers the round ready.
   PrepareReport PrepareAnswered() {
     PrepareOptions po;
+    po.reboot_param = dir_ / "reboot-param";
     po.services = &services_;
     po.kexec_system = &kexec_;
     po.hold_ms = 60000;
@@ -103,6 +104,7 @@ class RebootTest : public ::testing::Test {
   ShutdownOptions AtShutdown() {
     ShutdownOptions o;
     o.jump_dir = dir_.path();
+    o.reboot_param = dir_ / "reboot-param";
     o.transition = testing::NoSleepTransitions();
     o.kexec_system = &kexec_;
     o.services = &services_;
@@ -595,6 +597,7 @@ TEST_F(RebootTest, AnOrdinaryRebootWithWarmbootsKernelLoadedIsWarm) {
   services_.reboot_pending = true;
   // No kernel of warmboot's: left alone (the app is not asked).
   PrepareOptions none;
+  none.reboot_param = dir_ / "reboot-param";
   none.services = &services_;
   none.kexec_system = &kexec_;
   none.checkpoint = [](uint64_t, uint64_t) -> Result<CheckpointRound> {
@@ -623,6 +626,13 @@ TEST_F(RebootTest, AnOrdinaryRebootWithWarmbootsKernelLoadedIsWarm) {
   EXPECT_EQ(marker->value("image", ""), p.image);
   EXPECT_EQ(kexec_.reboots, 0) << "the hook jumps, not warmboot";
 
+  // A reboot with an argument for the firmware (`systemctl reboot ARG`) is honoured: ordinary.
+  testing::WriteFile(dir_ / "reboot-param", "recovery");
+  EXPECT_FALSE(
+      RebootBecomesKexec(config_, boot_.boot_id, &services_, &kexec_, dir_ / "reboot-param"));
+  ::unlink((dir_ / "reboot-param").c_str());
+  EXPECT_TRUE(
+      RebootBecomesKexec(config_, boot_.boot_id, &services_, &kexec_, dir_ / "reboot-param"));
   // The kernel unloaded (warmboot kexec --unload): the next reboot is ordinary, and a marker
   // left from before is gone.
   ClearLoadedKernel(config_);

@@ -34,6 +34,25 @@ done
 run reboot
 [[ $(cat "$work/kexec-args" 2>/dev/null) == "-e" && $out == *"rebooting into the next kernel"* ]] \
   && ok || bad "marked reboot: args $(cat "$work/kexec-args" 2>/dev/null), said: $out"
+# Another hook still running beside it (the same parent): the jump waits for it to end.
+rm -f "$work/kexec-args" "$work/sibling-done"
+cat >"$work/bin/kexec" <<STUB
+#!/bin/sh
+[ -e "$work/sibling-done" ] && echo "\$*" >"$work/kexec-args" || echo early >"$work/kexec-args"
+STUB
+bash -c "(sleep 1; touch '$work/sibling-done') & '$hook' reboot; wait" >/dev/null 2>&1
+[[ $(cat "$work/kexec-args" 2>/dev/null) == "-e" ]] && ok || bad "jumped before the other hook ended: $(cat "$work/kexec-args" 2>/dev/null)"
+# kexec -e failing: it says so (the reboot goes on through the firmware).
+cat >"$work/bin/kexec" <<STUB
+#!/bin/sh
+exit 7
+STUB
+run reboot
+[[ $out == *"kexec -e failed (exit 7)"* ]] && ok || bad "a failed kexec -e: $out"
+cat >"$work/bin/kexec" <<STUB
+#!/bin/sh
+echo "\$*" >"$work/kexec-args"
+STUB
 # No kernel loaded any more: it says so and does not jump.
 echo 0 >"$work/loaded"
 run reboot
