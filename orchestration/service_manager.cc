@@ -69,33 +69,49 @@ Result<sd_bus*> PrivateBus() {
   return bus;
 }
 
+// The object path of `unit` on systemd's bus. LoadUnit, not GetUnit: a unit that is not loaded
+// is answered too (inactive).
+Result<std::string> UnitPath(sd_bus* bus, const std::string& unit) {
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message* reply = nullptr;
+  const char* p = nullptr;
+  int r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                             "org.freedesktop.systemd1.Manager", "LoadUnit", &error, &reply, "s",
+                             unit.c_str());
+  if (r >= 0) r = sd_bus_message_read(reply, "o", &p);
+  std::string path = r >= 0 ? p : "";
+  std::string failure = r < 0 ? "cannot ask systemd about " + unit + ": " +
+                                    (error.message != nullptr ? error.message : std::strerror(-r))
+                              : "";
+  sd_bus_error_free(&error);
+  sd_bus_message_unref(reply);
+  if (!failure.empty()) return Status(Code::kIoError, failure);
+  return path;
+}
+
 class SystemdManager : public ServiceManager {
  public:
   bool Present() override { return sd_booted() > 0; }
 
   Result<std::string> UnitActiveState(const std::string& unit) override {
     WB_ASSIGN_OR_RETURN(sd_bus * bus, PrivateBus());
+    auto path = UnitPath(bus, unit);
     sd_bus_error error = SD_BUS_ERROR_NULL;
-    sd_bus_message* reply = nullptr;
-    const char* path = nullptr;
     char* state = nullptr;
-    // LoadUnit, not GetUnit: a unit that is not loaded is answered too (inactive).
-    int r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                               "org.freedesktop.systemd1.Manager", "LoadUnit", &error, &reply, "s",
-                               unit.c_str());
-    if (r >= 0) r = sd_bus_message_read(reply, "o", &path);
-    if (r >= 0) {
-      r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path,
+    int r = 0;
+    if (path.ok()) {
+      r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path->c_str(),
                                      "org.freedesktop.systemd1.Unit", "ActiveState", &error,
                                      &state);
     }
     std::string result = state != nullptr ? state : "";
-    std::string failure = r < 0 ? "cannot ask systemd about " + unit + ": " +
-                                      (error.message != nullptr ? error.message : std::strerror(-r))
-                                : "";
+    std::string failure = !path.ok() ? path.status().message()
+                          : r < 0
+                              ? "cannot ask systemd about " + unit + ": " +
+                                    (error.message != nullptr ? error.message : std::strerror(-r))
+                              : "";
     std::free(state);
     sd_bus_error_free(&error);
-    sd_bus_message_unref(reply);
     sd_bus_flush_close_unref(bus);
     if (!failure.empty()) return Status(Code::kIoError, failure);
     return result;
@@ -161,28 +177,12 @@ class SystemdManager : public ServiceManager {
     std::vector<UnitStart> units;
     std::string failure;
     char** before = nullptr;
-    auto unit_path = [&](const std::string& unit, std::string* path) -> int {
-      sd_bus_error error = SD_BUS_ERROR_NULL;
-      sd_bus_message* reply = nullptr;
-      const char* p = nullptr;
-      int r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                 "org.freedesktop.systemd1.Manager", "LoadUnit", &error, &reply,
-                                 "s", unit.c_str());
-      if (r >= 0) r = sd_bus_message_read(reply, "o", &p);
-      if (r >= 0) *path = p;
-      if (r < 0) {
-        failure = "cannot ask systemd about " + unit + ": " +
-                  (error.message != nullptr ? error.message : std::strerror(-r));
-      }
-      sd_bus_error_free(&error);
-      sd_bus_message_unref(reply);
-      return r;
-    };
-    std::string path;
-    int r = unit_path(target, &path);
+    auto target_path = UnitPath(bus, target);
+    int r = target_path.ok() ? 0 : -1;
+    if (!target_path.ok()) failure = target_path.status().message();
     if (r >= 0) {
       sd_bus_error error = SD_BUS_ERROR_NULL;
-      r = sd_bus_get_property_strv(bus, "org.freedesktop.systemd1", path.c_str(),
+      r = sd_bus_get_property_strv(bus, "org.freedesktop.systemd1", target_path->c_str(),
                                    "org.freedesktop.systemd1.Unit", "Before", &error, &before);
       if (r < 0) {
         failure = "cannot read what is ordered after " + target + ": " +
@@ -193,15 +193,19 @@ class SystemdManager : public ServiceManager {
     for (char** b = before; r >= 0 && b != nullptr && *b != nullptr; ++b) {
       const std::string unit = *b;
       if (unit.size() < 8 || unit.compare(unit.size() - 8, 8, ".service") != 0) continue;
-      if ((r = unit_path(unit, &path)) < 0) break;
+      auto path = UnitPath(bus, unit);
+      if (!path.ok()) {
+        failure = path.status().message();
+        break;
+      }
       sd_bus_error error = SD_BUS_ERROR_NULL;
       char* state = nullptr;
       uint64_t entered = 0;
-      r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path.c_str(),
+      r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path->c_str(),
                                      "org.freedesktop.systemd1.Unit", "ActiveState", &error,
                                      &state);
       if (r >= 0) {
-        r = sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", path.c_str(),
+        r = sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", path->c_str(),
                                         "org.freedesktop.systemd1.Unit",
                                         "ActiveEnterTimestampMonotonic", &error, 't', &entered);
       }
