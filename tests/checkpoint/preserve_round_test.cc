@@ -20,6 +20,7 @@
 #include "daemon/server.h"
 #include "restore/restore.h"
 #include "testing/api_daemon.h"
+#include "testing/child_process.h"
 #include "testing/sim_machine.h"
 #include "testing/test_util.h"
 
@@ -27,8 +28,6 @@ namespace warmboot {
 namespace {
 
 using testing::SealedMemfd;
-
-using testing::kThreadSanitizer;
 
 // A daemon on `socket`, serving the restored view of `restore_dir` and `report_dir` if given.
 std::unique_ptr<testing::ApiDaemon> Daemon(const std::string& socket,
@@ -212,31 +211,30 @@ TEST_F(PreserveRoundTest, TheAbortPolicyStopsBeforeAnythingChanges) {
 // (not one looked up in the user database at shutdown), mode 0600.
 TEST_F(PreserveRoundTest, AnotherUsersSegmentsComeBackAsItsOwn) {
   if (::geteuid() != 0) GTEST_SKIP() << "dropping to another uid needs root";
-  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
+  int registered[2];
+  ASSERT_EQ(::pipe2(registered, O_CLOEXEC), 0);
+  // nobody (65534, whose primary group is 65534), in a group of no user's
+  testing::ChildProcess child([&] {
+    ::close(registered[0]);
+    if (::setgid(4242) != 0 || ::setuid(65534) != 0) return 10;
+    auto c = client::Client::Connect("nob", config_.api_socket);
+    if (!c.ok() || !c->PutBytes("k", "nobody's").ok()) return 11;
+    if (::write(registered[1], "R", 1) != 1) return 12;
+    auto p = c->WaitForPrepare(10000);
+    if (!p.ok() || !p->has_value() || !c->Ready((*p)->round).ok()) return 13;
+    return 0;
+  });
+  ::close(registered[1]);
+  ASSERT_TRUE(child.ok());
   auto d = Daemon(config_.api_socket);
   ::chmod(dir_.path().c_str(), 0755);
-  int registered[2];
-  ASSERT_EQ(::pipe(registered), 0);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {  // nobody (65534, whose primary group is 65534), in a group of no user's
-    ::close(registered[0]);
-    if (::setgid(4242) != 0 || ::setuid(65534) != 0) ::_exit(10);
-    auto c = client::Client::Connect("nob", config_.api_socket);
-    if (!c.ok() || !c->PutBytes("k", "nobody's").ok()) ::_exit(11);
-    if (::write(registered[1], "R", 1) != 1) ::_exit(12);
-    auto p = c->WaitForPrepare(10000);
-    if (!p.ok() || !p->has_value() || !c->Ready((*p)->round).ok()) ::_exit(13);
-    ::_exit(0);
-  }
-  ::close(registered[1]);
+  child.Start();
   char ready = 0;
-  ASSERT_EQ(::read(registered[0], &ready, 1), 1) << "the child did not register";
+  const ssize_t got = ::read(registered[0], &ready, 1);
   ::close(registered[0]);
+  ASSERT_EQ(got, 1) << "the child did not register: " << child.Wait();
   PreserveReport r = DoPreserve();
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_EQ(child.Wait(), "");
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   sim_->Reboot();
   RestoreOptions ro;

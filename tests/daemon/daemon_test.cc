@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "daemon/segment_fd.h"
 #include "daemon/server.h"
 #include "testing/api_daemon.h"
+#include "testing/child_process.h"
 #include "testing/test_util.h"
 #include "util/endian.h"
 #include "util/xoshiro.h"
@@ -31,7 +33,7 @@
 namespace warmboot {
 namespace {
 
-using testing::kThreadSanitizer;
+using testing::ChildProcess;
 
 using client::Client;
 using client::RoundResult;
@@ -243,33 +245,28 @@ TEST_F(DaemonTest, HostileNamesAreRefusedByTheClientAndByTheDaemon) {
 
 TEST_F(DaemonTest, AnotherUidCannotTouchTheSegmentsOrListThemAll) {
   if (::geteuid() != 0) GTEST_SKIP() << "dropping to another uid needs root";
-  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
+  // The child: nobody, registering under the same app name.
+  ChildProcess child([&] {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 10;
+    auto c = Client::Connect("db", Socket());
+    if (!c.ok()) return 11;
+    if (c->uid() != 65534) return 12;
+    if (c->segments_at_hello() != 0) return 13;
+    if (c->Get("secret").status().code() != Code::kNotFound) return 14;
+    if (c->Drop("secret").status().code() != Code::kNotFound) return 15;
+    auto list = c->List();
+    if (!list.ok() || !list->empty()) return 16;
+    if (c->List(true).status().code() != Code::kPermission) return 17;
+    // Its own "secret" replaces nothing of root's.
+    if (!c->PutBytes("secret", "nobody's").ok()) return 18;
+    return 0;
+  });
+  ASSERT_TRUE(child.ok());
   Daemon d(Socket());
   Client root = Connect("db");
   ASSERT_TRUE(root.PutBytes("secret", "root's").ok());
   ::chmod(dir_.path().c_str(), 0755);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    // The child: nobody, registering under the same app name.
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
-    auto c = Client::Connect("db", Socket());
-    if (!c.ok()) ::_exit(11);
-    if (c->uid() != 65534) ::_exit(12);
-    if (c->segments_at_hello() != 0) ::_exit(13);
-    if (c->Get("secret").status().code() != Code::kNotFound) ::_exit(14);
-    if (c->Drop("secret").status().code() != Code::kNotFound) ::_exit(15);
-    auto list = c->List();
-    if (!list.ok() || !list->empty()) ::_exit(16);
-    if (c->List(true).status().code() != Code::kPermission) ::_exit(17);
-    // Its own "secret" replaces nothing of root's.
-    if (!c->PutBytes("secret", "nobody's").ok()) ::_exit(18);
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's check " << WEXITSTATUS(status) << " failed";
+  ASSERT_EQ(child.Wait(), "") << "the child's check failed";
   EXPECT_EQ(*root.GetBytes("secret"), "root's");
   auto all = root.List(true);
   ASSERT_TRUE(all.ok());
@@ -767,26 +764,37 @@ TEST_F(DaemonTest, ObserversAreNotToldOfRounds) {
 
 TEST_F(DaemonTest, OnlyRootRunsARound) {
   if (::geteuid() != 0) GTEST_SKIP() << "dropping to another uid needs root";
-  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
+  ChildProcess child([&] {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 10;
+    auto c = Client::Connect("warmboot", Socket());
+    if (!c.ok()) return 11;
+    if (c->Checkpoint(100).status().code() != Code::kPermission) return 12;
+    if (c->Export(0).status().code() != Code::kInvalidArgument) return 13;
+    return 0;
+  });
+  ASSERT_TRUE(child.ok());
   Daemon d(Socket());
   ::chmod(dir_.path().c_str(), 0755);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
-    auto c = Client::Connect("warmboot", Socket());
-    if (!c.ok()) ::_exit(11);
-    if (c->Checkpoint(100).status().code() != Code::kPermission) ::_exit(12);
-    if (c->Export(0).status().code() != Code::kInvalidArgument) ::_exit(13);
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << WEXITSTATUS(status);
+  EXPECT_EQ(child.Wait(), "");
 }
 
 TEST_F(DaemonTest, StatusShowsWhoIsRegisteredAndHowTheLastRoundWasAnswered) {
-  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
+  // Another uid, at the end: sees its own apps only, and none of the round's answers.
+  std::optional<ChildProcess> other;
+  if (::geteuid() == 0) {
+    other.emplace([&] {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 10;
+      auto c = Client::Connect("mine", Socket());
+      if (!c.ok()) return 11;
+      auto s = c->StatusJson();
+      if (!s.ok()) return 12;
+      json j = json::parse(*s, nullptr, false);
+      if (!j.is_object() || j["apps"].size() != 1 || j["apps"][0]["app"] != "mine") return 13;
+      if (!j["last_round"]["apps"].empty()) return 14;
+      return 0;
+    });
+    ASSERT_TRUE(other->ok());
+  }
   Daemon d(Socket());
   Client db = Connect("db");
   ASSERT_TRUE(db.PutBytes("index", "12345").ok());
@@ -825,25 +833,9 @@ TEST_F(DaemonTest, StatusShowsWhoIsRegisteredAndHowTheLastRoundWasAnswered) {
   EXPECT_EQ(st["last_round"]["apps"][0]["answer"], "missed");
   EXPECT_EQ(st["last_round"]["apps"][1]["answer"], "ready");
 
-  // Another uid sees its own apps only, and none of the round's answers.
-  if (::geteuid() != 0) return;
+  if (!other) return;
   ::chmod(dir_.path().c_str(), 0755);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
-    auto c = Client::Connect("mine", Socket());
-    if (!c.ok()) ::_exit(11);
-    auto s = c->StatusJson();
-    if (!s.ok()) ::_exit(12);
-    json j = json::parse(*s, nullptr, false);
-    if (!j.is_object() || j["apps"].size() != 1 || j["apps"][0]["app"] != "mine") ::_exit(13);
-    if (!j["last_round"]["apps"].empty()) ::_exit(14);
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << WEXITSTATUS(status);
+  EXPECT_EQ(other->Wait(), "");
 }
 
 TEST(SnapshotRuleTest, ATmpfsFileWrittenAfterTheHandOverIsCaught) {

@@ -21,6 +21,7 @@
 #include "client/client.h"
 #include "daemon/server.h"
 #include "testing/api_daemon.h"
+#include "testing/child_process.h"
 #include "testing/test_util.h"
 
 namespace warmboot {
@@ -200,17 +201,25 @@ TEST(ClientTimeoutTest, ADaemonWhoseQueueIsFullIsAnErrorNotAHang) {
 namespace warmboot {
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kTsan = true;
-#else
-constexpr bool kTsan = false;
-#endif
-
 // A client out of descriptors is told so, instead of later "a descriptor did not arrive".
 TEST(ClientLimitsTest, ADescriptorTheClientHasNoRoomForIsNamedAsSuch) {
-  if (kTsan) GTEST_SKIP() << "a forked child of a threaded process under TSan";
   testing::TempDir dir;
   const std::string socket = dir.path() + "/api.sock";
+  testing::ChildProcess child([&] {
+    auto c = client::Client::Connect("db", socket);
+    if (!c.ok()) return 10;
+    struct rlimit few {
+      64, 64
+    };
+    if (::setrlimit(RLIMIT_NOFILE, &few) != 0) return 11;
+    while (::open("/dev/null", O_RDONLY) >= 0) {
+    }
+    auto fd = c->Get("m");
+    if (fd.ok()) return 12;
+    if (fd.status().message().find("no descriptor free") == std::string::npos) return 13;
+    return 0;
+  });
+  ASSERT_TRUE(child.ok());
   testing::ApiDaemon d(socket);
   {
     auto c = client::Client::Connect("db", socket);
@@ -219,25 +228,7 @@ TEST(ClientLimitsTest, ADescriptorTheClientHasNoRoomForIsNamedAsSuch) {
     ASSERT_TRUE(c->PutFd("m", memfd).ok());
     ::close(memfd);
   }
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    auto c = client::Client::Connect("db", socket);
-    if (!c.ok()) ::_exit(10);
-    struct rlimit few {
-      64, 64
-    };
-    if (::setrlimit(RLIMIT_NOFILE, &few) != 0) ::_exit(11);
-    while (::open("/dev/null", O_RDONLY) >= 0) {
-    }
-    auto fd = c->Get("m");
-    if (fd.ok()) ::_exit(12);
-    if (fd.status().message().find("no descriptor free") == std::string::npos) ::_exit(13);
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << WEXITSTATUS(status);
+  EXPECT_EQ(child.Wait(), "");
 }
 
 }  // namespace

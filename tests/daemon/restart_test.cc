@@ -13,6 +13,7 @@
 #include "client/client.h"
 #include "daemon/journal.h"
 #include "testing/api_daemon.h"
+#include "testing/child_process.h"
 #include "testing/fake_fd_store.h"
 #include "testing/test_util.h"
 
@@ -20,7 +21,7 @@ namespace warmboot {
 namespace {
 
 using client::Client;
-using testing::kThreadSanitizer;
+using testing::ChildProcess;
 using testing::ReadAllFd;
 using testing::SealedMemfd;
 using Daemon = testing::ApiDaemon;
@@ -104,19 +105,15 @@ TEST_F(RestartTest, EverySegmentComesBackIdenticalAfterARestart) {
 // comes back with the segment after a restart, from the journal.
 TEST_F(RestartTest, TheGroupOfTheHandOverComesBackAfterARestart) {
   if (::geteuid() != 0) GTEST_SKIP() << "changing the group needs root";
-  if (kThreadSanitizer) GTEST_SKIP() << "a forked child of a threaded process under TSan";
   {
-    Daemon d(Socket(), Options());
-    pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      if (::setgid(4242) != 0) ::_exit(10);
+    ChildProcess child([&] {
+      if (::setgid(4242) != 0) return 10;
       auto c = Client::Connect("db", Socket());
-      ::_exit(c.ok() && c->PutBytes("k", "v").ok() ? 0 : 11);
-    }
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+      return c.ok() && c->PutBytes("k", "v").ok() ? 0 : 11;
+    });
+    ASSERT_TRUE(child.ok());
+    Daemon d(Socket(), Options());
+    ASSERT_EQ(child.Wait(), "");
   }
   Daemon d(Socket(), Options(), store_.PassBack());
   ASSERT_EQ(d.reload().segments, 1u);
