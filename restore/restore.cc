@@ -19,6 +19,7 @@
 #include "orchestration/report_store.h"
 #include "pmem/pmem_json.h"
 #include "restore/give_back.h"
+#include "restore/restore_dir.h"
 #include "util/bytes.h"
 #include "util/host_info.h"
 #include "util/json_text.h"
@@ -176,6 +177,7 @@ nlohmann::json ToJson(const RestoreReport& r) {
   if (r.device) j["device"] = ToJson(*r.device);
   if (r.unpack) j["unpack"] = ToJson(*r.unpack);
   if (!r.preserve_report.is_null()) j["preserve_report"] = r.preserve_report;
+  if (!r.earlier_tree.empty()) j["earlier_tree"] = r.earlier_tree;
   return j;
 }
 
@@ -339,6 +341,14 @@ RestoreReport RunRestore(PmemPlatform& platform, const Config& config,
         r.message = "restore failed: " + s.message();
         return;
       }
+      // Never merged into another image's tree (restore_dir.h).
+      auto claimed = ClaimRestoreDir(config.restore_dir, uuid, &r.notes);
+      if (!claimed.ok()) {
+        r.status = claimed.status();
+        r.message = "restore failed: " + claimed.status().message();
+        return;
+      }
+      r.earlier_tree = *claimed;
       auto unpack_t = log.Start("unpack and verify");
       UnpackOptions uo;
       uo.threads = config.threads;

@@ -76,6 +76,9 @@ struct RestoreReport {
   std::optional<UnpackReport> unpack;
   std::vector<ByteRange> bad_ranges;
   nlohmann::json preserve_report;  // read back from the medium, when present
+  // Where another image's tree, found in restore_dir, was moved before this one was restored
+  // into it (restore_dir.h); "" = none was there.
+  std::string earlier_tree;
   std::vector<std::string> notes;
   // The image this boot's command line names ("" = none: a cold boot, or a reboot not through
   // warmboot), and why the sealed image found was restored or kept: "named", "same-boot",

@@ -2,11 +2,14 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -16,6 +19,7 @@
 #include "preserve/preserve.h"
 #include "restore/give_back.h"
 #include "restore/restore.h"
+#include "restore/restore_dir.h"
 #include "testing/sim_machine.h"
 #include "testing/simulated_pmem.h"
 #include "testing/test_util.h"
@@ -385,6 +389,60 @@ TEST_F(PreserveRestoreTest, InterruptedRestoreRunAgainFinishesTheJob) {
   EXPECT_EQ(sim_->Probe()->OnlineBlocks(), 4u);
 }
 
+// A second image restored in the same boot (a preserve --no-kexec, a kexec that failed, then a
+// restore) gets a tree of its own: the first one's files are not left among its own, where
+// warmbootd would serve them as this image's. The first tree is moved aside, never deleted.
+TEST_F(PreserveRestoreTest, ASecondImageInTheSameBootIsNotMergedIntoTheFirstsTree) {
+  ASSERT_TRUE(Preserve(*sim_, config_, PreserveOpts()).status.ok());
+  sim_->Reboot();
+  RestoreReport first = Restore(*sim_, config_, RestoreOpts());
+  ASSERT_EQ(first.outcome, RestoreOutcome::kRestored) << first.message;
+  EXPECT_EQ(first.earlier_tree, "");
+  const std::string first_uuid = UuidToString(first.unpack->header.image_uuid);
+  testing::WriteFile(config_.restore_dir + "/app/written-since", "an application's file");
+
+  // The state changes: a file goes, one comes. Preserved and restored again, in this boot.
+  std::filesystem::remove(config_.state_dir + "/app/config");
+  testing::WriteFile(config_.state_dir + "/app/new", "new state");
+  ASSERT_TRUE(Preserve(*sim_, config_, PreserveOpts()).status.ok());
+  RestoreReport second = Restore(*sim_, config_, RestoreOpts());
+  ASSERT_EQ(second.outcome, RestoreOutcome::kRestored) << second.message;
+  const std::string aside = config_.restore_dir + "/.warmboot-earlier." + first_uuid;
+  EXPECT_EQ(second.earlier_tree, aside);
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir,
+                               {".quarantine", ".warmboot-earlier." + first_uuid}),
+            "");
+  EXPECT_FALSE(testing::Exists(config_.restore_dir + "/app/config"));
+  // The first tree, whole, with what the applications wrote into it.
+  EXPECT_EQ(testing::ReadFile(aside + "/app/config"), "port = 1\n");
+  EXPECT_EQ(testing::ReadFile(aside + "/app/written-since"), "an application's file");
+  EXPECT_TRUE(std::any_of(second.notes.begin(), second.notes.end(), [&](const std::string& n) {
+    return n.find("image " + first_uuid + "'s tree") != std::string::npos &&
+           n.find(aside) != std::string::npos;
+  })) << nlohmann::json(second.notes).dump();
+  EXPECT_EQ(ToJson(second)["earlier_tree"], aside);
+}
+
+// What is in restore_dir without a mark (put there by hand, or on a filesystem that takes no
+// extended attributes) is another tree too; lost+found stays where it is.
+TEST_F(PreserveRestoreTest, AnUnmarkedTreeIsSetAsideAndLostAndFoundStays) {
+  testing::MakeDirs(config_.restore_dir + "/lost+found");
+  testing::WriteFile(config_.restore_dir + "/app", "an operator's file where a directory goes");
+  ASSERT_TRUE(Preserve(*sim_, config_, PreserveOpts()).status.ok());
+  sim_->Reboot();
+  RestoreReport r = Restore(*sim_, config_, RestoreOpts());
+  ASSERT_EQ(r.outcome, RestoreOutcome::kRestored) << r.message;
+  ASSERT_EQ(r.earlier_tree.rfind(config_.restore_dir + "/.warmboot-earlier.unmarked-", 0), 0u)
+      << r.earlier_tree;
+  EXPECT_EQ(testing::ReadFile(r.earlier_tree + "/app"),
+            "an operator's file where a directory goes");
+  EXPECT_TRUE(testing::Exists(config_.restore_dir + "/lost+found"));
+  EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir,
+                               {".quarantine", "lost+found",
+                                r.earlier_tree.substr(config_.restore_dir.size() + 1)}),
+            "");
+}
+
 TEST_F(PreserveRestoreTest, ColdBootWithoutPreserveIsNothingToRestore) {
   RestoreReport r = Restore(*sim_, config_, RestoreOpts());
   EXPECT_TRUE(r.status.ok());
@@ -556,9 +614,22 @@ TEST_F(KeptImageTest, WhereThePmemHasANodeOfItsOwnItsOwnTmpfsPrefersTheDevicesNo
 }
 
 TEST_F(KeptImageTest, AWriteFailureKeepsTheImageAndARerunFinishes) {
-  // A file where the state has a directory: the unpack fails part-way.
+  // A file where the state has a directory, in a tree marked as this image's (an interrupted
+  // run of it; a stranger's tree would be set aside): the unpack fails part-way.
   testing::MakeDirs(config_.restore_dir);
   testing::WriteFile(config_.restore_dir + "/app", "in the way");
+  std::string uuid;
+  {
+    auto media = sim_->OpenRawMedia(OpenMode::kReadOnly);
+    ASSERT_TRUE(media.ok());
+    auto inspect = InspectImage(**media);
+    ASSERT_TRUE(inspect.ok());
+    uuid = UuidToString(inspect->header.image_uuid);
+  }
+  ASSERT_EQ(
+      ::setxattr(config_.restore_dir.c_str(), kRestoreDirImageXattr, uuid.data(), uuid.size(), 0),
+      0)
+      << std::strerror(errno);
   RestoreReport r = Restore(*sim_, config_, RestoreOpts());
   EXPECT_EQ(r.outcome, RestoreOutcome::kFailed) << r.message;
   EXPECT_TRUE(r.image_kept);
@@ -568,6 +639,7 @@ TEST_F(KeptImageTest, AWriteFailureKeepsTheImageAndARerunFinishes) {
   std::filesystem::remove(config_.restore_dir + "/app");
   RestoreReport again = Restore(*sim_, config_, RestoreOpts());
   EXPECT_EQ(again.outcome, RestoreOutcome::kRestored) << again.message;
+  EXPECT_EQ(again.earlier_tree, "");  // its own tree, finished, not set aside
   EXPECT_EQ(testing::DiffTrees(config_.state_dir, config_.restore_dir), "");
   EXPECT_TRUE(again.memory_returned);
 }

@@ -1,0 +1,35 @@
+// The restore directory holds one image's tree. A restore writes into it only when it is empty
+// or already holds the tree of the image being restored (an interrupted run of that image:
+// unpack finishes the job). Anything else there — the tree of an earlier restore in the same
+// boot (a preserve --no-kexec, a kexec that failed, then a restore), or of an earlier boot on a
+// restore_dir that outlives boots — is moved aside whole, never merged into (files the earlier
+// image had and this one lacks would be taken, and served by warmbootd, as this image's) and
+// never deleted: the applications may still need it.
+//
+// The mark is the extended attribute trusted.warmboot.image on the directory (the image's
+// uuid), where the applications reading the tree do not see it. On a filesystem without
+// extended attributes nothing is marked, so a later run sets even its own tree aside: slower,
+// never wrong.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace warmboot {
+
+// The attribute, and the prefix of the directories earlier trees are moved into.
+inline constexpr const char* kRestoreDirImageXattr = "trusted.warmboot.image";
+inline constexpr const char* kEarlierTreePrefix = ".warmboot-earlier.";
+
+// Makes `dir` (an existing directory, not a symbolic link) image `image_uuid`'s: moves every
+// entry of another tree into dir/.warmboot-earlier.ID (ID the earlier image's uuid from the
+// mark, else "unmarked-" and the time), leaving lost+found and earlier trees set aside where
+// they are, then marks it. Returns the directory the earlier tree went to, "" when nothing was
+// moved; what it did and could not do is said in *notes. Errors name the entry; the caller's
+// image is then untouched, and a run after the fix moves the rest into the same place.
+Result<std::string> ClaimRestoreDir(const std::string& dir, const std::string& image_uuid,
+                                    std::vector<std::string>* notes);
+
+}  // namespace warmboot
