@@ -11,14 +11,6 @@
 
 namespace warmboot::testing {
 
-// Under ThreadSanitizer a forked child of a threaded process may hang or misreport: tests that
-// fork after starting a daemon thread skip there.
-#if defined(__SANITIZE_THREAD__)
-inline constexpr bool kThreadSanitizer = true;
-#else
-inline constexpr bool kThreadSanitizer = false;
-#endif
-
 // A fresh directory under $TMPDIR (else /dev/shm when writable, else /tmp), removed with its
 // contents on destruction.
 class TempDir {

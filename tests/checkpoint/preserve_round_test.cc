@@ -225,6 +225,7 @@ TEST_F(PreserveRoundTest, AnotherUsersSegmentsComeBackAsItsOwn) {
     return 0;
   });
   ::close(registered[1]);
+  if (!child.ok()) ::close(registered[0]);
   ASSERT_TRUE(child.ok());
   auto d = Daemon(config_.api_socket);
   ::chmod(dir_.path().c_str(), 0755);

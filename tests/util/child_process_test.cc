@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <stdexcept>
+
 namespace warmboot::testing {
 namespace {
 
@@ -31,6 +33,12 @@ TEST(ChildProcessTest, ItsBodyRunsOnlyWhenStarted) {
   EXPECT_EQ(child.Wait(), "");
   ::close(ran[0]);
   ::close(ran[1]);
+}
+
+// An exception does not leave the body: in the child it would run the rest of the test.
+TEST(ChildProcessTest, ABodyThatThrowsEndsThere) {
+  ChildProcess threw([]() -> int { throw std::runtime_error("from the body"); });
+  EXPECT_EQ(threw.Wait(), "its body threw");
 }
 
 TEST(ChildProcessTest, AHangEndsWhenItsTimeRunsOut) {
