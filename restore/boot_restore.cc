@@ -4,6 +4,8 @@
 #include <sys/statfs.h>
 
 #include <cstdio>
+#include <fstream>
+#include <string>
 
 #include "orchestration/machine_lock.h"
 #include "orchestration/report_store.h"
@@ -14,10 +16,18 @@
 
 namespace warmboot {
 
+bool LooksLikeInitramfs(int64_t root_fs_type, const std::string& pid1_comm) {
+  const bool rootfs = root_fs_type == RAMFS_MAGIC || root_fs_type == TMPFS_MAGIC;
+  return rootfs && pid1_comm != "systemd";
+}
+
 bool RunningInInitramfs() {
   struct statfs fs;
   if (::statfs("/", &fs) != 0) return false;
-  return fs.f_type == RAMFS_MAGIC || fs.f_type == TMPFS_MAGIC;
+  std::string comm;  // proc files have no size: read to the line's end
+  std::ifstream in("/proc/1/comm");
+  std::getline(in, comm);
+  return LooksLikeInitramfs(static_cast<int64_t>(fs.f_type), comm);
 }
 
 namespace {

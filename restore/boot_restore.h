@@ -26,8 +26,12 @@
 
 namespace warmboot {
 
-// True when / is an initramfs (rootfs: ramfs or tmpfs), where the real root is not mounted yet.
+// True when / is an initramfs, where the real root is not mounted yet: / is rootfs (ramfs or
+// tmpfs) and PID 1 is not systemd. initramfs-tools' PID 1 is its /init script; a diskless
+// machine whose root is a tmpfs runs systemd there, and is the real root.
 bool RunningInInitramfs();
+// The same from what it reads: the root's statfs f_type and PID 1's comm (/proc/1/comm).
+bool LooksLikeInitramfs(int64_t root_fs_type, const std::string& pid1_comm);
 
 struct BootRestoreOptions {
   // How to restore; its `boot` (unset: the running kernel's) is the boot being recorded, and

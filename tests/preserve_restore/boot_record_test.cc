@@ -3,6 +3,7 @@
 // unit runs first, the history appended once and never from the initramfs, and warm / cold /
 // failed-warm with the reason, taken from the previous preserve where it speaks for this boot.
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 
 #include <filesystem>
 #include <fstream>
@@ -74,6 +75,17 @@ class BootRecordTest : public ::testing::Test {
   Config config_;
   ThisBoot boot_;
 };
+
+// The initramfs is a rootfs whose PID 1 is initramfs-tools' /init; a diskless machine's tmpfs
+// root under systemd is the real root, where the boot's history is written.
+TEST(InitramfsTest, ARootfsIsTheInitramfsUnlessSystemdRunsThere) {
+  EXPECT_TRUE(LooksLikeInitramfs(RAMFS_MAGIC, "init"));
+  EXPECT_TRUE(LooksLikeInitramfs(TMPFS_MAGIC, "init"));
+  EXPECT_TRUE(LooksLikeInitramfs(TMPFS_MAGIC, ""));  // /proc/1/comm unreadable
+  EXPECT_FALSE(LooksLikeInitramfs(TMPFS_MAGIC, "systemd"));
+  EXPECT_FALSE(LooksLikeInitramfs(EXT4_SUPER_MAGIC, "init"));
+  EXPECT_FALSE(LooksLikeInitramfs(EXT4_SUPER_MAGIC, "systemd"));
+}
 
 TEST_F(BootRecordTest, AColdBootIsRecordedOnceAndASecondRunRestoresNothing) {
   BootRestoreResult first = Run(false);
