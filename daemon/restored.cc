@@ -12,6 +12,7 @@
 #include "api/names.h"
 #include "util/json_text.h"
 #include "util/read_file.h"
+#include "util/restore_mark.h"
 
 namespace warmboot::daemon {
 namespace {
@@ -46,6 +47,7 @@ bool ParseUid(const std::string& s, uid_t* uid) {
 
 RestoredState RestoredState::Load(const std::string& restore_dir, const std::string& report_dir) {
   RestoredState st;
+  st.mark_ = ReadRestoreMark(restore_dir);
   // A damaged report (not a file, not JSON, fields of the wrong type) reads as no warm restore.
   auto text = ReadRegularFile(report_dir + "/restore.json", kMaxReportBytes);
   nlohmann::json report =
@@ -109,6 +111,10 @@ RestoredState RestoredState::Load(const std::string& restore_dir, const std::str
     st.segments_[Owner{uid, rest.substr(a + 1, b - a - 1)}][r.name] = std::move(r);
   }
   return st;
+}
+
+bool RestoredState::Replaced(const std::string& restore_dir) const {
+  return ReadRestoreMark(restore_dir) != mark_;
 }
 
 std::vector<RestoredSegment> RestoredState::For(const Owner& owner) const {

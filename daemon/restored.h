@@ -2,7 +2,8 @@
 // segments restore unpacked under RESTORE_DIR/.warmboot-api/UID/APP/SEGMENT (files owned by the
 // app's uid, mode 0600), and from the restore report (REPORT_DIR/restore.json) whether this
 // boot is warm, the image's generation and when it was written, and which segments were
-// damaged (quarantined, not served). Read once when the daemon starts; release removes a file.
+// damaged (quarantined, not served). Read when the daemon starts, and again when a restore in
+// the same boot has replaced the tree (Replaced); release removes a file.
 #pragma once
 
 #include <sys/types.h>
@@ -40,11 +41,15 @@ class RestoredState {
   // Removes the file (its memory is freed) and forgets it; its size, or kNotFound.
   Result<uint64_t> Release(const Owner& owner, const std::string& name);
   const std::vector<std::string>& problems() const { return problems_; }
+  // Whether `restore_dir` now holds another image's tree than when this was loaded: its mark
+  // names another image (one syscall; without extended attributes, never).
+  bool Replaced(const std::string& restore_dir) const;
 
  private:
   bool warm_ = false;
   uint64_t generation_ = 0;
   int64_t preserved_ns_ = 0;
+  std::string mark_;  // the restore directory's mark when loaded
   std::map<Owner, std::map<std::string, RestoredSegment>> segments_;
   std::vector<std::string> problems_;
 };

@@ -104,6 +104,13 @@ Server::~Server() {
   Stop();
 }
 
+RestoredState& Server::restored() {
+  if (!options_.restore_dir.empty() && restored_.Replaced(options_.restore_dir)) {
+    restored_ = RestoredState::Load(options_.restore_dir, options_.report_dir);
+  }
+  return restored_;
+}
+
 Result<std::unique_ptr<Server>> Server::Create(boost::asio::io_context& io, ServerOptions options,
                                                std::vector<NamedFd> kept) {
   // Every segment held is a descriptor (util/fd_limit.h).

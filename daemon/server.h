@@ -66,7 +66,9 @@ class Server {
   const ServerOptions& options() const { return options_; }
   const std::string& instance() const { return instance_; }
   Store& store() { return store_; }
-  RestoredState& restored() { return restored_; }
+  // The restored view, read again first when a restore since has replaced the tree it was
+  // read from (the restore directory's mark names another image: util/restore_mark.h).
+  RestoredState& restored();
   size_t connections() const { return connections_.size(); }
 
   // Puts and drops go through the server, which keeps the fd store in step with the store.

@@ -15,20 +15,25 @@
 #include <string>
 #include <vector>
 
+#include "util/restore_mark.h"
 #include "util/status.h"
 
 namespace warmboot {
 
-// The attribute, and the prefix of the directories earlier trees are moved into.
-inline constexpr const char* kRestoreDirImageXattr = "trusted.warmboot.image";
+// The attributes (the mark; while a tree is being moved, where to), and the prefix of the
+// directories earlier trees are moved into.
+inline constexpr const char* kRestoreDirImageXattr = kRestoreMarkXattr;
+inline constexpr const char* kRestoreDirMovingXattr = "trusted.warmboot.moving";
 inline constexpr const char* kEarlierTreePrefix = ".warmboot-earlier.";
 
 // Makes `dir` (an existing directory, not a symbolic link) image `image_uuid`'s: moves every
-// entry of another tree into dir/.warmboot-earlier.ID (ID the earlier image's uuid from the
-// mark, else "unmarked-" and the time), leaving lost+found and earlier trees set aside where
-// they are, then marks it. Returns the directory the earlier tree went to, "" when nothing was
+// entry of another tree into a fresh dir/.warmboot-earlier.ID (ID the earlier image's uuid from
+// the mark, else "unmarked-" and the UTC time; .2, .3, ... when taken), leaving lost+found and
+// earlier trees set aside where they are (directories of this user's that no one else can
+// write), then marks it. Returns the directory the earlier tree went to, "" when nothing was
 // moved; what it did and could not do is said in *notes. Errors name the entry; the caller's
-// image is then untouched, and a run after the fix moves the rest into the same place.
+// image is then untouched, and a run after the fix moves the rest into the same place (named by
+// trusted.warmboot.moving while the move lasts).
 Result<std::string> ClaimRestoreDir(const std::string& dir, const std::string& image_uuid,
                                     std::vector<std::string>* notes);
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -28,6 +29,7 @@
 #include "testing/child_process.h"
 #include "testing/test_util.h"
 #include "util/endian.h"
+#include "util/restore_mark.h"
 #include "util/xoshiro.h"
 
 namespace warmboot {
@@ -200,6 +202,53 @@ TEST_F(DaemonTest, ARestoredViewLongerThanAFrameComesWhole) {
   EXPECT_EQ(view->damaged, std::vector<std::string>{"zz-bad"});
   EXPECT_EQ(*c.ReleaseRestored("00000-" + pad), 1u);
   EXPECT_EQ(c.Restored()->segments.size(), 1999u);
+}
+
+// A restore of another image in the same boot (preserve --no-kexec, a kexec that failed, then
+// warmboot restore) moves the first tree aside and marks the directory as the new image's: a
+// warmbootd that read the first tree serves the new one, and a release removes nothing of it.
+TEST_F(DaemonTest, ATreeARestoreReplacedIsReadAgainBeforeItIsServed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the restore directory's mark (trusted.*) needs root";
+  const std::string restore = dir_.path() + "/restore", report = dir_.path() + "/reports";
+  const std::string uid = std::to_string(::geteuid());
+  testing::MakeDirs(report);
+  auto restored = [&](const std::string& image, int generation, const std::string& segment) {
+    testing::MakeDirs(restore + "/.warmboot-api/" + uid + "/db");
+    testing::WriteFile(restore + "/.warmboot-api/" + uid + "/db/" + segment, image + "'s", 0600);
+    ASSERT_EQ(::setxattr(restore.c_str(), kRestoreMarkXattr, image.data(), image.size(), 0), 0)
+        << std::strerror(errno);
+    testing::WriteFile(report + "/restore.json",
+                       R"({"outcome":"restored","unpack":{"image":{"generation":)" +
+                           std::to_string(generation) + "}}}");
+  };
+  const std::string a = "11111111-1111-4111-8111-111111111111";
+  const std::string b = "22222222-2222-4222-8222-222222222222";
+  restored(a, 1, "first");
+  daemon::ServerOptions o;
+  o.restore_dir = restore;
+  o.report_dir = report;
+  Daemon d(Socket(), o);
+  Client c = Connect("db");
+  ASSERT_EQ(c.Restored()->segments.size(), 1u);
+  EXPECT_EQ(c.Restored()->segments[0].first, "first");
+
+  // The second restore, as restore/restore_dir.cc leaves it.
+  const std::string aside = restore + "/.warmboot-earlier." + a;
+  testing::MakeDirs(aside);
+  ASSERT_EQ(::rename((restore + "/.warmboot-api").c_str(), (aside + "/.warmboot-api").c_str()), 0);
+  restored(b, 2, "second");
+
+  auto view = c.Restored();
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_EQ(view->generation, 2u);
+  ASSERT_EQ(view->segments.size(), 1u);
+  EXPECT_EQ(view->segments[0].first, "second");
+  auto fd = c.GetRestored("second");
+  ASSERT_TRUE(fd.ok()) << fd.status().ToString();
+  EXPECT_EQ(ReadAllFd(*fd), b + "'s");
+  ::close(*fd);
+  EXPECT_EQ(c.ReleaseRestored("first").status().code(), Code::kNotFound);
+  EXPECT_EQ(testing::ReadFile(aside + "/.warmboot-api/" + uid + "/db/first"), a + "'s");
 }
 
 TEST_F(DaemonTest, DescriptorsThatCannotBeTrustedAreRefusedSayingWhy) {

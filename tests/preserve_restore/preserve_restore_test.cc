@@ -393,6 +393,7 @@ TEST_F(PreserveRestoreTest, InterruptedRestoreRunAgainFinishesTheJob) {
 // restore) gets a tree of its own: the first one's files are not left among its own, where
 // warmbootd would serve them as this image's. The first tree is moved aside, never deleted.
 TEST_F(PreserveRestoreTest, ASecondImageInTheSameBootIsNotMergedIntoTheFirstsTree) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the restore directory's mark (trusted.*) needs root";
   ASSERT_TRUE(Preserve(*sim_, config_, PreserveOpts()).status.ok());
   sim_->Reboot();
   RestoreReport first = Restore(*sim_, config_, RestoreOpts());
@@ -426,6 +427,7 @@ TEST_F(PreserveRestoreTest, ASecondImageInTheSameBootIsNotMergedIntoTheFirstsTre
 // What is in restore_dir without a mark (put there by hand, or on a filesystem that takes no
 // extended attributes) is another tree too; lost+found stays where it is.
 TEST_F(PreserveRestoreTest, AnUnmarkedTreeIsSetAsideAndLostAndFoundStays) {
+  if (::geteuid() != 0) GTEST_SKIP() << "the restore directory's mark (trusted.*) needs root";
   testing::MakeDirs(config_.restore_dir + "/lost+found");
   testing::WriteFile(config_.restore_dir + "/app", "an operator's file where a directory goes");
   ASSERT_TRUE(Preserve(*sim_, config_, PreserveOpts()).status.ok());

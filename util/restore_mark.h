@@ -1,0 +1,18 @@
+// The mark that says which image's tree a restore directory holds: the extended attribute
+// trusted.warmboot.image on the directory, the image's uuid. Restore sets it (restore/
+// restore_dir.h); warmbootd reads it to see that a later restore replaced the tree it serves
+// from. Here, below both, so that the two agree on one name.
+#pragma once
+
+#include <string>
+
+namespace warmboot {
+
+inline constexpr const char* kRestoreMarkXattr = "trusted.warmboot.image";
+
+// The uuid (lowercase, dashed) that `dirfd`'s / `dir`'s mark names; "" when there is none, it
+// is not a uuid, or it cannot be read (no such directory, no extended attributes, not root).
+std::string ReadRestoreMark(int dirfd);
+std::string ReadRestoreMark(const std::string& dir);
+
+}  // namespace warmboot
