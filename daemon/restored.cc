@@ -43,16 +43,26 @@ bool ParseUid(const std::string& s, uid_t* uid) {
   return true;
 }
 
+// A file's identity: another file (a report saved again, by rename) has another.
+std::string FileIdentity(const std::string& path) {
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) return "";
+  return std::to_string(sb.st_ino) + ":" + std::to_string(sb.st_size) + ":" +
+         std::to_string(sb.st_mtim.tv_sec) + "." + std::to_string(sb.st_mtim.tv_nsec);
+}
+
 }  // namespace
 
 RestoredState RestoredState::Load(const std::string& restore_dir, const std::string& report_dir) {
   RestoredState st;
-  st.mark_ = ReadRestoreMark(restore_dir);
+  st.mark_ = ReadRestoreMark(restore_dir).value_or("");
+  st.report_ = FileIdentity(report_dir + "/restore.json");
   // A damaged report (not a file, not JSON, fields of the wrong type) reads as no warm restore.
   auto text = ReadRegularFile(report_dir + "/restore.json", kMaxReportBytes);
   nlohmann::json report =
       text.ok() ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json(nullptr);
   std::map<std::string, bool> damaged;  // ".warmboot-api/..." paths
+  std::string reported;                 // the image the report says was restored
   if (report.is_object()) {
     const std::string outcome = JsonString(report, "outcome");
     st.warm_ = outcome == "restored" || outcome == "partial";
@@ -60,6 +70,7 @@ RestoredState RestoredState::Load(const std::string& restore_dir, const std::str
       if (auto img = u->find("image"); img != u->end() && img->is_object()) {
         st.generation_ = static_cast<uint64_t>(std::max<int64_t>(0, JsonInt(*img, "generation")));
         st.preserved_ns_ = JsonInt(*img, "created_ns");
+        reported = JsonString(*img, "uuid");
       }
       if (auto d = u->find("damaged"); d != u->end() && d->is_array()) {
         for (const auto& e : *d) {
@@ -69,6 +80,16 @@ RestoredState RestoredState::Load(const std::string& restore_dir, const std::str
         }
       }
     }
+  }
+  if (!st.mark_.empty() && st.mark_ != reported) {
+    // Restore marks the directory before it unpacks, and saves its report after.
+    st.problems_.push_back(restore_dir + " holds image " + st.mark_ +
+                           "'s tree, which no restore report says is done (a restore under way, "
+                           "or one that failed): nothing of it is served");
+    st.warm_ = false;
+    st.generation_ = 0;
+    st.preserved_ns_ = 0;
+    return st;
   }
   const std::string root = restore_dir + "/" + kApiRoot;
   for (const std::string& uid_name : Names(root)) {
@@ -113,8 +134,10 @@ RestoredState RestoredState::Load(const std::string& restore_dir, const std::str
   return st;
 }
 
-bool RestoredState::Replaced(const std::string& restore_dir) const {
-  return ReadRestoreMark(restore_dir) != mark_;
+bool RestoredState::Replaced(const std::string& restore_dir, const std::string& report_dir) const {
+  const std::optional<std::string> mark = ReadRestoreMark(restore_dir);
+  if (!mark) return false;
+  return *mark != mark_ || FileIdentity(report_dir + "/restore.json") != report_;
 }
 
 std::vector<RestoredSegment> RestoredState::For(const Owner& owner) const {

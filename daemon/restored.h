@@ -3,7 +3,9 @@
 // app's uid, mode 0600), and from the restore report (REPORT_DIR/restore.json) whether this
 // boot is warm, the image's generation and when it was written, and which segments were
 // damaged (quarantined, not served). Read when the daemon starts, and again when a restore in
-// the same boot has replaced the tree (Replaced); release removes a file.
+// the same boot has changed the tree or the report (Replaced). A tree marked as another image's
+// than the report's is a restore under way, or one that failed: nothing of it is served.
+// Release removes a file.
 #pragma once
 
 #include <sys/types.h>
@@ -41,15 +43,16 @@ class RestoredState {
   // Removes the file (its memory is freed) and forgets it; its size, or kNotFound.
   Result<uint64_t> Release(const Owner& owner, const std::string& name);
   const std::vector<std::string>& problems() const { return problems_; }
-  // Whether `restore_dir` now holds another image's tree than when this was loaded: its mark
-  // names another image (one syscall; without extended attributes, never).
-  bool Replaced(const std::string& restore_dir) const;
+  // Whether a restore has been since this was loaded: `restore_dir`'s mark names another image,
+  // or the report in `report_dir` is another file. A mark that cannot be read changes nothing.
+  bool Replaced(const std::string& restore_dir, const std::string& report_dir) const;
 
  private:
   bool warm_ = false;
   uint64_t generation_ = 0;
   int64_t preserved_ns_ = 0;
-  std::string mark_;  // the restore directory's mark when loaded
+  std::string mark_;    // the restore directory's mark when loaded
+  std::string report_;  // the report file's identity when loaded (inode, size, mtime)
   std::map<Owner, std::map<std::string, RestoredSegment>> segments_;
   std::vector<std::string> problems_;
 };

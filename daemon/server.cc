@@ -105,7 +105,8 @@ Server::~Server() {
 }
 
 RestoredState& Server::restored() {
-  if (!options_.restore_dir.empty() && restored_.Replaced(options_.restore_dir)) {
+  if (!options_.restore_dir.empty() &&
+      restored_.Replaced(options_.restore_dir, options_.report_dir)) {
     restored_ = RestoredState::Load(options_.restore_dir, options_.report_dir);
   }
   return restored_;

@@ -66,8 +66,8 @@ class Server {
   const ServerOptions& options() const { return options_; }
   const std::string& instance() const { return instance_; }
   Store& store() { return store_; }
-  // The restored view, read again first when a restore since has replaced the tree it was
-  // read from (the restore directory's mark names another image: util/restore_mark.h).
+  // The restored view, read again first when a restore since has changed the tree or the
+  // report it was read from (daemon/restored.h).
   RestoredState& restored();
   size_t connections() const { return connections_.size(); }
 

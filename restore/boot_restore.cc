@@ -2,6 +2,7 @@
 
 #include <linux/magic.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -16,7 +17,8 @@
 
 namespace warmboot {
 
-bool LooksLikeInitramfs(int64_t root_fs_type, const std::string& pid1_comm) {
+bool LooksLikeInitramfs(bool initrd_release, int64_t root_fs_type, const std::string& pid1_comm) {
+  if (initrd_release) return true;
   const bool rootfs = root_fs_type == RAMFS_MAGIC || root_fs_type == TMPFS_MAGIC;
   return rootfs && pid1_comm != "systemd";
 }
@@ -27,7 +29,8 @@ bool RunningInInitramfs() {
   std::string comm;  // proc files have no size: read to the line's end
   std::ifstream in("/proc/1/comm");
   std::getline(in, comm);
-  return LooksLikeInitramfs(static_cast<int64_t>(fs.f_type), comm);
+  return LooksLikeInitramfs(::access("/etc/initrd-release", F_OK) == 0,
+                            static_cast<int64_t>(fs.f_type), comm);
 }
 
 namespace {

@@ -26,12 +26,13 @@
 
 namespace warmboot {
 
-// True when / is an initramfs, where the real root is not mounted yet: / is rootfs (ramfs or
-// tmpfs) and PID 1 is not systemd. initramfs-tools' PID 1 is its /init script; a diskless
-// machine whose root is a tmpfs runs systemd there, and is the real root.
+// True when / is an initramfs, where the real root is not mounted yet: an initrd that says so
+// (/etc/initrd-release, systemd's rule: dracut's and mkosi's), or / a rootfs (ramfs or tmpfs)
+// whose PID 1 is not systemd. initramfs-tools' PID 1 is its /init script; a diskless machine
+// whose root is a tmpfs runs systemd there, and is the real root.
 bool RunningInInitramfs();
-// The same from what it reads: the root's statfs f_type and PID 1's comm (/proc/1/comm).
-bool LooksLikeInitramfs(int64_t root_fs_type, const std::string& pid1_comm);
+// The same from what it reads: /etc/initrd-release, the root's statfs f_type, PID 1's comm.
+bool LooksLikeInitramfs(bool initrd_release, int64_t root_fs_type, const std::string& pid1_comm);
 
 struct BootRestoreOptions {
   // How to restore; its `boot` (unset: the running kernel's) is the boot being recorded, and

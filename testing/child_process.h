@@ -78,10 +78,9 @@ class ChildProcess {
   // Lets the child run its body.
   void Start() {
     if (go_ < 0) return;
-    ssize_t n;
-    while ((n = ::send(go_, "g", 1, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    // A child already gone is seen by Wait().
+    while (::send(go_, "g", 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {
     }
-    started_ = n == 1;
     ::close(go_);
     go_ = -1;
   }
@@ -118,7 +117,6 @@ class ChildProcess {
   unsigned limit_s_;
   pid_t pid_ = -1;
   int go_ = -1;
-  bool started_ = false;
   bool reaped_ = false;
 };
 

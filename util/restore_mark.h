@@ -4,15 +4,18 @@
 // from. Here, below both, so that the two agree on one name.
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace warmboot {
 
 inline constexpr const char* kRestoreMarkXattr = "trusted.warmboot.image";
 
-// The uuid (lowercase, dashed) that `dirfd`'s / `dir`'s mark names; "" when there is none, it
-// is not a uuid, or it cannot be read (no such directory, no extended attributes, not root).
-std::string ReadRestoreMark(int dirfd);
-std::string ReadRestoreMark(const std::string& dir);
+// The uuid (lowercase, dashed) that `dirfd`'s / `dir`'s mark names; "" when there is none (no
+// such directory, no mark, a filesystem without extended attributes, not a uuid; trusted.*
+// reads as none without root); nullopt when it could not be read (an I/O error, no descriptor
+// free), which is not the same as none.
+std::optional<std::string> ReadRestoreMark(int dirfd);
+std::optional<std::string> ReadRestoreMark(const std::string& dir);
 
 }  // namespace warmboot

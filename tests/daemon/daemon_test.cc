@@ -205,25 +205,34 @@ TEST_F(DaemonTest, ARestoredViewLongerThanAFrameComesWhole) {
 }
 
 // A restore of another image in the same boot (preserve --no-kexec, a kexec that failed, then
-// warmboot restore) moves the first tree aside and marks the directory as the new image's: a
-// warmbootd that read the first tree serves the new one, and a release removes nothing of it.
+// warmboot restore) moves the first tree aside, marks the directory as the new image's, unpacks,
+// then saves its report. A warmbootd that read the first tree serves nothing while the tree and
+// the report disagree, then the new tree; a release removes nothing of another tree.
 TEST_F(DaemonTest, ATreeARestoreReplacedIsReadAgainBeforeItIsServed) {
   if (::geteuid() != 0) GTEST_SKIP() << "the restore directory's mark (trusted.*) needs root";
   const std::string restore = dir_.path() + "/restore", report = dir_.path() + "/reports";
   const std::string uid = std::to_string(::geteuid());
   testing::MakeDirs(report);
-  auto restored = [&](const std::string& image, int generation, const std::string& segment) {
-    testing::MakeDirs(restore + "/.warmboot-api/" + uid + "/db");
-    testing::WriteFile(restore + "/.warmboot-api/" + uid + "/db/" + segment, image + "'s", 0600);
+  auto mark = [&](const std::string& image) {
     ASSERT_EQ(::setxattr(restore.c_str(), kRestoreMarkXattr, image.data(), image.size(), 0), 0)
         << std::strerror(errno);
-    testing::WriteFile(report + "/restore.json",
-                       R"({"outcome":"restored","unpack":{"image":{"generation":)" +
-                           std::to_string(generation) + "}}}");
+  };
+  auto unpack = [&](const std::string& image, const std::string& segment) {
+    testing::MakeDirs(restore + "/.warmboot-api/" + uid + "/db");
+    testing::WriteFile(restore + "/.warmboot-api/" + uid + "/db/" + segment, image + "'s", 0600);
+  };
+  auto save_report = [&](const std::string& image, int generation) {
+    const std::string tmp = report + "/restore.json.tmp";
+    testing::WriteFile(tmp, R"({"outcome":"restored","unpack":{"image":{"generation":)" +
+                                std::to_string(generation) + R"(,"uuid":")" + image + R"("}}})");
+    ASSERT_EQ(::rename(tmp.c_str(), (report + "/restore.json").c_str()), 0);
   };
   const std::string a = "11111111-1111-4111-8111-111111111111";
   const std::string b = "22222222-2222-4222-8222-222222222222";
-  restored(a, 1, "first");
+  testing::MakeDirs(restore);
+  mark(a);
+  unpack(a, "first");
+  save_report(a, 1);
   daemon::ServerOptions o;
   o.restore_dir = restore;
   o.report_dir = report;
@@ -232,14 +241,24 @@ TEST_F(DaemonTest, ATreeARestoreReplacedIsReadAgainBeforeItIsServed) {
   ASSERT_EQ(c.Restored()->segments.size(), 1u);
   EXPECT_EQ(c.Restored()->segments[0].first, "first");
 
-  // The second restore, as restore/restore_dir.cc leaves it.
+  // The second restore, as restore/restore_dir.cc and restore.cc go: aside, mark, unpack...
   const std::string aside = restore + "/.warmboot-earlier." + a;
   testing::MakeDirs(aside);
   ASSERT_EQ(::rename((restore + "/.warmboot-api").c_str(), (aside + "/.warmboot-api").c_str()), 0);
-  restored(b, 2, "second");
+  mark(b);
+  unpack(b, "second");
+  auto during = c.Restored();
+  ASSERT_TRUE(during.ok()) << during.status().ToString();
+  EXPECT_FALSE(during->warm);
+  EXPECT_TRUE(during->segments.empty());
+  EXPECT_EQ(c.GetRestored("second").status().code(), Code::kNotFound);
+  EXPECT_EQ(c.ReleaseRestored("first").status().code(), Code::kNotFound);
 
+  // ... and its report: the new tree is served.
+  save_report(b, 2);
   auto view = c.Restored();
   ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_TRUE(view->warm);
   EXPECT_EQ(view->generation, 2u);
   ASSERT_EQ(view->segments.size(), 1u);
   EXPECT_EQ(view->segments[0].first, "second");

@@ -76,15 +76,17 @@ class BootRecordTest : public ::testing::Test {
   ThisBoot boot_;
 };
 
-// The initramfs is a rootfs whose PID 1 is initramfs-tools' /init; a diskless machine's tmpfs
-// root under systemd is the real root, where the boot's history is written.
+// The initramfs is a rootfs whose PID 1 is initramfs-tools' /init, or an initrd that says so; a
+// diskless machine's tmpfs root under systemd is the real root, where the boot's history goes.
 TEST(InitramfsTest, ARootfsIsTheInitramfsUnlessSystemdRunsThere) {
-  EXPECT_TRUE(LooksLikeInitramfs(RAMFS_MAGIC, "init"));
-  EXPECT_TRUE(LooksLikeInitramfs(TMPFS_MAGIC, "init"));
-  EXPECT_TRUE(LooksLikeInitramfs(TMPFS_MAGIC, ""));  // /proc/1/comm unreadable
-  EXPECT_FALSE(LooksLikeInitramfs(TMPFS_MAGIC, "systemd"));
-  EXPECT_FALSE(LooksLikeInitramfs(EXT4_SUPER_MAGIC, "init"));
-  EXPECT_FALSE(LooksLikeInitramfs(EXT4_SUPER_MAGIC, "systemd"));
+  EXPECT_TRUE(LooksLikeInitramfs(false, RAMFS_MAGIC, "init"));
+  EXPECT_TRUE(LooksLikeInitramfs(false, TMPFS_MAGIC, "init"));
+  EXPECT_TRUE(LooksLikeInitramfs(false, TMPFS_MAGIC, ""));  // /proc/1/comm unreadable
+  EXPECT_FALSE(LooksLikeInitramfs(false, TMPFS_MAGIC, "systemd"));
+  EXPECT_FALSE(LooksLikeInitramfs(false, EXT4_SUPER_MAGIC, "init"));
+  EXPECT_FALSE(LooksLikeInitramfs(false, EXT4_SUPER_MAGIC, "systemd"));
+  // A systemd initrd (dracut, mkosi) says what it is.
+  EXPECT_TRUE(LooksLikeInitramfs(true, TMPFS_MAGIC, "systemd"));
 }
 
 TEST_F(BootRecordTest, AColdBootIsRecordedOnceAndASecondRunRestoresNothing) {

@@ -629,7 +629,7 @@ TEST_F(KeptImageTest, AWriteFailureKeepsTheImageAndARerunFinishes) {
     uuid = UuidToString(inspect->header.image_uuid);
   }
   ASSERT_EQ(
-      ::setxattr(config_.restore_dir.c_str(), kRestoreDirImageXattr, uuid.data(), uuid.size(), 0),
+      ::setxattr(config_.restore_dir.c_str(), kRestoreMarkXattr, uuid.data(), uuid.size(), 0),
       0)
       << std::strerror(errno);
   RestoreReport r = Restore(*sim_, config_, RestoreOpts());

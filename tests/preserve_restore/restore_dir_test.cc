@@ -73,6 +73,7 @@ TEST_F(RestoreDirTest, AnotherImagesTreeGoesAsideUnderItsUuid) {
   EXPECT_TRUE(testing::Exists(dir_ + "/lost+found"));
   EXPECT_EQ(ReadRestoreMark(dir_), kB);
   EXPECT_EQ(Xattr(kRestoreDirMovingXattr), "");
+  EXPECT_EQ(Xattr(kRestoreDirAsideXattr), ".warmboot-earlier." + kA);
   ASSERT_EQ(notes_.size(), 1u);
   EXPECT_NE(notes_[0].find("image " + kA + "'s tree"), std::string::npos) << notes_[0];
 
@@ -91,7 +92,8 @@ TEST_F(RestoreDirTest, AMoveStoppedHalfWayIsFinishedIntoTheSamePlace) {
   ASSERT_EQ(::mkdir((dir_ + "/" + aside).c_str(), 0700), 0);
   testing::WriteFile(dir_ + "/" + aside + "/moved", "1");
   testing::WriteFile(dir_ + "/left", "2");
-  ASSERT_EQ(::setxattr(dir_.c_str(), kRestoreDirMovingXattr, aside.data(), aside.size(), 0), 0);
+  const std::string moving = "/" + aside;  // no mark: an unmarked tree
+  ASSERT_EQ(::setxattr(dir_.c_str(), kRestoreDirMovingXattr, moving.data(), moving.size(), 0), 0);
   auto r = Claim(kB);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, dir_ + "/" + aside);
@@ -99,6 +101,49 @@ TEST_F(RestoreDirTest, AMoveStoppedHalfWayIsFinishedIntoTheSamePlace) {
   EXPECT_EQ(testing::ReadFile(*r + "/left"), "2");
   EXPECT_EQ(Xattr(kRestoreDirMovingXattr), "");
   EXPECT_EQ(testing::ListTree(dir_).size(), 3u);  // the aside directory and its two files
+}
+
+// A rerun of the image whose restore moved the tree, then stopped, reports where it went.
+TEST_F(RestoreDirTest, ARerunOfTheSameImageSaysWhereTheEarlierTreeWent) {
+  Mark(kA);
+  testing::WriteFile(dir_ + "/f", "A's");
+  auto first = Claim(kB);
+  ASSERT_TRUE(first.ok());
+  auto again = Claim(kB);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *first);
+  EXPECT_EQ(testing::ReadFile(*again + "/f"), "A's");
+}
+
+// A note of a move left by a run of another tree (stopped before it could drop it) is not
+// where this tree goes: two earlier trees are never mixed.
+TEST_F(RestoreDirTest, AMoveNoteOfAnotherTreeIsNotFollowed) {
+  const std::string other = ".warmboot-earlier." + kB;
+  ASSERT_EQ(::mkdir((dir_ + "/" + other).c_str(), 0700), 0);
+  ASSERT_EQ(::setxattr((dir_ + "/" + other).c_str(), kEarlierTreeXattr, kB.data(), kB.size(), 0),
+            0);
+  testing::WriteFile(dir_ + "/" + other + "/b", "B's");
+  const std::string moving = kB + "/" + other;
+  ASSERT_EQ(::setxattr(dir_.c_str(), kRestoreDirMovingXattr, moving.data(), moving.size(), 0), 0);
+  Mark(kA);
+  testing::WriteFile(dir_ + "/a", "A's");
+  auto r = Claim("33333333-3333-4333-8333-333333333333");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, dir_ + "/.warmboot-earlier." + kA);
+  EXPECT_EQ(testing::ReadFile(*r + "/a"), "A's");
+  EXPECT_FALSE(testing::Exists(dir_ + "/" + other + "/a"));
+  EXPECT_EQ(testing::ReadFile(dir_ + "/" + other + "/b"), "B's");
+}
+
+// A directory of that name that no restore set aside (say, in a tree of an image's own) is part
+// of the tree, and goes with it.
+TEST_F(RestoreDirTest, ADirectoryOnlyNamedLikeAnEarlierTreeGoesWithTheTree) {
+  Mark(kA);
+  ASSERT_EQ(::mkdir((dir_ + "/.warmboot-earlier.mine").c_str(), 0700), 0);
+  auto r = Claim(kB);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(testing::Exists(*r + "/.warmboot-earlier.mine"));
+  EXPECT_FALSE(testing::Exists(dir_ + "/.warmboot-earlier.mine"));
 }
 
 // Whoever can write the top of restore_dir can make a directory of the name the earlier tree
