@@ -42,6 +42,19 @@ cat >"$work/bin/kexec" <<STUB
 STUB
 bash -c "(sleep 1; touch '$work/sibling-done') & '$hook' reboot; wait" >/dev/null 2>&1
 [[ $(cat "$work/kexec-args" 2>/dev/null) == "-e" ]] && ok || bad "jumped before the other hook ended: $(cat "$work/kexec-args" 2>/dev/null)"
+# Another hook that has ended but is not reaped yet (a zombie: systemd-shutdown reaps its hooks
+# in its own order) is not waited for.
+rm -f "$work/kexec-args"
+start=$SECONDS
+WB_HOOK_WAIT_S=30 python3 -c '
+import os, subprocess, sys, time
+if os.fork() == 0:
+    os._exit(0)
+time.sleep(0.3)  # ended, unreaped
+subprocess.run([sys.argv[1], "reboot"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+' "$hook"
+[[ $(cat "$work/kexec-args" 2>/dev/null) == "-e" && $((SECONDS - start)) -lt 10 ]] && ok \
+  || bad "waited for an ended hook: $((SECONDS - start)) s, args $(cat "$work/kexec-args" 2>/dev/null)"
 # kexec -e failing: it says so (the reboot goes on through the firmware).
 cat >"$work/bin/kexec" <<STUB
 #!/bin/sh
