@@ -56,8 +56,10 @@ Result<std::vector<std::string>> TreeEntries(int root, const std::string& dir) {
     return ErrnoError("cannot read " + dir, err);
   }
   std::vector<std::string> names;
-  errno = 0;
-  while (struct dirent* e = ::readdir(d)) {
+  for (;;) {
+    errno = 0;  // readdir's end and its error differ only by errno; the checks below set it
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) break;
     const std::string name = e->d_name;
     if (name == "." || name == ".." || name == "lost+found" || IsEarlierTree(root, name)) {
       continue;
@@ -95,6 +97,8 @@ Result<UniqueFd> AsideDirectory(int root, const std::string& dir, const std::str
     const std::string was = slash == std::string::npos ? "" : moving->substr(slash + 1);
     if (slash != std::string::npos && moving->substr(0, slash) == mark && ValidAsideName(was)) {
       if (UniqueFd fd = OpenDir(root, was); fd.valid() && OwnDirectory(fd.get())) {
+        // Tagged now if the run before stopped between making it and tagging it.
+        (void)::fsetxattr(fd.get(), kEarlierTreeXattr, mark.data(), mark.size(), 0);
         *name = was;
         return fd;
       }
@@ -179,6 +183,7 @@ Result<std::string> ClaimRestoreDir(const std::string& dir_in, const std::string
                        &name));
     moved_to = dir + "/" + name;
     for (const std::string& n : names) {
+      if (n == name) continue;  // the place itself, not yet tagged when listed
       if (RenameNoReplace(root.get(), n, aside.get(), n) != 0) {
         return ErrnoError("cannot move " + Printable(dir + "/" + n) + " into " + moved_to +
                               " (the earlier tree in " + dir +
