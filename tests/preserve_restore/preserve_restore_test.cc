@@ -628,9 +628,8 @@ TEST_F(KeptImageTest, AWriteFailureKeepsTheImageAndARerunFinishes) {
     ASSERT_TRUE(inspect.ok());
     uuid = UuidToString(inspect->header.image_uuid);
   }
-  ASSERT_EQ(
-      ::setxattr(config_.restore_dir.c_str(), kRestoreMarkXattr, uuid.data(), uuid.size(), 0),
-      0)
+  ASSERT_EQ(::setxattr(config_.restore_dir.c_str(), kRestoreMarkXattr, uuid.data(), uuid.size(), 0),
+            0)
       << std::strerror(errno);
   RestoreReport r = Restore(*sim_, config_, RestoreOpts());
   EXPECT_EQ(r.outcome, RestoreOutcome::kFailed) << r.message;
