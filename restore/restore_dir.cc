@@ -86,22 +86,28 @@ bool ValidAsideName(const std::string& name) {
          name.find('/') == std::string::npos;
 }
 
+// Where a run before this one began moving the tree with mark `mark` ("MARK/NAME" on
+// restore_dir); "" when no run did, or it was another tree's.
+std::string MovingPlace(int root, const std::string& mark) {
+  const std::optional<std::string> moving = Xattr(root, kRestoreDirMovingXattr);
+  const size_t slash = moving ? moving->find('/') : std::string::npos;
+  if (slash == std::string::npos || moving->substr(0, slash) != mark) return "";
+  const std::string was = moving->substr(slash + 1);
+  return ValidAsideName(was) ? was : "";
+}
+
 // The directory to move the tree with mark `mark` into, opened: the one a run before this one
 // began moving the same tree into (`moving`, "MARK/NAME"), when it is still warmboot's own;
 // else `base`, base.2, base.3, ... made fresh. Each name is noted on restore_dir before it is
 // made, so that a run stopped anywhere is finished into the same place.
 Result<UniqueFd> AsideDirectory(int root, const std::string& dir, const std::string& mark,
                                 const std::string& base, std::string* name) {
-  if (auto moving = Xattr(root, kRestoreDirMovingXattr); moving) {
-    const size_t slash = moving->find('/');
-    const std::string was = slash == std::string::npos ? "" : moving->substr(slash + 1);
-    if (slash != std::string::npos && moving->substr(0, slash) == mark && ValidAsideName(was)) {
-      if (UniqueFd fd = OpenDir(root, was); fd.valid() && OwnDirectory(fd.get())) {
-        // Tagged now if the run before stopped between making it and tagging it.
-        (void)::fsetxattr(fd.get(), kEarlierTreeXattr, mark.data(), mark.size(), 0);
-        *name = was;
-        return fd;
-      }
+  if (const std::string was = MovingPlace(root, mark); !was.empty()) {
+    if (UniqueFd fd = OpenDir(root, was); fd.valid() && OwnDirectory(fd.get())) {
+      // Tagged now if the run before stopped between making it and tagging it.
+      (void)::fsetxattr(fd.get(), kEarlierTreeXattr, mark.data(), mark.size(), 0);
+      *name = was;
+      return fd;
     }
   }
   for (int i = 1; i <= 100; ++i) {
@@ -195,14 +201,10 @@ Result<std::string> ClaimRestoreDir(const std::string& dir_in, const std::string
   }
   if (moved_to.empty()) {
     // Nothing left to move; a run before this one may have moved it all, then stopped.
-    if (auto moving = Xattr(root.get(), kRestoreDirMovingXattr); moving) {
-      const size_t slash = moving->find('/');
-      const std::string was = slash == std::string::npos ? "" : moving->substr(slash + 1);
-      if (moving->substr(0, slash) == mark && ValidAsideName(was) &&
-          IsEarlierTree(root.get(), was)) {
-        name = was;
-        moved_to = dir + "/" + was;
-      }
+    if (const std::string was = MovingPlace(root.get(), mark);
+        !was.empty() && IsEarlierTree(root.get(), was)) {
+      name = was;
+      moved_to = dir + "/" + was;
     }
   } else {
     notes->push_back(
